@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+pub mod advert;
+pub mod error;
+mod hkdf16;
+pub mod identifiers;
+pub mod keys;
+pub mod metadata;
+pub mod time;
+
+pub use advert::{AdvertError, Advertisement};
+pub use error::Error;
+pub use identifiers::{AssociatedEncryptedMetadata, RollingProximityIdentifier};
+pub use keys::{
+    AssociatedEncryptedMetadataKey, DerivedKeys, KeyLengthError, RollingProximityIdentifierKey,
+    TemporaryExposureKey,
+};
+pub use metadata::{CalibrationConfidence, Metadata, MetadataError};
+pub use time::{DayNumber, IntervalNumber, RollingPeriod, TimeError};

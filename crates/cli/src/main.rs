@@ -1,1 +1,42 @@
-fn main() {}
+//! `bluezone`: the command-line tool for QA engineers, researchers and operators.
+//!
+//! Each subcommand lives in its own module; this file only parses arguments and maps errors
+//! to exit codes (2 for bad arguments, from clap; 1 for failures at run time).
+
+mod hexarg;
+mod keys;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Bluezone: GAEN-compatible exposure notification tools.
+#[derive(Debug, Parser)]
+#[command(name = "bluezone", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect keys: derive the identifiers a Temporary Exposure Key broadcasts.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys(command) => keys::run(&command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -291,7 +291,7 @@ mod tests {
 
     fn sample() -> Advertisement {
         Advertisement {
-            rpi: RollingProximityIdentifier(std::array::from_fn(|i| i as u8)),
+            rpi: RollingProximityIdentifier(std::array::from_fn(|i| u8::try_from(i).unwrap())),
             aem: AssociatedEncryptedMetadata([0xa0, 0xa1, 0xa2, 0xa3]),
         }
     }

@@ -7,6 +7,8 @@
 //!   from key material Google published;
 //! - `negative.txt`: values that common implementation bugs produce.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
 use aes::Aes128;
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use bluezone_protocol::{

@@ -3,9 +3,12 @@
 //! Each subcommand lives in its own module; this file only parses arguments and maps errors
 //! to exit codes (2 for bad arguments, from clap; 1 for failures at run time).
 
+mod bench;
 mod hexarg;
 mod keys;
 mod output;
+mod sim;
+mod store;
 
 use std::process::ExitCode;
 
@@ -24,12 +27,24 @@ enum Command {
     /// Inspect keys: derive the identifiers a Temporary Exposure Key broadcasts.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Simulations for QA: synthetic histories (scenarios come later).
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+    /// Benchmarks: ours against a baseline, in one run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Inspect an encrypted store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys(command) => keys::run(&command),
+        Command::Sim(command) => sim::run(&command),
+        Command::Store(command) => store::run(&command),
+        Command::Bench(command) => bench::run(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

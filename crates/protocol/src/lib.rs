@@ -6,6 +6,7 @@ mod hkdf16;
 pub mod identifiers;
 pub mod keys;
 pub mod metadata;
+pub mod sightings;
 pub mod time;
 
 pub use advert::{AdvertError, Advertisement};

@@ -1,0 +1,105 @@
+//! `bluezone store`: inspect an encrypted store without changing it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use bluezone_protocol::DayNumber;
+use bluezone_store::{MasterKey, Store, StoreError};
+use clap::{Args, Subcommand};
+
+use crate::hexarg::parse_hex_array;
+use crate::output::CliError;
+
+/// `bluezone store ...`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Print the rows, days and bytes of a store.
+    Stats(StatsArgs),
+}
+
+/// Arguments of `bluezone store stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The database file.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// The store's master key: 64 hex digits.
+    #[arg(long, value_name = "HEX", value_parser = parse_hex_array::<32>)]
+    key: [u8; 32],
+}
+
+/// Runs a `store` subcommand.
+pub fn run(command: &StoreCommand) -> Result<(), CliError> {
+    match command {
+        StoreCommand::Stats(args) => stats(args),
+    }
+}
+
+fn stats(args: &StatsArgs) -> Result<(), CliError> {
+    if !args.db.is_file() {
+        return Err(CliError::Invalid(format!(
+            "no database at {}",
+            args.db.display()
+        )));
+    }
+    let store = Store::open(
+        &args.db,
+        &MasterKey::from_bytes(args.key),
+        bluezone_core::system_random(),
+    )
+    .map_err(|e| match e {
+        StoreError::WrongKey => CliError::Invalid(format!(
+            "the key does not open {} (wrong key)",
+            args.db.display()
+        )),
+        other => CliError::Invalid(format!("cannot open {}: {other}", args.db.display())),
+    })?;
+    let stats = store
+        .stats()
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "database: {}", args.db.display())?;
+    writeln!(out, "bytes: {}", stats.bytes)?;
+    match (stats.days.first(), stats.days.last()) {
+        (Some(first), Some(last)) => writeln!(
+            out,
+            "days: {} ({} to {})",
+            stats.days.len(),
+            civil_date(*first),
+            civil_date(*last)
+        )?,
+        _ => writeln!(out, "days: 0")?,
+    }
+    writeln!(
+        out,
+        "rows: {} (own keys {}, sightings {}, exposures {})",
+        stats.rows, stats.rows_own_keys, stats.rows_sightings, stats.rows_exposures
+    )?;
+    Ok(())
+}
+
+/// A UTC day as `YYYY-MM-DD` (Howard Hinnant's `civil_from_days`).
+fn civil_date(day: DayNumber) -> String {
+    let z = i64::from(day.get()) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(DayNumber::new(0)), "1970-01-01");
+        assert_eq!(civil_date(DayNumber::new(18_354)), "2020-04-02");
+        assert_eq!(civil_date(DayNumber::new(19_782)), "2024-02-29");
+    }
+}

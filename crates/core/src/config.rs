@@ -1,0 +1,47 @@
+//! The engine's settings, with documented defaults.
+
+use bluezone_protocol::CalibrationConfidence;
+
+/// How a [`crate::Tracer`] behaves. Every field has a default suited to a phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracerConfig {
+    /// Calibrated transmit power of this phone model in dBm, written into the metadata
+    /// (GAEN calibration table "tx" column). Default −15 dBm, the typical phone value.
+    pub tx_power_dbm: i8,
+    /// How much the calibration of `tx_power_dbm` can be trusted. Default `Lowest`.
+    pub calibration_confidence: CalibrationConfidence,
+    /// Days of own keys and sightings kept (GAEN: 14).
+    pub retention_days: u32,
+    /// Shortest time an RPI is advertised, in seconds (default 600: ten minutes).
+    pub rotation_min_secs: u32,
+    /// Longest time an RPI is advertised, in seconds (default 1200: twenty minutes). The next
+    /// rotation is drawn uniformly between the two, so addresses never rotate in lockstep
+    /// across phones and the shell can change its Bluetooth address at the same moment.
+    pub rotation_max_secs: u32,
+    /// Sightings more than this far in the future of the clock are refused (default 60 s).
+    pub future_tolerance_secs: i64,
+    /// Sightings older than this are refused (default 6 hours: shells hand over batches
+    /// within minutes; anything older is a bug or a replay).
+    pub max_sighting_age_secs: i64,
+    /// Adverts of one RPI heard less than this far apart, without a scan-window id from the
+    /// shell, belong to one scan (default 25 s: GAEN's 1.5 × 17 s, rounded down).
+    pub scan_gap_secs: i64,
+    /// A day's stored chunks are merged into one when they exceed this count (default 48).
+    pub compact_after_chunks: usize,
+}
+
+impl Default for TracerConfig {
+    fn default() -> Self {
+        Self {
+            tx_power_dbm: -15,
+            calibration_confidence: CalibrationConfidence::Lowest,
+            retention_days: 14,
+            rotation_min_secs: 600,
+            rotation_max_secs: 1200,
+            future_tolerance_secs: 60,
+            max_sighting_age_secs: 6 * 3600,
+            scan_gap_secs: 25,
+            compact_after_chunks: 48,
+        }
+    }
+}

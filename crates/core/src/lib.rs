@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+pub mod diagnostics;
+pub mod error;
+pub mod fold;
+pub mod ingest;
+pub mod own_keys;
+pub mod ports;
+pub mod rotation;
+pub mod tracer;
+
+pub use bluezone_store::{MasterKey, StoreStats};
+pub use config::TracerConfig;
+pub use diagnostics::{Diagnostics, HourlyCount};
+pub use error::CoreError;
+pub use ingest::{AdvertData, IngestReport, SightingInput};
+pub use ports::{Clock, ManualClock, SecureRandom, SystemClock, system_random};
+pub use rotation::CurrentAdvertisement;
+pub use tracer::{MaintenanceReport, StorageLocation, Tracer};

@@ -1,0 +1,426 @@
+//! The [`Tracer`]: the one object a phone app (through the FFI), the simulator and the CLI
+//! drive. It owns the encrypted store, the phone's keys, the rotation schedule and the
+//! sighting folder, behind one lock, so it can be called from any thread.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bluezone_protocol::sightings::DayChunk;
+use bluezone_protocol::{
+    Advertisement, DayNumber, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
+};
+use bluezone_store::{MasterKey, Store, StoreStats, Table};
+use rand::SeedableRng;
+
+use crate::config::TracerConfig;
+use crate::diagnostics::{self, Diagnostics};
+use crate::error::CoreError;
+use crate::fold::Folder;
+use crate::ingest::{IngestReport, SightingInput, ValidSighting, validate};
+use crate::own_keys::{OwnKey, key_for};
+use crate::ports::{Clock, SecureRandom, SystemClock, system_random};
+use crate::rotation::{CurrentAdvertisement, draw_lifetime, rotation_due};
+
+/// Where the tracer keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageLocation {
+    /// A SQLite database file (created if missing).
+    File(PathBuf),
+    /// Memory only, gone when the tracer is dropped (simulations, tests).
+    InMemory,
+}
+
+/// What a maintenance run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Days whose data passed the retention period and was destroyed.
+    pub days_purged: u32,
+    /// Days whose sighting chunks were merged into one.
+    pub days_compacted: u32,
+}
+
+/// The exposure-notification engine of one phone.
+pub struct Tracer {
+    engine: Mutex<Engine>,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tracer")
+    }
+}
+
+struct Engine {
+    config: TracerConfig,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    rng: SecureRandom,
+    keys: Vec<OwnKey>,
+    current: Option<CurrentAdvertisement>,
+    folder: Folder,
+    since_open: IngestReport,
+    chunks_since_compaction: HashMap<DayNumber, usize>,
+}
+
+impl Tracer {
+    /// Opens (or creates) a tracer with the system clock and the OS random number generator.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] for a wrong master key or an unreadable store,
+    /// [`CoreError::InvalidConfig`] for inconsistent settings.
+    pub fn open(
+        config: TracerConfig,
+        storage: StorageLocation,
+        master_key: &MasterKey,
+    ) -> Result<Self, CoreError> {
+        Self::open_with(
+            config,
+            storage,
+            master_key,
+            Arc::new(SystemClock),
+            system_random(),
+        )
+    }
+
+    /// Opens a tracer with an injected clock and random number generator.
+    ///
+    /// # Errors
+    /// As [`Tracer::open`].
+    pub fn open_with(
+        config: TracerConfig,
+        storage: StorageLocation,
+        master_key: &MasterKey,
+        clock: Arc<dyn Clock>,
+        mut rng: SecureRandom,
+    ) -> Result<Self, CoreError> {
+        validate_config(&config)?;
+        // The store draws its nonces and day keys from a generator seeded by ours, so one
+        // injected generator makes a whole run reproducible.
+        let store_rng: SecureRandom = Box::new(rand::rngs::StdRng::from_rng(&mut rng));
+        let store = match &storage {
+            StorageLocation::File(path) => Store::open(path, master_key, store_rng)?,
+            StorageLocation::InMemory => Store::open_in_memory(master_key, store_rng)?,
+        };
+        let mut engine = Engine {
+            folder: Folder::new(config.scan_gap_secs),
+            config,
+            store,
+            clock,
+            rng,
+            keys: Vec::new(),
+            current: None,
+            since_open: IngestReport::default(),
+            chunks_since_compaction: HashMap::new(),
+        };
+        engine.purge_expired()?;
+        engine.load_keys()?;
+        Ok(Self {
+            engine: Mutex::new(engine),
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Engine>, CoreError> {
+        self.engine.lock().map_err(|_| CoreError::Poisoned)
+    }
+
+    /// The advertisement to broadcast now, and when to rotate it (see [`CurrentAdvertisement`]).
+    /// Creates and stores a new daily key first when none covers the current interval.
+    ///
+    /// # Errors
+    /// [`CoreError::Clock`] when the clock is before 1970; [`CoreError::Store`] when the new
+    /// key cannot be stored (nothing is broadcast from a key that is not safely stored).
+    pub fn current_advertisement(&self) -> Result<CurrentAdvertisement, CoreError> {
+        let mut engine = self.lock()?;
+        let now = engine.clock.now();
+        engine.current_advertisement(now)
+    }
+
+    /// Records a batch of adverts heard: validates, folds and stores them in one transaction.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] when storing fails; the folded sightings stay in memory and are
+    /// stored with the next batch. Refused sightings are not errors: they are counted in the
+    /// returned [`IngestReport`].
+    pub fn record_sightings(&self, batch: &[SightingInput]) -> Result<IngestReport, CoreError> {
+        let mut engine = self.lock()?;
+        let now = engine.clock.now();
+        let mut report = IngestReport::default();
+        let mut valid: Vec<ValidSighting> = Vec::with_capacity(batch.len());
+        for input in batch {
+            match validate(input, now, &engine.config) {
+                Ok(v) => valid.push(v),
+                Err(reason) => report.count(reason),
+            }
+        }
+        valid.sort_by_key(|v| v.time);
+        report.accepted = valid.len() as u64;
+        for v in &valid {
+            engine.folder.add(v);
+        }
+        engine.since_open.add(&report);
+        engine.flush()?;
+        Ok(report)
+    }
+
+    /// The stored sightings of days `from..=to`, one merged chunk per day that has any.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Chunk`] when stored data is unreadable.
+    pub fn sightings(
+        &self,
+        from: DayNumber,
+        to: DayNumber,
+    ) -> Result<Vec<(DayNumber, DayChunk)>, CoreError> {
+        self.lock()?.sightings(from, to)
+    }
+
+    /// A report on data collection; nothing in it leaves the phone.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Chunk`] when stored data is unreadable.
+    pub fn diagnostics(&self) -> Result<Diagnostics, CoreError> {
+        let mut engine = self.lock()?;
+        let now = engine.clock.now();
+        let today = DayNumber::from_unix_seconds(now)?;
+        let yesterday = DayNumber::new(today.get().saturating_sub(1));
+        let chunks: Vec<DayChunk> = engine
+            .sightings(yesterday, today)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        let stats = engine.store.stats()?;
+        let mut diag = Diagnostics {
+            last_rotation_at: engine.current.map(|c| c.rotated_at),
+            next_rotation_at: engine.current.map(|c| c.next_rotation_at),
+            storage_bytes: stats.bytes,
+            stored_days: u32::try_from(stats.days.len()).unwrap_or(u32::MAX),
+            ingest_since_open: engine.since_open,
+            ..Diagnostics::default()
+        };
+        diagnostics::fill_from_chunks(&mut diag, &chunks, now);
+        Ok(diag)
+    }
+
+    /// Destroys data past the retention period and merges each day's stored chunks. Shells
+    /// call it once a day (it also runs when the tracer opens, without the compaction).
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Chunk`].
+    pub fn run_maintenance(&self) -> Result<MaintenanceReport, CoreError> {
+        let mut engine = self.lock()?;
+        let days_purged = engine.purge_expired()?;
+        let mut days_compacted = 0;
+        for day in engine.store.days(Table::Sightings)? {
+            if engine.compact(day)? {
+                days_compacted += 1;
+            }
+        }
+        engine.store.checkpoint()?;
+        Ok(MaintenanceReport {
+            days_purged,
+            days_compacted,
+        })
+    }
+
+    /// Deletes everything: keys, sightings, state. The next advertisement uses a new key.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    pub fn delete_all_data(&self) -> Result<(), CoreError> {
+        let mut engine = self.lock()?;
+        engine.store.delete_everything()?;
+        engine.keys.clear();
+        engine.current = None;
+        engine.folder.clear();
+        engine.chunks_since_compaction.clear();
+        Ok(())
+    }
+
+    /// Row, day and byte counts of the store.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    pub fn storage_stats(&self) -> Result<StoreStats, CoreError> {
+        Ok(self.lock()?.store.stats()?)
+    }
+}
+
+fn validate_config(config: &TracerConfig) -> Result<(), CoreError> {
+    if config.rotation_min_secs < 600 {
+        return Err(CoreError::InvalidConfig(
+            "rotation_min_secs must be at least one interval (600 s)",
+        ));
+    }
+    if config.rotation_max_secs < config.rotation_min_secs {
+        return Err(CoreError::InvalidConfig(
+            "rotation_max_secs must not be below rotation_min_secs",
+        ));
+    }
+    if !(1..=30).contains(&config.retention_days) {
+        return Err(CoreError::InvalidConfig("retention_days must be 1 to 30"));
+    }
+    if config.scan_gap_secs < 1 || config.max_sighting_age_secs < 1 {
+        return Err(CoreError::InvalidConfig(
+            "scan_gap_secs and max_sighting_age_secs must be positive",
+        ));
+    }
+    if config.compact_after_chunks < 1 {
+        return Err(CoreError::InvalidConfig(
+            "compact_after_chunks must be positive",
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    fn today(&self) -> Result<DayNumber, CoreError> {
+        Ok(DayNumber::from_unix_seconds(self.clock.now())?)
+    }
+
+    fn first_kept_day(&self) -> Result<DayNumber, CoreError> {
+        Ok(DayNumber::new(
+            self.today()?
+                .get()
+                .saturating_sub(self.config.retention_days),
+        ))
+    }
+
+    fn load_keys(&mut self) -> Result<(), CoreError> {
+        let from = self.first_kept_day()?;
+        let to = DayNumber::new(u32::MAX);
+        self.keys = self
+            .store
+            .read_days(Table::OwnKeys, from, to)?
+            .iter()
+            .map(|stored| OwnKey::from_record(&stored.value))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    fn purge_expired(&mut self) -> Result<u32, CoreError> {
+        let first_kept = self.first_kept_day()?;
+        let report = self.store.purge_before(first_kept)?;
+        self.keys.retain(|k| k.rolling_start.day() >= first_kept);
+        self.chunks_since_compaction
+            .retain(|day, _| *day >= first_kept);
+        Ok(report.days_purged)
+    }
+
+    /// The key in force at `interval`, made and stored first if there is none.
+    fn key_in_force(&mut self, interval: IntervalNumber) -> Result<OwnKey, CoreError> {
+        if let Some(key) = key_for(&self.keys, interval) {
+            return Ok(key.clone());
+        }
+        let key = OwnKey {
+            tek: TemporaryExposureKey::generate(&mut *self.rng),
+            rolling_start: interval.rolling_start(),
+            rolling_period: RollingPeriod::FULL_DAY,
+        };
+        self.store
+            .append(Table::OwnKeys, interval.day(), &key.to_record())?;
+        self.keys.push(key.clone());
+        Ok(key)
+    }
+
+    fn metadata(&self) -> [u8; 4] {
+        let metadata = Metadata {
+            major_version: 1,
+            minor_version: 1,
+            calibration_confidence: self.config.calibration_confidence,
+            tx_power_dbm: self.config.tx_power_dbm,
+        };
+        metadata.to_bytes().unwrap_or([0x50, 0, 0, 0])
+    }
+
+    fn current_advertisement(&mut self, now: i64) -> Result<CurrentAdvertisement, CoreError> {
+        if let Some(current) = self
+            .current
+            .filter(|_| !rotation_due(self.current.as_ref(), now))
+        {
+            return Ok(current);
+        }
+        let interval = IntervalNumber::from_unix_seconds(now)?;
+        let key = self.key_in_force(interval)?;
+        let derived = key.tek.derive_keys();
+        let rpi = derived.rpik.identifier(interval);
+        let aem = derived.aemk.encrypt(&rpi, self.metadata());
+        let advertisement = Advertisement { rpi, aem };
+        let lifetime = draw_lifetime(
+            &mut *self.rng,
+            self.config.rotation_min_secs,
+            self.config.rotation_max_secs,
+        );
+        let current = CurrentAdvertisement {
+            advertisement,
+            interval,
+            payload: advertisement.to_legacy_payload(),
+            rotated_at: now,
+            next_rotation_at: now + i64::from(lifetime),
+        };
+        self.current = Some(current);
+        Ok(current)
+    }
+
+    fn flush(&mut self) -> Result<(), CoreError> {
+        if !self.folder.is_dirty() {
+            return Ok(());
+        }
+        let chunks = self.folder.pending_chunks();
+        let encoded: Vec<(DayNumber, Vec<u8>)> = chunks
+            .iter()
+            .map(|(day, chunk)| chunk.encode(*day).map(|bytes| (*day, bytes)))
+            .collect::<Result<_, _>>()?;
+        let items: Vec<(Table, DayNumber, &[u8])> = encoded
+            .iter()
+            .map(|(day, bytes)| (Table::Sightings, *day, bytes.as_slice()))
+            .collect();
+        self.store.append_batch(&items)?;
+        self.folder.flushed();
+        for (day, _) in &encoded {
+            let count = self.chunks_since_compaction.entry(*day).or_insert(0);
+            *count += 1;
+            if *count >= self.config.compact_after_chunks {
+                self.compact(*day)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges a day's stored chunks into one; returns whether there was anything to merge.
+    fn compact(&mut self, day: DayNumber) -> Result<bool, CoreError> {
+        self.chunks_since_compaction.insert(day, 0);
+        let rows = self.store.read_day(Table::Sightings, day)?;
+        if rows.len() < 2 {
+            return Ok(false);
+        }
+        let chunks: Vec<DayChunk> = rows
+            .iter()
+            .map(|stored| DayChunk::decode(day, &stored.value))
+            .collect::<Result<_, _>>()?;
+        let merged = DayChunk::merge(&chunks).encode(day)?;
+        self.store
+            .replace_day(Table::Sightings, day, &[merged.as_slice()])?;
+        Ok(true)
+    }
+
+    fn sightings(
+        &mut self,
+        from: DayNumber,
+        to: DayNumber,
+    ) -> Result<Vec<(DayNumber, DayChunk)>, CoreError> {
+        let mut per_day: Vec<(DayNumber, Vec<DayChunk>)> = Vec::new();
+        for stored in self.store.read_days(Table::Sightings, from, to)? {
+            let day = stored.day;
+            let chunk = DayChunk::decode(day, &stored.value)?;
+            match per_day.last_mut() {
+                Some((d, chunks)) if *d == day => chunks.push(chunk),
+                _ => per_day.push((day, vec![chunk])),
+            }
+        }
+        Ok(per_day
+            .into_iter()
+            .map(|(day, chunks)| (day, DayChunk::merge(&chunks)))
+            .collect())
+    }
+}

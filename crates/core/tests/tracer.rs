@@ -358,3 +358,85 @@ fn diagnostics_report_hours_and_scan_gaps() {
     assert!(diag.last_rotation_at.is_some());
     assert!(diag.storage_bytes > 0);
 }
+
+fn raw_files(path: &Path) -> Vec<u8> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::read(p).ok()
+        })
+        .flatten()
+        .collect()
+}
+
+/// The acceptance test: nothing recorded is readable in the database files, neither
+/// while the tracer is open (WAL) nor after it closed.
+#[test]
+fn no_recorded_rpi_aem_or_rssi_series_is_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let clock = Arc::new(ManualClock::new(T0));
+    let tracer = open(&path, &clock, 1);
+    tracer.current_advertisement().unwrap();
+    let rssi_series: [i16; 6] = [-41, -77, -53, -88, -62, -45];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+    let contacts: Vec<Advertisement> = (0..20)
+        .map(|_| {
+            use rand::RngExt;
+            Advertisement {
+                rpi: RollingProximityIdentifier(rng.random()),
+                aem: AssociatedEncryptedMetadata(rng.random()),
+            }
+        })
+        .collect();
+    for (scan, base) in rssi_series.iter().enumerate() {
+        let t = T0 - 3000 + 300 * i64::try_from(scan).unwrap();
+        clock.set(t);
+        let batch: Vec<SightingInput> = contacts
+            .iter()
+            .zip(0i16..)
+            .map(|(ad, i)| SightingInput {
+                advert: AdvertData::ServiceData(ad.service_data().to_vec()),
+                rssi: *base - i % 4,
+                time: t,
+                scan_window: Some(scan as u64),
+            })
+            .collect();
+        tracer.record_sightings(&batch).unwrap();
+    }
+    let stored = tracer.sightings(today(&clock), today(&clock)).unwrap();
+    let chunk = &stored[0].1;
+    assert_eq!(chunk.records.len(), 20);
+    let plaintext = chunk.encode(today(&clock)).unwrap();
+    let mut needles: Vec<Vec<u8>> = Vec::new();
+    for record in &chunk.records {
+        needles.push(record.rpi.0.to_vec());
+        needles.push(record.aem.0.to_vec());
+        // The record's RSSI series as stored (everything after RPI and AEM).
+        let at = plaintext
+            .windows(16)
+            .position(|w| w == record.rpi.0)
+            .unwrap();
+        needles.push(plaintext[at + 20..at + 20 + 8].to_vec());
+    }
+    needles.push(
+        rssi_series
+            .iter()
+            .map(|r| i8::try_from(*r).unwrap().to_le_bytes()[0])
+            .collect(),
+    );
+    let while_open = raw_files(&path);
+    drop(tracer);
+    let after_close = raw_files(&path);
+    for bytes in [&while_open, &after_close] {
+        assert!(bytes.len() > 8192);
+        for needle in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "{needle:02x?} is readable in the database files"
+            );
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Synthetic histories: deterministic, realistic in shape, and consistent with the contacts'
+//! keys (so matching tests can publish some of them).
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bluezone_core::{ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig};
+use bluezone_protocol::DayNumber;
+use bluezone_sim::history::{HistoryParams, fill_history};
+use rand::SeedableRng;
+
+const UNTIL: i64 = 1_793_491_200; // 2026-11-01 00:00 UTC
+
+fn run(seed: u64) -> (bluezone_sim::history::History, Tracer) {
+    let params = HistoryParams {
+        days: 1,
+        contacts_per_scan: 20,
+        seed,
+        until: UNTIL,
+    };
+    let clock = Arc::new(ManualClock::new(UNTIL - 86_400));
+    let tracer = Tracer::open_with(
+        TracerConfig::default(),
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes([1; 32]),
+        clock.clone(),
+        Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
+    )
+    .unwrap();
+    let history = fill_history(&tracer, &clock, &params).unwrap();
+    (history, tracer)
+}
+
+#[test]
+fn the_same_seed_gives_the_same_history() {
+    let (a, _) = run(5);
+    let (b, _) = run(5);
+    let (c, _) = run(6);
+    assert_eq!(a.rpis, b.rpis);
+    assert_eq!(a.adverts, b.adverts);
+    assert_ne!(a.rpis, c.rpis);
+}
+
+#[test]
+fn a_day_has_the_expected_shape_and_everything_reaches_the_store() {
+    let (history, tracer) = run(1);
+    assert_eq!(history.scans, 288);
+    assert_eq!(history.ingest.accepted, history.adverts);
+    assert_eq!(history.ingest.rejected(), 0);
+    // 20 contacts, 12 of 16 adverts heard on average.
+    let per_contact_scan = history.adverts as f64 / (288.0 * 20.0);
+    assert!(
+        (11.0..13.0).contains(&per_contact_scan),
+        "{per_contact_scan}"
+    );
+    // RPIs rotate every 10 to 20 minutes: about 96 per contact per day, more with churn.
+    let rpis = history.rpis.len();
+    assert!((20 * 80..20 * 130).contains(&rpis), "{rpis}");
+
+    let day = DayNumber::from_unix_seconds(UNTIL - 1).unwrap();
+    let stored = tracer
+        .sightings(DayNumber::new(day.get() - 1), day)
+        .unwrap();
+    let stored_rpis: HashSet<_> = stored
+        .iter()
+        .flat_map(|(_, c)| c.records.iter().map(|r| r.rpi))
+        .collect();
+    assert_eq!(stored_rpis, history.rpis.iter().copied().collect());
+}
+
+#[test]
+fn every_rpi_heard_comes_from_a_contact_key() {
+    let (history, _) = run(2);
+    let mut derived = HashSet::new();
+    for key in &history.contact_keys {
+        derived.extend(key.tek.rpi_key().daily_identifiers(key.rolling_start));
+    }
+    assert!(history.rpis.iter().all(|rpi| derived.contains(rpi)));
+}

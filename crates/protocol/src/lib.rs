@@ -4,6 +4,7 @@ pub mod advert;
 pub mod error;
 mod hkdf16;
 pub mod identifiers;
+pub mod keyfile;
 pub mod keys;
 pub mod metadata;
 pub mod sightings;

@@ -6,7 +6,9 @@ mod hkdf16;
 pub mod identifiers;
 pub mod keyfile;
 pub mod keys;
+pub mod matching;
 pub mod metadata;
+pub mod risk;
 pub mod sightings;
 pub mod time;
 

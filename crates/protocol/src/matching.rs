@@ -1,0 +1,354 @@
+//! Matching published diagnosis keys against what the phone heard (GAEN Cryptography
+//! Specification v1.2, "Matching"; the reference matcher in exposure-notifications-internals).
+//!
+//! The phone's stored sightings are decrypted once per run and indexed by
+//! [`SightingIndex`]: every RPI heard, as a 128-bit number, in a sorted array with a prefix
+//! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536), so a
+//! lookup is one table read and, usually, no comparison at all. Each diagnosis key then costs
+//! one HKDF and 144 AES blocks (in one batched call) plus 144 table reads; the AEMK is
+//! derived only for keys that match. Keys are spread over every core with rayon.
+//!
+//! A sighting counts only if it was heard within ±2 hours (12 intervals) of the interval its
+//! RPI belongs to, and at most 20 minutes after the first valid sighting of that RPI (replays
+//! of old identifiers, GAEN's truncation). Its metadata is decrypted for the transmit power;
+//! powers outside −50..=20 dBm (and unknown metadata versions) drop the RPI's sightings.
+//! Attenuation = transmit power − (RSSI + the receiver's RSSI correction).
+
+use rayon::prelude::*;
+
+use crate::identifiers::{AssociatedEncryptedMetadata, RollingProximityIdentifier};
+use crate::keyfile::DiagnosisKey;
+use crate::keys::TemporaryExposureKey;
+use crate::metadata::CalibrationConfidence;
+use crate::sightings::DayChunk;
+use crate::time::{DayNumber, INTERVAL_SECONDS, IntervalNumber, TEK_ROLLING_PERIOD};
+
+/// How matching treats sightings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchConfig {
+    /// A sighting counts within this many intervals of its RPI's interval (GAEN: 12, ±2 h).
+    pub validity_intervals: u32,
+    /// Sightings of one RPI later than this after its first valid sighting are dropped as
+    /// suspected replays (GAEN: 1,200 s).
+    pub replay_window_secs: i64,
+    /// This phone model's RSSI correction in dB (calibration table), added to each RSSI.
+    pub rssi_correction_db: i16,
+    /// Keys processed per rayon task.
+    pub keys_per_task: usize,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        Self {
+            validity_intervals: 12,
+            replay_window_secs: 1200,
+            rssi_correction_db: 0,
+            keys_per_task: 4096,
+        }
+    }
+}
+
+/// One scan in which a matched RPI was heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedScan {
+    /// Unix time (seconds) the scan started.
+    pub time: i64,
+    /// GAEN `secondsSinceLastScan`: whole minutes since the previous scan ended, at most 5,
+    /// in seconds (120 when there was no earlier scan).
+    pub seconds_since_last_scan: u32,
+    /// Attenuation of the typical (mean) RSSI, in dB.
+    pub typical_attenuation_db: u8,
+    /// Attenuation of the strongest RSSI, in dB.
+    pub min_attenuation_db: u8,
+}
+
+/// Everything one diagnosis key matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMatch {
+    /// The key that matched.
+    pub key: DiagnosisKey,
+    /// Calibration confidence of the sender, from its metadata.
+    pub calibration_confidence: CalibrationConfidence,
+    /// The scans it was heard in, by time.
+    pub scans: Vec<MatchedScan>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct GlobalScan {
+    start: i64,
+    previous_end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    aem: AssociatedEncryptedMetadata,
+    first_instance: u32,
+    instances: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Instance {
+    scan: u32,
+    typical_rssi: i8,
+    max_rssi: i8,
+}
+
+/// The phone's sightings, indexed for matching.
+#[derive(Debug, Clone)]
+pub struct SightingIndex {
+    /// Sorted RPIs as big-endian 128-bit numbers, parallel to `records`.
+    rpis: Vec<u128>,
+    records: Vec<Record>,
+    instances: Vec<Instance>,
+    scans: Vec<GlobalScan>,
+    /// `prefix[b]..prefix[b + 1]` is the range of RPIs whose top `bits` bits are `b`.
+    prefix: Vec<u32>,
+    bits: u32,
+    first_interval: Option<u32>,
+    last_interval: Option<u32>,
+}
+
+impl SightingIndex {
+    /// Indexes the sightings of some days (in any order).
+    #[must_use]
+    pub fn build(days: &[(DayNumber, DayChunk)]) -> Self {
+        // All scans, in time order, each knowing when the one before it ended.
+        let mut starts: Vec<(i64, i64)> = days
+            .iter()
+            .flat_map(|(_, c)| c.scans.iter().map(|s| (s.start, s.end)))
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let scans: Vec<GlobalScan> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, _))| GlobalScan {
+                start,
+                previous_end: i.checked_sub(1).map(|p| starts[p].1),
+            })
+            .collect();
+        let scan_index = |start: i64, end: i64| {
+            starts
+                .binary_search(&(start, end))
+                .ok()
+                .and_then(|i| u32::try_from(i).ok())
+        };
+
+        let mut entries: Vec<(u128, Record)> = Vec::new();
+        let mut instances: Vec<Instance> = Vec::new();
+        for (_, chunk) in days {
+            let local: Vec<Option<u32>> = chunk
+                .scans
+                .iter()
+                .map(|s| scan_index(s.start, s.end))
+                .collect();
+            for record in &chunk.records {
+                let first = u32::try_from(instances.len()).unwrap_or(u32::MAX);
+                for inst in &record.instances {
+                    if let Some(Some(scan)) = local.get(inst.scan as usize) {
+                        instances.push(Instance {
+                            scan: *scan,
+                            typical_rssi: inst.typical_rssi,
+                            max_rssi: inst.max_rssi,
+                        });
+                    }
+                }
+                let count = u32::try_from(instances.len()).unwrap_or(u32::MAX) - first;
+                if count > 0 {
+                    entries.push((
+                        u128::from_be_bytes(record.rpi.0),
+                        Record {
+                            aem: record.aem,
+                            first_instance: first,
+                            instances: count,
+                        },
+                    ));
+                }
+            }
+        }
+        entries.sort_unstable_by_key(|(rpi, _)| *rpi);
+        let n = entries.len().max(1);
+        let bits = (usize::BITS - n.leading_zeros() + 1).clamp(16, 24);
+        let mut prefix = vec![0u32; (1usize << bits) + 1];
+        for (rpi, _) in &entries {
+            prefix[bucket(*rpi, bits) + 1] += 1;
+        }
+        for b in 1..prefix.len() {
+            prefix[b] += prefix[b - 1];
+        }
+        let interval_of = |t: i64| u32::try_from(t.div_euclid(INTERVAL_SECONDS)).ok();
+        Self {
+            first_interval: scans.first().and_then(|s| interval_of(s.start)),
+            last_interval: starts.last().and_then(|s| interval_of(s.1)),
+            rpis: entries.iter().map(|(rpi, _)| *rpi).collect(),
+            records: entries.into_iter().map(|(_, r)| r).collect(),
+            instances,
+            scans,
+            prefix,
+            bits,
+        }
+    }
+
+    /// Number of distinct (RPI, day) records indexed.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rpis.len()
+    }
+
+    /// Whether nothing was heard.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rpis.is_empty()
+    }
+
+    /// Indices of the records of `rpi` (usually none, at most one per day).
+    #[inline]
+    fn lookup(&self, rpi: u128) -> std::ops::Range<usize> {
+        let b = bucket(rpi, self.bits);
+        let (lo, hi) = (self.prefix[b] as usize, self.prefix[b + 1] as usize);
+        let mut i = lo;
+        while i < hi && self.rpis[i] < rpi {
+            i += 1;
+        }
+        let mut j = i;
+        while j < hi && self.rpis[j] == rpi {
+            j += 1;
+        }
+        i..j
+    }
+
+    /// Whether a key could have been heard at all: its intervals, widened by the validity
+    /// window, overlap the time span of the sightings.
+    fn may_match(&self, key: &DiagnosisKey, window: u32) -> bool {
+        let (Some(first), Some(last)) = (self.first_interval, self.last_interval) else {
+            return false;
+        };
+        let start = u64::from(key.rolling_start.get());
+        let end = key.end_interval();
+        end + u64::from(window) >= u64::from(first) && start <= u64::from(last) + u64::from(window)
+    }
+}
+
+#[inline]
+fn bucket(rpi: u128, bits: u32) -> usize {
+    usize::try_from(rpi >> (128 - bits)).unwrap_or(0)
+}
+
+/// Matches keys against the index on every core; returns one [`KeyMatch`] per key that was
+/// heard (after the validity, replay and transmit-power checks), in the order of `keys`.
+#[must_use]
+pub fn match_keys(
+    index: &SightingIndex,
+    keys: &[DiagnosisKey],
+    config: &MatchConfig,
+) -> Vec<KeyMatch> {
+    if index.is_empty() {
+        return Vec::new();
+    }
+    keys.par_chunks(config.keys_per_task.max(1))
+        .flat_map_iter(|chunk| chunk.iter().filter_map(|key| match_key(index, key, config)))
+        .collect()
+}
+
+/// Matches one key.
+#[must_use]
+pub fn match_key(
+    index: &SightingIndex,
+    key: &DiagnosisKey,
+    config: &MatchConfig,
+) -> Option<KeyMatch> {
+    if !index.may_match(key, config.validity_intervals) {
+        return None;
+    }
+    let tek = TemporaryExposureKey::from_bytes(key.key_data);
+    let rpis = tek.rpi_key().daily_identifiers(key.rolling_start);
+    let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD) as usize;
+    let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    for (j, rpi) in rpis.iter().enumerate().take(period) {
+        let found = index.lookup(u128::from_be_bytes(rpi.0));
+        if !found.is_empty() {
+            hits.push((j, found));
+        }
+    }
+    if hits.is_empty() {
+        return None;
+    }
+    let aemk = tek.aem_key();
+    let mut scans = Vec::new();
+    let mut confidence = None;
+    for (j, records) in hits {
+        let rpi: &RollingProximityIdentifier = &rpis[j];
+        let interval = key
+            .rolling_start
+            .wrapping_add(u32::try_from(j).unwrap_or(0));
+        let before = scans.len();
+        for r in records {
+            let record = index.records[r];
+            let Ok(metadata) = aemk.decrypt_metadata(rpi, &record.aem) else {
+                continue;
+            };
+            if !metadata.has_plausible_tx_power() {
+                continue;
+            }
+            confidence.get_or_insert(metadata.calibration_confidence);
+            let tx = i16::from(metadata.tx_power_dbm);
+            let first = record.first_instance as usize;
+            for inst in &index.instances[first..first + record.instances as usize] {
+                let scan = index.scans[inst.scan as usize];
+                if !within_validity(scan.start, interval, config.validity_intervals) {
+                    continue;
+                }
+                let attenuation = |rssi: i8| {
+                    let a = tx - (i16::from(rssi) + config.rssi_correction_db);
+                    u8::try_from(a.clamp(0, 255)).unwrap_or(u8::MAX)
+                };
+                scans.push(MatchedScan {
+                    time: scan.start,
+                    seconds_since_last_scan: seconds_since_last_scan(scan),
+                    typical_attenuation_db: attenuation(inst.typical_rssi),
+                    min_attenuation_db: attenuation(inst.max_rssi),
+                });
+            }
+        }
+        // Replays: keep this RPI's sightings only up to 20 minutes after its first.
+        let own = &mut scans[before..];
+        own.sort_unstable_by_key(|s| s.time);
+        if let Some(first) = own.first().map(|s| s.time) {
+            let keep = own
+                .iter()
+                .take_while(|s| s.time <= first + config.replay_window_secs)
+                .count();
+            scans.truncate(before + keep);
+        }
+    }
+    if scans.is_empty() {
+        return None;
+    }
+    scans.sort_unstable_by_key(|s| s.time);
+    scans.dedup_by_key(|s| s.time);
+    Some(KeyMatch {
+        key: *key,
+        calibration_confidence: confidence.unwrap_or_default(),
+        scans,
+    })
+}
+
+fn within_validity(time: i64, interval: IntervalNumber, window: u32) -> bool {
+    let heard = time.div_euclid(INTERVAL_SECONDS);
+    let own = i64::from(interval.get());
+    (own - i64::from(window)..=own + i64::from(window)).contains(&heard)
+}
+
+/// GAEN `secondsSinceLastScan`: 60 × min(5, ⌊t/60⌋ − ⌊previous end/60⌋), or 120 unknown.
+fn seconds_since_last_scan(scan: GlobalScan) -> u32 {
+    match scan.previous_end {
+        None => 120,
+        Some(previous) => {
+            let minutes = scan.start.div_euclid(60) - previous.div_euclid(60);
+            u32::try_from(minutes.clamp(0, 5) * 60).unwrap_or(300)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

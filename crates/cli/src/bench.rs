@@ -25,6 +25,28 @@ use crate::output::CliError;
 pub enum BenchCommand {
     /// Sighting ingest into the encrypted store: ours against one sealed row per advert.
     Ingest(IngestArgs),
+    /// Key-file processing end to end, against the bare crypto loop, on a 14-day history.
+    Match(MatchArgs),
+}
+
+/// Arguments of `bluezone bench match`.
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// Diagnosis keys in the key file.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=3_000_000))]
+    keys: u64,
+    /// Worker threads for matching (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Days of history the phone holds.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=14))]
+    days: u32,
+    /// Phones around at every scan of the history.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    contacts_per_scan: u32,
+    /// Seed of the history and the keys.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Arguments of `bluezone bench ingest`.
@@ -45,6 +67,7 @@ pub struct IngestArgs {
 pub fn run(command: &BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Ingest(args) => ingest(args),
+        BenchCommand::Match(args) => match_bench(args),
     }
 }
 
@@ -180,5 +203,181 @@ fn ingest(args: &IngestArgs) -> Result<(), CliError> {
         baseline_bytes as f64 / ours_bytes.max(1) as f64
     )?;
     writeln!(out, "adverts_per_second={ours_rate:.0}")?;
+    Ok(())
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Resets the peak so the next reading covers only what follows (Linux `clear_refs`).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn match_bench(args: &MatchArgs) -> Result<(), CliError> {
+    use bluezone_protocol::keyfile::{
+        DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
+    };
+    use bluezone_protocol::{IntervalNumber, RollingPeriod, TemporaryExposureKey};
+    use rand::{Rng, RngExt};
+    use rayon::prelude::*;
+
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(fail)?;
+    let until = 1_793_491_200; // 2026-11-01 00:00 UTC
+    let signer = KeyFileSigner {
+        key_id: "452".into(),
+        version: "v1".into(),
+        key: p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).map_err(fail)?,
+    };
+    let clock = Arc::new(ManualClock::new(until - i64::from(args.days) * 86_400));
+    let tracer = Tracer::open_with(
+        TracerConfig {
+            trusted_signers: TrustedKeys::single(signer.trusted_key()),
+            ..TracerConfig::default()
+        },
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes([0x42; 32]),
+        clock.clone(),
+        Box::new(rand::rngs::StdRng::seed_from_u64(args.seed)),
+    )
+    .map_err(fail)?;
+    let params = HistoryParams {
+        days: args.days,
+        contacts_per_scan: args.contacts_per_scan,
+        seed: args.seed,
+        until,
+    };
+    let began = Instant::now();
+    let history = bluezone_sim::history::fill_history(&tracer, &clock, &params).map_err(fail)?;
+    let history_secs = began.elapsed().as_secs_f64();
+
+    // The published keys: random ones spread over the history's days, plus a thousand of
+    // the contacts' real keys, so that matching has something to find.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0xd1a9);
+    let first_day = u32::try_from((until / 86_400) - i64::from(args.days)).map_err(fail)?;
+    let n = usize::try_from(args.keys).map_err(fail)?;
+    let real = history.contact_keys.len().min(1000).min(n);
+    let mut keys: Vec<DiagnosisKey> = history.contact_keys[..real]
+        .iter()
+        .map(|k| DiagnosisKey {
+            key_data: *k.tek.expose_bytes(),
+            rolling_start: k.rolling_start,
+            rolling_period: RollingPeriod::FULL_DAY,
+            transmission_risk: 0,
+            report_type: ReportType::ConfirmedTest,
+            days_since_onset: Some(0),
+        })
+        .collect();
+    while keys.len() < n {
+        let mut key_data = [0u8; 16];
+        rng.fill_bytes(&mut key_data);
+        let day = first_day + rng.random_range(0..args.days);
+        keys.push(DiagnosisKey {
+            key_data,
+            rolling_start: IntervalNumber::new(day * 144),
+            rolling_period: RollingPeriod::FULL_DAY,
+            transmission_risk: 0,
+            report_type: ReportType::ConfirmedTest,
+            days_since_onset: Some(0),
+        });
+    }
+    let info = ExportInfo {
+        start_timestamp: u64::try_from(until).map_err(fail)?,
+        end_timestamp: u64::try_from(until + 3600).map_err(fail)?,
+        region: "452".into(),
+        batch_num: 1,
+        batch_size: 1,
+    };
+    let file = write_key_file(&info, &keys, &signer).map_err(fail)?;
+    clock.set(until + 3600);
+
+    // The crypto bound: HKDF and 144 batched AES blocks per key, nothing else.
+    let raw: Vec<[u8; 16]> = keys.iter().map(|k| k.key_data).collect();
+    let starts: Vec<IntervalNumber> = keys.iter().map(|k| k.rolling_start).collect();
+    drop(keys);
+    let began = Instant::now();
+    let checksum = pool.install(|| {
+        raw.par_iter()
+            .zip(starts.par_iter())
+            .map(|(k, s)| {
+                TemporaryExposureKey::from_bytes(*k)
+                    .rpi_key()
+                    .daily_identifiers(*s)[143]
+                    .0[0]
+            })
+            .reduce(|| 0u8, |a, b| a ^ b)
+    });
+    let crypto_secs = began.elapsed().as_secs_f64();
+    drop((raw, starts));
+
+    let peak_resettable = reset_peak_rss();
+    let before = peak_rss();
+    let began = Instant::now();
+    let status = pool
+        .install(|| tracer.process_key_file(&file))
+        .map_err(fail)?;
+    let total_secs = began.elapsed().as_secs_f64();
+    let peak = peak_rss();
+
+    let keys_f = args.keys as f64;
+    let rate = keys_f / total_secs;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "history: {} days, {} contacts per scan, {} distinct RPIs heard ({history_secs:.1} s to build)",
+        args.days,
+        args.contacts_per_scan,
+        history.rpis.len()
+    )?;
+    writeln!(
+        out,
+        "key file: {} keys, {} bytes zipped, {real} of them keys of contacts the phone heard",
+        args.keys,
+        file.len()
+    )?;
+    writeln!(out, "threads: {threads}")?;
+    writeln!(
+        out,
+        "crypto bound (HKDF + 144 AES per key): {crypto_secs:.3} s, {:.0} keys/s (checksum {checksum})",
+        keys_f / crypto_secs
+    )?;
+    writeln!(
+        out,
+        "end to end (unzip, verify, parse, index, match, score, store): {total_secs:.3} s, {rate:.0} keys/s, {:.2}x the crypto bound",
+        total_secs / crypto_secs
+    )?;
+    writeln!(
+        out,
+        "result: notify={} exposure days={} keys checked={}",
+        status.notify,
+        status.days.len(),
+        status.keys_checked
+    )?;
+    match (peak_resettable, before, peak) {
+        (true, Some(before), Some(peak)) => writeln!(
+            out,
+            "peak memory while processing: {:.1} MB (process before: {:.1} MB)",
+            peak as f64 / 1e6,
+            before as f64 / 1e6
+        )?,
+        (_, _, Some(peak)) => writeln!(
+            out,
+            "peak memory of the process: {:.1} MB",
+            peak as f64 / 1e6
+        )?,
+        _ => writeln!(out, "peak memory: unavailable on this platform")?,
+    }
+    writeln!(out, "keys_per_second={rate:.0}")?;
     Ok(())
 }

@@ -21,6 +21,25 @@ const MAX_COUNT: u32 = 144 * 15;
 pub enum KeysCommand {
     /// Print `<ENIN> <RPI> <AEM>` for consecutive intervals of a TEK.
     Rpi(RpiArgs),
+    /// Verify a diagnosis-key file against a public key and summarise it.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `bluezone keys verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The key file (a zip with export.bin and export.sig).
+    #[arg(value_name = "FILE.zip")]
+    file: std::path::PathBuf,
+    /// The signer's public key: base64 SubjectPublicKeyInfo, or a file holding it or a PEM.
+    #[arg(long, value_name = "BASE64|FILE")]
+    public_key: String,
+    /// Trust the key only under this key id (default: whatever the file's signature claims).
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Trust the key only under this key version (default: whatever the signature claims).
+    #[arg(long)]
+    key_version: Option<String>,
 }
 
 /// Arguments of `bluezone keys rpi`.
@@ -52,6 +71,7 @@ fn parse_tek(text: &str) -> Result<TekArg, String> {
 /// Runs a `keys` subcommand, writing to standard output.
 pub fn run(command: &KeysCommand) -> Result<(), CliError> {
     match command {
+        KeysCommand::Verify(args) => verify(args),
         KeysCommand::Rpi(args) => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
@@ -60,6 +80,69 @@ pub fn run(command: &KeysCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn verify(args: &VerifyArgs) -> Result<(), CliError> {
+    use bluezone_protocol::keyfile::{
+        KeyFileLimits, TrustedKey, TrustedKeys, claimed_signers, read_key_file,
+    };
+    let zip = std::fs::read(&args.file)
+        .map_err(|e| CliError::Invalid(format!("cannot read {}: {e}", args.file.display())))?;
+    let key_text = match std::fs::read_to_string(&args.public_key) {
+        Ok(text) => text,
+        Err(_) => args.public_key.clone(),
+    };
+    let limits = KeyFileLimits::default();
+    let refused = |why: String| CliError::Invalid(format!("refused: {why}"));
+    let names = match (&args.key_id, &args.key_version) {
+        (Some(id), Some(version)) => vec![(id.clone(), version.clone())],
+        _ => claimed_signers(&zip, &limits)
+            .map_err(|e| refused(e.to_string()))?
+            .into_iter()
+            .filter(|(id, version)| {
+                args.key_id.as_ref().is_none_or(|k| k == id)
+                    && args.key_version.as_ref().is_none_or(|v| v == version)
+            })
+            .collect(),
+    };
+    let trusted = names
+        .iter()
+        .map(|(id, version)| TrustedKey::from_text(id, version, &key_text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::Invalid(format!("--public-key: {e}")))?;
+    let file =
+        read_key_file(&zip, &TrustedKeys(trusted), &limits).map_err(|e| refused(e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "verified: {} keys ({} revised), signed by {}",
+        file.keys.len() + file.revised_keys.len(),
+        file.revised_keys.len(),
+        file.signer
+    )?;
+    writeln!(out, "region: {}", file.info.region)?;
+    writeln!(
+        out,
+        "export window: {} to {} (unix seconds), batch {} of {}",
+        file.info.start_timestamp,
+        file.info.end_timestamp,
+        file.info.batch_num,
+        file.info.batch_size
+    )?;
+    let all = file.keys.iter().chain(&file.revised_keys);
+    if let (Some(first), Some(last)) = (
+        all.clone().map(|k| k.rolling_start.get()).min(),
+        all.map(|k| k.end_interval()).max(),
+    ) {
+        writeln!(
+            out,
+            "keys valid: intervals {first} to {last} (unix seconds {} to {})",
+            u64::from(first) * 600,
+            last * 600
+        )?;
+    }
+    writeln!(out, "sha256(export.bin): {}", hex::encode(file.sha256))?;
+    Ok(())
 }
 
 fn print_rpis(args: &RpiArgs, out: &mut impl Write) -> Result<(), CliError> {

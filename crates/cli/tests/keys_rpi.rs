@@ -97,3 +97,84 @@ fn bad_input_gets_a_clear_message_and_a_failing_exit() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../protocol/tests/vectors/gaen-internals-sample_diagnosis_key_file.zip"
+);
+const SAMPLE_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0GeRoRThCu9/wX5wDT2QloFoOjl2pGZHI0f3C3w==";
+
+#[test]
+fn keys_verify_accepts_the_published_sample_with_its_key() {
+    let out = bluezone(&["keys", "verify", SAMPLE, "--public-key", SAMPLE_KEY]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("verified: 140 keys (0 revised), signed by 310-v1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("export window: 1593633600 to 1593633900"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("keys valid: intervals 2653920 to 2655936"),
+        "{stdout}"
+    );
+
+    // The same key as a PEM file.
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("key.pem");
+    let body: Vec<String> = SAMPLE_KEY
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    std::fs::write(
+        &pem,
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            body.join("\n")
+        ),
+    )
+    .unwrap();
+    let out = bluezone(&[
+        "keys",
+        "verify",
+        SAMPLE,
+        "--public-key",
+        pem.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn keys_verify_refuses_tampering_and_other_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(SAMPLE).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    let tampered = dir.path().join("tampered.zip");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let other = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUczyMAkfSeoU77Nmcb1G7t7xyGCAhQqMOIVDFLFas3J+elP7CiotovigCLWj706F07j1EPL27ThRzZl7Ha9uOA==";
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[tampered.to_str().unwrap(), "--public-key", SAMPLE_KEY],
+            "refused:",
+        ),
+        (&[SAMPLE, "--public-key", other], "does not verify"),
+        (
+            &[SAMPLE, "--public-key", SAMPLE_KEY, "--key-id", "999"],
+            "no signature is from a trusted key",
+        ),
+        (&[SAMPLE, "--public-key", "not-a-key"], "--public-key"),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["keys", "verify"];
+        all.extend_from_slice(args);
+        let out = bluezone(&all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}

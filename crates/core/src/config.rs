@@ -1,9 +1,12 @@
 //! The engine's settings, with documented defaults.
 
 use bluezone_protocol::CalibrationConfidence;
+use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys};
+use bluezone_protocol::matching::MatchConfig;
+use bluezone_protocol::risk::RiskConfig;
 
 /// How a [`crate::Tracer`] behaves. Every field has a default suited to a phone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TracerConfig {
     /// Calibrated transmit power of this phone model in dBm, written into the metadata
     /// (GAEN calibration table "tx" column). Default −15 dBm, the typical phone value.
@@ -28,6 +31,15 @@ pub struct TracerConfig {
     pub scan_gap_secs: i64,
     /// A day's stored chunks are merged into one when they exceed this count (default 48).
     pub compact_after_chunks: usize,
+    /// The keys trusted to sign diagnosis-key files (the health authority's). Default none:
+    /// an app must configure its authority's key before it can process any file.
+    pub trusted_signers: TrustedKeys,
+    /// Size and count limits for key files (see [`KeyFileLimits`] for the defaults).
+    pub key_file_limits: KeyFileLimits,
+    /// Matching rules and this phone's RSSI correction (see [`MatchConfig`]).
+    pub matching: MatchConfig,
+    /// The risk model (see [`RiskConfig`]; the defaults are the Swiss parameters).
+    pub risk: RiskConfig,
 }
 
 impl Default for TracerConfig {
@@ -42,6 +54,10 @@ impl Default for TracerConfig {
             max_sighting_age_secs: 6 * 3600,
             scan_gap_secs: 25,
             compact_after_chunks: 48,
+            trusted_signers: TrustedKeys::default(),
+            key_file_limits: KeyFileLimits::default(),
+            matching: MatchConfig::default(),
+            risk: RiskConfig::default(),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The engine's error type.
 
 use bluezone_protocol::TimeError;
+use bluezone_protocol::keyfile::KeyFileError;
 use bluezone_protocol::sightings::ChunkError;
 use bluezone_store::StoreError;
 use thiserror::Error;
 
+use crate::exposure::ExposureRecordError;
 use crate::own_keys::OwnKeyRecordError;
 
 /// Any error of `bluezone-core`. Messages carry no secrets and no identifiers.
@@ -22,6 +24,20 @@ pub enum CoreError {
     /// A stored own key is unreadable although its seal was intact.
     #[error(transparent)]
     OwnKey(#[from] OwnKeyRecordError),
+    /// A key file was refused; files before it in the batch were processed and kept.
+    #[error("key file {index} was refused: {error}")]
+    KeyFile {
+        /// Position of the file in the batch.
+        index: usize,
+        /// Why.
+        error: KeyFileError,
+    },
+    /// No key is trusted to sign key files, so none can be processed.
+    #[error("no trusted key-file signer is configured")]
+    NoTrustedSigners,
+    /// A stored exposure window is unreadable although its seal was intact.
+    #[error(transparent)]
+    ExposureRecord(#[from] ExposureRecordError),
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),

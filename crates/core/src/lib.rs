@@ -3,6 +3,7 @@
 pub mod config;
 pub mod diagnostics;
 pub mod error;
+pub mod exposure;
 pub mod fold;
 pub mod ingest;
 pub mod own_keys;
@@ -14,6 +15,7 @@ pub use bluezone_store::{MasterKey, StoreStats};
 pub use config::TracerConfig;
 pub use diagnostics::{Diagnostics, HourlyCount};
 pub use error::CoreError;
+pub use exposure::{ExposureDay, ExposureStatus};
 pub use ingest::{AdvertData, IngestReport, SightingInput};
 pub use ports::{Clock, ManualClock, SecureRandom, SystemClock, system_random};
 pub use rotation::CurrentAdvertisement;

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bluezone_protocol::keyfile::read_key_file;
+use bluezone_protocol::matching::{SightingIndex, match_keys};
+use bluezone_protocol::risk::{decide, exposure_windows};
 use bluezone_protocol::sightings::DayChunk;
 use bluezone_protocol::{
     Advertisement, DayNumber, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
@@ -16,11 +19,17 @@ use rand::SeedableRng;
 use crate::config::TracerConfig;
 use crate::diagnostics::{self, Diagnostics};
 use crate::error::CoreError;
+use crate::exposure::{ExposureStatus, StoredWindow, fingerprint};
 use crate::fold::Folder;
 use crate::ingest::{IngestReport, SightingInput, ValidSighting, validate};
 use crate::own_keys::{OwnKey, key_for};
 use crate::ports::{Clock, SecureRandom, SystemClock, system_random};
 use crate::rotation::{CurrentAdvertisement, draw_lifetime, rotation_due};
+
+/// Setting: SHA-256 and day of every key file matched within the retention period.
+const PROCESSED_FILES: &str = "processed_key_files";
+/// Setting: whether the user has been told of an exposure.
+const NOTIFIED: &str = "exposure_notified";
 
 /// Where the tracer keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +182,88 @@ impl Tracer {
         to: DayNumber,
     ) -> Result<Vec<(DayNumber, DayChunk)>, CoreError> {
         self.lock()?.sightings(from, to)
+    }
+
+    /// Verifies a downloaded diagnosis-key file, matches it against the stored sightings,
+    /// scores the exposures, stores them sealed, and says whether to notify. A file already
+    /// matched (same `export.bin`) is not matched again.
+    ///
+    /// # Errors
+    /// [`CoreError::KeyFile`] when the file is refused (bad signature, malformed, unknown
+    /// signer...), [`CoreError::NoTrustedSigners`], or store errors.
+    pub fn process_key_file(&self, file: &[u8]) -> Result<ExposureStatus, CoreError> {
+        self.process_key_files(&[file])
+    }
+
+    /// [`Tracer::process_key_file`] for a batch: the sightings are decrypted and indexed once.
+    /// Files are processed in order; if one is refused, the error names it, and the files
+    /// before it stay processed (calling again with the same batch skips them).
+    ///
+    /// The matching runs on every core and outside the engine's lock, so the shell can keep
+    /// recording sightings meanwhile.
+    ///
+    /// # Errors
+    /// As [`Tracer::process_key_file`].
+    pub fn process_key_files(&self, files: &[&[u8]]) -> Result<ExposureStatus, CoreError> {
+        let (config, chunks, mut processed) = {
+            let mut engine = self.lock()?;
+            let today = engine.today()?;
+            let first_kept = engine.first_kept_day()?;
+            let chunks = engine.sightings(first_kept, today)?;
+            let processed = engine.processed_files()?;
+            (engine.config.clone(), chunks, processed)
+        };
+        if config.trusted_signers.0.is_empty() {
+            return Err(CoreError::NoTrustedSigners);
+        }
+        let index = SightingIndex::build(&chunks);
+        drop(chunks);
+        let mut files_matched = 0;
+        let mut files_already_matched = 0;
+        let mut keys_checked = 0;
+        for (i, file) in files.iter().enumerate() {
+            let verified = read_key_file(file, &config.trusted_signers, &config.key_file_limits)
+                .map_err(|error| CoreError::KeyFile { index: i, error })?;
+            if processed.iter().any(|(hash, _)| *hash == verified.sha256) {
+                files_already_matched += 1;
+                continue;
+            }
+            keys_checked += verified.keys.len() as u64;
+            let matches = match_keys(&index, &verified.keys, &config.matching);
+            let windows: Vec<StoredWindow> = matches
+                .iter()
+                .flat_map(|m| {
+                    exposure_windows(std::slice::from_ref(m), &config.risk)
+                        .into_iter()
+                        .map(|window| StoredWindow {
+                            fingerprint: fingerprint(
+                                &m.key.key_data,
+                                window.scans.first().map_or(0, |s| s.time),
+                            ),
+                            window,
+                        })
+                })
+                .collect();
+            let mut engine = self.lock()?;
+            let today = engine.today()?;
+            engine.store_windows(&windows)?;
+            processed.push((verified.sha256, today.get()));
+            engine.save_processed_files(&mut processed)?;
+            files_matched += 1;
+        }
+        let mut status = self.lock()?.exposure_status()?;
+        status.files_matched = files_matched;
+        status.files_already_matched = files_already_matched;
+        status.keys_checked = keys_checked;
+        Ok(status)
+    }
+
+    /// The current exposure decision, from the stored exposure windows.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn exposure_status(&self) -> Result<ExposureStatus, CoreError> {
+        self.lock()?.exposure_status()
     }
 
     /// A report on data collection; nothing in it leaves the phone.
@@ -404,23 +495,100 @@ impl Engine {
         Ok(true)
     }
 
+    fn processed_files(&self) -> Result<Vec<([u8; 32], u32)>, CoreError> {
+        let Some(bytes) = self.store.get_setting(PROCESSED_FILES)? else {
+            return Ok(Vec::new());
+        };
+        Ok(bytes
+            .chunks_exact(36)
+            .filter_map(|c| {
+                let hash: [u8; 32] = c[..32].try_into().ok()?;
+                let day = u32::from_le_bytes(c[32..].try_into().ok()?);
+                Some((hash, day))
+            })
+            .collect())
+    }
+
+    fn save_processed_files(&mut self, files: &mut Vec<([u8; 32], u32)>) -> Result<(), CoreError> {
+        let first_kept = self.first_kept_day()?.get();
+        files.retain(|(_, day)| *day >= first_kept);
+        let bytes: Vec<u8> = files
+            .iter()
+            .flat_map(|(hash, day)| hash.iter().copied().chain(day.to_le_bytes()))
+            .collect();
+        self.store.put_setting(PROCESSED_FILES, &bytes)?;
+        Ok(())
+    }
+
+    fn store_windows(&mut self, windows: &[StoredWindow]) -> Result<(), CoreError> {
+        let records: Vec<(DayNumber, Vec<u8>)> = windows
+            .iter()
+            .map(|w| (w.window.day, w.to_record()))
+            .collect();
+        let items: Vec<(Table, DayNumber, &[u8])> = records
+            .iter()
+            .map(|(day, record)| (Table::Exposures, *day, record.as_slice()))
+            .collect();
+        self.store.append_batch(&items)?;
+        Ok(())
+    }
+
+    fn exposure_status(&mut self) -> Result<ExposureStatus, CoreError> {
+        let today = self.today()?;
+        let first_kept = self.first_kept_day()?;
+        let mut seen = std::collections::HashSet::new();
+        let mut windows = Vec::new();
+        for stored in self.store.read_days(Table::Exposures, first_kept, today)? {
+            let window = StoredWindow::from_record(&stored.value)?;
+            if seen.insert(window.fingerprint) {
+                windows.push(window.window);
+            }
+        }
+        let decision = decide(&windows, &self.config.risk, today);
+        let was_notified = self
+            .store
+            .get_setting(NOTIFIED)?
+            .is_some_and(|v| v.first() == Some(&1));
+        if decision.notify != was_notified {
+            self.store
+                .put_setting(NOTIFIED, &[u8::from(decision.notify)])?;
+        }
+        Ok(ExposureStatus::from_decision(
+            &decision,
+            self.config.risk.notify_score,
+            was_notified,
+        ))
+    }
+
     fn sightings(
         &mut self,
         from: DayNumber,
         to: DayNumber,
     ) -> Result<Vec<(DayNumber, DayChunk)>, CoreError> {
-        let mut per_day: Vec<(DayNumber, Vec<DayChunk>)> = Vec::new();
-        for stored in self.store.read_days(Table::Sightings, from, to)? {
-            let day = stored.day;
-            let chunk = DayChunk::decode(day, &stored.value)?;
+        use rayon::prelude::*;
+        let stored = self.store.read_days(Table::Sightings, from, to)?;
+        let mut per_day: Vec<(DayNumber, Vec<&[u8]>)> = Vec::new();
+        for value in &stored {
             match per_day.last_mut() {
-                Some((d, chunks)) if *d == day => chunks.push(chunk),
-                _ => per_day.push((day, vec![chunk])),
+                Some((d, chunks)) if *d == value.day => chunks.push(&value.value),
+                _ => per_day.push((value.day, vec![&value.value])),
             }
         }
-        Ok(per_day
-            .into_iter()
-            .map(|(day, chunks)| (day, DayChunk::merge(&chunks)))
-            .collect())
+        // Days decode on every core; a day already compacted to one chunk needs no merge.
+        per_day
+            .into_par_iter()
+            .map(|(day, bytes)| {
+                let mut chunks = bytes
+                    .iter()
+                    .map(|b| DayChunk::decode(day, b))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let chunk = if chunks.len() == 1 {
+                    chunks.remove(0)
+                } else {
+                    DayChunk::merge(&chunks)
+                };
+                Ok((day, chunk))
+            })
+            .collect()
     }
 }

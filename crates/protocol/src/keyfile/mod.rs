@@ -12,6 +12,7 @@ pub mod proto;
 mod signature;
 
 use prost::Message;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -226,8 +227,14 @@ pub fn read_key_file(
     limits: &KeyFileLimits,
 ) -> Result<VerifiedKeyFile, KeyFileError> {
     let (export, sig) = container::read(zip, limits)?;
-    let verified = signature::verify(&export, &sig, trusted)?;
-    let (info, keys, revised_keys) = parse_export(&export, limits)?;
+    // Hashing and parsing run side by side; nothing parsed is used unless the signature
+    // verifies, and a signature failure is reported before any parse error.
+    let (sha256, parsed) = rayon::join(
+        || -> [u8; 32] { Sha256::digest(&export).into() },
+        || parse_export(&export, limits),
+    );
+    let verified = signature::verify(&sha256, &sig, trusted)?;
+    let (info, keys, revised_keys) = parsed?;
     if (verified.batch_num, verified.batch_size) != (info.batch_num, info.batch_size) {
         return Err(KeyFileError::InvalidHeader(
             "the signature's batch number does not match the file's",
@@ -238,46 +245,202 @@ pub fn read_key_file(
         info,
         keys,
         revised_keys,
-        sha256: Sha256::digest(&export).into(),
+        sha256,
         signer,
     })
+}
+
+/// Verifies an `export.sig` over an `export.bin` (both already out of their zip); returns
+/// the `key_id-version` of the trusted signer that verified.
+///
+/// # Errors
+/// The signature errors of [`read_key_file`].
+pub fn verify_signatures(
+    export_bin: &[u8],
+    export_sig: &[u8],
+    trusted: &TrustedKeys,
+) -> Result<String, KeyFileError> {
+    let sha256: [u8; 32] = Sha256::digest(export_bin).into();
+    signature::verify(&sha256, export_sig, trusted).map(|v| v.signer)
+}
+
+/// The `key_id-version` names that a file's signatures claim, without verifying anything (for
+/// tools that ask "who signed this?").
+///
+/// # Errors
+/// Container and signature-list errors.
+pub fn claimed_signers(
+    zip: &[u8],
+    limits: &KeyFileLimits,
+) -> Result<Vec<(String, String)>, KeyFileError> {
+    let (_, sig) = container::read(zip, limits)?;
+    let list = proto::TekSignatureList::decode(sig.as_slice())
+        .map_err(|e| KeyFileError::MalformedSignatureList(e.to_string()))?;
+    Ok(list
+        .signatures
+        .iter()
+        .filter_map(|s| s.signature_info.as_ref())
+        .map(|i| {
+            (
+                i.verification_key_id.clone().unwrap_or_default(),
+                i.verification_key_version.clone().unwrap_or_default(),
+            )
+        })
+        .collect())
 }
 
 /// Parses and checks an `export.bin` without any signature (for tools and fuzzing; never
 /// trust keys that came this way).
 ///
+/// Keys are decoded one at a time while walking the top-level message, straight into the
+/// compact [`DiagnosisKey`], so a file of millions of keys never exists as protobuf structs.
+///
 /// # Errors
-/// [`KeyFileError`] for a bad header, malformed protobuf, or invalid keys.
+/// [`KeyFileError`] for a bad header, malformed protobuf, too many or invalid keys.
 pub fn parse_export(
     export: &[u8],
     limits: &KeyFileLimits,
 ) -> Result<(ExportInfo, Vec<DiagnosisKey>, Vec<DiagnosisKey>), KeyFileError> {
-    let body = export
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+
+    let malformed = |e: prost::DecodeError| KeyFileError::MalformedExport(e.to_string());
+    let mut buf = export
         .strip_prefix(EXPORT_HEADER.as_slice())
         .ok_or(KeyFileError::BadHeader)?;
-    let message = proto::TemporaryExposureKeyExport::decode(body)
-        .map_err(|e| KeyFileError::MalformedExport(e.to_string()))?;
-    if message.keys.len() + message.revised_keys.len() > limits.max_keys {
-        return Err(KeyFileError::TooManyKeys(limits.max_keys));
+    // Every field but the keys, copied aside and decoded at the end.
+    let mut header_fields = Vec::new();
+    // Where each key message lies in `body`: offset, length, and whether it is a revision.
+    let body = buf;
+    let mut raw_keys: Vec<KeySpan> = Vec::new();
+    while !buf.is_empty() {
+        let field_start = buf;
+        let (tag, wire_type) = decode_key(&mut buf).map_err(malformed)?;
+        if matches!(tag, 7 | 8) && wire_type == WireType::LengthDelimited {
+            let len = usize::try_from(decode_varint(&mut buf).map_err(malformed)?)
+                .ok()
+                .filter(|len| *len <= buf.len())
+                .ok_or_else(|| KeyFileError::MalformedExport("a key runs past the end".into()))?;
+            if raw_keys.len() == limits.max_keys {
+                return Err(KeyFileError::TooManyKeys(limits.max_keys));
+            }
+            let offset = body.len() - buf.len();
+            raw_keys.push(KeySpan {
+                offset: u32::try_from(offset)
+                    .map_err(|_| KeyFileError::TooManyKeys(limits.max_keys))?,
+                len: u32::try_from(len).map_err(|_| KeyFileError::TooManyKeys(limits.max_keys))?,
+                revised: tag == 8,
+            });
+            buf = &buf[len..];
+        } else {
+            skip_field(wire_type, tag, &mut buf, DecodeContext::default()).map_err(malformed)?;
+            let consumed = field_start.len() - buf.len();
+            header_fields.extend_from_slice(&field_start[..consumed]);
+        }
     }
-    let info = check_header(&message)?;
+    let header =
+        proto::TemporaryExposureKeyExport::decode(header_fields.as_slice()).map_err(malformed)?;
+    let info = check_header(&header)?;
     let end_interval = info.end_timestamp / 600;
-    let check =
-        |(index, key): (usize, &proto::TemporaryExposureKey)| check_key(index, key, end_interval);
-    let keys = message
-        .keys
-        .iter()
+    let decode = |index: usize, span: &KeySpan| {
+        let start = span.offset as usize;
+        let bytes = &body[start..start + span.len as usize];
+        let key = decode_key_message(bytes).map_err(KeyFileError::MalformedExport)?;
+        check_key(index, &key, end_interval)
+    };
+    // Keys are decoded and checked on every core, straight into their compact form; if any
+    // is bad, a sequential pass finds the first one so the error is always the same.
+    let all: Result<Vec<DiagnosisKey>, KeyFileError> = raw_keys
+        .par_iter()
         .enumerate()
-        .map(check)
-        .collect::<Result<Vec<_>, _>>()?;
-    let offset = keys.len();
-    let revised = message
-        .revised_keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| check((offset + i, k)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .with_min_len(4096)
+        .map(|(index, span)| decode(index, span))
+        .collect();
+    let all = match all {
+        Ok(all) => all,
+        Err(_) => {
+            for (index, span) in raw_keys.iter().enumerate() {
+                decode(index, span)?;
+            }
+            unreachable_error()?
+        }
+    };
+    let (revised, keys): (Vec<_>, Vec<_>) = if raw_keys.iter().any(|s| s.revised) {
+        let mut flags = raw_keys.iter().map(|s| s.revised);
+        all.into_iter().partition(|_| flags.next().unwrap_or(false))
+    } else {
+        (Vec::new(), all)
+    };
     Ok((info, keys, revised))
+}
+
+/// Where a key message lies in `export.bin`'s body.
+#[derive(Debug, Clone, Copy)]
+struct KeySpan {
+    offset: u32,
+    len: u32,
+    revised: bool,
+}
+
+/// A parallel check failed but a sequential one did not: impossible, since both run the
+/// same pure function; reported as malformed rather than trusted.
+fn unreachable_error() -> Result<Vec<DiagnosisKey>, KeyFileError> {
+    Err(KeyFileError::MalformedExport(
+        "inconsistent key checks".into(),
+    ))
+}
+
+/// Decodes one `TemporaryExposureKey` exactly as prost does (unknown fields skipped, the
+/// last occurrence of a field wins) but without allocating: this runs once per key, millions
+/// of times per file. `tests::key_decoder_agrees_with_prost` checks the two agree.
+fn decode_key_message(mut buf: &[u8]) -> Result<RawKey<'_>, String> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    let prost_error = |e: prost::DecodeError| e.to_string();
+    let mut key = RawKey::default();
+    while !buf.is_empty() {
+        let (tag, wire_type) = decode_key(&mut buf).map_err(prost_error)?;
+        match (tag, wire_type) {
+            (1, WireType::LengthDelimited) => {
+                let len = usize::try_from(decode_varint(&mut buf).map_err(prost_error)?)
+                    .ok()
+                    .filter(|len| *len <= buf.len())
+                    .ok_or("key data runs past the end")?;
+                key.key_data = Some(&buf[..len]);
+                buf = &buf[len..];
+            }
+            (2..=6, WireType::Varint) => {
+                let raw = decode_varint(&mut buf).map_err(prost_error)?;
+                #[expect(clippy::cast_possible_truncation, reason = "protobuf int32 semantics")]
+                let value = if tag == 6 {
+                    // sint32: zigzag.
+                    ((raw >> 1) as i32) ^ -((raw & 1) as i32)
+                } else {
+                    raw as i32
+                };
+                match tag {
+                    2 => key.transmission_risk_level = Some(value),
+                    3 => key.rolling_start_interval_number = Some(value),
+                    4 => key.rolling_period = Some(value),
+                    5 => key.report_type = Some(value),
+                    _ => key.days_since_onset_of_symptoms = Some(value),
+                }
+            }
+            (1..=6, _) => return Err(format!("field {tag} has the wrong wire type")),
+            _ => skip_field(wire_type, tag, &mut buf, DecodeContext::default())
+                .map_err(prost_error)?,
+        }
+    }
+    Ok(key)
+}
+
+/// A `TemporaryExposureKey` borrowing its key bytes from the file.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct RawKey<'a> {
+    key_data: Option<&'a [u8]>,
+    transmission_risk_level: Option<i32>,
+    rolling_start_interval_number: Option<i32>,
+    rolling_period: Option<i32>,
+    report_type: Option<i32>,
+    days_since_onset_of_symptoms: Option<i32>,
 }
 
 fn check_header(m: &proto::TemporaryExposureKeyExport) -> Result<ExportInfo, KeyFileError> {
@@ -310,13 +473,12 @@ fn check_header(m: &proto::TemporaryExposureKeyExport) -> Result<ExportInfo, Key
 
 fn check_key(
     index: usize,
-    key: &proto::TemporaryExposureKey,
+    key: &RawKey<'_>,
     file_end_interval: u64,
 ) -> Result<DiagnosisKey, KeyFileError> {
     let invalid = |reason| KeyFileError::InvalidKey { index, reason };
     let key_data: [u8; 16] = key
         .key_data
-        .as_deref()
         .and_then(|k| k.try_into().ok())
         .ok_or_else(|| invalid("key data is not 16 bytes"))?;
     let start = key.rolling_start_interval_number.unwrap_or(0);

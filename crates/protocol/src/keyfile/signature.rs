@@ -2,7 +2,8 @@
 //! `TEKSignatureList`. Verification picks the signatures made by configured trusted keys
 //! (matched by key id and version); each of those must verify, and at least one must exist.
 
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use prost::Message;
@@ -88,9 +89,9 @@ pub(super) struct Verified {
     pub(super) batch_size: i32,
 }
 
-/// Verifies `export.bin` against `export.sig`.
+/// Verifies `export.bin`, given as its SHA-256 digest, against `export.sig`.
 pub(super) fn verify(
-    export: &[u8],
+    export_sha256: &[u8; 32],
     sig: &[u8],
     trusted: &TrustedKeys,
 ) -> Result<Verified, KeyFileError> {
@@ -119,7 +120,7 @@ pub(super) fn verify(
         };
         let der = signature.signature.as_deref().unwrap_or_default();
         let ok = Signature::from_der(der)
-            .map(|s| key.key.verify(export, &s).is_ok())
+            .map(|s| key.key.verify_prehash(export_sha256, &s).is_ok())
             .unwrap_or(false);
         if !ok {
             return Err(KeyFileError::BadSignature(key.name()));

@@ -1,0 +1,209 @@
+//! End to end on the phone side: a phone that was near a person who tested positive (F0) is
+//! notified after downloading a signed key file; one that was not near is not.
+
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // Test code.
+
+use std::sync::Arc;
+
+use bluezone_core::{
+    AdvertData, CoreError, ManualClock, MasterKey, SightingInput, StorageLocation, Tracer,
+    TracerConfig,
+};
+use bluezone_protocol::keyfile::{
+    DiagnosisKey, ExportInfo, KeyFileError, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
+};
+use bluezone_protocol::{
+    Advertisement, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
+};
+use p256::ecdsa::SigningKey;
+use rand::SeedableRng;
+
+/// 2026-11-01 08:00 UTC.
+const MORNING: i64 = 1_793_491_200 + 8 * 3600;
+
+fn authority() -> KeyFileSigner {
+    KeyFileSigner {
+        key_id: "452".into(),
+        version: "v1".into(),
+        key: SigningKey::from_slice(&[0x23; 32]).unwrap(),
+    }
+}
+
+fn phone(clock: &Arc<ManualClock>, seed: u64) -> Tracer {
+    let config = TracerConfig {
+        trusted_signers: TrustedKeys::single(authority().trusted_key()),
+        ..TracerConfig::default()
+    };
+    Tracer::open_with(
+        config,
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes([seed as u8; 32]),
+        clock.clone(),
+        Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
+    )
+    .unwrap()
+}
+
+/// The advert a GAEN phone with `tek` sends at `t` (metadata: version 1.0, −15 dBm).
+fn advert(tek: &TemporaryExposureKey, t: i64) -> Advertisement {
+    let keys = tek.derive_keys();
+    let rpi = keys
+        .rpik
+        .identifier(IntervalNumber::from_unix_seconds(t).unwrap());
+    let aem = keys
+        .aemk
+        .encrypt(&rpi, Metadata::v1_0(-15).to_bytes().unwrap());
+    Advertisement { rpi, aem }
+}
+
+/// A morning of scans every 5 minutes; from `near_from` for 30 minutes the F0 is heard at
+/// `f0_rssi`, and a stranger is heard all along.
+fn morning(phone: &Tracer, clock: &ManualClock, f0: Option<(&TemporaryExposureKey, i16)>) {
+    let stranger = TemporaryExposureKey::from_bytes([0x77; 16]);
+    for scan in 0..24 {
+        let t = MORNING + scan * 300;
+        clock.set(t + 4);
+        let mut batch = vec![SightingInput {
+            advert: AdvertData::Raw(advert(&stranger, t).to_legacy_payload().to_vec()),
+            rssi: -80,
+            time: t,
+            scan_window: Some(scan as u64),
+        }];
+        if let Some((tek, rssi)) = f0.filter(|_| (6..13).contains(&scan)) {
+            for k in 0..10 {
+                batch.push(SightingInput {
+                    advert: AdvertData::ServiceData(advert(tek, t).service_data().to_vec()),
+                    rssi: rssi + (k % 3),
+                    time: t + i64::from(k / 3),
+                    scan_window: Some(scan as u64),
+                });
+            }
+        }
+        phone.record_sightings(&batch).unwrap();
+    }
+}
+
+fn published(teks: &[&TemporaryExposureKey]) -> Vec<u8> {
+    let day_start = IntervalNumber::from_unix_seconds(MORNING)
+        .unwrap()
+        .rolling_start();
+    let keys: Vec<DiagnosisKey> = teks
+        .iter()
+        .map(|tek| DiagnosisKey {
+            key_data: *tek.expose_bytes(),
+            rolling_start: day_start,
+            rolling_period: RollingPeriod::FULL_DAY,
+            transmission_risk: 0,
+            report_type: ReportType::ConfirmedTest,
+            days_since_onset: Some(1),
+        })
+        .collect();
+    let info = ExportInfo {
+        start_timestamp: (MORNING + 86_400) as u64,
+        end_timestamp: (MORNING + 86_400 + 3600) as u64,
+        region: "452".into(),
+        batch_num: 1,
+        batch_size: 1,
+    };
+    write_key_file(&info, &keys, &authority()).unwrap()
+}
+
+#[test]
+fn the_phone_near_the_f0_is_notified_and_the_other_is_not() {
+    let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
+    let others: Vec<TemporaryExposureKey> = (0..50u8)
+        .map(|i| TemporaryExposureKey::from_bytes([i; 16]))
+        .collect();
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let near = phone(&clock, 1);
+    let far = phone(&clock, 2);
+    let across_the_street = phone(&clock, 3);
+    morning(&near, &clock, Some((&f0, -55)));
+    morning(&far, &clock, None);
+    morning(&across_the_street, &clock, Some((&f0, -92)));
+
+    let mut keys: Vec<&TemporaryExposureKey> = others.iter().collect();
+    keys.push(&f0);
+    let file = published(&keys);
+    clock.set(MORNING + 86_400 + 7200);
+
+    let status = near.process_key_file(&file).unwrap();
+    assert!(status.notify, "{status:?}");
+    assert!(status.newly_notified);
+    assert_eq!(status.files_matched, 1);
+    assert_eq!(status.keys_checked, 51);
+    let day = status.exposure_day.unwrap();
+    assert_eq!(i64::from(day.get()), MORNING / 86_400);
+    assert_eq!(status.days.len(), 1);
+    // 7 scans of 5 minutes at 40 dB (−15 − (−55)): 35 weighted minutes.
+    assert_eq!(status.days[0].weighted_minutes, 35.0);
+    assert!(status.days[0].over_threshold);
+
+    let again = near.process_key_file(&file).unwrap();
+    assert_eq!((again.files_matched, again.files_already_matched), (0, 1));
+    assert!(again.notify && !again.newly_notified, "told once");
+    assert_eq!(again.days, status.days, "not counted twice");
+    assert_eq!(near.exposure_status().unwrap().days, status.days);
+
+    let status = far.process_key_file(&file).unwrap();
+    assert!(!status.notify && status.days.is_empty(), "{status:?}");
+    let status = across_the_street.process_key_file(&file).unwrap();
+    assert!(!status.notify, "77 dB away is too far: {status:?}");
+}
+
+#[test]
+fn refused_files_change_nothing() {
+    let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let near = phone(&clock, 1);
+    morning(&near, &clock, Some((&f0, -55)));
+    let good = published(&[&f0]);
+    let mut tampered = good.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x40;
+    let err = near.process_key_files(&[&tampered]).unwrap_err();
+    assert!(
+        matches!(err, CoreError::KeyFile { index: 0, .. }),
+        "{err:?}"
+    );
+    assert!(!near.exposure_status().unwrap().notify);
+
+    let impostor = KeyFileSigner {
+        key: SigningKey::from_slice(&[0x99; 32]).unwrap(),
+        ..authority()
+    };
+    let info = ExportInfo {
+        start_timestamp: (MORNING + 86_400) as u64,
+        end_timestamp: (MORNING + 86_400 + 3600) as u64,
+        region: "452".into(),
+        batch_num: 1,
+        batch_size: 1,
+    };
+    let forged = write_key_file(&info, &[], &impostor).unwrap();
+    let err = near.process_key_files(&[&good, &forged]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::KeyFile {
+                index: 1,
+                error: KeyFileError::BadSignature(_)
+            }
+        ),
+        "{err:?}"
+    );
+    // The good file before it was processed and kept.
+    assert!(near.exposure_status().unwrap().notify);
+
+    let untrusting = Tracer::open_with(
+        TracerConfig::default(),
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes([5; 32]),
+        clock,
+        Box::new(rand::rngs::StdRng::seed_from_u64(5)),
+    )
+    .unwrap();
+    assert!(matches!(
+        untrusting.process_key_file(&good),
+        Err(CoreError::NoTrustedSigners)
+    ));
+}

@@ -192,17 +192,21 @@ impl RollingProximityIdentifierKey {
     /// up to 144 blocks per AES call. Interval numbers wrap modulo 2^32 as the 4-byte field does.
     pub fn identifiers_into(&self, first: IntervalNumber, out: &mut [RollingProximityIdentifier]) {
         const CHUNK: usize = TEK_ROLLING_PERIOD as usize;
-        let mut blocks = [Array::<u8, aes::cipher::consts::U16>::default(); CHUNK];
+        // Input blocks keep their constant prefix; only the interval bytes change.
+        let mut input = [padded_data(first); CHUNK];
+        let mut output = [Array::<u8, aes::cipher::consts::U16>::default(); CHUNK];
         let mut interval = first;
         for chunk in out.chunks_mut(CHUNK) {
-            let blocks = &mut blocks[..chunk.len()];
-            for block in blocks.iter_mut() {
-                *block = padded_data(interval);
+            let n = chunk.len();
+            for block in &mut input[..n] {
+                block[12..].copy_from_slice(&interval.get().to_le_bytes());
                 interval = interval.wrapping_add(1);
             }
-            self.cipher.encrypt_blocks(blocks);
-            for (rpi, block) in chunk.iter_mut().zip(blocks.iter()) {
-                *rpi = RollingProximityIdentifier((*block).into());
+            self.cipher
+                .encrypt_blocks_b2b(&input[..n], &mut output[..n])
+                .expect("input and output have the same length");
+            for (rpi, block) in chunk.iter_mut().zip(&output[..n]) {
+                rpi.0.copy_from_slice(block);
             }
         }
     }

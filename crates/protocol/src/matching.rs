@@ -96,7 +96,8 @@ struct Instance {
 /// The phone's sightings, indexed for matching.
 #[derive(Debug, Clone)]
 pub struct SightingIndex {
-    /// Sorted RPIs as big-endian 128-bit numbers, parallel to `records`.
+    /// Sorted RPIs as little-endian 128-bit numbers (the machine's order on every platform we
+    /// ship: no byte swap per lookup), parallel to `records`.
     rpis: Vec<u128>,
     records: Vec<Record>,
     instances: Vec<Instance>,
@@ -160,7 +161,7 @@ impl SightingIndex {
                 let count = u32::try_from(instances.len()).unwrap_or(u32::MAX) - first;
                 if count > 0 {
                     entries.push((
-                        u128::from_be_bytes(record.rpi.0),
+                        u128::from_le_bytes(record.rpi.0),
                         Record {
                             aem: record.aem,
                             first_instance: first,
@@ -292,7 +293,7 @@ pub fn match_key(
     let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD) as usize;
     let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for (j, rpi) in rpis.iter().enumerate().take(period) {
-        let found = index.lookup(u128::from_be_bytes(rpi.0));
+        let found = index.lookup(u128::from_le_bytes(rpi.0));
         if !found.is_empty() {
             hits.push((j, found));
         }

@@ -209,7 +209,7 @@ proptest! {
         let index = SightingIndex::build(&[(DayNumber::new(START / 144), chunk)]);
         let set: HashSet<[u8; 16]> = rpis.iter().copied().collect();
         for probe in rpis.iter().chain(&probes) {
-            let found = index.lookup(u128::from_be_bytes(*probe));
+            let found = index.lookup(u128::from_le_bytes(*probe));
             prop_assert_eq!(found.len(), usize::from(set.contains(probe)));
         }
     }

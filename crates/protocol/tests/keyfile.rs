@@ -482,3 +482,26 @@ fn impossible_keys_and_headers_are_refused() {
         Err(KeyFileError::MalformedExport(_))
     ));
 }
+
+/// Any changed byte anywhere in the zip is either refused, or leaves `export.bin` exactly as
+/// signed (e.g. a byte of a zip header's timestamp): nothing unsigned is ever trusted.
+#[test]
+fn every_changed_zip_byte_is_refused_or_changes_nothing_signed() {
+    let trust = sample_trust();
+    let limits = KeyFileLimits::default();
+    let original = read_key_file(SAMPLE, &trust, &limits).unwrap();
+    let mut refused = 0;
+    for i in 0..SAMPLE.len() {
+        let mut bad = SAMPLE.to_vec();
+        bad[i] ^= 0x04;
+        match read_key_file(&bad, &trust, &limits) {
+            Err(_) => refused += 1,
+            Ok(file) => assert_eq!(file, original, "byte {i} changed what was accepted"),
+        }
+    }
+    assert!(
+        refused > SAMPLE.len() * 9 / 10,
+        "{refused} of {}",
+        SAMPLE.len()
+    );
+}

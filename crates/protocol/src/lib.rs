@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod risk;
 pub mod sightings;
 pub mod time;
+pub mod upload;
 
 pub use advert::{AdvertError, Advertisement};
 pub use error::Error;

@@ -7,6 +7,7 @@ pub mod identifiers;
 pub mod keyfile;
 pub mod keys;
 pub mod matching;
+pub mod messages;
 pub mod metadata;
 pub mod risk;
 pub mod sightings;

@@ -1,0 +1,106 @@
+//! The JSON messages between phones and the health-authority server, defined once for both
+//! sides. Binary fields are standard base64. Every request and response carries `padding`
+//! so that sizes reveal nothing (phones pad requests to a constant size).
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/verify`: exchange an official's code for a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifyRequest {
+    /// The 8-digit code.
+    pub code: String,
+    /// Random filler.
+    #[serde(default)]
+    pub padding: String,
+}
+
+/// Answer to [`VerifyRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifyResponse {
+    /// Opaque token for `/v1/certificate`, valid 24 hours, single use.
+    pub token: String,
+    /// Report type the official recorded (GAEN numbering).
+    pub report_type: u8,
+    /// Interval of the symptom onset's UTC midnight, if the official recorded one.
+    pub symptom_onset_interval: Option<u32>,
+    /// Random filler.
+    #[serde(default)]
+    pub padding: String,
+}
+
+/// `POST /v1/certificate`: a token and the HMAC of the keys to upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CertificateRequest {
+    /// The token from [`VerifyResponse`].
+    pub token: String,
+    /// Base64 of the 32-byte key HMAC.
+    pub ekeyhmac: String,
+    /// Random filler.
+    #[serde(default)]
+    pub padding: String,
+}
+
+/// Answer to [`CertificateRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CertificateResponse {
+    /// Base64 of the signed certificate, valid 15 minutes.
+    pub certificate: String,
+    /// Random filler.
+    #[serde(default)]
+    pub padding: String,
+}
+
+/// One key in a publish payload (GAEN `temporaryExposureKeys` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PublishKey {
+    /// Base64 of the 16-byte key.
+    pub key: String,
+    /// First interval.
+    pub rolling_start_number: u32,
+    /// Intervals, 1..=144.
+    pub rolling_period: u32,
+    /// 0..=8.
+    #[serde(default)]
+    pub transmission_risk: u8,
+}
+
+/// The plaintext of `POST /v1/publish`, sealed with HPKE to the server's upload key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PublishPayload {
+    /// The keys.
+    pub keys: Vec<PublishKey>,
+    /// Base64 of the HMAC secret.
+    pub hmac_key: String,
+    /// Base64 of the certificate.
+    pub certificate: String,
+    /// Random filler bringing every payload to the same size.
+    #[serde(default)]
+    pub padding: String,
+}
+
+/// Answer to a publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PublishResponse {
+    /// Keys accepted.
+    pub inserted: u32,
+    /// Random filler.
+    #[serde(default)]
+    pub padding: String,
+}
+
+/// Every refusal: a stable machine code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// Stable code, e.g. `code_invalid`, `token_expired`, `hmac_mismatch`.
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+}

@@ -1,0 +1,575 @@
+//! Server storage behind a trait ([`ServerStore`]), so a PostgreSQL backend can replace the
+//! embedded SQLite one ([`SqliteServerStore`]) when a country outgrows one machine. Every
+//! method that changes state is one transaction: an accepted upload is committed before it is
+//! acknowledged, and keys are marked published in the same transaction that records the file.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use thiserror::Error;
+
+/// A storage failure.
+#[derive(Debug, Error)]
+#[error("storage failure: {0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// A storage failure described by `message`.
+    #[must_use]
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// What a redeemed code or token says about the case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseClaims {
+    /// GAEN report type number.
+    pub report_type: u8,
+    /// Interval of the UTC midnight of symptom onset, if recorded.
+    pub symptom_onset_interval: Option<u32>,
+}
+
+/// A code as an official sees it in their list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeStatus {
+    /// Row id.
+    pub id: i64,
+    /// Claims recorded with it.
+    pub claims: CaseClaims,
+    /// Test date as entered (YYYY-MM-DD), if any.
+    pub test_date: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// When the phone redeemed it.
+    pub used_at: Option<i64>,
+    /// When the official revoked it.
+    pub revoked_at: Option<i64>,
+}
+
+/// A new code to store.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    /// HMAC of the code under the server secret.
+    pub code_mac: [u8; 32],
+    /// Issuing official.
+    pub official_id: i64,
+    /// Claims.
+    pub claims: CaseClaims,
+    /// Test date as entered.
+    pub test_date: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Why a code or token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redeem {
+    /// It worked: the claims.
+    Ok(CaseClaims),
+    /// Unknown.
+    NotFound,
+    /// Past its validity.
+    Expired,
+    /// Already used.
+    Used,
+    /// Revoked by its official.
+    Revoked,
+}
+
+/// A key accepted for publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key.
+    pub key_data: [u8; 16],
+    /// First interval.
+    pub rolling_start: u32,
+    /// Intervals.
+    pub rolling_period: u32,
+    /// 0..=8.
+    pub transmission_risk: u8,
+    /// Unix seconds before which it must not be published (embargo while still valid).
+    pub publish_after: i64,
+}
+
+/// A key ready to publish with its case's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishableKey {
+    /// Row id.
+    pub id: i64,
+    /// The key.
+    pub key: StoredKey,
+    /// The case's claims.
+    pub claims: CaseClaims,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// The official who acted, if any (publishing is the server's own act).
+    pub official_id: Option<i64>,
+    /// What was done: `create_official`, `issue_code`, `revoke_code`, `publish`.
+    pub action: String,
+    /// Which object, without personal data.
+    pub detail: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// A code's row as `redeem_code` reads it.
+struct CodeRow {
+    id: i64,
+    report_type: i64,
+    onset: Option<i64>,
+    expires_at: i64,
+    used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+/// The storage operations of the server.
+pub trait ServerStore: Send + Sync {
+    /// Adds an official; `None` if the name is taken.
+    fn create_official(
+        &self,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// An official's id and password hash.
+    fn official(&self, name: &str) -> Result<Option<(i64, String)>, StoreError>;
+    /// Stores a code; `None` if the same code is already stored (the caller draws again).
+    fn insert_code(&self, code: &NewCode) -> Result<Option<i64>, StoreError>;
+    /// An official's codes, newest first.
+    fn codes_of(&self, official_id: i64, limit: u32) -> Result<Vec<CodeStatus>, StoreError>;
+    /// Revokes an unused code of this official; false if there is none such.
+    fn revoke_code(&self, official_id: i64, code_id: i64, now: i64) -> Result<bool, StoreError>;
+    /// Redeems a code once, storing the token that replaces it, in one transaction.
+    fn redeem_code(
+        &self,
+        code_mac: &[u8; 32],
+        token_mac: &[u8; 32],
+        token_expires_at: i64,
+        now: i64,
+    ) -> Result<Redeem, StoreError>;
+    /// Uses a token once.
+    fn take_token(&self, token_mac: &[u8; 32], now: i64) -> Result<Redeem, StoreError>;
+    /// Stores an upload's keys, once per certificate: a retry with the same certificate
+    /// returns the count first stored. `Err` only on storage failure.
+    fn insert_upload(
+        &self,
+        certificate_hash: &[u8; 32],
+        claims: CaseClaims,
+        keys: &[StoredKey],
+        now: i64,
+    ) -> Result<u32, StoreError>;
+    /// Keys not yet published whose embargo has passed.
+    fn publishable_keys(&self, now: i64, limit: u32) -> Result<Vec<PublishableKey>, StoreError>;
+    /// Records a published file and marks its keys, in one transaction.
+    fn record_file(
+        &self,
+        name: &str,
+        key_ids: &[i64],
+        key_count: u32,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Names of published files, oldest first.
+    fn files(&self) -> Result<Vec<String>, StoreError>;
+    /// Appends to the audit log.
+    fn audit(
+        &self,
+        official_id: Option<i64>,
+        action: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The audit log, newest first.
+    fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// [`ServerStore`] on an embedded SQLite file (WAL, synchronous FULL: an acknowledged upload
+/// survives a crash or power cut).
+pub struct SqliteServerStore {
+    conn: Mutex<Connection>,
+}
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+impl SqliteServerStore {
+    /// Opens or creates the database.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the file cannot be opened or migrated.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn, true)
+    }
+
+    /// A database in memory (tests).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?, false)
+    }
+
+    fn init(mut conn: Connection, wal: bool) -> Result<Self, StoreError> {
+        if wal {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        )?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > latest {
+            return Err(StoreError(format!(
+                "database schema {version} is newer than this server ({latest})"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let v = i64::try_from(i).unwrap_or(0) + 1;
+            if v > version {
+                let tx = conn.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", v)?;
+                tx.commit()?;
+            }
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError("storage lock poisoned".into()))
+    }
+}
+
+fn claims_from(report_type: i64, onset: Option<i64>) -> CaseClaims {
+    CaseClaims {
+        report_type: u8::try_from(report_type).unwrap_or(0),
+        symptom_onset_interval: onset.and_then(|o| u32::try_from(o).ok()),
+    }
+}
+
+impl ServerStore for SqliteServerStore {
+    fn create_official(
+        &self,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn()?;
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO officials (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
+            params![name, password_hash, now],
+        )?;
+        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    fn official(&self, name: &str) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT id, password_hash FROM officials WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn insert_code(&self, code: &NewCode) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn()?;
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO codes (code_mac, official_id, report_type, symptom_onset_interval, test_date, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                code.code_mac.as_slice(),
+                code.official_id,
+                code.claims.report_type,
+                code.claims.symptom_onset_interval,
+                code.test_date,
+                code.created_at,
+                code.expires_at
+            ],
+        )?;
+        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    fn codes_of(&self, official_id: i64, limit: u32) -> Result<Vec<CodeStatus>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, report_type, symptom_onset_interval, test_date, created_at, expires_at, used_at, revoked_at
+             FROM codes WHERE official_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![official_id, limit], |r| {
+                Ok(CodeStatus {
+                    id: r.get(0)?,
+                    claims: claims_from(r.get(1)?, r.get(2)?),
+                    test_date: r.get(3)?,
+                    created_at: r.get(4)?,
+                    expires_at: r.get(5)?,
+                    used_at: r.get(6)?,
+                    revoked_at: r.get(7)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn revoke_code(&self, official_id: i64, code_id: i64, now: i64) -> Result<bool, StoreError> {
+        let changed = self.conn()?.execute(
+            "UPDATE codes SET revoked_at = ?3
+             WHERE id = ?1 AND official_id = ?2 AND used_at IS NULL AND revoked_at IS NULL",
+            params![code_id, official_id, now],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn redeem_code(
+        &self,
+        code_mac: &[u8; 32],
+        token_mac: &[u8; 32],
+        token_expires_at: i64,
+        now: i64,
+    ) -> Result<Redeem, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let row: Option<CodeRow> = tx
+            .query_row(
+                "SELECT id, report_type, symptom_onset_interval, expires_at, used_at, revoked_at FROM codes WHERE code_mac = ?1",
+                [code_mac.as_slice()],
+                |r| {
+                    Ok(CodeRow {
+                        id: r.get(0)?,
+                        report_type: r.get(1)?,
+                        onset: r.get(2)?,
+                        expires_at: r.get(3)?,
+                        used_at: r.get(4)?,
+                        revoked_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?;
+        let Some(CodeRow {
+            id,
+            report_type,
+            onset,
+            expires_at,
+            used_at,
+            revoked_at,
+        }) = row
+        else {
+            return Ok(Redeem::NotFound);
+        };
+        let outcome = if revoked_at.is_some() {
+            Redeem::Revoked
+        } else if used_at.is_some() {
+            Redeem::Used
+        } else if now > expires_at {
+            Redeem::Expired
+        } else {
+            let claims = claims_from(report_type, onset);
+            tx.execute(
+                "UPDATE codes SET used_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            tx.execute(
+                "INSERT INTO tokens (token_mac, report_type, symptom_onset_interval, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_mac.as_slice(), claims.report_type, claims.symptom_onset_interval, token_expires_at],
+            )?;
+            Redeem::Ok(claims)
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn take_token(&self, token_mac: &[u8; 32], now: i64) -> Result<Redeem, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let row: Option<(i64, Option<i64>, i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT report_type, symptom_onset_interval, expires_at, used_at FROM tokens WHERE token_mac = ?1",
+                [token_mac.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((report_type, onset, expires_at, used_at)) = row else {
+            return Ok(Redeem::NotFound);
+        };
+        let outcome = if used_at.is_some() {
+            Redeem::Used
+        } else if now > expires_at {
+            Redeem::Expired
+        } else {
+            tx.execute(
+                "UPDATE tokens SET used_at = ?2 WHERE token_mac = ?1",
+                params![token_mac.as_slice(), now],
+            )?;
+            Redeem::Ok(claims_from(report_type, onset))
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn insert_upload(
+        &self,
+        certificate_hash: &[u8; 32],
+        claims: CaseClaims,
+        keys: &[StoredKey],
+        now: i64,
+    ) -> Result<u32, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM uploads WHERE certificate_hash = ?1",
+                [certificate_hash.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = existing {
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM upload_keys WHERE upload_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            return Ok(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        tx.execute(
+            "INSERT INTO uploads (certificate_hash, report_type, symptom_onset_interval, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![certificate_hash.as_slice(), claims.report_type, claims.symptom_onset_interval, now],
+        )?;
+        let upload_id = tx.last_insert_rowid();
+        for key in keys {
+            tx.execute(
+                "INSERT INTO upload_keys (upload_id, key_data, rolling_start, rolling_period, transmission_risk, publish_after)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![upload_id, key.key_data.as_slice(), key.rolling_start, key.rolling_period, key.transmission_risk, key.publish_after],
+            )?;
+        }
+        tx.commit()?;
+        Ok(u32::try_from(keys.len()).unwrap_or(u32::MAX))
+    }
+
+    fn publishable_keys(&self, now: i64, limit: u32) -> Result<Vec<PublishableKey>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT k.id, k.key_data, k.rolling_start, k.rolling_period, k.transmission_risk, k.publish_after,
+                    u.report_type, u.symptom_onset_interval
+             FROM upload_keys k JOIN uploads u ON u.id = k.upload_id
+             WHERE k.file_id IS NULL AND k.publish_after <= ?1 ORDER BY k.id LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![now, limit], |r| {
+                let data: Vec<u8> = r.get(1)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    data,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, u8>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, data, start, period, risk, after, rt, onset)| {
+                Some(PublishableKey {
+                    id,
+                    key: StoredKey {
+                        key_data: data.try_into().ok()?,
+                        rolling_start: start,
+                        rolling_period: period,
+                        transmission_risk: risk,
+                        publish_after: after,
+                    },
+                    claims: claims_from(rt, onset),
+                })
+            })
+            .collect())
+    }
+
+    fn record_file(
+        &self,
+        name: &str,
+        key_ids: &[i64],
+        key_count: u32,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO files (name, created_at, key_count) VALUES (?1, ?2, ?3)",
+            params![name, now, key_count],
+        )?;
+        let file_id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx
+                .prepare("UPDATE upload_keys SET file_id = ?1 WHERE id = ?2 AND file_id IS NULL")?;
+            for id in key_ids {
+                stmt.execute(params![file_id, id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn files(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT name FROM files ORDER BY id")?;
+        let names = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(names)
+    }
+
+    fn audit(
+        &self,
+        official_id: Option<i64>,
+        action: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "INSERT INTO audit (official_id, action, detail, at) VALUES (?1, ?2, ?3, ?4)",
+            params![official_id, action, detail, now],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT official_id, action, detail, at FROM audit ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok(AuditEntry {
+                    official_id: r.get(0)?,
+                    action: r.get(1)?,
+                    detail: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}

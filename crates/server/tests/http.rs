@@ -1,0 +1,442 @@
+//! The server over real HTTP on loopback: an official issues a code, a phone verifies it,
+//! gets a certificate, uploads sealed keys, the server publishes a signed file and a phone
+//! downloads and verifies it; and every refusal the issue names, with its stable code.
+
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // Test code.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use base64ct::{Base64, Encoding};
+use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys, read_key_file};
+use bluezone_protocol::messages::{
+    CertificateRequest, CertificateResponse, ErrorBody, PublishKey, PublishPayload, VerifyRequest,
+    VerifyResponse,
+};
+use bluezone_protocol::upload::{UploadKey, seal_upload, tek_hmac};
+use bluezone_server::authority::PUBLISH_AAD;
+use bluezone_server::files::MemoryFileStore;
+use bluezone_server::store::SqliteServerStore;
+use bluezone_server::{AppState, Authority, AuthorityConfig, AuthorityKeys, router};
+use rand::SeedableRng;
+
+const NOW: i64 = 1_793_530_800; // 2026-11-01 10:20 UTC
+
+struct Server {
+    base: String,
+    clock: Arc<AtomicI64>,
+    authority: Arc<Authority>,
+    agent: ureq::Agent,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(config: AuthorityConfig) -> Server {
+    let keys = AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap();
+    let authority = Arc::new(Authority::new(
+        config,
+        keys,
+        Arc::new(SqliteServerStore::in_memory().unwrap()),
+        Arc::new(MemoryFileStore::default()),
+        [9; 32],
+    ));
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let state = AppState {
+        authority: authority.clone(),
+        clock: {
+            let clock = clock.clone();
+            Arc::new(move || clock.load(Ordering::SeqCst))
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Server {
+        base: format!("http://{addr}"),
+        clock,
+        authority,
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into(),
+        _runtime: runtime,
+    }
+}
+
+impl Server {
+    fn call(&self, method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+        let url = format!("{}{path}", self.base);
+        let mut response = if method == "GET" {
+            let mut req = self.agent.get(&url);
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            req.call().unwrap()
+        } else {
+            let mut req = self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json");
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            req.send(body).unwrap()
+        };
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_vec().unwrap())
+    }
+
+    fn json<T: serde::Serialize>(&self, path: &str, body: &T) -> (u16, Vec<u8>) {
+        self.call("POST", path, None, &serde_json::to_vec(body).unwrap())
+    }
+
+    fn error(&self, path: &str, body: &[u8]) -> (u16, String) {
+        let (status, bytes) = self.call("POST", path, None, body);
+        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap();
+        (status, error.code)
+    }
+
+    fn official_code(&self) -> String {
+        let auth = format!(
+            "Basic {}",
+            Base64::encode_string(b"nurse.lan:correct horse battery")
+        );
+        let (status, body) = self.call(
+            "POST",
+            "/api/official/codes",
+            Some(&auth),
+            br#"{"reportType":1,"symptomOnsetDate":"2026-10-29","testDate":"2026-10-31"}"#,
+        );
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["code"].as_str().unwrap().to_owned()
+    }
+
+    fn verify(&self, code: &str) -> (u16, Vec<u8>) {
+        self.json(
+            "/v1/verify",
+            &VerifyRequest {
+                code: code.into(),
+                padding: String::new(),
+            },
+        )
+    }
+}
+
+fn keys() -> Vec<UploadKey> {
+    let today = (NOW / 600) as u32 / 144 * 144;
+    (1..=3)
+        .map(|d| UploadKey {
+            key_data: [d as u8; 16],
+            rolling_start: today - d * 144,
+            rolling_period: 144,
+            transmission_risk: 0,
+        })
+        .collect()
+}
+
+fn payload(keys: &[UploadKey], secret: &[u8], certificate: &str) -> PublishPayload {
+    PublishPayload {
+        keys: keys
+            .iter()
+            .map(|k| PublishKey {
+                key: Base64::encode_string(&k.key_data),
+                rolling_start_number: k.rolling_start,
+                rolling_period: k.rolling_period,
+                transmission_risk: k.transmission_risk,
+            })
+            .collect(),
+        hmac_key: Base64::encode_string(secret),
+        certificate: certificate.into(),
+        padding: String::new(),
+    }
+}
+
+fn seal(server: &Server, payload: &PublishPayload) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    seal_upload(
+        &server.authority.upload_public_key(),
+        PUBLISH_AAD,
+        &serde_json::to_vec(payload).unwrap(),
+        &mut rng,
+    )
+    .unwrap()
+}
+
+/// Code -> token -> certificate for `keys` with HMAC secret `secret`.
+fn certificate_for(server: &Server, keys: &[UploadKey], secret: &[u8]) -> String {
+    let code = server.official_code();
+    let (status, body) = server.verify(&code);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let verified: VerifyResponse = serde_json::from_slice(&body).unwrap();
+    let (status, body) = server.json(
+        "/v1/certificate",
+        &CertificateRequest {
+            token: verified.token,
+            ekeyhmac: Base64::encode_string(&tek_hmac(secret, keys)),
+            padding: String::new(),
+        },
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let cert: CertificateResponse = serde_json::from_slice(&body).unwrap();
+    cert.certificate
+}
+
+fn server() -> Server {
+    let server = start(AuthorityConfig {
+        min_keys_per_file: 50,
+        ..AuthorityConfig::default()
+    });
+    server
+        .authority
+        .create_official("nurse.lan", "correct horse battery", NOW)
+        .unwrap();
+    server
+}
+
+#[test]
+fn code_to_published_file() {
+    let server = server();
+    let secret = [0x5e; 32];
+    let certificate = certificate_for(&server, &keys(), &secret);
+    let sealed = seal(&server, &payload(&keys(), &secret, &certificate));
+    let (status, body) = server.call("POST", "/v1/publish", None, &sealed);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("\"inserted\":3"));
+    // A retry of the same upload is accepted again and stores nothing twice.
+    let (status, _) = server.call("POST", "/v1/publish", None, &sealed);
+    assert_eq!(status, 200);
+
+    let names = server.authority.publish_files(NOW + 60).unwrap();
+    assert_eq!(names.len(), 1);
+    assert!(
+        server
+            .authority
+            .publish_files(NOW + 120)
+            .unwrap()
+            .is_empty(),
+        "published once"
+    );
+    let (status, index) = server.call("GET", "/v1/index.txt", None, b"");
+    assert_eq!(status, 200);
+    let index = String::from_utf8(index).unwrap();
+    assert_eq!(index.lines().collect::<Vec<_>>(), vec![names[0].as_str()]);
+    let (status, file) = server.call("GET", &format!("/v1/files/{}", names[0]), None, b"");
+    assert_eq!(status, 200);
+    let trust = TrustedKeys::single(server.authority.file_signer().trusted_key());
+    let verified = read_key_file(&file, &trust, &KeyFileLimits::default()).unwrap();
+    assert_eq!(verified.keys.len(), 50, "padded with random keys");
+    for key in keys() {
+        let published = verified
+            .keys
+            .iter()
+            .find(|k| k.key_data == key.key_data)
+            .unwrap();
+        assert_eq!(published.rolling_start.get(), key.rolling_start);
+        assert_eq!(published.report_type as u8, 1);
+    }
+    let (status, _) = server.call("GET", "/v1/files/nope.zip", None, b"");
+    assert_eq!(status, 404);
+    let log = server.authority.audit_log().unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "issue_code" && e.official_id.is_some())
+    );
+    assert!(log.iter().any(|e| e.action == "publish"));
+}
+
+#[test]
+fn refused_codes_tokens_and_uploads_have_stable_codes() {
+    let server = server();
+    // Codes: wrong, reused, expired, revoked.
+    assert_eq!(
+        server.error("/v1/verify", br#"{"code":"1234"}"#),
+        (400, "code_invalid".into())
+    );
+    assert_eq!(
+        server.error("/v1/verify", br#"{"code":"00000000"}"#).1,
+        "code_invalid"
+    );
+    let code = server.official_code();
+    assert_eq!(server.verify(&code).0, 200);
+    let (status, body) = server.verify(&code);
+    assert_eq!(
+        (
+            status,
+            serde_json::from_slice::<ErrorBody>(&body)
+                .unwrap()
+                .code
+                .as_str()
+        ),
+        (400, "code_used")
+    );
+    let stale = server.official_code();
+    server.clock.store(NOW + 3601, Ordering::SeqCst);
+    let (status, body) = server.verify(&stale);
+    assert_eq!(
+        (
+            status,
+            serde_json::from_slice::<ErrorBody>(&body)
+                .unwrap()
+                .code
+                .as_str()
+        ),
+        (400, "code_expired")
+    );
+    server.clock.store(NOW, Ordering::SeqCst);
+    assert_eq!(server.error("/v1/verify", b"{not json").1, "bad_request");
+    assert_eq!(
+        server
+            .error("/v1/verify", br#"{"code":"12345678","extra":1}"#)
+            .1,
+        "bad_request"
+    );
+
+    // Tokens and HMACs.
+    assert_eq!(
+        server
+            .error("/v1/certificate", br#"{"token":"AAAA","ekeyhmac":"AAAA"}"#)
+            .1,
+        "hmac_invalid"
+    );
+    let hmac = Base64::encode_string(&[1u8; 32]);
+    let body = format!(r#"{{"token":"AAAA","ekeyhmac":"{hmac}"}}"#);
+    assert_eq!(
+        server.error("/v1/certificate", body.as_bytes()).1,
+        "token_invalid"
+    );
+
+    // Uploads.
+    let secret = [0x5e; 32];
+    let certificate = certificate_for(&server, &keys(), &secret);
+    let publish = |p: &PublishPayload| server.error("/v1/publish", &seal(&server, p));
+    let mut other_keys = keys();
+    other_keys[0].key_data = [9; 16];
+    assert_eq!(
+        publish(&payload(&other_keys, &secret, &certificate)).1,
+        "hmac_mismatch"
+    );
+    assert_eq!(
+        publish(&payload(&keys(), &[0x5f; 32], &certificate)).1,
+        "hmac_mismatch"
+    );
+    let mut forged = Base64::decode_vec(&certificate).unwrap();
+    forged[10] ^= 1;
+    assert_eq!(
+        publish(&payload(&keys(), &secret, &Base64::encode_string(&forged))).1,
+        "certificate_invalid"
+    );
+    let mut sealed = seal(&server, &payload(&keys(), &secret, &certificate));
+    let last = sealed.len() - 1;
+    sealed[last] ^= 1;
+    assert_eq!(
+        server.error("/v1/publish", &sealed),
+        (400, "unsealable".into())
+    );
+    assert_eq!(server.error("/v1/publish", &vec![0u8; 70_000]).0, 413);
+    let mut future = keys();
+    future[0].rolling_start += 10 * 144;
+    let cert = certificate_for(&server, &future, &secret);
+    assert_eq!(publish(&payload(&future, &secret, &cert)).1, "future_key");
+    let many: Vec<UploadKey> = (0..31u8)
+        .map(|i| UploadKey {
+            key_data: [i; 16],
+            ..keys()[0]
+        })
+        .collect();
+    let cert = certificate_for(&server, &many, &secret);
+    assert_eq!(publish(&payload(&many, &secret, &cert)).1, "too_many_keys");
+    server.clock.store(NOW + 901, Ordering::SeqCst);
+    assert_eq!(
+        publish(&payload(&keys(), &secret, &certificate)).1,
+        "certificate_expired"
+    );
+    // Still nothing stored: nothing to publish.
+    assert!(
+        server
+            .authority
+            .publish_files(NOW + 1000)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn brute_force_is_cut_off() {
+    let server = server();
+    let mut last = 0;
+    for i in 0..12 {
+        let (status, _) = server.verify(&format!("{:08}", 10_000_000 + i));
+        last = status;
+    }
+    assert_eq!(last, 429);
+    let (status, body) = server.verify(&server.official_code());
+    assert_eq!(status, 429, "even a right code, until the hour has passed");
+    assert_eq!(
+        serde_json::from_slice::<ErrorBody>(&body).unwrap().code,
+        "too_many_attempts"
+    );
+    server.clock.store(NOW + 3601, Ordering::SeqCst);
+    let fresh = server.official_code();
+    assert_eq!(server.verify(&fresh).0, 200);
+}
+
+#[test]
+fn officials_need_credentials_and_can_revoke() {
+    let server = server();
+    let (status, _) = server.call("POST", "/api/official/codes", None, b"{}");
+    assert_eq!(status, 401);
+    let wrong = format!(
+        "Basic {}",
+        Base64::encode_string(b"nurse.lan:wrong password!")
+    );
+    assert_eq!(
+        server
+            .call("GET", "/api/official/codes", Some(&wrong), b"")
+            .0,
+        401
+    );
+    let auth = format!(
+        "Basic {}",
+        Base64::encode_string(b"nurse.lan:correct horse battery")
+    );
+    let code = server.official_code();
+    let (status, list) = server.call("GET", "/api/official/codes", Some(&auth), b"");
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    assert_eq!(list[0]["status"], "pending");
+    let id = list[0]["id"].as_i64().unwrap();
+    let (status, _) = server.call(
+        "POST",
+        &format!("/api/official/codes/{id}/revoke"),
+        Some(&auth),
+        b"",
+    );
+    assert_eq!(status, 204);
+    assert_eq!(server.verify(&code).0, 400, "a revoked code does not work");
+    let (_, list) = server.call("GET", "/api/official/codes", Some(&auth), b"");
+    assert!(String::from_utf8_lossy(&list).contains("revoked"));
+    let (status, page) = server.call("GET", "/official", None, b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("Issue a verification code"));
+    assert_eq!(
+        server
+            .call(
+                "POST",
+                "/api/official/codes",
+                Some(&auth),
+                br#"{"reportType":3}"#
+            )
+            .0,
+        400
+    );
+}

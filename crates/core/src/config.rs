@@ -40,6 +40,14 @@ pub struct TracerConfig {
     pub matching: MatchConfig,
     /// The risk model (see [`RiskConfig`]; the defaults are the Swiss parameters).
     pub risk: RiskConfig,
+    /// The health authority's HPKE public key for uploads, pinned in the app. Default none:
+    /// uploads are refused until it is configured.
+    pub upload_public_key: Option<[u8; 32]>,
+    /// Every upload request is padded to this many bytes before sealing (default 8,192), so
+    /// its size does not tell how many keys it carries.
+    pub upload_request_bytes: usize,
+    /// Most key files fetched per download call (default 64).
+    pub max_files_per_download: usize,
 }
 
 impl Default for TracerConfig {
@@ -58,6 +66,9 @@ impl Default for TracerConfig {
             key_file_limits: KeyFileLimits::default(),
             matching: MatchConfig::default(),
             risk: RiskConfig::default(),
+            upload_public_key: None,
+            upload_request_bytes: 8192,
+            max_files_per_download: 64,
         }
     }
 }

@@ -38,6 +38,31 @@ pub enum CoreError {
     /// A stored exposure window is unreadable although its seal was intact.
     #[error(transparent)]
     ExposureRecord(#[from] ExposureRecordError),
+    /// The health authority's server refused a request.
+    #[error("the server refused ({status} {code}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's stable error code (e.g. `code_invalid`, `code_expired`).
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server could not be reached.
+    #[error(transparent)]
+    Network(#[from] crate::transport::TransportError),
+    /// The server answered something unreadable.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// A code that is not 8 digits.
+    #[error("a verification code is 8 digits")]
+    InvalidCode,
+    /// Upload without fresh consent.
+    #[error("the person's consent is missing or too old; ask again before uploading")]
+    ConsentRequired,
+    /// No server key is pinned for uploads.
+    #[error("no upload key is configured")]
+    UploadNotConfigured,
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),

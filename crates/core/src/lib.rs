@@ -10,6 +10,8 @@ pub mod own_keys;
 pub mod ports;
 pub mod rotation;
 pub mod tracer;
+pub mod transport;
+pub mod upload;
 
 pub use bluezone_store::{MasterKey, StoreStats};
 pub use config::TracerConfig;
@@ -20,3 +22,5 @@ pub use ingest::{AdvertData, IngestReport, SightingInput};
 pub use ports::{Clock, ManualClock, SecureRandom, SystemClock, system_random};
 pub use rotation::CurrentAdvertisement;
 pub use tracer::{MaintenanceReport, StorageLocation, Tracer};
+pub use transport::{HttpReply, HttpTransport, Transport, TransportError};
+pub use upload::{UploadConsent, UploadReceipt, VerifiedCode};

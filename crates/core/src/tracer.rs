@@ -14,7 +14,7 @@ use bluezone_protocol::{
     Advertisement, DayNumber, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
 };
 use bluezone_store::{MasterKey, Store, StoreStats, Table};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use crate::config::TracerConfig;
 use crate::diagnostics::{self, Diagnostics};
@@ -25,11 +25,19 @@ use crate::ingest::{IngestReport, SightingInput, ValidSighting, validate};
 use crate::own_keys::{OwnKey, key_for};
 use crate::ports::{Clock, SecureRandom, SystemClock, system_random};
 use crate::rotation::{CurrentAdvertisement, draw_lifetime, rotation_due};
+use crate::transport::Transport;
+use crate::upload::{
+    CONSENT_VALIDITY_SECS, PendingUpload, UploadConsent, UploadReceipt, VerifiedCode,
+};
 
 /// Setting: SHA-256 and day of every key file matched within the retention period.
 const PROCESSED_FILES: &str = "processed_key_files";
 /// Setting: whether the user has been told of an exposure.
 const NOTIFIED: &str = "exposure_notified";
+/// Setting: an upload not yet acknowledged by the server.
+const PENDING_UPLOAD: &str = "pending_upload";
+/// Setting: names of key files already downloaded.
+const DOWNLOADED_FILES: &str = "downloaded_key_files";
 
 /// Where the tracer keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +264,115 @@ impl Tracer {
         status.files_already_matched = files_already_matched;
         status.keys_checked = keys_checked;
         Ok(status)
+    }
+
+    /// Exchanges the code an official gave the person for a token (`POST /v1/verify`).
+    /// Nothing about the phone is sent but the code.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidCode`] for a code that is not 8 digits (checked before any
+    /// network use), [`CoreError::Server`] with the server's code (`code_invalid`,
+    /// `code_expired`, `code_used`, `too_many_attempts`), [`CoreError::Network`].
+    pub fn verify_code(
+        &self,
+        transport: &dyn Transport,
+        code: &str,
+    ) -> Result<VerifiedCode, CoreError> {
+        crate::upload::verify(transport, code)
+    }
+
+    /// Uploads the keys of the last 14 days, after the person's explicit consent: releases
+    /// and replaces today's key, obtains a certificate bound to the keys' HMAC, and sends
+    /// the keys sealed to the pinned server key. Retrying after a failure sends the same
+    /// request again.
+    ///
+    /// # Errors
+    /// [`CoreError::ConsentRequired`] when consent is older than 10 minutes or in the future,
+    /// [`CoreError::UploadNotConfigured`], [`CoreError::Server`], [`CoreError::Network`].
+    pub fn upload_keys(
+        &self,
+        transport: &dyn Transport,
+        verified: &VerifiedCode,
+        consent: UploadConsent,
+    ) -> Result<UploadReceipt, CoreError> {
+        let (server_key, request_bytes, mut pending) = {
+            let mut engine = self.lock()?;
+            let now = engine.clock.now();
+            if consent.agreed_at > now + 60 || now - consent.agreed_at > CONSENT_VALIDITY_SECS {
+                return Err(CoreError::ConsentRequired);
+            }
+            let server_key = engine
+                .config
+                .upload_public_key
+                .ok_or(CoreError::UploadNotConfigured)?;
+            let pending = match engine.pending_upload()? {
+                Some(p) if p.token == verified.token => p,
+                _ => {
+                    let pending = engine.prepare_upload(now, &verified.token)?;
+                    engine.save_pending_upload(Some(&pending))?;
+                    pending
+                }
+            };
+            (server_key, engine.config.upload_request_bytes, pending)
+        };
+        crate::upload::certificate(transport, &mut pending)?;
+        self.lock()?.save_pending_upload(Some(&pending))?;
+        let mut rng = {
+            let mut engine = self.lock()?;
+            rand::rngs::StdRng::from_rng(&mut engine.rng)
+        };
+        let receipt =
+            crate::upload::publish(transport, &pending, &server_key, request_bytes, &mut rng)?;
+        self.lock()?.save_pending_upload(None)?;
+        Ok(receipt)
+    }
+
+    /// Downloads the key files published since the last call (`GET /v1/index.txt`, then each
+    /// new file), and processes them like [`Tracer::process_key_files`].
+    ///
+    /// # Errors
+    /// [`CoreError::Network`], [`CoreError::Server`], and the errors of
+    /// [`Tracer::process_key_files`]; files processed before a failure are remembered.
+    pub fn download_key_files(
+        &self,
+        transport: &dyn Transport,
+    ) -> Result<ExposureStatus, CoreError> {
+        let (seen, max) = {
+            let engine = self.lock()?;
+            (
+                engine.downloaded_files()?,
+                engine.config.max_files_per_download,
+            )
+        };
+        let index = transport.get("/v1/index.txt")?;
+        if index.status != 200 {
+            return crate::upload::answer::<()>(index).map(|()| ExposureStatus::default());
+        }
+        let text = String::from_utf8_lossy(&index.body).into_owned();
+        let new: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|name| !name.is_empty() && name.len() <= 64 && !seen.iter().any(|s| s == name))
+            .take(max)
+            .map(str::to_owned)
+            .collect();
+        let mut files = Vec::with_capacity(new.len());
+        for name in &new {
+            let reply = transport.get(&format!("/v1/files/{name}"))?;
+            if reply.status != 200 {
+                return crate::upload::answer::<()>(reply).map(|()| ExposureStatus::default());
+            }
+            files.push(reply.body);
+        }
+        let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+        let result = self.process_key_files(&refs);
+        let done = match &result {
+            Ok(_) => new.len(),
+            Err(CoreError::KeyFile { index, .. }) => *index,
+            Err(_) => 0,
+        };
+        self.lock()?.remember_downloads(&seen, &new[..done])?;
+        result
     }
 
     /// The current exposure decision, from the stored exposure windows.
@@ -493,6 +610,124 @@ impl Engine {
         self.store
             .replace_day(Table::Sightings, day, &[merged.as_slice()])?;
         Ok(true)
+    }
+
+    /// Releases the key in force now: its rolling period ends with the current interval, and
+    /// a new key covers the rest of its day. Broadcasting moves to the new key at the next
+    /// interval.
+    fn release_current_key(&mut self, now: i64) -> Result<(), CoreError> {
+        let interval = IntervalNumber::from_unix_seconds(now)?;
+        let Some(key) = key_for(&self.keys, interval).cloned() else {
+            return Ok(());
+        };
+        let released_period = interval.get() - key.rolling_start.get() + 1;
+        if released_period >= key.rolling_period.get() {
+            return Ok(());
+        }
+        let released = OwnKey {
+            rolling_period: RollingPeriod::new(released_period)?,
+            ..key.clone()
+        };
+        let next = interval.wrapping_add(1);
+        let rest = key.rolling_start.get() + key.rolling_period.get() - next.get();
+        let replacement = OwnKey {
+            tek: TemporaryExposureKey::generate(&mut *self.rng),
+            rolling_start: next,
+            rolling_period: RollingPeriod::new(rest)?,
+        };
+        let day = interval.day();
+        let records = [released.to_record(), replacement.to_record()];
+        self.store.append_batch(&[
+            (Table::OwnKeys, day, records[0].as_slice()),
+            (Table::OwnKeys, day, records[1].as_slice()),
+        ])?;
+        self.keys.push(released);
+        self.keys.push(replacement);
+        self.current = None;
+        Ok(())
+    }
+
+    /// The keys to upload (the last 14 days, today's released) and a fresh HMAC secret.
+    fn prepare_upload(&mut self, now: i64, token: &str) -> Result<PendingUpload, CoreError> {
+        use base64ct::{Base64, Encoding};
+        self.release_current_key(now)?;
+        let interval = IntervalNumber::from_unix_seconds(now)?;
+        let oldest = interval.day().get().saturating_sub(13);
+        let mut latest: HashMap<[u8; 16], &OwnKey> = HashMap::new();
+        for key in &self.keys {
+            if key.rolling_start <= interval && key.rolling_start.day().get() >= oldest {
+                latest.insert(*key.tek.expose_bytes(), key);
+            }
+        }
+        let mut keys: Vec<bluezone_protocol::messages::PublishKey> = latest
+            .values()
+            .map(|k| bluezone_protocol::messages::PublishKey {
+                key: Base64::encode_string(k.tek.expose_bytes()),
+                rolling_start_number: k.rolling_start.get(),
+                rolling_period: k.rolling_period.get(),
+                transmission_risk: 0,
+            })
+            .collect();
+        keys.sort_by_key(|k| k.rolling_start_number);
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        self.rng.fill_bytes(secret.as_mut_slice());
+        Ok(PendingUpload {
+            token: token.to_owned(),
+            secret: Base64::encode_string(secret.as_slice()),
+            keys,
+            certificate: None,
+        })
+    }
+
+    fn pending_upload(&self) -> Result<Option<PendingUpload>, CoreError> {
+        match self.store.get_setting(PENDING_UPLOAD)? {
+            None => Ok(None),
+            // An acknowledged upload leaves `null` behind.
+            Some(bytes) => serde_json::from_slice::<Option<PendingUpload>>(&bytes)
+                .map_err(|e| CoreError::Protocol(e.to_string())),
+        }
+    }
+
+    fn save_pending_upload(&mut self, pending: Option<&PendingUpload>) -> Result<(), CoreError> {
+        let bytes = match pending {
+            Some(p) => zeroize::Zeroizing::new(
+                serde_json::to_vec(p).map_err(|e| CoreError::Protocol(e.to_string()))?,
+            ),
+            None => zeroize::Zeroizing::new(Vec::new()),
+        };
+        if pending.is_some() {
+            self.store.put_setting(PENDING_UPLOAD, &bytes)?;
+        } else if self.store.get_setting(PENDING_UPLOAD)?.is_some() {
+            self.store.put_setting(PENDING_UPLOAD, b"null")?;
+        }
+        Ok(())
+    }
+
+    fn downloaded_files(&self) -> Result<Vec<String>, CoreError> {
+        Ok(self
+            .store
+            .get_setting(DOWNLOADED_FILES)?
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn remember_downloads(&mut self, seen: &[String], new: &[String]) -> Result<(), CoreError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        // Keep the most recent 2,000 names: far more than 14 days of hourly files.
+        let mut all: Vec<&String> = seen.iter().chain(new).collect();
+        let excess = all.len().saturating_sub(2000);
+        all.drain(..excess);
+        let text: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        self.store
+            .put_setting(DOWNLOADED_FILES, text.join("\n").as_bytes())?;
+        Ok(())
     }
 
     fn processed_files(&self) -> Result<Vec<([u8; 32], u32)>, CoreError> {

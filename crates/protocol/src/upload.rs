@@ -30,6 +30,9 @@ type Aead = hpke::aead::AesGcm128;
 /// The HPKE `info` of an upload: binds the context so a sealed upload means nothing elsewhere.
 pub const UPLOAD_INFO: &[u8] = b"bluezone/upload/v1";
 
+/// The HPKE associated data of a `POST /v1/publish` body.
+pub const PUBLISH_AAD: &[u8] = b"bluezone/publish/v1";
+
 /// Length of the HPKE encapsulated key (an X25519 public key).
 pub const ENCAPPED_KEY_LEN: usize = 32;
 

@@ -24,8 +24,7 @@ use crate::error::ApiError;
 use crate::files::FileStore;
 use crate::store::{CaseClaims, CodeStatus, NewCode, Redeem, ServerStore, StoredKey};
 
-/// Associated data bound into every sealed upload.
-pub const PUBLISH_AAD: &[u8] = b"bluezone/publish/v1";
+pub use bluezone_protocol::upload::PUBLISH_AAD;
 
 /// The server's settings, with the defaults of the GAEN verification and key servers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,197 @@
+//! The F0 upload, phone side: the only way keys ever leave the phone.
+//!
+//! 1. [`crate::Tracer::verify_code`]: the code an official gave the person is exchanged for a
+//!    token (`POST /v1/verify`).
+//! 2. [`crate::Tracer::upload_keys`], only with an [`UploadConsent`] the person gave moments
+//!    ago: today's key is released early and replaced; the keys of the last 14 days get an
+//!    HMAC under a fresh random secret; the token and HMAC buy a certificate
+//!    (`POST /v1/certificate`); keys, secret and certificate are sealed with HPKE to the
+//!    server's pinned key, padded to a constant size, and sent (`POST /v1/publish`).
+//!
+//! Nothing else in the engine sends keys; no server answer, push or configuration can start
+//! an upload. A failed upload can be retried: the pending request (keys, secret,
+//! certificate) is kept sealed and sent again unchanged, and the server accepts a repeat of
+//! the same certificate once.
+
+use base64ct::{Base64, Encoding};
+use bluezone_protocol::messages::{
+    CertificateRequest, CertificateResponse, ErrorBody, PublishKey, PublishPayload,
+    PublishResponse, VerifyRequest, VerifyResponse,
+};
+use bluezone_protocol::upload::{UploadKey, VerificationCode, tek_hmac};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::transport::{HttpReply, Transport};
+
+/// Consent must have been given this recently (seconds) to upload.
+pub const CONSENT_VALIDITY_SECS: i64 = 600;
+
+/// The person's explicit agreement to upload, made by the shell when they tap "share".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadConsent {
+    /// Unix time (seconds) they agreed.
+    pub agreed_at: i64,
+}
+
+/// A redeemed code: what the server recorded for the case, and the token to continue.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VerifiedCode {
+    /// Opaque token (single use, 24 hours).
+    pub token: String,
+    /// Report type the official recorded.
+    pub report_type: u8,
+    /// Interval of the symptom onset day, if recorded.
+    pub symptom_onset_interval: Option<u32>,
+}
+
+impl std::fmt::Debug for VerifiedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedCode")
+            .field("token", &"<redacted>")
+            .field("report_type", &self.report_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadReceipt {
+    /// Keys the server accepted.
+    pub keys_accepted: u32,
+}
+
+/// An upload in progress, kept sealed so a retry sends the same request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PendingUpload {
+    pub(crate) token: String,
+    pub(crate) secret: String,
+    pub(crate) keys: Vec<PublishKey>,
+    pub(crate) certificate: Option<String>,
+}
+
+/// Size every verify request is padded to.
+const VERIFY_REQUEST_BYTES: usize = 256;
+
+/// `body` as JSON, with `padding` filled so the whole is `size` bytes (when it fits).
+pub(crate) fn padded_json<T: Serialize>(
+    mut value: T,
+    size: usize,
+    set_padding: impl Fn(&mut T, String),
+) -> Result<Vec<u8>, CoreError> {
+    let bare = serde_json::to_vec(&value).map_err(|e| CoreError::Protocol(e.to_string()))?;
+    if bare.len() < size {
+        set_padding(&mut value, "0".repeat(size - bare.len()));
+    }
+    serde_json::to_vec(&value).map_err(|e| CoreError::Protocol(e.to_string()))
+}
+
+/// The reply's body as `T`, or the server's refusal as [`CoreError::Server`].
+pub(crate) fn answer<T: for<'de> Deserialize<'de>>(reply: HttpReply) -> Result<T, CoreError> {
+    if (200..300).contains(&reply.status) {
+        return serde_json::from_slice(&reply.body)
+            .map_err(|e| CoreError::Protocol(format!("unreadable server answer: {e}")));
+    }
+    let error: Option<ErrorBody> = serde_json::from_slice(&reply.body).ok();
+    Err(CoreError::Server {
+        status: reply.status,
+        code: error
+            .as_ref()
+            .map_or_else(|| "unknown".to_owned(), |e| e.code.clone()),
+        message: error.map_or_else(String::new, |e| e.message),
+    })
+}
+
+/// `POST /v1/verify`.
+pub(crate) fn verify(transport: &dyn Transport, code: &str) -> Result<VerifiedCode, CoreError> {
+    let code = VerificationCode::parse(code).map_err(|_| CoreError::InvalidCode)?;
+    let body = padded_json(
+        VerifyRequest {
+            code: code.as_str().to_owned(),
+            padding: String::new(),
+        },
+        VERIFY_REQUEST_BYTES,
+        |r, p| r.padding = p,
+    )?;
+    let reply = transport.post("/v1/verify", &body)?;
+    let verified: VerifyResponse = answer(reply)?;
+    Ok(VerifiedCode {
+        token: verified.token,
+        report_type: verified.report_type,
+        symptom_onset_interval: verified.symptom_onset_interval,
+    })
+}
+
+/// `POST /v1/certificate` for the pending upload, unless it already has one.
+pub(crate) fn certificate(
+    transport: &dyn Transport,
+    pending: &mut PendingUpload,
+) -> Result<(), CoreError> {
+    if pending.certificate.is_some() {
+        return Ok(());
+    }
+    let secret =
+        Base64::decode_vec(&pending.secret).map_err(|e| CoreError::Protocol(e.to_string()))?;
+    let keys = upload_keys_of(&pending.keys)?;
+    let body = padded_json(
+        CertificateRequest {
+            token: pending.token.clone(),
+            ekeyhmac: Base64::encode_string(&tek_hmac(&secret, &keys)),
+            padding: String::new(),
+        },
+        VERIFY_REQUEST_BYTES,
+        |r, p| r.padding = p,
+    )?;
+    let reply = transport.post("/v1/certificate", &body)?;
+    let answer: CertificateResponse = answer(reply)?;
+    pending.certificate = Some(answer.certificate);
+    Ok(())
+}
+
+/// `POST /v1/publish` of the pending upload, sealed to `server_key`.
+pub(crate) fn publish(
+    transport: &dyn Transport,
+    pending: &PendingUpload,
+    server_key: &[u8; 32],
+    request_size: usize,
+    rng: &mut dyn rand_core::CryptoRng,
+) -> Result<UploadReceipt, CoreError> {
+    let payload = PublishPayload {
+        keys: pending.keys.clone(),
+        hmac_key: pending.secret.clone(),
+        certificate: pending.certificate.clone().unwrap_or_default(),
+        padding: String::new(),
+    };
+    let plaintext = zeroize::Zeroizing::new(padded_json(payload, request_size, |p, pad| {
+        p.padding = pad;
+    })?);
+    let sealed = bluezone_protocol::upload::seal_upload(
+        server_key,
+        bluezone_protocol::upload::PUBLISH_AAD,
+        &plaintext,
+        rng,
+    )
+    .map_err(|e| CoreError::Protocol(e.to_string()))?;
+    let reply = transport.post("/v1/publish", &sealed)?;
+    let answer: PublishResponse = answer(reply)?;
+    Ok(UploadReceipt {
+        keys_accepted: answer.inserted,
+    })
+}
+
+fn upload_keys_of(keys: &[PublishKey]) -> Result<Vec<UploadKey>, CoreError> {
+    keys.iter()
+        .map(|k| {
+            let key_data = Base64::decode_vec(&k.key)
+                .ok()
+                .and_then(|d| d.try_into().ok())
+                .ok_or_else(|| CoreError::Protocol("a pending key is malformed".into()))?;
+            Ok(UploadKey {
+                key_data,
+                rolling_start: k.rolling_start_number,
+                rolling_period: k.rolling_period,
+                transmission_risk: k.transmission_risk,
+            })
+        })
+        .collect()
+}

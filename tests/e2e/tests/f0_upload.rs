@@ -1,0 +1,219 @@
+//! The whole F0 path, as the issue describes it: an official issues a code, phone A (who
+//! tested positive) uploads, the server publishes, phone B (who spent 45 minutes near A)
+//! downloads, matches and is notified, and phone C (never near A) is not.
+
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // Test code.
+
+use std::sync::Arc;
+
+use base64ct::{Base64, Encoding};
+use bluezone_core::{
+    AdvertData, Clock, CoreError, HttpTransport, ManualClock, MasterKey, SightingInput,
+    StorageLocation, Tracer, TracerConfig, UploadConsent,
+};
+use bluezone_protocol::keyfile::TrustedKeys;
+use bluezone_protocol::{Advertisement, Metadata, TemporaryExposureKey};
+use bluezone_server::files::MemoryFileStore;
+use bluezone_server::store::SqliteServerStore;
+use bluezone_server::{AppState, Authority, AuthorityConfig, AuthorityKeys, router};
+use rand::SeedableRng;
+
+/// 2026-11-02 00:00 UTC.
+const DAY: i64 = 1_793_577_600;
+
+struct World {
+    clock: Arc<ManualClock>,
+    authority: Arc<Authority>,
+    base: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn world() -> World {
+    let clock = Arc::new(ManualClock::new(DAY + 8 * 3600));
+    let authority = Arc::new(Authority::new(
+        AuthorityConfig {
+            min_keys_per_file: 100,
+            ..AuthorityConfig::default()
+        },
+        AuthorityKeys::derive(&[1; 32], "452", "v1").unwrap(),
+        Arc::new(SqliteServerStore::in_memory().unwrap()),
+        Arc::new(MemoryFileStore::default()),
+        [2; 32],
+    ));
+    authority
+        .create_official("dr.minh", "a long enough password", DAY)
+        .unwrap();
+    let state = AppState {
+        authority: authority.clone(),
+        clock: {
+            let clock = clock.clone();
+            Arc::new(move || clock.now())
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move {
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    World {
+        clock,
+        authority,
+        base,
+        _runtime: runtime,
+    }
+}
+
+fn phone(world: &World, seed: u8) -> Tracer {
+    let config = TracerConfig {
+        trusted_signers: TrustedKeys::single(world.authority.file_signer().trusted_key()),
+        upload_public_key: Some(world.authority.upload_public_key()),
+        ..TracerConfig::default()
+    };
+    Tracer::open_with(
+        config,
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes([seed; 32]),
+        world.clock.clone(),
+        Box::new(rand::rngs::StdRng::seed_from_u64(u64::from(seed))),
+    )
+    .unwrap()
+}
+
+fn heard(payload: &[u8], rssi: i16, time: i64, window: u64) -> SightingInput {
+    SightingInput {
+        advert: AdvertData::Raw(payload.to_vec()),
+        rssi,
+        time,
+        scan_window: Some(window),
+    }
+}
+
+fn issue_code(world: &World) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{}/api/official/codes", world.base))
+        .header(
+            "Authorization",
+            &format!(
+                "Basic {}",
+                Base64::encode_string(b"dr.minh:a long enough password")
+            ),
+        )
+        .header("Content-Type", "application/json")
+        .send(br#"{"reportType":1,"symptomOnsetDate":"2026-11-01"}"#.as_slice())
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let v: serde_json::Value =
+        serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    v["code"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_official_code_an_upload_and_a_notification() {
+    let world = world();
+    let a = phone(&world, 1);
+    let b = phone(&world, 2);
+    let c = phone(&world, 3);
+    let stranger = TemporaryExposureKey::from_bytes([0x99; 16]).derive_keys();
+
+    // 08:00 to 08:45: A and B share a table; C sits elsewhere, near a stranger.
+    for scan in 0..10u64 {
+        let t = DAY + 8 * 3600 + scan as i64 * 300;
+        world.clock.set(t);
+        let a_payload = a.current_advertisement().unwrap().payload;
+        b.current_advertisement().unwrap();
+        c.current_advertisement().unwrap();
+        world.clock.set(t + 4);
+        let batch: Vec<SightingInput> = (0..8i16)
+            .map(|k| heard(&a_payload, -55 - (k % 3), t + i64::from(k / 3), scan))
+            .collect();
+        b.record_sightings(&batch).unwrap();
+        let rpi = stranger
+            .rpik
+            .identifier(bluezone_protocol::IntervalNumber::from_unix_seconds(t).unwrap());
+        let aem = stranger
+            .aemk
+            .encrypt(&rpi, Metadata::v1_0(-15).to_bytes().unwrap());
+        let stranger_payload = Advertisement { rpi, aem }.to_legacy_payload();
+        c.record_sightings(&[heard(&stranger_payload, -60, t, scan)])
+            .unwrap();
+    }
+
+    // 15:00: A tests positive. The official issues a code; A enters it and agrees.
+    world.clock.set(DAY + 15 * 3600);
+    let code = issue_code(&world);
+    let transport = HttpTransport::new(&world.base);
+    assert!(matches!(
+        a.verify_code(&transport, "1234"),
+        Err(CoreError::InvalidCode)
+    ));
+    let wrong = format!("{:08}", (code.parse::<u32>().unwrap() + 1) % 100_000_000);
+    assert!(matches!(
+        a.verify_code(&transport, &wrong),
+        Err(CoreError::Server { status: 400, ref code, .. }) if code == "code_invalid"
+    ));
+    let verified = a.verify_code(&transport, &code).unwrap();
+    assert_eq!(verified.report_type, 1);
+    let stale = UploadConsent {
+        agreed_at: world.clock.now() - 3600,
+    };
+    assert!(matches!(
+        a.upload_keys(&transport, &verified, stale),
+        Err(CoreError::ConsentRequired)
+    ));
+    let receipt = a
+        .upload_keys(
+            &transport,
+            &verified,
+            UploadConsent {
+                agreed_at: world.clock.now(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        receipt.keys_accepted, 1,
+        "only today's key exists, released early"
+    );
+    // After the release A broadcasts from a new key.
+    world.clock.set(DAY + 15 * 3600 + 600);
+    let after = a.current_advertisement().unwrap();
+    assert!(after.interval.get() > u32::try_from((DAY + 15 * 3600) / 600).unwrap());
+
+    // Today's key is embargoed until two hours after its release; then the server publishes.
+    assert!(
+        world
+            .authority
+            .publish_files(world.clock.now())
+            .unwrap()
+            .is_empty()
+    );
+    world.clock.set(DAY + 18 * 3600);
+    let files = world.authority.publish_files(world.clock.now()).unwrap();
+    assert_eq!(files.len(), 1);
+
+    let b_status = b.download_key_files(&transport).unwrap();
+    assert!(b_status.notify, "{b_status:?}");
+    assert!(b_status.newly_notified);
+    assert_eq!(b_status.files_matched, 1);
+    assert_eq!(
+        b_status.exposure_day.map(|d| i64::from(d.get())),
+        Some(DAY / 86_400)
+    );
+    let c_status = c.download_key_files(&transport).unwrap();
+    assert!(!c_status.notify && c_status.days.is_empty(), "{c_status:?}");
+    // Nothing new to download the second time.
+    let again = b.download_key_files(&transport).unwrap();
+    assert_eq!(again.files_matched + again.files_already_matched, 0);
+    assert!(again.notify && !again.newly_notified);
+}

@@ -7,6 +7,7 @@ mod bench;
 mod hexarg;
 mod keys;
 mod output;
+mod server;
 mod sim;
 mod store;
 
@@ -33,6 +34,12 @@ enum Command {
     /// Benchmarks: ours against a baseline, in one run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The health-authority server.
+    #[command(subcommand)]
+    Server(server::ServerCommand),
+    /// Manage the officials who issue codes.
+    #[command(subcommand)]
+    Official(server::OfficialCommand),
     /// Inspect an encrypted store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -45,6 +52,8 @@ fn main() -> ExitCode {
         Command::Sim(command) => sim::run(&command),
         Command::Store(command) => store::run(&command),
         Command::Bench(command) => bench::run(&command),
+        Command::Server(command) => server::run(&command),
+        Command::Official(command) => server::run_official(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

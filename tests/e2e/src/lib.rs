@@ -1,2 +1,176 @@
-//! End-to-end tests of Bluezone live in `tests/`: phones (real `Tracer`s) and the
-//! health-authority server (real HTTP on loopback) in one process. This library is empty.
+//! Helpers for Bluezone's end-to-end tests and load benchmark: a health-authority server on
+//! loopback and phones (real `Tracer`s) that talk to it over HTTP.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bluezone_core::{
+    Clock, CoreError, HttpTransport, MasterKey, StorageLocation, Tracer, TracerConfig,
+    UploadConsent,
+};
+use bluezone_protocol::keyfile::TrustedKeys;
+use bluezone_server::{AppState, Authority, router};
+
+/// A server running on loopback in its own runtime; stops when dropped.
+pub struct LoopbackServer {
+    /// The authority behind it.
+    pub authority: Arc<Authority>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl LoopbackServer {
+    /// Serves `authority` on a free loopback port, with `clock` as its time.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (a broken test machine).
+    #[must_use]
+    pub fn start(authority: Arc<Authority>, clock: Arc<dyn Clock>) -> Self {
+        let state = AppState {
+            authority: authority.clone(),
+            clock: Arc::new(move || clock.now()),
+        };
+        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        runtime.spawn(async move {
+            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            authority,
+            base,
+            runtime: Some(runtime),
+        }
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// A phone configured for `authority`, in memory.
+///
+/// # Errors
+/// [`CoreError`] if the tracer cannot open.
+pub fn phone(authority: &Authority, clock: Arc<dyn Clock>, seed: u64) -> Result<Tracer, CoreError> {
+    use rand::SeedableRng;
+    let config = TracerConfig {
+        trusted_signers: TrustedKeys::single(authority.file_signer().trusted_key()),
+        upload_public_key: Some(authority.upload_public_key()),
+        ..TracerConfig::default()
+    };
+    Tracer::open_with(
+        config,
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes([u8::try_from(seed % 251).unwrap_or(0); 32]),
+        clock,
+        Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
+    )
+}
+
+/// What a load run measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// Uploads that succeeded.
+    pub succeeded: usize,
+    /// Uploads that failed, with why.
+    pub failures: Vec<String>,
+    /// Per-upload latency (verify, certificate and publish together), sorted.
+    pub latencies: Vec<Duration>,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+impl LoadReport {
+    /// The latency at `percent` (0..=100), nearest rank.
+    #[must_use]
+    pub fn percentile(&self, percent: usize) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let last = self.latencies.len() - 1;
+        self.latencies[(percent.min(100) * last).div_ceil(100)]
+    }
+}
+
+/// `uploads` phones upload their keys through `clients` concurrent connections: each phone
+/// makes its key, redeems a code issued by an official, and uploads with consent.
+///
+/// # Panics
+/// If an official or a code cannot be created (a broken server).
+#[must_use]
+pub fn load(
+    server: &LoopbackServer,
+    clock: &Arc<dyn Clock>,
+    official_id: i64,
+    uploads: usize,
+    clients: usize,
+) -> LoadReport {
+    let now = clock.now();
+    let codes: Vec<String> = (0..uploads)
+        .map(|_| {
+            server
+                .authority
+                .issue_code(official_id, 1, None, None, now)
+                .expect("a code")
+                .code
+        })
+        .collect();
+    let per_client = uploads.div_ceil(clients.max(1));
+    let began = Instant::now();
+    let results: Vec<(Vec<Duration>, Vec<String>)> = std::thread::scope(|scope| {
+        codes
+            .chunks(per_client)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let server = &server;
+                scope.spawn(move || {
+                    let transport = HttpTransport::new(&server.base);
+                    let mut latencies = Vec::new();
+                    let mut failures = Vec::new();
+                    for (i, code) in chunk.iter().enumerate() {
+                        let seed = (c * per_client + i) as u64 + 1;
+                        let outcome = phone(&server.authority, clock.clone(), seed).and_then(|p| {
+                            p.current_advertisement()?;
+                            let started = Instant::now();
+                            let verified = p.verify_code(&transport, code)?;
+                            let consent = UploadConsent {
+                                agreed_at: clock.now(),
+                            };
+                            p.upload_keys(&transport, &verified, consent)?;
+                            Ok(started.elapsed())
+                        });
+                        match outcome {
+                            Ok(latency) => latencies.push(latency),
+                            Err(e) => failures.push(e.to_string()),
+                        }
+                    }
+                    (latencies, failures)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| (Vec::new(), vec!["client thread panicked".into()]))
+            })
+            .collect()
+    });
+    let elapsed = began.elapsed();
+    let mut latencies: Vec<Duration> = results.iter().flat_map(|(l, _)| l.clone()).collect();
+    latencies.sort_unstable();
+    LoadReport {
+        succeeded: latencies.len(),
+        failures: results.into_iter().flat_map(|(_, f)| f).collect(),
+        latencies,
+        elapsed,
+    }
+}

@@ -8,15 +8,13 @@ use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
 use bluezone_core::{
-    AdvertData, Clock, CoreError, HttpTransport, ManualClock, MasterKey, SightingInput,
-    StorageLocation, Tracer, TracerConfig, UploadConsent,
+    AdvertData, Clock, CoreError, HttpTransport, ManualClock, SightingInput, Tracer, UploadConsent,
 };
-use bluezone_protocol::keyfile::TrustedKeys;
+use bluezone_e2e::LoopbackServer;
 use bluezone_protocol::{Advertisement, Metadata, TemporaryExposureKey};
 use bluezone_server::files::MemoryFileStore;
 use bluezone_server::store::SqliteServerStore;
-use bluezone_server::{AppState, Authority, AuthorityConfig, AuthorityKeys, router};
-use rand::SeedableRng;
+use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
 
 /// 2026-11-02 00:00 UTC.
 const DAY: i64 = 1_793_577_600;
@@ -25,7 +23,7 @@ struct World {
     clock: Arc<ManualClock>,
     authority: Arc<Authority>,
     base: String,
-    _runtime: tokio::runtime::Runtime,
+    _server: LoopbackServer,
 }
 
 fn world() -> World {
@@ -43,48 +41,17 @@ fn world() -> World {
     authority
         .create_official("dr.minh", "a long enough password", DAY)
         .unwrap();
-    let state = AppState {
-        authority: authority.clone(),
-        clock: {
-            let clock = clock.clone();
-            Arc::new(move || clock.now())
-        },
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(async move {
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    let server = LoopbackServer::start(authority.clone(), clock.clone());
     World {
         clock,
         authority,
-        base,
-        _runtime: runtime,
+        base: server.base.clone(),
+        _server: server,
     }
 }
 
 fn phone(world: &World, seed: u8) -> Tracer {
-    let config = TracerConfig {
-        trusted_signers: TrustedKeys::single(world.authority.file_signer().trusted_key()),
-        upload_public_key: Some(world.authority.upload_public_key()),
-        ..TracerConfig::default()
-    };
-    Tracer::open_with(
-        config,
-        StorageLocation::InMemory,
-        &MasterKey::from_bytes([seed; 32]),
-        world.clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(u64::from(seed))),
-    )
-    .unwrap()
+    bluezone_e2e::phone(&world.authority, world.clock.clone(), u64::from(seed)).unwrap()
 }
 
 fn heard(payload: &[u8], rssi: i16, time: i64, window: u64) -> SightingInput {

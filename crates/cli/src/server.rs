@@ -1,0 +1,179 @@
+//! `bluezone server` and `bluezone official`: run the health-authority server, show the
+//! public keys apps pin, and add officials.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use base64ct::{Base64, Encoding};
+use bluezone_server::AuthorityConfig;
+use bluezone_server::run::{RunConfig, serve, unix_now};
+use clap::{Args, Subcommand};
+use p256::pkcs8::EncodePublicKey;
+
+use crate::output::CliError;
+
+/// `bluezone server ...`
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Run the server (until Ctrl-C), publishing key files on a schedule.
+    Run(RunArgs),
+    /// Print the public keys an app must pin: the upload key and the key-file signing key.
+    Keys(KeysArgs),
+}
+
+/// `bluezone official ...`
+#[derive(Debug, Subcommand)]
+pub enum OfficialCommand {
+    /// Add an official; the password comes from BLUEZONE_OFFICIAL_PASSWORD or standard input.
+    Add(AddArgs),
+}
+
+/// Storage and identity shared by the server commands.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The server's SQLite database.
+    #[arg(long, default_value = "bluezone-server.db")]
+    db: PathBuf,
+    /// The 32-byte master secret (created, owner-readable only, if missing).
+    #[arg(long, default_value = "bluezone-server.secret")]
+    secret_file: PathBuf,
+    /// Key id written into key-file signatures (the mobile country code).
+    #[arg(long, default_value = "452")]
+    key_id: String,
+    /// Key version written into key-file signatures.
+    #[arg(long, default_value = "v1")]
+    key_version: String,
+}
+
+/// Arguments of `bluezone server run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Folder for published key files.
+    #[arg(long, default_value = "bluezone-files")]
+    files: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Seconds between publishing runs.
+    #[arg(long, default_value_t = 3600)]
+    publish_every: u64,
+    /// Files are padded with random keys up to this many.
+    #[arg(long, default_value_t = 1000)]
+    min_keys_per_file: usize,
+}
+
+/// Arguments of `bluezone server keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Arguments of `bluezone official add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The official's login name.
+    #[arg(long)]
+    name: String,
+}
+
+fn fail(e: impl std::fmt::Display) -> CliError {
+    CliError::Invalid(e.to_string())
+}
+
+fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig {
+    RunConfig {
+        db: common.db.clone(),
+        files,
+        secret_file: common.secret_file.clone(),
+        listen,
+        key_id: common.key_id.clone(),
+        key_version: common.key_version.clone(),
+        publish_every_secs: 3600,
+        authority: AuthorityConfig::default(),
+    }
+}
+
+/// Runs a `server` subcommand.
+pub fn run(command: &ServerCommand) -> Result<(), CliError> {
+    match command {
+        ServerCommand::Run(args) => {
+            let mut config = run_config(&args.common, args.files.clone(), args.listen);
+            config.publish_every_secs = args.publish_every;
+            config.authority.min_keys_per_file = args.min_keys_per_file;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(config)).map_err(fail)
+        }
+        ServerCommand::Keys(args) => {
+            let config = run_config(
+                &args.common,
+                PathBuf::from("unused"),
+                "127.0.0.1:0".parse().map_err(fail)?,
+            );
+            let secret =
+                bluezone_server::run::load_or_create_secret(&config.secret_file).map_err(fail)?;
+            let keys = bluezone_server::AuthorityKeys::derive(
+                &secret,
+                &config.key_id,
+                &config.key_version,
+            )
+            .map_err(fail)?;
+            let spki = keys
+                .file_signer
+                .key
+                .verifying_key()
+                .to_public_key_der()
+                .map_err(fail)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "upload key (HPKE X25519, base64): {}",
+                Base64::encode_string(&keys.upload_key.public_key())
+            )?;
+            writeln!(
+                out,
+                "key-file signer {}-{} (P-256 SubjectPublicKeyInfo, base64): {}",
+                config.key_id,
+                config.key_version,
+                Base64::encode_string(spki.as_bytes())
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// Runs an `official` subcommand.
+pub fn run_official(command: &OfficialCommand) -> Result<(), CliError> {
+    match command {
+        OfficialCommand::Add(args) => {
+            let password = match std::env::var("BLUEZONE_OFFICIAL_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let config = run_config(
+                &args.common,
+                std::env::temp_dir(),
+                "127.0.0.1:0".parse().map_err(fail)?,
+            );
+            let authority = bluezone_server::run::authority(&config).map_err(fail)?;
+            let id = authority
+                .create_official(&args.name, &password, unix_now())
+                .map_err(|e| CliError::Invalid(format!("{} ({})", e.message, e.code)))?;
+            writeln!(
+                std::io::stdout().lock(),
+                "official {} added (id {id})",
+                args.name
+            )?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Load benchmark (loopback only, bounded): `uploads` phones upload through `clients`
+//! concurrent connections to a server with an SQLite file store; prints throughput and
+//! latency quantiles, and checks that every accepted upload is stored.
+//!
+//! `cargo run --release -p bluezone-e2e --bin bluezone-load -- [uploads] [clients]`
+//! (defaults 1000 and 50). Figures go in docs/PERFORMANCE.md.
+
+use std::sync::Arc;
+
+use bluezone_core::{Clock, SystemClock};
+use bluezone_e2e::{LoopbackServer, load};
+use bluezone_server::files::FolderFileStore;
+use bluezone_server::store::SqliteServerStore;
+use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
+
+fn main() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    let uploads: usize = args
+        .next()
+        .map_or(Ok(1000), |a| a.parse())
+        .map_err(|e| format!("uploads: {e}"))?;
+    let clients: usize = args
+        .next()
+        .map_or(Ok(50), |a| a.parse())
+        .map_err(|e| format!("clients: {e}"))?;
+    if !(1..=10_000).contains(&uploads) || !(1..=200).contains(&clients) {
+        return Err("uploads 1..=10000, clients 1..=200".into());
+    }
+    let dir = std::env::temp_dir().join(format!("bluezone-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let authority = Arc::new(Authority::new(
+        AuthorityConfig::default(),
+        AuthorityKeys::derive(&[4; 32], "452", "v1")?,
+        Arc::new(SqliteServerStore::open(&dir.join("server.db")).map_err(|e| e.to_string())?),
+        Arc::new(FolderFileStore::new(dir.join("files")).map_err(|e| e.to_string())?),
+        [5; 32],
+    ));
+    let official = authority
+        .create_official("load", "a long password", clock.now())
+        .map_err(|e| e.message)?;
+    let server = LoopbackServer::start(authority.clone(), clock.clone());
+    let report = load(&server, &clock, official, uploads, clients);
+    // Everything accepted must be stored: publish as of tomorrow and count the real keys.
+    let published = authority
+        .publish_files(clock.now() + 2 * 86_400)
+        .map_err(|e| e.message)?;
+    let audit = authority.audit_log().map_err(|e| e.message)?;
+    let real: usize = audit
+        .iter()
+        .filter(|e| e.action == "publish")
+        .filter_map(|e| {
+            e.detail
+                .split(", ")
+                .nth(1)?
+                .strip_suffix(" real")?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "uploads: {uploads} from {clients} concurrent clients (verify + certificate + sealed publish each)"
+    );
+    println!(
+        "succeeded: {}, failed: {}",
+        report.succeeded,
+        report.failures.len()
+    );
+    for failure in report.failures.iter().take(5) {
+        println!("  failure: {failure}");
+    }
+    println!(
+        "elapsed: {:.2} s, {:.0} uploads/s",
+        report.elapsed.as_secs_f64(),
+        report.succeeded as f64 / report.elapsed.as_secs_f64()
+    );
+    println!(
+        "latency per upload: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(report.percentile(50)),
+        ms(report.percentile(90)),
+        ms(report.percentile(99)),
+        ms(report.percentile(100))
+    );
+    println!(
+        "published: {} file(s), {real} real keys (expected {})",
+        published.len(),
+        report.succeeded
+    );
+    if real != report.succeeded || !report.failures.is_empty() {
+        return Err("uploads were lost or refused".into());
+    }
+    Ok(())
+}

@@ -47,7 +47,7 @@ pub struct AuthorityConfig {
     pub max_keys_per_file: usize,
     /// Failed code attempts one client may make per hour (default 10).
     pub failed_attempts_per_client_per_hour: usize,
-    /// Failed code attempts all clients together may make per minute (default 1,000).
+    /// Failed code attempts all clients together may make per minute (default 100).
     pub failed_attempts_per_minute: usize,
 }
 
@@ -63,7 +63,7 @@ impl Default for AuthorityConfig {
             min_keys_per_file: 1000,
             max_keys_per_file: 500_000,
             failed_attempts_per_client_per_hour: 10,
-            failed_attempts_per_minute: 1000,
+            failed_attempts_per_minute: 100,
         }
     }
 }

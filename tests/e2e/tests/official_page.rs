@@ -1,0 +1,208 @@
+//! The officials' web page in headless Chromium, driven over WebDriver (chromedriver): an
+//! official signs in, issues a code, sees it pending, revokes it, sees it revoked; the server
+//! agrees. Needs Debian's `chromium` and `chromium-driver`, which `scripts/test` installs
+//! and then runs this test explicitly (it is `#[ignore]`d for plain `cargo test`).
+
+#![allow(clippy::unwrap_used)] // Test code.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bluezone_core::{Clock, ManualClock};
+use bluezone_e2e::LoopbackServer;
+use bluezone_server::files::MemoryFileStore;
+use bluezone_server::store::SqliteServerStore;
+use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+    session: String,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (scripts/test installs chromium-driver)");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent.get(format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap().keep();
+        let mut driver = Self {
+            child,
+            base,
+            agent,
+            session: String::new(),
+        };
+        let created = driver.call(
+            "POST",
+            "/session",
+            &json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                             "--disable-dev-shm-usage", "--disable-background-networking",
+                             "--disable-component-update", "--disable-sync", "--no-first-run",
+                             "--disable-quic", format!("--user-data-dir={}", profile.display())]
+                }
+            }}}),
+        );
+        driver.session = created["sessionId"].as_str().unwrap().to_owned();
+        driver
+    }
+
+    fn call(&self, method: &str, path: &str, body: &Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let mut response = match method {
+            "GET" => self.agent.get(&url).call().unwrap(),
+            "DELETE" => self.agent.delete(&url).call().unwrap(),
+            _ => self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(serde_json::to_vec(body).unwrap().as_slice())
+                .unwrap(),
+        };
+        let status = response.status().as_u16();
+        let value: Value =
+            serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+        assert_eq!(status, 200, "{method} {path}: {value}");
+        value["value"].clone()
+    }
+
+    fn session(&self, method: &str, path: &str, body: &Value) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    fn find(&self, css: &str) -> String {
+        let found = self.session(
+            "POST",
+            "/element",
+            &json!({"using": "css selector", "value": css}),
+        );
+        found[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    fn text(&self, css: &str) -> String {
+        let id = self.find(css);
+        self.session("GET", &format!("/element/{id}/text"), &Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.session(
+            "POST",
+            &format!("/element/{id}/value"),
+            &json!({ "text": text }),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.session("POST", &format!("/element/{id}/click"), &json!({}));
+    }
+
+    fn wait_for(&self, css: &str, what: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.text(css);
+            if what(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never showed what was expected: {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self
+                .agent
+                .delete(format!("{}/session/{}", self.base, self.session))
+                .call();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver; scripts/test installs them and runs it"]
+fn an_official_issues_and_revokes_a_code_in_the_browser() {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_793_613_600));
+    let authority = Arc::new(Authority::new(
+        AuthorityConfig::default(),
+        AuthorityKeys::derive(&[6; 32], "452", "v1").unwrap(),
+        Arc::new(SqliteServerStore::in_memory().unwrap()),
+        Arc::new(MemoryFileStore::default()),
+        [7; 32],
+    ));
+    let official = authority
+        .create_official("dr.hoa", "correct horse battery", clock.now())
+        .unwrap();
+    let server = LoopbackServer::start(authority.clone(), clock);
+    let browser = Driver::start();
+    browser.session(
+        "POST",
+        "/url",
+        &json!({ "url": format!("{}/official", server.base) }),
+    );
+    assert!(browser.text("h1").contains("Issue a verification code"));
+
+    browser.type_into("#name", "dr.hoa");
+    browser.type_into("#password", "wrong password");
+    browser.click("#issue");
+    browser.wait_for("#message", |t| t.contains("unauthorized"));
+
+    let password = browser.find("#password");
+    browser.session("POST", &format!("/element/{password}/clear"), &json!({}));
+    browser.type_into("#password", "correct horse battery");
+    browser.click("#issue");
+    let shown = browser.wait_for("#code", |t| t.len() == 9 && t.as_bytes()[4] == b' ');
+    let codes = authority.codes(official).unwrap();
+    assert_eq!(
+        codes.len(),
+        1,
+        "the server stored the code the page shows: {shown}"
+    );
+    browser.wait_for("#codes", |t| t.contains("pending"));
+
+    browser.click("#codes button");
+    browser.wait_for("#codes", |t| t.contains("revoked"));
+    assert!(authority.codes(official).unwrap()[0].revoked_at.is_some());
+    let log = authority.audit_log().unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "revoke_code" && e.official_id == Some(official))
+    );
+}

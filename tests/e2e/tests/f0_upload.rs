@@ -184,3 +184,80 @@ fn an_official_code_an_upload_and_a_notification() {
     assert_eq!(again.files_matched + again.files_already_matched, 0);
     assert!(again.notify && !again.newly_notified);
 }
+
+/// A transport that loses the first publish on the way back (the server got it, the phone
+/// never heard the answer).
+struct FlakyPublish {
+    inner: HttpTransport,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl bluezone_core::Transport for FlakyPublish {
+    fn post(
+        &self,
+        path: &str,
+        body: &[u8],
+    ) -> Result<bluezone_core::HttpReply, bluezone_core::TransportError> {
+        let reply = self.inner.post(path, body)?;
+        if path == "/v1/publish" && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(bluezone_core::TransportError("connection reset".into()));
+        }
+        Ok(reply)
+    }
+
+    fn get(&self, path: &str) -> Result<bluezone_core::HttpReply, bluezone_core::TransportError> {
+        self.inner.get(path)
+    }
+}
+
+#[test]
+fn a_retried_upload_sends_the_same_request_and_is_stored_once() {
+    let world = world();
+    let a = phone(&world, 7);
+    // A has keys from three days.
+    for day in 0..3 {
+        world.clock.set(DAY - (2 - day) * 86_400 + 9 * 3600);
+        a.current_advertisement().unwrap();
+    }
+    let transport = FlakyPublish {
+        inner: HttpTransport::new(&world.base),
+        failed: std::sync::atomic::AtomicBool::new(false),
+    };
+    let verified = a.verify_code(&transport, &issue_code(&world)).unwrap();
+    let consent = UploadConsent {
+        agreed_at: world.clock.now(),
+    };
+    let err = a.upload_keys(&transport, &verified, consent).unwrap_err();
+    assert!(matches!(err, CoreError::Network(_)), "{err:?}");
+    // The retry reuses the pending request: same certificate, same keys, same secret.
+    let receipt = a.upload_keys(&transport, &verified, consent).unwrap();
+    assert_eq!(receipt.keys_accepted, 3);
+    world.clock.set(DAY + 86_400 + 3 * 3600);
+    let files = world.authority.publish_files(world.clock.now()).unwrap();
+    assert_eq!(files.len(), 1);
+    let file = world.authority.file(&files[0]).unwrap();
+    let trust = bluezone_protocol::keyfile::TrustedKeys::single(
+        world.authority.file_signer().trusted_key(),
+    );
+    let published = bluezone_protocol::keyfile::read_key_file(
+        &file,
+        &trust,
+        &bluezone_protocol::keyfile::KeyFileLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(published.keys.len(), 100, "padded");
+    let log = world.authority.audit_log().unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "publish" && e.detail.ends_with("100 keys, 3 real")),
+        "the three keys were stored once: {log:?}"
+    );
+    // After success nothing is pending: a new upload needs a new code.
+    let fresh = UploadConsent {
+        agreed_at: world.clock.now(),
+    };
+    assert!(matches!(
+        a.upload_keys(&transport, &verified, fresh),
+        Err(CoreError::Server { ref code, .. }) if code == "token_invalid"
+    ));
+}

@@ -52,15 +52,8 @@ pub struct MatchArgs {
 /// Arguments of `bluezone bench ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Days of history.
-    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=30))]
-    days: u32,
-    /// Phones around at every scan.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2000))]
-    contacts_per_scan: u32,
-    /// Seed of the synthetic history.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    shape: crate::sim::HistoryShape,
 }
 
 /// Runs a `bench` subcommand.
@@ -81,12 +74,14 @@ fn ingest(args: &IngestArgs) -> Result<(), CliError> {
     // A fixed end (2026-11-01 00:00 UTC) keeps runs comparable.
     let until = 1_793_491_200;
     let params = HistoryParams {
-        days: args.days,
-        contacts_per_scan: args.contacts_per_scan,
-        seed: args.seed,
+        days: args.shape.days,
+        contacts_per_scan: args.shape.contacts_per_scan,
+        seed: args.shape.seed,
         until,
     };
-    let clock = Arc::new(ManualClock::new(until - i64::from(args.days) * 86_400));
+    let clock = Arc::new(ManualClock::new(
+        until - i64::from(args.shape.days) * 86_400,
+    ));
     let ours = Tracer::open_with(
         TracerConfig::default(),
         StorageLocation::File(dir.path().join("ours.db")),
@@ -145,7 +140,7 @@ fn ingest(args: &IngestArgs) -> Result<(), CliError> {
 
     let history = generator.finish();
     let first_day =
-        DayNumber::from_unix_seconds(until - i64::from(args.days) * 86_400).map_err(fail)?;
+        DayNumber::from_unix_seconds(until - i64::from(args.shape.days) * 86_400).map_err(fail)?;
     let last_day = DayNumber::from_unix_seconds(until).map_err(fail)?;
     let chunks = ours.sightings(first_day, last_day).map_err(fail)?;
     let encoded: usize = chunks
@@ -162,14 +157,14 @@ fn ingest(args: &IngestArgs) -> Result<(), CliError> {
     let adverts = history.adverts as f64;
     let ours_rate = adverts / ours_time.as_secs_f64().max(1e-9);
     let baseline_rate = adverts / baseline_time.as_secs_f64().max(1e-9);
-    let days = f64::from(args.days);
+    let days = f64::from(args.shape.days);
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "history: {} days, {} scans, {} contacts per scan, {} adverts, {} distinct RPIs",
-        args.days,
+        args.shape.days,
         history.scans,
-        args.contacts_per_scan,
+        args.shape.contacts_per_scan,
         history.adverts,
         history.rpis.len()
     )?;

@@ -14,6 +14,20 @@ use rand::SeedableRng;
 use crate::hexarg::parse_hex_array;
 use crate::output::CliError;
 
+/// The shape of a synthetic history, shared by `sim history` and `bench ingest`.
+#[derive(Debug, Args)]
+pub struct HistoryShape {
+    /// Days of history.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub days: u32,
+    /// Phones around the recording phone at every scan.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    pub contacts_per_scan: u32,
+    /// Seed for every random choice (the same seed gives the same history).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
 /// `bluezone sim ...`
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
@@ -30,15 +44,8 @@ pub struct HistoryArgs {
     /// The store's master key: 64 hex digits.
     #[arg(long, value_name = "HEX", value_parser = parse_hex_array::<32>)]
     key: [u8; 32],
-    /// Days of history.
-    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=30))]
-    days: u32,
-    /// Phones around the recording phone at every scan.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2000))]
-    contacts_per_scan: u32,
-    /// Seed for every random choice (the same seed gives the same history).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    shape: HistoryShape,
     /// Unix time (seconds) the history ends at (default: now).
     #[arg(long, value_name = "UNIX_SECONDS")]
     until: Option<i64>,
@@ -61,19 +68,21 @@ fn history(args: &HistoryArgs) -> Result<(), CliError> {
     let until = args
         .until
         .unwrap_or_else(|| bluezone_core::Clock::now(&bluezone_core::SystemClock));
-    let clock = Arc::new(ManualClock::new(until - i64::from(args.days) * 86_400));
+    let clock = Arc::new(ManualClock::new(
+        until - i64::from(args.shape.days) * 86_400,
+    ));
     let tracer = Tracer::open_with(
         TracerConfig::default(),
         StorageLocation::File(args.db.clone()),
         &MasterKey::from_bytes(args.key),
         clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed)),
+        Box::new(rand::rngs::StdRng::seed_from_u64(args.shape.seed ^ 0x5eed)),
     )
     .map_err(|e| CliError::Invalid(format!("cannot open {}: {e}", args.db.display())))?;
     let params = HistoryParams {
-        days: args.days,
-        contacts_per_scan: args.contacts_per_scan,
-        seed: args.seed,
+        days: args.shape.days,
+        contacts_per_scan: args.shape.contacts_per_scan,
+        seed: args.shape.seed,
         until,
     };
     let history = fill_history(&tracer, &clock, &params)
@@ -105,7 +114,7 @@ fn history(args: &HistoryArgs) -> Result<(), CliError> {
     writeln!(
         out,
         "history: {} days, {} scans, {} contacts per scan, seed {}",
-        args.days, history.scans, args.contacts_per_scan, args.seed
+        args.shape.days, history.scans, args.shape.contacts_per_scan, args.shape.seed
     )?;
     writeln!(
         out,
@@ -123,7 +132,7 @@ fn history(args: &HistoryArgs) -> Result<(), CliError> {
         out,
         "store: {} bytes on disk, {:.3} MB per day, {} distinct RPIs heard, {} contact keys",
         stats.bytes,
-        stats.bytes as f64 / 1e6 / f64::from(args.days),
+        stats.bytes as f64 / 1e6 / f64::from(args.shape.days),
         history.rpis.len(),
         history.contact_keys.len()
     )?;

@@ -280,24 +280,34 @@ impl Store {
         items: &[(Table, DayNumber, &[u8])],
     ) -> Result<Vec<RowId>, StoreError> {
         let tx = self.conn.transaction()?;
-        let mut ids = Vec::with_capacity(items.len());
-        // Keys made inside a transaction that fails must not stay cached.
-        let mut fresh: HashMap<u32, SealingKey> = HashMap::new();
-        for (table, day, plaintext) in items {
-            ids.push(Self::insert_row(
-                &tx,
-                &self.wrap,
-                &mut self.day_keys,
-                &mut fresh,
-                &mut *self.rng,
-                *table,
-                day.get(),
-                plaintext,
-            )?);
-        }
+        let (ids, fresh) = Self::insert_all(
+            &tx,
+            &self.wrap,
+            &mut self.day_keys,
+            &mut *self.rng,
+            items.iter().map(|(t, d, p)| (*t, d.get(), *p)),
+        )?;
         tx.commit()?;
         self.day_keys.extend(fresh);
         Ok(ids)
+    }
+
+    /// Inserts rows inside `tx`; returns their ids and the day keys made for them, which the
+    /// caller caches only once the transaction commits.
+    fn insert_all<'a>(
+        tx: &Transaction<'_>,
+        wrap: &SealingKey,
+        cache: &mut HashMap<u32, SealingKey>,
+        rng: &mut dyn rand_core::CryptoRng,
+        items: impl Iterator<Item = (Table, u32, &'a [u8])>,
+    ) -> Result<(Vec<RowId>, HashMap<u32, SealingKey>), StoreError> {
+        let mut fresh: HashMap<u32, SealingKey> = HashMap::new();
+        let ids = items
+            .map(|(table, day, plaintext)| {
+                Self::insert_row(tx, wrap, cache, &mut fresh, rng, table, day, plaintext)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((ids, fresh))
     }
 
     #[expect(
@@ -418,20 +428,13 @@ impl Store {
             &format!("DELETE FROM {} WHERE day = ?1", table.name()),
             [day.get()],
         )?;
-        let mut fresh = HashMap::new();
-        let mut ids = Vec::with_capacity(plaintexts.len());
-        for plaintext in plaintexts {
-            ids.push(Self::insert_row(
-                &tx,
-                &self.wrap,
-                &mut self.day_keys,
-                &mut fresh,
-                &mut *self.rng,
-                table,
-                day.get(),
-                plaintext,
-            )?);
-        }
+        let (ids, fresh) = Self::insert_all(
+            &tx,
+            &self.wrap,
+            &mut self.day_keys,
+            &mut *self.rng,
+            plaintexts.iter().map(|p| (table, day.get(), *p)),
+        )?;
         tx.commit()?;
         self.day_keys.extend(fresh);
         self.reclaim()?;

@@ -1,0 +1,168 @@
+"""The Bluezone core from Python, through the generated bindings (QA engineers script with
+these). Runs against the real cdylib built with the `testing` feature; prints
+`N passed, N failed` last. Run by scripts/test."""
+
+import asyncio
+import json
+import sys
+import time
+import traceback
+
+import bluezone as bz
+
+GAEN_SAMPLE_KEY = (
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0"
+    "GeRoRThCu9/wX5wDT2QloFoOjl2pGZHI0f3C3w=="
+)
+
+
+def config(**overrides):
+    values = dict(
+        tx_power_dbm=-15,
+        rssi_correction_db=0,
+        trusted_signers=[bz.TrustedSigner(key_id="310", key_version="v1", public_key=GAEN_SAMPLE_KEY)],
+        upload_public_key=None,
+    )
+    values.update(overrides)
+    return bz.BluezoneConfig(**values)
+
+
+def tracer():
+    return bz.BluezoneTracer.open(config(), None, bytes(range(32)))
+
+
+class Refusing(bz.HttpClient):
+    """A server that refuses every code, as the real one does for a wrong code."""
+
+    def __init__(self):
+        self.paths = []
+
+    def post(self, path, body):
+        self.paths.append(path)
+        return bz.HttpResponse(
+            status=400,
+            body=json.dumps({"code": "code_invalid", "message": "the code is not valid"}).encode(),
+        )
+
+    def get(self, path):
+        self.paths.append(path)
+        return bz.HttpResponse(status=200, body=b"")
+
+
+class Unreachable(bz.HttpClient):
+    def post(self, path, body):
+        raise bz.BluezoneError.Network(code=30, message="no route to host")
+
+    def get(self, path):
+        raise bz.BluezoneError.Network(code=30, message="no route to host")
+
+
+def test_advertisement_and_sightings():
+    t = tracer()
+    ad = t.current_advertisement()
+    assert len(ad.payload) == 31 and ad.payload[:3] == bytes([2, 1, 0x1A]), ad.payload
+    assert len(ad.service_data) == 20
+    assert 600 <= ad.next_rotation_at - ad.rotated_at <= 1200
+    now = int(time.time())
+    batch = [
+        bz.Sighting(advert=bz.Advert.RAW_ADVERTISING_DATA(bytes=ad.payload), rssi=-60, time=now, scan_window=1),
+        bz.Sighting(
+            advert=bz.Advert.SERVICE_DATA_MAP(entries=[bz.ServiceDataEntry(uuid="FD6F", data=ad.service_data)]),
+            rssi=-61, time=now, scan_window=1),
+        bz.Sighting(advert=bz.Advert.SERVICE_DATA(bytes=b"short"), rssi=-60, time=now, scan_window=1),
+        bz.Sighting(advert=bz.Advert.SERVICE_DATA(bytes=ad.service_data), rssi=127, time=now, scan_window=1),
+    ]
+    report = t.record_sightings(batch)
+    assert (report.accepted, report.malformed, report.implausible_rssi) == (2, 1, 1), report
+    diag = t.diagnostics()
+    assert diag.accepted_since_open == 2 and diag.refused_since_open == 2
+    assert len(diag.ids_heard_per_hour) == 24
+    t.run_maintenance()
+    t.delete_all_data()
+    assert t.diagnostics().storage_bytes > 0
+
+
+def test_errors_are_typed_with_stable_codes():
+    try:
+        bz.BluezoneTracer.open(config(), None, b"short")
+        raise AssertionError("a 5-byte master key was accepted")
+    except bz.BluezoneError.InvalidInput as e:
+        assert e.code == 10, e
+    try:
+        bz.BluezoneTracer.open(config(trusted_signers=[bz.TrustedSigner(key_id="x", key_version="v1", public_key="nope")]), None, bytes(32))
+        raise AssertionError("a bad signer key was accepted")
+    except bz.BluezoneError.InvalidInput as e:
+        assert e.code == 10
+
+
+def test_async_key_files_and_http_callbacks():
+    async def run():
+        t = tracer()
+        status = await t.process_key_files([])
+        assert not status.notify and status.files_matched == 0
+        try:
+            await t.process_key_files([b"not a zip"])
+            raise AssertionError("garbage was accepted")
+        except bz.BluezoneError.KeyFile as e:
+            assert e.code == 50
+        with open(sys.argv[1], "rb") as f:
+            sample = f.read()
+        status = await t.process_key_files([sample])
+        assert status.files_matched == 1 and status.keys_checked == 140 and not status.notify
+        client = Refusing()
+        try:
+            await t.verify_code(client, "1234 5678")
+            raise AssertionError("a refused code was accepted")
+        except bz.BluezoneError.Server as e:
+            assert (e.code, e.status, e.server_code) == (40, 400, "code_invalid"), e
+        assert client.paths == ["/v1/verify"]
+        try:
+            await t.verify_code(client, "12")
+            raise AssertionError("a 2-digit code was sent")
+        except bz.BluezoneError.InvalidInput as e:
+            assert e.code == 12
+        try:
+            await t.verify_code(Unreachable(), "12345678")
+            raise AssertionError("an unreachable server answered")
+        except bz.BluezoneError.Network as e:
+            assert e.code == 30
+        verified = bz.VerifiedCode(token="dG9rZW4=", report_type=1, symptom_onset_interval=None)
+        try:
+            await t.upload_keys(client, verified, int(time.time()))
+            raise AssertionError("uploaded without an upload key")
+        except bz.BluezoneError.InvalidInput as e:
+            assert e.code == 13
+        status = await t.download_key_files(client)
+        assert status.files_matched == 0
+
+    asyncio.run(run())
+
+
+def test_a_panic_in_rust_is_an_exception_and_the_process_lives():
+    try:
+        bz.testing_panic()
+        raise AssertionError("no exception")
+    except bz.InternalError:
+        pass
+    # Still usable afterwards.
+    assert len(tracer().current_advertisement().payload) == 31
+
+
+def main():
+    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+    passed = failed = 0
+    for test in tests:
+        try:
+            test()
+            passed += 1
+            print(f"ok   {test.__name__}")
+        except Exception:  # noqa: BLE001 - report every failure and go on
+            failed += 1
+            print(f"FAIL {test.__name__}")
+            traceback.print_exc()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2175,13 +2175,13 @@ class BluezoneError:  # type: ignore
         10–19: the app passed something invalid (configuration, key, code format).
 """
         
-        def __init__(self, code, message):
+        def __init__(self, code, reason):
             super().__init__(", ".join([
                 "code={!r}".format(code),
-                "message={!r}".format(message),
+                "reason={!r}".format(reason),
             ]))
             self.code = code
-            self.message = message
+            self.reason = reason
 
         def __repr__(self):
             return "BluezoneError.InvalidInput({})".format(str(self))
@@ -2191,13 +2191,13 @@ class BluezoneError:  # type: ignore
         20–29: storage: 20 wrong master key, 21 corrupt, 22 full, 29 other.
 """
         
-        def __init__(self, code, message):
+        def __init__(self, code, reason):
             super().__init__(", ".join([
                 "code={!r}".format(code),
-                "message={!r}".format(message),
+                "reason={!r}".format(reason),
             ]))
             self.code = code
-            self.message = message
+            self.reason = reason
 
         def __repr__(self):
             return "BluezoneError.Storage({})".format(str(self))
@@ -2207,13 +2207,13 @@ class BluezoneError:  # type: ignore
         30: the server could not be reached.
 """
         
-        def __init__(self, code, message):
+        def __init__(self, code, reason):
             super().__init__(", ".join([
                 "code={!r}".format(code),
-                "message={!r}".format(message),
+                "reason={!r}".format(reason),
             ]))
             self.code = code
-            self.message = message
+            self.reason = reason
 
         def __repr__(self):
             return "BluezoneError.Network({})".format(str(self))
@@ -2223,17 +2223,17 @@ class BluezoneError:  # type: ignore
         40: the server refused; `server_code` is its stable code (`code_invalid`, ...).
 """
         
-        def __init__(self, code, status, server_code, message):
+        def __init__(self, code, status, server_code, reason):
             super().__init__(", ".join([
                 "code={!r}".format(code),
                 "status={!r}".format(status),
                 "server_code={!r}".format(server_code),
-                "message={!r}".format(message),
+                "reason={!r}".format(reason),
             ]))
             self.code = code
             self.status = status
             self.server_code = server_code
-            self.message = message
+            self.reason = reason
 
         def __repr__(self):
             return "BluezoneError.Server({})".format(str(self))
@@ -2243,13 +2243,13 @@ class BluezoneError:  # type: ignore
         50: a key file was refused (signature, format, signer).
 """
         
-        def __init__(self, code, message):
+        def __init__(self, code, reason):
             super().__init__(", ".join([
                 "code={!r}".format(code),
-                "message={!r}".format(message),
+                "reason={!r}".format(reason),
             ]))
             self.code = code
-            self.message = message
+            self.reason = reason
 
         def __repr__(self):
             return "BluezoneError.KeyFile({})".format(str(self))
@@ -2273,13 +2273,13 @@ class BluezoneError:  # type: ignore
         90: a bug or an unexpected failure (including a panic caught in the core).
 """
         
-        def __init__(self, code, message):
+        def __init__(self, code, reason):
             super().__init__(", ".join([
                 "code={!r}".format(code),
-                "message={!r}".format(message),
+                "reason={!r}".format(reason),
             ]))
             self.code = code
-            self.message = message
+            self.reason = reason
 
         def __repr__(self):
             return "BluezoneError.Internal({})".format(str(self))
@@ -2335,32 +2335,32 @@ class _UniffiFfiConverterTypeBluezoneError(_UniffiConverterRustBuffer):
     def check_lower(value):
         if isinstance(value, BluezoneError.InvalidInput):
             _UniffiFfiConverterUInt32.check_lower(value.code)
-            _UniffiFfiConverterString.check_lower(value.message)
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, BluezoneError.Storage):
             _UniffiFfiConverterUInt32.check_lower(value.code)
-            _UniffiFfiConverterString.check_lower(value.message)
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, BluezoneError.Network):
             _UniffiFfiConverterUInt32.check_lower(value.code)
-            _UniffiFfiConverterString.check_lower(value.message)
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, BluezoneError.Server):
             _UniffiFfiConverterUInt32.check_lower(value.code)
             _UniffiFfiConverterUInt16.check_lower(value.status)
             _UniffiFfiConverterString.check_lower(value.server_code)
-            _UniffiFfiConverterString.check_lower(value.message)
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, BluezoneError.KeyFile):
             _UniffiFfiConverterUInt32.check_lower(value.code)
-            _UniffiFfiConverterString.check_lower(value.message)
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, BluezoneError.ConsentRequired):
             _UniffiFfiConverterUInt32.check_lower(value.code)
             return
         if isinstance(value, BluezoneError.Internal):
             _UniffiFfiConverterUInt32.check_lower(value.code)
-            _UniffiFfiConverterString.check_lower(value.message)
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
 
     @staticmethod
@@ -2368,32 +2368,32 @@ class _UniffiFfiConverterTypeBluezoneError(_UniffiConverterRustBuffer):
         if isinstance(value, BluezoneError.InvalidInput):
             buf.write_i32(1)
             _UniffiFfiConverterUInt32.write(value.code, buf)
-            _UniffiFfiConverterString.write(value.message, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, BluezoneError.Storage):
             buf.write_i32(2)
             _UniffiFfiConverterUInt32.write(value.code, buf)
-            _UniffiFfiConverterString.write(value.message, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, BluezoneError.Network):
             buf.write_i32(3)
             _UniffiFfiConverterUInt32.write(value.code, buf)
-            _UniffiFfiConverterString.write(value.message, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, BluezoneError.Server):
             buf.write_i32(4)
             _UniffiFfiConverterUInt32.write(value.code, buf)
             _UniffiFfiConverterUInt16.write(value.status, buf)
             _UniffiFfiConverterString.write(value.server_code, buf)
-            _UniffiFfiConverterString.write(value.message, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, BluezoneError.KeyFile):
             buf.write_i32(5)
             _UniffiFfiConverterUInt32.write(value.code, buf)
-            _UniffiFfiConverterString.write(value.message, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, BluezoneError.ConsentRequired):
             buf.write_i32(6)
             _UniffiFfiConverterUInt32.write(value.code, buf)
         if isinstance(value, BluezoneError.Internal):
             buf.write_i32(7)
             _UniffiFfiConverterUInt32.write(value.code, buf)
-            _UniffiFfiConverterString.write(value.message, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
 
 
 class HttpClient():

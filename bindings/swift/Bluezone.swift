@@ -2391,8 +2391,8 @@ enum BluezoneError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          * Stable code.
          */code: UInt32, 
         /**
-         * What is wrong.
-         */message: String
+         * What is wrong (log-safe).
+         */reason: String
     )
     /**
      * 20–29: storage: 20 wrong master key, 21 corrupt, 22 full, 29 other.
@@ -2402,8 +2402,8 @@ enum BluezoneError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          * Stable code.
          */code: UInt32, 
         /**
-         * What is wrong.
-         */message: String
+         * What is wrong (log-safe).
+         */reason: String
     )
     /**
      * 30: the server could not be reached.
@@ -2413,8 +2413,8 @@ enum BluezoneError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          * Stable code.
          */code: UInt32, 
         /**
-         * What is wrong.
-         */message: String
+         * What is wrong (log-safe).
+         */reason: String
     )
     /**
      * 40: the server refused; `server_code` is its stable code (`code_invalid`, ...).
@@ -2431,7 +2431,7 @@ enum BluezoneError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */serverCode: String, 
         /**
          * The server's message.
-         */message: String
+         */reason: String
     )
     /**
      * 50: a key file was refused (signature, format, signer).
@@ -2441,8 +2441,8 @@ enum BluezoneError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          * Stable code.
          */code: UInt32, 
         /**
-         * Why.
-         */message: String
+         * Why (log-safe).
+         */reason: String
     )
     /**
      * 60: the person's consent is missing or too old.
@@ -2460,8 +2460,8 @@ enum BluezoneError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          * Stable code.
          */code: UInt32, 
         /**
-         * What happened.
-         */message: String
+         * What happened (log-safe).
+         */reason: String
     )
 
     
@@ -2494,32 +2494,32 @@ public struct FfiConverterTypeBluezoneError: FfiConverterRustBuffer {
         
         case 1: return .InvalidInput(
             code: try FfiConverterUInt32.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 2: return .Storage(
             code: try FfiConverterUInt32.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 3: return .Network(
             code: try FfiConverterUInt32.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 4: return .Server(
             code: try FfiConverterUInt32.read(from: &buf), 
             status: try FfiConverterUInt16.read(from: &buf), 
             serverCode: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 5: return .KeyFile(
             code: try FfiConverterUInt32.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 6: return .ConsentRequired(
             code: try FfiConverterUInt32.read(from: &buf)
             )
         case 7: return .Internal(
             code: try FfiConverterUInt32.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -2533,36 +2533,36 @@ public struct FfiConverterTypeBluezoneError: FfiConverterRustBuffer {
 
         
         
-        case let .InvalidInput(code,message):
+        case let .InvalidInput(code,reason):
             writeInt(&buf, Int32(1))
             FfiConverterUInt32.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Storage(code,message):
+        case let .Storage(code,reason):
             writeInt(&buf, Int32(2))
             FfiConverterUInt32.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Network(code,message):
+        case let .Network(code,reason):
             writeInt(&buf, Int32(3))
             FfiConverterUInt32.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Server(code,status,serverCode,message):
+        case let .Server(code,status,serverCode,reason):
             writeInt(&buf, Int32(4))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterString.write(serverCode, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .KeyFile(code,message):
+        case let .KeyFile(code,reason):
             writeInt(&buf, Int32(5))
             FfiConverterUInt32.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
         case let .ConsentRequired(code):
@@ -2570,10 +2570,10 @@ public struct FfiConverterTypeBluezoneError: FfiConverterRustBuffer {
             FfiConverterUInt32.write(code, into: &buf)
             
         
-        case let .Internal(code,message):
+        case let .Internal(code,reason):
             writeInt(&buf, Int32(7))
             FfiConverterUInt32.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         }
     }

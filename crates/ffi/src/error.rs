@@ -7,31 +7,31 @@ use bluezone_core::CoreError;
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum BluezoneError {
     /// 10–19: the app passed something invalid (configuration, key, code format).
-    #[error("invalid input ({code}): {message}")]
+    #[error("invalid input ({code}): {reason}")]
     InvalidInput {
         /// Stable code.
         code: u32,
-        /// What is wrong.
-        message: String,
+        /// What is wrong (log-safe).
+        reason: String,
     },
     /// 20–29: storage: 20 wrong master key, 21 corrupt, 22 full, 29 other.
-    #[error("storage ({code}): {message}")]
+    #[error("storage ({code}): {reason}")]
     Storage {
         /// Stable code.
         code: u32,
-        /// What is wrong.
-        message: String,
+        /// What is wrong (log-safe).
+        reason: String,
     },
     /// 30: the server could not be reached.
-    #[error("network ({code}): {message}")]
+    #[error("network ({code}): {reason}")]
     Network {
         /// Stable code.
         code: u32,
-        /// What is wrong.
-        message: String,
+        /// What is wrong (log-safe).
+        reason: String,
     },
     /// 40: the server refused; `server_code` is its stable code (`code_invalid`, ...).
-    #[error("server refused ({code}, {server_code}): {message}")]
+    #[error("server refused ({code}, {server_code}): {reason}")]
     Server {
         /// Stable code.
         code: u32,
@@ -40,15 +40,15 @@ pub enum BluezoneError {
         /// The server's own stable code.
         server_code: String,
         /// The server's message.
-        message: String,
+        reason: String,
     },
     /// 50: a key file was refused (signature, format, signer).
-    #[error("key file refused ({code}): {message}")]
+    #[error("key file refused ({code}): {reason}")]
     KeyFile {
         /// Stable code.
         code: u32,
-        /// Why.
-        message: String,
+        /// Why (log-safe).
+        reason: String,
     },
     /// 60: the person's consent is missing or too old.
     #[error("consent required ({code})")]
@@ -57,12 +57,12 @@ pub enum BluezoneError {
         code: u32,
     },
     /// 90: a bug or an unexpected failure (including a panic caught in the core).
-    #[error("internal error ({code}): {message}")]
+    #[error("internal error ({code}): {reason}")]
     Internal {
         /// Stable code.
         code: u32,
-        /// What happened.
-        message: String,
+        /// What happened (log-safe).
+        reason: String,
     },
 }
 
@@ -70,14 +70,14 @@ impl BluezoneError {
     pub(crate) fn invalid(message: &str) -> Self {
         Self::InvalidInput {
             code: 10,
-            message: message.to_owned(),
+            reason: message.to_owned(),
         }
     }
 
     pub(crate) fn internal(message: &str) -> Self {
         Self::Internal {
             code: 90,
-            message: message.to_owned(),
+            reason: message.to_owned(),
         }
     }
 }
@@ -86,7 +86,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for BluezoneError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         Self::Network {
             code: 30,
-            message: format!("the app's HTTP client failed: {}", e.reason),
+            reason: format!("the app's HTTP client failed: {}", e.reason),
         }
     }
 }
@@ -96,21 +96,43 @@ pub(crate) fn from_core(e: &CoreError) -> BluezoneError {
     use bluezone_store::StoreError;
     let message = e.to_string();
     match e {
-        CoreError::Store(StoreError::WrongKey) => BluezoneError::Storage { code: 20, message },
+        CoreError::Store(StoreError::WrongKey) => BluezoneError::Storage {
+            code: 20,
+            reason: message,
+        },
         CoreError::Store(StoreError::Corrupt(_) | StoreError::Tampered { .. })
         | CoreError::Chunk(_)
         | CoreError::OwnKey(_)
-        | CoreError::ExposureRecord(_) => BluezoneError::Storage { code: 21, message },
-        CoreError::Store(StoreError::Full) => BluezoneError::Storage { code: 22, message },
-        CoreError::Store(_) => BluezoneError::Storage { code: 29, message },
-        CoreError::InvalidConfig(_) | CoreError::Clock(_) => {
-            BluezoneError::InvalidInput { code: 11, message }
-        }
-        CoreError::InvalidCode => BluezoneError::InvalidInput { code: 12, message },
+        | CoreError::ExposureRecord(_) => BluezoneError::Storage {
+            code: 21,
+            reason: message,
+        },
+        CoreError::Store(StoreError::Full) => BluezoneError::Storage {
+            code: 22,
+            reason: message,
+        },
+        CoreError::Store(_) => BluezoneError::Storage {
+            code: 29,
+            reason: message,
+        },
+        CoreError::InvalidConfig(_) | CoreError::Clock(_) => BluezoneError::InvalidInput {
+            code: 11,
+            reason: message,
+        },
+        CoreError::InvalidCode => BluezoneError::InvalidInput {
+            code: 12,
+            reason: message,
+        },
         CoreError::UploadNotConfigured | CoreError::NoTrustedSigners => {
-            BluezoneError::InvalidInput { code: 13, message }
+            BluezoneError::InvalidInput {
+                code: 13,
+                reason: message,
+            }
         }
-        CoreError::Network(_) => BluezoneError::Network { code: 30, message },
+        CoreError::Network(_) => BluezoneError::Network {
+            code: 30,
+            reason: message,
+        },
         CoreError::Server {
             status,
             code,
@@ -119,16 +141,22 @@ pub(crate) fn from_core(e: &CoreError) -> BluezoneError {
             code: 40,
             status: *status,
             server_code: code.clone(),
-            message: message.clone(),
+            reason: message.clone(),
         },
         CoreError::Protocol(_) => BluezoneError::Server {
             code: 41,
             status: 0,
             server_code: "unreadable_answer".into(),
-            message,
+            reason: message,
         },
-        CoreError::KeyFile { .. } => BluezoneError::KeyFile { code: 50, message },
+        CoreError::KeyFile { .. } => BluezoneError::KeyFile {
+            code: 50,
+            reason: message,
+        },
         CoreError::ConsentRequired => BluezoneError::ConsentRequired { code: 60 },
-        CoreError::Poisoned => BluezoneError::Internal { code: 90, message },
+        CoreError::Poisoned => BluezoneError::Internal {
+            code: 90,
+            reason: message,
+        },
     }
 }

@@ -51,10 +51,10 @@ class Refusing(bz.HttpClient):
 
 class Unreachable(bz.HttpClient):
     def post(self, path, body):
-        raise bz.BluezoneError.Network(code=30, message="no route to host")
+        raise bz.BluezoneError.Network(code=30, reason="no route to host")
 
     def get(self, path):
-        raise bz.BluezoneError.Network(code=30, message="no route to host")
+        raise bz.BluezoneError.Network(code=30, reason="no route to host")
 
 
 def test_advertisement_and_sightings():

@@ -3223,12 +3223,12 @@ sealed class BluezoneException: kotlin.Exception() {
         val `code`: kotlin.UInt, 
         
         /**
-         * What is wrong.
+         * What is wrong (log-safe).
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : BluezoneException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, reason=${ `reason` }"
     }
     
     /**
@@ -3242,12 +3242,12 @@ sealed class BluezoneException: kotlin.Exception() {
         val `code`: kotlin.UInt, 
         
         /**
-         * What is wrong.
+         * What is wrong (log-safe).
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : BluezoneException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, reason=${ `reason` }"
     }
     
     /**
@@ -3261,12 +3261,12 @@ sealed class BluezoneException: kotlin.Exception() {
         val `code`: kotlin.UInt, 
         
         /**
-         * What is wrong.
+         * What is wrong (log-safe).
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : BluezoneException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, reason=${ `reason` }"
     }
     
     /**
@@ -3292,10 +3292,10 @@ sealed class BluezoneException: kotlin.Exception() {
         /**
          * The server's message.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : BluezoneException() {
         override val message
-            get() = "code=${ `code` }, status=${ `status` }, serverCode=${ `serverCode` }, message=${ `message` }"
+            get() = "code=${ `code` }, status=${ `status` }, serverCode=${ `serverCode` }, reason=${ `reason` }"
     }
     
     /**
@@ -3309,12 +3309,12 @@ sealed class BluezoneException: kotlin.Exception() {
         val `code`: kotlin.UInt, 
         
         /**
-         * Why.
+         * Why (log-safe).
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : BluezoneException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, reason=${ `reason` }"
     }
     
     /**
@@ -3342,12 +3342,12 @@ sealed class BluezoneException: kotlin.Exception() {
         val `code`: kotlin.UInt, 
         
         /**
-         * What happened.
+         * What happened (log-safe).
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : BluezoneException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, reason=${ `reason` }"
     }
     
 
@@ -3408,19 +3408,19 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterUInt.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is BluezoneException.Storage -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterUInt.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is BluezoneException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterUInt.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is BluezoneException.Server -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -3428,13 +3428,13 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
                 + FfiConverterUInt.allocationSize(value.`code`)
                 + FfiConverterUShort.allocationSize(value.`status`)
                 + FfiConverterString.allocationSize(value.`serverCode`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is BluezoneException.KeyFile -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterUInt.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is BluezoneException.ConsentRequired -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -3445,7 +3445,7 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterUInt.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
         }
     }
@@ -3455,19 +3455,19 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
             is BluezoneException.InvalidInput -> {
                 buf.putInt(1)
                 FfiConverterUInt.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is BluezoneException.Storage -> {
                 buf.putInt(2)
                 FfiConverterUInt.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is BluezoneException.Network -> {
                 buf.putInt(3)
                 FfiConverterUInt.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is BluezoneException.Server -> {
@@ -3475,13 +3475,13 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
                 FfiConverterUInt.write(value.`code`, buf)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterString.write(value.`serverCode`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is BluezoneException.KeyFile -> {
                 buf.putInt(5)
                 FfiConverterUInt.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is BluezoneException.ConsentRequired -> {
@@ -3492,7 +3492,7 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
             is BluezoneException.Internal -> {
                 buf.putInt(7)
                 FfiConverterUInt.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -1,0 +1,157 @@
+// The Bluezone core from Kotlin on the JVM, through the generated bindings and JNA, against
+// the real cdylib built with the `testing` feature. Prints `N passed, N failed` last.
+// Run by scripts/test-bindings.
+
+import kotlinx.coroutines.runBlocking
+import org.bluezone.core.*
+import java.io.File
+
+const val GAEN_SAMPLE_KEY =
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0" +
+        "GeRoRThCu9/wX5wDT2QloFoOjl2pGZHI0f3C3w=="
+
+lateinit var samplePath: String
+
+fun config(uploadKey: String? = null) = BluezoneConfig(
+    txPowerDbm = (-15).toByte(),
+    rssiCorrectionDb = 0.toByte(),
+    trustedSigners = listOf(TrustedSigner(keyId = "310", keyVersion = "v1", publicKey = GAEN_SAMPLE_KEY)),
+    uploadPublicKey = uploadKey,
+)
+
+fun tracer(): BluezoneTracer = BluezoneTracer.open(config(), null, ByteArray(32) { it.toByte() })
+
+fun check(condition: Boolean, what: () -> String) {
+    if (!condition) throw AssertionError(what())
+}
+
+/** A server that refuses every code, implemented in Kotlin and called from Rust. */
+class Refusing : HttpClient {
+    val paths = mutableListOf<String>()
+    override fun post(path: String, body: ByteArray): HttpResponse {
+        paths += path
+        return HttpResponse(400u.toUShort(), """{"code":"code_invalid","message":"the code is not valid"}""".toByteArray())
+    }
+    override fun get(path: String): HttpResponse {
+        paths += path
+        return HttpResponse(200u.toUShort(), ByteArray(0))
+    }
+}
+
+class Unreachable : HttpClient {
+    override fun post(path: String, body: ByteArray): HttpResponse =
+        throw BluezoneException.Network(30u, "no route to host")
+    override fun get(path: String): HttpResponse =
+        throw BluezoneException.Network(30u, "no route to host")
+}
+
+fun testAdvertisementAndSightings() {
+    tracer().use { t ->
+        val ad = t.currentAdvertisement()
+        check(ad.payload.size == 31 && ad.payload[2] == 0x1A.toByte()) { "payload ${ad.payload.toList()}" }
+        check(ad.serviceData.size == 20) { "service data" }
+        check(ad.nextRotationAt - ad.rotatedAt in 600..1200) { "rotation" }
+        val now = System.currentTimeMillis() / 1000
+        val report = t.recordSightings(listOf(
+            Sighting(Advert.RawAdvertisingData(ad.payload), (-60).toShort(), now, 1uL),
+            Sighting(Advert.ServiceDataMap(listOf(ServiceDataEntry("FD6F", ad.serviceData))), (-61).toShort(), now, 1uL),
+            Sighting(Advert.ServiceData("short".toByteArray()), (-60).toShort(), now, 1uL),
+            Sighting(Advert.ServiceData(ad.serviceData), 127.toShort(), now, 1uL),
+        ))
+        check(report.accepted == 2uL && report.malformed == 1uL && report.implausibleRssi == 1uL) { "$report" }
+        val diag = t.diagnostics()
+        check(diag.acceptedSinceOpen == 2uL && diag.refusedSinceOpen == 2uL) { "$diag" }
+        t.runMaintenance()
+        t.deleteAllData()
+    }
+}
+
+fun testErrorsAreTypedWithStableCodes() {
+    try {
+        BluezoneTracer.open(config(), null, ByteArray(5))
+        throw AssertionError("a 5-byte master key was accepted")
+    } catch (e: BluezoneException.InvalidInput) {
+        check(e.code == 10u) { "code ${e.code}" }
+    }
+}
+
+fun testAsyncCallsAndKotlinCallbacks() = runBlocking {
+    tracer().use { t ->
+        check(!t.processKeyFiles(listOf()).notify) { "empty" }
+        try {
+            t.processKeyFiles(listOf("not a zip".toByteArray()))
+            throw AssertionError("garbage accepted")
+        } catch (e: BluezoneException.KeyFile) {
+            check(e.code == 50u) { "code ${e.code}" }
+        }
+        val status = t.processKeyFiles(listOf(File(samplePath).readBytes()))
+        check(status.filesMatched == 1u && status.keysChecked == 140uL) { "$status" }
+        val client = Refusing()
+        try {
+            t.verifyCode(client, "1234 5678")
+            throw AssertionError("refused code accepted")
+        } catch (e: BluezoneException.Server) {
+            check(e.code == 40u && e.status == 400.toUShort() && e.serverCode == "code_invalid") { "$e" }
+        }
+        check(client.paths == listOf("/v1/verify")) { "${client.paths}" }
+        try {
+            t.verifyCode(Unreachable(), "12345678")
+            throw AssertionError("unreachable answered")
+        } catch (e: BluezoneException.Network) {
+            check(e.code == 30u) { "code ${e.code}" }
+        }
+        try {
+            t.uploadKeys(client, VerifiedCode("dG9rZW4=", 1u.toUByte(), null), System.currentTimeMillis() / 1000)
+            throw AssertionError("uploaded without an upload key")
+        } catch (e: BluezoneException.InvalidInput) {
+            check(e.code == 13u) { "code ${e.code}" }
+        }
+    }
+}
+
+fun testAPanicInRustIsAnExceptionAndTheProcessLives() {
+    try {
+        testingPanic()
+        throw AssertionError("no exception")
+    } catch (e: InternalException) {
+        // expected
+    }
+    check(tracer().currentAdvertisement().payload.size == 31) { "usable after a panic" }
+}
+
+fun testClosedObjectsRefuseUse() {
+    val t = tracer()
+    t.close()
+    try {
+        t.currentAdvertisement()
+        throw AssertionError("a closed tracer answered")
+    } catch (e: IllegalStateException) {
+        // expected
+    }
+}
+
+fun main(args: Array<String>) {
+    samplePath = args[0]
+    val tests = listOf(
+        ::testAdvertisementAndSightings,
+        ::testErrorsAreTypedWithStableCodes,
+        ::testAsyncCallsAndKotlinCallbacks,
+        ::testAPanicInRustIsAnExceptionAndTheProcessLives,
+        ::testClosedObjectsRefuseUse,
+    )
+    var passed = 0
+    var failed = 0
+    for (test in tests) {
+        try {
+            test()
+            passed++
+            println("ok   ${test.name}")
+        } catch (e: Throwable) {
+            failed++
+            println("FAIL ${test.name}: $e")
+            e.printStackTrace()
+        }
+    }
+    println("$passed passed, $failed failed")
+    if (failed > 0) kotlin.system.exitProcess(1)
+}

@@ -541,6 +541,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance() != 14887:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_set_notifier() != 51879:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_upload_keys() != 19959:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() != 7707:
@@ -550,6 +552,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_bluezone_ffi_checksum_method_httpclient_post() != 36698:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_httpclient_get() != 38048:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected() != 21517:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -604,6 +608,9 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings.r
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_set_notifier.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_set_notifier.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_upload_keys.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_upload_keys.restype = ctypes.c_uint16
@@ -619,6 +626,9 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_httpclient_post.restype = ctypes.
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_httpclient_get.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_httpclient_get.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_current_advertisement.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -660,6 +670,12 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance.argtypes
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance.restype = None
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier.restype = None
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_upload_keys.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -693,6 +709,12 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_httpclient_get.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_method_httpclient_get.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected.restype = None
 _UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonetracer.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -713,6 +735,16 @@ _UniffiLib.uniffi_bluezone_ffi_fn_free_httpclient.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_free_httpclient.restype = None
+_UniffiLib.uniffi_bluezone_ffi_fn_clone_notifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_clone_notifier.restype = ctypes.c_uint64
+_UniffiLib.uniffi_bluezone_ffi_fn_free_notifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_free_notifier.restype = None
 _UNIFFI_CALLBACK_INTERFACE_BLUEZONE_HTTP_CLIENT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -734,6 +766,23 @@ _UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_httpclient.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceBluezoneHttpClient),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_httpclient.restype = None
+_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_NOTIFIER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_BLUEZONE_NOTIFIER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_BLUEZONE_NOTIFIER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceBluezoneNotifier(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_BLUEZONE_NOTIFIER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_BLUEZONE_NOTIFIER),
+        ("exposure_detected", _UNIFFI_CALLBACK_INTERFACE_BLUEZONE_NOTIFIER_METHOD0),
+    ]
+_UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_notifier.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceBluezoneNotifier),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_notifier.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_bluezone_ffi_rust_future_poll_u8.argtypes = (
@@ -2639,6 +2688,173 @@ class _UniffiFfiConverterSequenceTypeSighting(_UniffiConverterRustBuffer):
         ]
 
 
+class Notifier():
+    """
+    Posts the exposure notification; implemented by the app. Called once when an exposure
+    first reaches the threshold, from the worker thread that processed the key files.
+"""
+    
+    def exposure_detected(self, status: ExposureStatus) -> None:
+        """
+        Show the person that they may have been exposed.
+"""
+        raise NotImplementedError
+
+class NotifierImpl(Notifier):
+    """
+    Posts the exposure notification; implemented by the app. Called once when an exposure
+    first reaches the threshold, from the worker thread that processed the key files.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_notifier, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_notifier, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def exposure_detected(self, status: ExposureStatus) -> None:
+        """
+        Show the person that they may have been exposed.
+"""
+        
+        _UniffiFfiConverterTypeExposureStatus.check_lower(status)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeExposureStatus.lower(status),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplNotifierImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_NOTIFIER_METHOD0
+    def exposure_detected(
+            uniffi_handle,
+            status,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeNotifier._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeExposureStatus.lift(status), )
+            uniffi_method = uniffi_obj.exposure_detected
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_BLUEZONE_NOTIFIER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeNotifier._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_BLUEZONE_NOTIFIER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeNotifier._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceBluezoneNotifier(
+        _uniffi_free,
+        _uniffi_clone,
+        exposure_detected,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_notifier(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeNotifier:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return NotifierImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeNotifier._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: Notifier):
+        if not isinstance(value, Notifier):
+            raise TypeError("Expected Notifier subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Notifier):
+         if isinstance(value, NotifierImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeNotifier._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Notifier, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterOptionalTypeNotifier(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeNotifier.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeNotifier.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeNotifier.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
 class BluezoneTracerProtocol(typing.Protocol):
     """
     The exposure-notification engine of this phone.
@@ -2682,6 +2898,11 @@ class BluezoneTracerProtocol(typing.Protocol):
     def run_maintenance(self, ) -> None:
         """
         Destroys data past the retention period; call once a day.
+"""
+        raise NotImplementedError
+    def set_notifier(self, notifier: typing.Optional[Notifier]) -> None:
+        """
+        Sets who posts the exposure notification (`None` removes it).
 """
         raise NotImplementedError
     async def upload_keys(self, http: HttpClient,verified: VerifiedCode,consent_at: int) -> int:
@@ -2881,6 +3102,24 @@ class BluezoneTracer(BluezoneTracerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def set_notifier(self, notifier: typing.Optional[Notifier]) -> None:
+        """
+        Sets who posts the exposure notification (`None` removes it).
+"""
+        
+        _UniffiFfiConverterOptionalTypeNotifier.check_lower(notifier)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalTypeNotifier.lower(notifier),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def upload_keys(self, http: HttpClient,verified: VerifiedCode,consent_at: int) -> int:
         """
         Uploads this phone's keys of the last 14 days, with the consent the person gave at
@@ -2978,6 +3217,8 @@ __all__ = [
     "VerifiedCode",
     "HttpClientImpl",
     "HttpClient",
+    "NotifierImpl",
+    "Notifier",
     "BluezoneTracer",
     "BluezoneTracerProtocol",
 ]

@@ -733,6 +733,11 @@ public protocol BluezoneTracerProtocol: AnyObject, Sendable {
     func runMaintenance() throws 
     
     /**
+     * Sets who posts the exposure notification (`None` removes it).
+     */
+    func setNotifier(notifier: Notifier?) throws 
+    
+    /**
      * Uploads this phone's keys of the last 14 days, with the consent the person gave at
      * `consent_at` (Unix seconds, at most 10 minutes ago).
      */
@@ -920,6 +925,18 @@ open func runMaintenance()throws   {try rustCallWithError(FfiConverterTypeBluezo
         uniffiCallStatus in
     uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sets who posts the exposure notification (`None` removes it).
+     */
+open func setNotifier(notifier: Notifier?)throws   {try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeNotifier.lower(notifier),uniffiCallStatus
     )
 }
 }
@@ -1268,6 +1285,218 @@ public func FfiConverterTypeHttpClient_lift(_ handle: UInt64) throws -> HttpClie
 #endif
 public func FfiConverterTypeHttpClient_lower(_ value: HttpClient) -> UInt64 {
     return FfiConverterTypeHttpClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Posts the exposure notification; implemented by the app. Called once when an exposure
+ * first reaches the threshold, from the worker thread that processed the key files.
+ */
+public protocol Notifier: AnyObject, Sendable {
+    
+    /**
+     * Show the person that they may have been exposed.
+     */
+    func exposureDetected(status: ExposureStatus) 
+    
+}
+/**
+ * Posts the exposure notification; implemented by the app. Called once when an exposure
+ * first reaches the threshold, from the worker thread that processed the key files.
+ */
+open class NotifierImpl: Notifier, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bluezone_ffi_fn_clone_notifier(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bluezone_ffi_fn_free_notifier(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Show the person that they may have been exposed.
+     */
+open func exposureDetected(status: ExposureStatus)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_notifier_exposure_detected(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeExposureStatus_lower(status),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceNotifier {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceNotifier = UniffiVTableCallbackInterfaceNotifier(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeNotifier.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface Notifier: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeNotifier.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface Notifier: handle missing in uniffiClone")
+            }
+        },
+        exposureDetected: { (
+            uniffiHandle: UInt64,
+            status: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeNotifier.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.exposureDetected(
+                     status: try FfiConverterTypeExposureStatus_lift(status)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceNotifier> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceNotifier>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitNotifier() {
+    uniffi_bluezone_ffi_fn_init_callback_vtable_notifier(UniffiCallbackInterfaceNotifier.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNotifier: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<Notifier>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = Notifier
+
+    public static func lift(_ handle: UInt64) throws -> Notifier {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return NotifierImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: Notifier) -> UInt64 {
+         if let rustImpl = value as? NotifierImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Notifier {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Notifier, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotifier_lift(_ handle: UInt64) throws -> Notifier {
+    return try FfiConverterTypeNotifier.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotifier_lower(_ value: Notifier) -> UInt64 {
+    return FfiConverterTypeNotifier.lower(value)
 }
 
 
@@ -2693,6 +2922,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeNotifier: FfiConverterRustBuffer {
+    typealias SwiftType = Notifier?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNotifier.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNotifier.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
     typealias SwiftType = [UInt32]
 
@@ -2927,6 +3180,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance() != 14887) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_set_notifier() != 51879) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_upload_keys() != 19959) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2939,11 +3195,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bluezone_ffi_checksum_method_httpclient_get() != 38048) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected() != 21517) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open() != 52263) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitHttpClient()
+    uniffiCallbackInitNotifier()
     return InitializationResult.ok
 }()
 

@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceHttpClientMethod1)(uint64_t, RustBuffer, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_NOTIFIER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_NOTIFIER_METHOD0
+typedef void (*UniffiCallbackInterfaceNotifierMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_CLIENT
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_CLIENT
 typedef struct UniffiVTableCallbackInterfaceHttpClient {
@@ -265,6 +272,15 @@ typedef struct UniffiVTableCallbackInterfaceHttpClient {
     UniffiCallbackInterfaceHttpClientMethod0 _Nonnull post;
     UniffiCallbackInterfaceHttpClientMethod1 _Nonnull get;
 } UniffiVTableCallbackInterfaceHttpClient;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_NOTIFIER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_NOTIFIER
+typedef struct UniffiVTableCallbackInterfaceNotifier {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceNotifierMethod0 _Nonnull exposureDetected;
+} UniffiVTableCallbackInterfaceNotifier;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_CLONE_BLUEZONETRACER
@@ -322,6 +338,11 @@ RustBuffer uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings(uint64_
 void uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_BLUEZONETRACER_SET_NOTIFIER
+#define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_BLUEZONETRACER_SET_NOTIFIER
+void uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier(uint64_t ptr, RustBuffer notifier, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_BLUEZONETRACER_UPLOAD_KEYS
 #define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_BLUEZONETRACER_UPLOAD_KEYS
 uint64_t uniffi_bluezone_ffi_fn_method_bluezonetracer_upload_keys(uint64_t ptr, uint64_t http, RustBuffer verified, int64_t consent_at
@@ -355,6 +376,26 @@ RustBuffer uniffi_bluezone_ffi_fn_method_httpclient_post(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_HTTPCLIENT_GET
 #define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_HTTPCLIENT_GET
 RustBuffer uniffi_bluezone_ffi_fn_method_httpclient_get(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_CLONE_NOTIFIER
+#define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_CLONE_NOTIFIER
+uint64_t uniffi_bluezone_ffi_fn_clone_notifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_FREE_NOTIFIER
+#define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_FREE_NOTIFIER
+void uniffi_bluezone_ffi_fn_free_notifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_INIT_CALLBACK_VTABLE_NOTIFIER
+#define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_INIT_CALLBACK_VTABLE_NOTIFIER
+void uniffi_bluezone_ffi_fn_init_callback_vtable_notifier(const UniffiVTableCallbackInterfaceNotifier* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_NOTIFIER_EXPOSURE_DETECTED
+#define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_FN_METHOD_NOTIFIER_EXPOSURE_DETECTED
+void uniffi_bluezone_ffi_fn_method_notifier_exposure_detected(uint64_t ptr, RustBuffer status, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_BLUEZONE_FFI_RUSTBUFFER_ALLOC
@@ -665,6 +706,12 @@ uint16_t uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_BLUEZONETRACER_SET_NOTIFIER
+#define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_BLUEZONETRACER_SET_NOTIFIER
+uint16_t uniffi_bluezone_ffi_checksum_method_bluezonetracer_set_notifier(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_BLUEZONETRACER_UPLOAD_KEYS
 #define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_BLUEZONETRACER_UPLOAD_KEYS
 uint16_t uniffi_bluezone_ffi_checksum_method_bluezonetracer_upload_keys(void
@@ -686,6 +733,12 @@ uint16_t uniffi_bluezone_ffi_checksum_method_httpclient_post(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_HTTPCLIENT_GET
 #define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_HTTPCLIENT_GET
 uint16_t uniffi_bluezone_ffi_checksum_method_httpclient_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_NOTIFIER_EXPOSURE_DETECTED
+#define UNIFFI_FFIDEF_UNIFFI_BLUEZONE_FFI_CHECKSUM_METHOD_NOTIFIER_EXPOSURE_DETECTED
+uint16_t uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected(void
     
 );
 #endif

@@ -65,3 +65,11 @@ pub type SecureRandom = Box<dyn rand_core::CryptoRng + Send>;
 pub fn system_random() -> SecureRandom {
     Box::new(rand_core::UnwrapErr(rand::rngs::SysRng))
 }
+
+/// Told when the person should be notified of an exposure (the platform posts the
+/// notification). Called at most once per new exposure decision, from the thread that
+/// processed the key files.
+pub trait Notifier: Send + Sync {
+    /// An exposure reached the notification threshold for the first time.
+    fn exposure_detected(&self, status: &crate::exposure::ExposureStatus);
+}

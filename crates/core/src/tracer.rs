@@ -23,7 +23,7 @@ use crate::exposure::{ExposureStatus, StoredWindow, fingerprint};
 use crate::fold::Folder;
 use crate::ingest::{IngestReport, SightingInput, ValidSighting, validate};
 use crate::own_keys::{OwnKey, key_for};
-use crate::ports::{Clock, SecureRandom, SystemClock, system_random};
+use crate::ports::{Clock, Notifier, SecureRandom, SystemClock, system_random};
 use crate::rotation::{CurrentAdvertisement, draw_lifetime, rotation_due};
 use crate::transport::Transport;
 use crate::upload::{
@@ -60,6 +60,7 @@ pub struct MaintenanceReport {
 /// The exposure-notification engine of one phone.
 pub struct Tracer {
     engine: Mutex<Engine>,
+    notifier: Mutex<Option<Arc<dyn Notifier>>>,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -134,6 +135,7 @@ impl Tracer {
         engine.load_keys()?;
         Ok(Self {
             engine: Mutex::new(engine),
+            notifier: Mutex::new(None),
         })
     }
 
@@ -263,7 +265,26 @@ impl Tracer {
         status.files_matched = files_matched;
         status.files_already_matched = files_already_matched;
         status.keys_checked = keys_checked;
+        if status.newly_notified {
+            let notifier = self
+                .notifier
+                .lock()
+                .map_err(|_| CoreError::Poisoned)?
+                .clone();
+            if let Some(notifier) = notifier {
+                notifier.exposure_detected(&status);
+            }
+        }
         Ok(status)
+    }
+
+    /// Sets (or removes) who is told when an exposure reaches the threshold.
+    ///
+    /// # Errors
+    /// [`CoreError::Poisoned`] after an internal failure.
+    pub fn set_notifier(&self, notifier: Option<Arc<dyn Notifier>>) -> Result<(), CoreError> {
+        *self.notifier.lock().map_err(|_| CoreError::Poisoned)? = notifier;
+        Ok(())
     }
 
     /// Exchanges the code an official gave the person for a token (`POST /v1/verify`).

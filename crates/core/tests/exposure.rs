@@ -83,6 +83,15 @@ fn morning(phone: &Tracer, clock: &ManualClock, f0: Option<(&TemporaryExposureKe
     }
 }
 
+struct Told(std::sync::atomic::AtomicU32);
+
+impl bluezone_core::Notifier for Told {
+    fn exposure_detected(&self, status: &bluezone_core::ExposureStatus) {
+        assert!(status.notify);
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn published(teks: &[&TemporaryExposureKey]) -> Vec<u8> {
     let day_start = IntervalNumber::from_unix_seconds(MORNING)
         .unwrap()
@@ -127,8 +136,15 @@ fn the_phone_near_the_f0_is_notified_and_the_other_is_not() {
     let file = published(&keys);
     clock.set(MORNING + 86_400 + 7200);
 
+    let told = Arc::new(Told(std::sync::atomic::AtomicU32::new(0)));
+    near.set_notifier(Some(told.clone())).unwrap();
     let status = near.process_key_file(&file).unwrap();
     assert!(status.notify, "{status:?}");
+    assert_eq!(
+        told.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the notifier was told"
+    );
     assert!(status.newly_notified);
     assert_eq!(status.files_matched, 1);
     assert_eq!(status.keys_checked, 51);
@@ -140,6 +156,11 @@ fn the_phone_near_the_f0_is_notified_and_the_other_is_not() {
     assert!(status.days[0].over_threshold);
 
     let again = near.process_key_file(&file).unwrap();
+    assert_eq!(
+        told.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "told once"
+    );
     assert_eq!((again.files_matched, again.files_already_matched), (0, 1));
     assert!(again.notify && !again.newly_notified, "told once");
     assert_eq!(again.days, status.days, "not counted twice");

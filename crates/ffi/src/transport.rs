@@ -48,3 +48,20 @@ impl Transport for Foreign {
         reply(self.0.get(path.to_owned()))
     }
 }
+
+/// Posts the exposure notification; implemented by the app. Called once when an exposure
+/// first reaches the threshold, from the worker thread that processed the key files.
+#[uniffi::export(with_foreign)]
+pub trait Notifier: Send + Sync {
+    /// Show the person that they may have been exposed.
+    fn exposure_detected(&self, status: crate::records::ExposureStatus);
+}
+
+/// The app's notifier as the core's.
+pub(crate) struct ForeignNotifier(pub(crate) Arc<dyn Notifier>);
+
+impl bluezone_core::Notifier for ForeignNotifier {
+    fn exposure_detected(&self, status: &bluezone_core::ExposureStatus) {
+        self.0.exposure_detected(status.clone().into());
+    }
+}

@@ -109,6 +109,37 @@ fun testAsyncCallsAndKotlinCallbacks() = runBlocking {
     }
 }
 
+class Recorder : Notifier {
+    val calls = mutableListOf<ExposureStatus>()
+    override fun exposureDetected(status: ExposureStatus) {
+        calls += status
+    }
+}
+
+fun testACloseContactIsNotifiedThroughTheKotlinNotifier() = runBlocking {
+    val signer = TrustedSigner("test", "v1", testingSignerPublicKey())
+    val cfg = config().copy(trustedSigners = listOf(signer))
+    BluezoneTracer.open(cfg, null, ByteArray(32)).use { t ->
+        val notifier = Recorder()
+        t.setNotifier(notifier)
+        val f0 = ByteArray(16) { 0xF0.toByte() }
+        val now = System.currentTimeMillis() / 1000
+        var start = now - 2 * 3600
+        if (start % 86400 > 86400 - 3600) start -= 3600 // keep the 35 minutes inside one UTC day
+        for (scan in 0 until 7) {
+            val time = start + scan * 300
+            val payload = testingAdvertPayload(f0, time)
+            t.recordSightings((0 until 3).map { k ->
+                Sighting(Advert.RawAdvertisingData(payload), (-55).toShort(), time + k, scan.toULong())
+            })
+        }
+        val dayStart = ((start / 86400) * 144).toUInt()
+        val status = t.processKeyFiles(listOf(testingKeyFile(listOf(f0), dayStart, now)))
+        check(status.notify && status.newlyNotified) { "$status" }
+        check(notifier.calls.size == 1) { "notifier calls ${notifier.calls.size}" }
+    }
+}
+
 fun testAPanicInRustIsAnExceptionAndTheProcessLives() {
     try {
         testingPanic()
@@ -136,6 +167,7 @@ fun main(args: Array<String>) {
         ::testAdvertisementAndSightings,
         ::testErrorsAreTypedWithStableCodes,
         ::testAsyncCallsAndKotlinCallbacks,
+        ::testACloseContactIsNotifiedThroughTheKotlinNotifier,
         ::testAPanicInRustIsAnExceptionAndTheProcessLives,
         ::testClosedObjectsRefuseUse,
     )

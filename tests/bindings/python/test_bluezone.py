@@ -138,6 +138,43 @@ def test_async_key_files_and_http_callbacks():
     asyncio.run(run())
 
 
+class Recorder(bz.Notifier):
+    def __init__(self):
+        self.calls = []
+
+    def exposure_detected(self, status):
+        self.calls.append(status)
+
+
+def test_a_close_contact_is_notified_through_the_python_notifier():
+    async def run():
+        signer = bz.TrustedSigner(key_id="test", key_version="v1", public_key=bz.testing_signer_public_key())
+        t = bz.BluezoneTracer.open(config(trusted_signers=[signer]), None, bytes(32))
+        notifier = Recorder()
+        t.set_notifier(notifier)
+        f0 = bytes([0xF0] * 16)
+        now = int(time.time())
+        start = now - 2 * 3600
+        if start % 86400 > 86400 - 3600:  # keep the 35 minutes inside one UTC day
+            start -= 3600
+        for scan in range(7):  # 35 minutes, a scan every 5, close (-55 dBm at -15 dBm TX)
+            when = start + scan * 300
+            payload = bz.testing_advert_payload(f0, when)
+            t.record_sightings([
+                bz.Sighting(advert=bz.Advert.RAW_ADVERTISING_DATA(bytes=payload), rssi=-55, time=when + k, scan_window=scan)
+                for k in range(3)
+            ])
+        day_start = (start // 86400) * 144
+        status = await t.process_key_files([bz.testing_key_file([f0], day_start, now)])
+        assert status.notify and status.newly_notified, status
+        assert len(notifier.calls) == 1 and notifier.calls[0].notify
+        assert status.days and status.days[0].weighted_minutes >= 15
+        again = await t.process_key_files([bz.testing_key_file([f0], day_start, now)])
+        assert again.notify and not again.newly_notified and len(notifier.calls) == 1
+
+    asyncio.run(run())
+
+
 def test_a_panic_in_rust_is_an_exception_and_the_process_lives():
     try:
         bz.testing_panic()

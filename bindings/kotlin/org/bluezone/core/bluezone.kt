@@ -663,6 +663,9 @@ internal interface UniffiCallbackInterfaceHttpClientMethod0 : com.sun.jna.Callba
 internal interface UniffiCallbackInterfaceHttpClientMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`path`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceNotifierMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "post", "get")
 internal open class UniffiVTableCallbackInterfaceHttpClient(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -682,6 +685,25 @@ internal open class UniffiVTableCallbackInterfaceHttpClient(
         `uniffiClone` = other.`uniffiClone`
         `post` = other.`post`
         `get` = other.`get`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "exposureDetected")
+internal open class UniffiVTableCallbackInterfaceNotifier(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `exposureDetected`: UniffiCallbackInterfaceNotifierMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `exposureDetected`: UniffiCallbackInterfaceNotifierMethod0? = null,
+    ): UniffiVTableCallbackInterfaceNotifier(`uniffiFree`,`uniffiClone`,`exposureDetected`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceNotifier) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `exposureDetected` = other.`exposureDetected`
     }
 
 }
@@ -726,6 +748,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance(
     ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_set_notifier(
+    ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_upload_keys(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code(
@@ -733,6 +757,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bluezone_ffi_checksum_method_httpclient_post(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_httpclient_get(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open(
     ): Int
@@ -753,6 +779,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "bluezone"))
         uniffiCallbackInterfaceHttpClient.register(this)
+        uniffiCallbackInterfaceNotifier.register(this)
         
     }
 
@@ -779,6 +806,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier(`ptr`: Long,`notifier`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_upload_keys(`ptr`: Long,`http`: Long,`verified`: RustBuffer.ByValue,`consentAt`: Long,
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_verify_code(`ptr`: Long,`http`: Long,`code`: RustBuffer.ByValue,
@@ -793,6 +822,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bluezone_ffi_fn_method_httpclient_get(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bluezone_ffi_fn_clone_notifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bluezone_ffi_fn_free_notifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bluezone_ffi_fn_init_callback_vtable_notifier(`vtable`: UniffiVTableCallbackInterfaceNotifier,
+    ): Unit
+    external fun uniffi_bluezone_ffi_fn_method_notifier_exposure_detected(`ptr`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun ffi_bluezone_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_bluezone_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -936,6 +973,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance() and 0xFFFF) != 14887) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_set_notifier() and 0xFFFF) != 51879) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_upload_keys() and 0xFFFF) != 19959) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -946,6 +986,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_httpclient_get() and 0xFFFF) != 38048) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected() and 0xFFFF) != 21517) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open() and 0xFFFF) != 52263) {
@@ -1612,6 +1655,11 @@ public interface BluezoneTracerInterface {
     fun `runMaintenance`()
     
     /**
+     * Sets who posts the exposure notification (`None` removes it).
+     */
+    fun `setNotifier`(`notifier`: Notifier?)
+    
+    /**
      * Uploads this phone's keys of the last 14 days, with the consent the person gave at
      * `consent_at` (Unix seconds, at most 10 minutes ago).
      */
@@ -1875,6 +1923,23 @@ open class BluezoneTracer: Disposable, AutoCloseable, BluezoneTracerInterface
     UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance(
         it,
         _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sets who posts the exposure notification (`None` removes it).
+     */
+    @Throws(BluezoneException::class)override fun `setNotifier`(`notifier`: Notifier?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier(
+        it,
+        
+        FfiConverterOptionalTypeNotifier.lower(`notifier`),_status)
 }
     }
     
@@ -2362,6 +2427,331 @@ public object FfiConverterTypeHttpClient: FfiConverter<HttpClient, Long> {
     override fun allocationSize(value: HttpClient) = 8UL
 
     override fun write(value: HttpClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Posts the exposure notification; implemented by the app. Called once when an exposure
+ * first reaches the threshold, from the worker thread that processed the key files.
+ */
+public interface Notifier {
+    
+    /**
+     * Show the person that they may have been exposed.
+     */
+    fun `exposureDetected`(`status`: ExposureStatus)
+    
+    companion object
+}
+
+/**
+ * Posts the exposure notification; implemented by the app. Called once when an exposure
+ * first reaches the threshold, from the worker thread that processed the key files.
+ */
+open class NotifierImpl: Disposable, AutoCloseable, Notifier
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bluezone_ffi_fn_free_notifier(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bluezone_ffi_fn_clone_notifier(handle, status)
+        }
+    }
+
+    
+    /**
+     * Show the person that they may have been exposed.
+     */override fun `exposureDetected`(`status`: ExposureStatus)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected(
+        it,
+        
+        FfiConverterTypeExposureStatus.lower(`status`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceNotifier {
+    internal object `exposureDetected`: UniffiCallbackInterfaceNotifierMethod0 {
+        override fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeNotifier.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`exposureDetected`(
+                    FfiConverterTypeExposureStatus.lift(`status`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeNotifier.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeNotifier.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceNotifier.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `exposureDetected`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_bluezone_ffi_fn_init_callback_vtable_notifier(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNotifier: FfiConverter<Notifier, Long> {
+    internal val handleMap = UniffiHandleMap<Notifier>()
+
+    override fun lower(value: Notifier): Long {
+        if (value is NotifierImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): Notifier {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return NotifierImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): Notifier {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Notifier) = 8UL
+
+    override fun write(value: Notifier, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3624,6 +4014,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeNotifier: FfiConverterRustBuffer<Notifier?> {
+    override fun read(buf: ByteBuffer): Notifier? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNotifier.read(buf)
+    }
+
+    override fun allocationSize(value: Notifier?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNotifier.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Notifier?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNotifier.write(value, buf)
         }
     }
 }

@@ -3,3 +3,4 @@
 //! Scenario simulation (movement, radio model, ground truth) comes next.
 
 pub mod history;
+pub mod scenario;

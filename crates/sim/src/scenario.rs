@@ -1,0 +1,503 @@
+//! Scenarios: readable TOML descriptions of a place, the people in it with their phones, how
+//! they move, the days, and the events of a positive case. Parsing checks everything a
+//! simulation relies on, and every error names the line and the field.
+//!
+//! ```toml
+//! name = "A corner shop"
+//! date = "2026-11-07"        # the first simulated day (UTC)
+//! days = 1
+//!
+//! [place]
+//! width_m = 12.0
+//! depth_m = 8.0
+//! walls = [{ from = [0.0, 4.0], to = [6.0, 4.0], attenuation_db = 8.0 }]
+//! shelves = [{ at = [7.0, 2.0], size = [3.0, 1.0], attenuation_db = 5.0 }]
+//!
+//! [[people]]
+//! name = "cashier"
+//! phone = { os = "android", model = "Samsung Galaxy A52" }
+//! carry = "pocket"           # hand, pocket or bag
+//! present = { from = "08:00", to = "17:00" }
+//! movement = { kind = "stay", at = [1.0, 1.0] }
+//!
+//! [[people]]
+//! name = "shopper"
+//! count = 20                 # shopper#1 .. shopper#20
+//! phone = { os = "ios", model = "iPhone 12" }
+//! present = { from = "09:00", to = "12:00" }
+//! movement = { kind = "random_walk", area = [[2.0, 2.0], [11.0, 7.0]], speed_mps = 0.8, dwell_s = [30, 240] }
+//!
+//! [[events]]
+//! day = 1
+//! at = "18:00"
+//! person = "cashier"
+//! kind = "tests_positive"    # tests_positive, then the official issues a code and they upload
+//! ```
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+/// A scenario that cannot be used: the line (1-based) and field where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("line {line}, {field}: {message}")]
+pub struct ScenarioError {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// The field, e.g. `people[2].movement.speed_mps`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A whole scenario.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Title.
+    pub name: String,
+    /// What it represents.
+    #[serde(default)]
+    pub description: String,
+    /// First day, `YYYY-MM-DD` (UTC).
+    pub date: Spanned<String>,
+    /// Days simulated (1 to 14).
+    #[serde(default = "one")]
+    pub days: Spanned<u32>,
+    /// The place.
+    pub place: Place,
+    /// The people.
+    pub people: Vec<People>,
+    /// What happens.
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+fn one() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+/// The place: a rectangle with walls and shelves that attenuate the radio.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    /// East-west size in metres.
+    pub width_m: Spanned<f64>,
+    /// North-south size in metres.
+    pub depth_m: Spanned<f64>,
+    /// Wall segments.
+    #[serde(default)]
+    pub walls: Vec<Wall>,
+    /// Shelves (axis-aligned boxes).
+    #[serde(default)]
+    pub shelves: Vec<Shelf>,
+}
+
+/// A wall segment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wall {
+    /// One end, metres.
+    pub from: Spanned<[f64; 2]>,
+    /// The other end, metres.
+    pub to: Spanned<[f64; 2]>,
+    /// Loss through it, dB.
+    pub attenuation_db: Spanned<f64>,
+}
+
+/// A shelf.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shelf {
+    /// South-west corner, metres.
+    pub at: Spanned<[f64; 2]>,
+    /// Width and depth, metres.
+    pub size: Spanned<[f64; 2]>,
+    /// Loss through it, dB.
+    pub attenuation_db: Spanned<f64>,
+}
+
+/// The phone someone carries.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phone {
+    /// Operating system.
+    pub os: Os,
+    /// Model name (for calibration).
+    pub model: String,
+}
+
+/// A phone operating system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    /// Android.
+    Android,
+    /// iOS.
+    Ios,
+}
+
+/// Where the phone is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Carry {
+    /// In the hand.
+    Hand,
+    /// In a trouser or jacket pocket.
+    #[default]
+    Pocket,
+    /// In a bag.
+    Bag,
+}
+
+/// When someone is in the place, each day.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Presence {
+    /// Arrival, `HH:MM` UTC.
+    pub from: Spanned<String>,
+    /// Departure, `HH:MM` UTC.
+    pub to: Spanned<String>,
+}
+
+/// How someone moves while present.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Movement {
+    /// Stays at one point.
+    Stay {
+        /// The point, metres.
+        at: [f64; 2],
+    },
+    /// Walks a route, pausing at each point.
+    Waypoints {
+        /// The route, metres.
+        points: Vec<[f64; 2]>,
+        /// Walking speed, m/s.
+        speed_mps: f64,
+        /// Pause at each point: shortest and longest, seconds.
+        dwell_s: [u32; 2],
+    },
+    /// Walks between random points of an area, pausing at each.
+    RandomWalk {
+        /// The area: south-west and north-east corners, metres.
+        area: [[f64; 2]; 2],
+        /// Walking speed, m/s.
+        speed_mps: f64,
+        /// Pause at each point: shortest and longest, seconds.
+        dwell_s: [u32; 2],
+    },
+}
+
+/// One person, or a group of alike people (`count`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct People {
+    /// Name (a group's members are `name#1`, `name#2`, ...).
+    pub name: Spanned<String>,
+    /// How many (default 1, at most 10,000).
+    #[serde(default = "one")]
+    pub count: Spanned<u32>,
+    /// Their phone.
+    pub phone: Phone,
+    /// Where they carry it.
+    #[serde(default)]
+    pub carry: Carry,
+    /// When they are present.
+    pub present: Presence,
+    /// How they move.
+    pub movement: Spanned<Movement>,
+}
+
+/// What happens to someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Tests positive: an official issues a code, the person enters it and uploads.
+    TestsPositive,
+}
+
+/// An event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Day (1-based).
+    pub day: Spanned<u32>,
+    /// Time, `HH:MM` UTC.
+    pub at: Spanned<String>,
+    /// Who: a name, or `group#n`.
+    pub person: Spanned<String>,
+    /// What.
+    pub kind: EventKind,
+}
+
+/// Minutes after midnight of an `HH:MM` time.
+#[must_use]
+pub fn minutes_of(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60 && text.len() == 5).then_some(h * 60 + m)
+}
+
+/// Days since 1970 of a `YYYY-MM-DD` date.
+#[must_use]
+pub fn days_of(text: &str) -> Option<i64> {
+    let mut parts = text.split('-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some()
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || !(2020..=2100).contains(&y)
+    {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
+}
+
+impl Scenario {
+    /// Parses and checks a scenario.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] with the line and field of the first problem.
+    pub fn parse(text: &str) -> Result<Self, ScenarioError> {
+        let scenario: Self = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            ScenarioError {
+                line: line_of(text, offset),
+                field: e
+                    .message()
+                    .split('`')
+                    .nth(1)
+                    .unwrap_or("document")
+                    .to_owned(),
+                message: e.message().to_owned(),
+            }
+        })?;
+        scenario.check(text)?;
+        Ok(scenario)
+    }
+
+    /// Every person's full name (`name`, or `name#1..` for groups), in order.
+    #[must_use]
+    pub fn person_names(&self) -> Vec<String> {
+        self.people
+            .iter()
+            .flat_map(|p| {
+                let count = *p.count.get_ref();
+                let name = p.name.get_ref().clone();
+                (1..=count).map(move |i| {
+                    if count == 1 {
+                        name.clone()
+                    } else {
+                        format!("{name}#{i}")
+                    }
+                })
+            })
+            .collect()
+    }
+
+    fn check(&self, text: &str) -> Result<(), ScenarioError> {
+        let err = |span: std::ops::Range<usize>, field: String, message: &str| ScenarioError {
+            line: line_of(text, span.start),
+            field,
+            message: message.to_owned(),
+        };
+        if days_of(self.date.get_ref()).is_none() {
+            return Err(err(
+                self.date.span(),
+                "date".into(),
+                "a date is YYYY-MM-DD (2020 to 2100)",
+            ));
+        }
+        if !(1..=14).contains(self.days.get_ref()) {
+            return Err(err(self.days.span(), "days".into(), "1 to 14 days"));
+        }
+        let (w, d) = (*self.place.width_m.get_ref(), *self.place.depth_m.get_ref());
+        for (v, s, f) in [
+            (w, self.place.width_m.span(), "place.width_m"),
+            (d, self.place.depth_m.span(), "place.depth_m"),
+        ] {
+            if !(1.0..=2_000.0).contains(&v) {
+                return Err(err(s, f.into(), "between 1 and 2,000 metres"));
+            }
+        }
+        let inside = |p: &[f64; 2]| {
+            p.iter().all(|c| c.is_finite())
+                && (0.0..=w).contains(&p[0])
+                && (0.0..=d).contains(&p[1])
+        };
+        let loss = |v: f64| (0.0..=60.0).contains(&v);
+        for (i, wall) in self.place.walls.iter().enumerate() {
+            for (p, name) in [(&wall.from, "from"), (&wall.to, "to")] {
+                if !inside(p.get_ref()) {
+                    return Err(err(
+                        p.span(),
+                        format!("place.walls[{i}].{name}"),
+                        "outside the place",
+                    ));
+                }
+            }
+            if !loss(*wall.attenuation_db.get_ref()) {
+                return Err(err(
+                    wall.attenuation_db.span(),
+                    format!("place.walls[{i}].attenuation_db"),
+                    "0 to 60 dB",
+                ));
+            }
+        }
+        for (i, shelf) in self.place.shelves.iter().enumerate() {
+            let [x, y] = *shelf.at.get_ref();
+            let [sx, sy] = *shelf.size.get_ref();
+            if !inside(&[x, y]) || !inside(&[x + sx, y + sy]) || sx <= 0.0 || sy <= 0.0 {
+                return Err(err(
+                    shelf.at.span(),
+                    format!("place.shelves[{i}]"),
+                    "a shelf lies inside the place, with a positive size",
+                ));
+            }
+            if !loss(*shelf.attenuation_db.get_ref()) {
+                return Err(err(
+                    shelf.attenuation_db.span(),
+                    format!("place.shelves[{i}].attenuation_db"),
+                    "0 to 60 dB",
+                ));
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, p) in self.people.iter().enumerate() {
+            let field = |f: &str| format!("people[{i}].{f}");
+            let name = p.name.get_ref();
+            if name.is_empty() || name.contains('#') || !names.insert(name.clone()) {
+                return Err(err(
+                    p.name.span(),
+                    field("name"),
+                    "names are unique, non-empty, without '#'",
+                ));
+            }
+            if !(1..=10_000).contains(p.count.get_ref()) {
+                return Err(err(p.count.span(), field("count"), "1 to 10,000"));
+            }
+            let from = minutes_of(p.present.from.get_ref());
+            let to = minutes_of(p.present.to.get_ref());
+            match (from, to) {
+                (Some(a), Some(b)) if a < b => {}
+                (None, _) => {
+                    return Err(err(
+                        p.present.from.span(),
+                        field("present.from"),
+                        "a time is HH:MM",
+                    ));
+                }
+                (_, None) => {
+                    return Err(err(
+                        p.present.to.span(),
+                        field("present.to"),
+                        "a time is HH:MM",
+                    ));
+                }
+                _ => {
+                    return Err(err(
+                        p.present.to.span(),
+                        field("present.to"),
+                        "departure after arrival",
+                    ));
+                }
+            }
+            self.check_movement(&p.movement, &field("movement"), &inside, &err)?;
+        }
+        let all = self.person_names();
+        for (i, e) in self.events.iter().enumerate() {
+            if !all.iter().any(|n| n == e.person.get_ref()) {
+                return Err(err(
+                    e.person.span(),
+                    format!("events[{i}].person"),
+                    "no such person",
+                ));
+            }
+            if !(1..=*self.days.get_ref()).contains(e.day.get_ref()) {
+                return Err(err(
+                    e.day.span(),
+                    format!("events[{i}].day"),
+                    "a day of the scenario",
+                ));
+            }
+            if minutes_of(e.at.get_ref()).is_none() {
+                return Err(err(
+                    e.at.span(),
+                    format!("events[{i}].at"),
+                    "a time is HH:MM",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_movement(
+        &self,
+        movement: &Spanned<Movement>,
+        field: &str,
+        inside: &dyn Fn(&[f64; 2]) -> bool,
+        err: &dyn Fn(std::ops::Range<usize>, String, &str) -> ScenarioError,
+    ) -> Result<(), ScenarioError> {
+        let fail = |name: &str, message: &str| {
+            Err(err(movement.span(), format!("{field}.{name}"), message))
+        };
+        let speed_ok = |s: f64| (0.1..=3.0).contains(&s);
+        match movement.get_ref() {
+            Movement::Stay { at } => {
+                if !inside(at) {
+                    return fail("at", "outside the place");
+                }
+            }
+            Movement::Waypoints {
+                points,
+                speed_mps,
+                dwell_s,
+            } => {
+                if points.is_empty() || !points.iter().all(inside) {
+                    return fail("points", "at least one point, all inside the place");
+                }
+                if !speed_ok(*speed_mps) {
+                    return fail("speed_mps", "0.1 to 3 m/s");
+                }
+                if dwell_s[0] > dwell_s[1] {
+                    return fail("dwell_s", "[shortest, longest]");
+                }
+            }
+            Movement::RandomWalk {
+                area,
+                speed_mps,
+                dwell_s,
+            } => {
+                let [a, b] = *area;
+                if !inside(&a) || !inside(&b) || a[0] >= b[0] || a[1] >= b[1] {
+                    return fail("area", "[south-west, north-east] corners inside the place");
+                }
+                if !speed_ok(*speed_mps) {
+                    return fail("speed_mps", "0.1 to 3 m/s");
+                }
+                if dwell_s[0] > dwell_s[1] {
+                    return fail("dwell_s", "[shortest, longest]");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset.min(text.len())).map_or(1, |before| {
+        before.bytes().filter(|b| *b == b'\n').count() + 1
+    })
+}
+
+#[cfg(test)]
+mod tests;

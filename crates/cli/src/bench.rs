@@ -6,6 +6,10 @@
 //! per batch, compact daily) and a baseline that seals every advert as its own row (what an
 //! app that stores raw sightings does). It prints adverts per second and bytes per day of
 //! both, and ends with `adverts_per_second=<n>` for ours.
+//!
+//! `bench sim` plays a scenario (by default the 2,000-phone district market) twice: with the
+//! spatial grid, and comparing every pair of people present (the baseline). Both must give
+//! the same report; it prints both times and ends with `seconds=<n>` for ours.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -27,6 +31,22 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Key-file processing end to end, against the bare crypto loop, on a 14-day history.
     Match(MatchArgs),
+    /// A whole scenario through the simulator: the grid against comparing every pair.
+    Sim(SimBenchArgs),
+}
+
+/// Arguments of `bluezone bench sim`.
+#[derive(Debug, Args)]
+pub struct SimBenchArgs {
+    /// The scenario (default: the 2,000-phone district market).
+    #[arg(default_value = "scenarios/district-market.toml")]
+    scenario: std::path::PathBuf,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Skip the all-pairs baseline (it is the slow half).
+    #[arg(long)]
+    no_baseline: bool,
 }
 
 /// Arguments of `bluezone bench match`.
@@ -61,7 +81,61 @@ pub fn run(command: &BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Ingest(args) => ingest(args),
         BenchCommand::Match(args) => match_bench(args),
+        BenchCommand::Sim(args) => sim_bench(args),
     }
+}
+
+fn sim_bench(args: &SimBenchArgs) -> Result<(), CliError> {
+    use bluezone_sim::run::{Options, simulate};
+    let scenario = crate::sim::load_scenario(&args.scenario)?;
+    let mut out = std::io::stdout().lock();
+    let mut runs = Vec::new();
+    for all_pairs in [false, true] {
+        if all_pairs && args.no_baseline {
+            break;
+        }
+        let options = Options {
+            seed: args.seed,
+            step_s: 2.0,
+            all_pairs,
+        };
+        let began = Instant::now();
+        let outcome = simulate(&scenario, options, &mut |_| {}).map_err(fail)?;
+        let wall = began.elapsed();
+        let t = &outcome.timings;
+        let totals = &outcome.report.totals;
+        writeln!(
+            out,
+            "{}: {:.2} s wall (setup {:.2} s, time loop {:.2} s of which ingest CPU {:.2} s, \
+             uploads/downloads/matching {:.2} s); {} phones, {} scans, {} adverts heard",
+            if all_pairs {
+                "all pairs (baseline)"
+            } else {
+                "grid (ours)"
+            },
+            wall.as_secs_f64(),
+            t.setup.as_secs_f64(),
+            t.simulation.as_secs_f64(),
+            t.ingest_cpu.as_secs_f64(),
+            t.exposure.as_secs_f64(),
+            totals.people,
+            totals.scans,
+            totals.adverts_heard
+        )?;
+        runs.push((wall, outcome.report.to_json().map_err(fail)?));
+    }
+    if let [(ours, a), (baseline, b)] = runs.as_slice() {
+        writeln!(
+            out,
+            "speedup: {:.2}x; reports identical: {}",
+            baseline.as_secs_f64() / ours.as_secs_f64().max(1e-9),
+            a == b
+        )?;
+    }
+    if let Some((ours, _)) = runs.first() {
+        writeln!(out, "seconds={:.2}", ours.as_secs_f64())?;
+    }
+    Ok(())
 }
 
 fn fail(e: impl std::fmt::Display) -> CliError {

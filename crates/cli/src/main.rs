@@ -28,7 +28,7 @@ enum Command {
     /// Inspect keys: derive the identifiers a Temporary Exposure Key broadcasts.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Simulations for QA: synthetic histories (scenarios come later).
+    /// Simulations for QA: BLE scenarios with ground truth, reports and plots.
     #[command(subcommand)]
     Sim(sim::SimCommand),
     /// Benchmarks: ours against a baseline, in one run.

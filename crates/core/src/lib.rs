@@ -19,7 +19,9 @@ pub use diagnostics::{Diagnostics, HourlyCount};
 pub use error::CoreError;
 pub use exposure::{ExposureDay, ExposureStatus};
 pub use ingest::{AdvertData, IngestReport, SightingInput};
-pub use ports::{Clock, ManualClock, Notifier, SecureRandom, SystemClock, system_random};
+pub use ports::{
+    Clock, ManualClock, Notifier, SecureRandom, SightingSink, SystemClock, system_random,
+};
 pub use rotation::CurrentAdvertisement;
 pub use tracer::{MaintenanceReport, StorageLocation, Tracer};
 pub use transport::{HttpReply, HttpTransport, Transport, TransportError};

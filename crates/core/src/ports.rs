@@ -73,3 +73,19 @@ pub trait Notifier: Send + Sync {
     /// An exposure reached the notification threshold for the first time.
     fn exposure_detected(&self, status: &crate::exposure::ExposureStatus);
 }
+
+/// Where adverts heard go. Every source of sightings (a phone shell through the FFI, the
+/// simulator's radio, a desktop Bluetooth scanner) hands its batches to a sink, so nothing
+/// downstream knows where adverts came from. [`crate::Tracer`] is the sink that matters;
+/// tests use recorders.
+pub trait SightingSink: Send + Sync {
+    /// Takes one batch of adverts heard (usually one scan window's worth).
+    ///
+    /// # Errors
+    /// Whatever storing the batch failed with; refused sightings are counted in the
+    /// returned report, not errors.
+    fn deliver(
+        &self,
+        batch: &[crate::ingest::SightingInput],
+    ) -> Result<crate::ingest::IngestReport, crate::error::CoreError>;
+}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bluezone_protocol::keyfile::read_key_file;
 use bluezone_protocol::matching::{SightingIndex, match_keys};
-use bluezone_protocol::risk::{decide, exposure_windows};
+use bluezone_protocol::risk::{ExposureWindow, decide, exposure_windows};
 use bluezone_protocol::sightings::DayChunk;
 use bluezone_protocol::{
     Advertisement, DayNumber, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
@@ -404,6 +404,16 @@ impl Tracer {
         self.lock()?.exposure_status()
     }
 
+    /// The stored exposure windows of the retention period, oldest first, each once (GAEN
+    /// `getExposureWindows`: no key, no identifier, only scans and their attenuations). For
+    /// apps and QA tools that score with their own parameters, such as `bluezone sim sweep`.
+    ///
+    /// # Errors
+    /// Store errors, or [`CoreError::ExposureRecord`] for a malformed stored window.
+    pub fn exposure_windows(&self) -> Result<Vec<ExposureWindow>, CoreError> {
+        self.lock()?.exposure_windows()
+    }
+
     /// A report on data collection; nothing in it leaves the phone.
     ///
     /// # Errors
@@ -472,6 +482,12 @@ impl Tracer {
     /// [`CoreError::Store`].
     pub fn storage_stats(&self) -> Result<StoreStats, CoreError> {
         Ok(self.lock()?.store.stats()?)
+    }
+}
+
+impl crate::ports::SightingSink for Tracer {
+    fn deliver(&self, batch: &[SightingInput]) -> Result<IngestReport, CoreError> {
+        self.record_sightings(batch)
     }
 }
 
@@ -789,7 +805,7 @@ impl Engine {
         Ok(())
     }
 
-    fn exposure_status(&mut self) -> Result<ExposureStatus, CoreError> {
+    fn exposure_windows(&mut self) -> Result<Vec<ExposureWindow>, CoreError> {
         let today = self.today()?;
         let first_kept = self.first_kept_day()?;
         let mut seen = std::collections::HashSet::new();
@@ -800,6 +816,12 @@ impl Engine {
                 windows.push(window.window);
             }
         }
+        Ok(windows)
+    }
+
+    fn exposure_status(&mut self) -> Result<ExposureStatus, CoreError> {
+        let today = self.today()?;
+        let windows = self.exposure_windows()?;
         let decision = decide(&windows, &self.config.risk, today);
         let was_notified = self
             .store

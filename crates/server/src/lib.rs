@@ -11,6 +11,7 @@ pub mod api;
 pub mod authority;
 pub mod error;
 pub mod files;
+pub mod loopback;
 pub mod run;
 pub mod store;
 

@@ -40,6 +40,10 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::policy::{Policies, PolicyOverrides};
+use crate::radio::RadioModel;
+use crate::settings::{ContactRule, RiskSettings};
+
 /// A scenario that cannot be used: the line (1-based) and field where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("line {line}, {field}: {message}")]
@@ -73,6 +77,18 @@ pub struct Scenario {
     /// What happens.
     #[serde(default)]
     pub events: Vec<Event>,
+    /// Radio model overrides (`[radio]`).
+    #[serde(default)]
+    pub radio: Option<Spanned<RadioModel>>,
+    /// Operating-system policy overrides (`[policies.android]`, `[policies.ios]`).
+    #[serde(default)]
+    pub policies: Option<Spanned<PolicyOverrides>>,
+    /// The close-contact rule (`[truth]`).
+    #[serde(default)]
+    pub truth: Option<Spanned<ContactRule>>,
+    /// Risk parameter overrides (`[risk]`).
+    #[serde(default)]
+    pub risk: Option<Spanned<RiskSettings>>,
 }
 
 fn one() -> Spanned<u32> {
@@ -166,10 +182,13 @@ pub struct Presence {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Movement {
-    /// Stays at one point.
+    /// Stays at one point (each member of a group somewhere within `spread_m` of it).
     Stay {
         /// The point, metres.
         at: [f64; 2],
+        /// Radius around the point where each member stays, metres (default 0).
+        #[serde(default)]
+        spread_m: f64,
     },
     /// Walks a route, pausing at each point.
     Waypoints {
@@ -188,7 +207,41 @@ pub enum Movement {
         speed_mps: f64,
         /// Pause at each point: shortest and longest, seconds.
         dwell_s: [u32; 2],
+        /// Where the visit ends (a checkout, a counter), if anywhere.
+        #[serde(default)]
+        finish: Option<Finish>,
     },
+    /// A timetable: different movements at different times of the day (a shift, a break in
+    /// the staff room). Times outside the presence hours are ignored.
+    Schedule {
+        /// The parts of the day, in order, not overlapping.
+        steps: Vec<ScheduleStep>,
+    },
+}
+
+/// One part of a day's schedule: from `from` to `to`, move as `movement`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleStep {
+    /// Start, `HH:MM` UTC.
+    pub from: String,
+    /// End, `HH:MM` UTC.
+    pub to: String,
+    /// How the person moves meanwhile (not itself a schedule).
+    pub movement: Movement,
+}
+
+/// The last stop of a random walk: the person walks there and stays until leaving.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finish {
+    /// The point, metres.
+    pub at: [f64; 2],
+    /// Radius around it where each person stands, metres (default 0).
+    #[serde(default)]
+    pub spread_m: f64,
+    /// How long before leaving the person gets there: shortest and longest, seconds.
+    pub dwell_s: [u32; 2],
 }
 
 /// One person, or a group of alike people (`count`).
@@ -285,6 +338,38 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// The radio model: the defaults with the scenario's overrides.
+    #[must_use]
+    pub fn radio(&self) -> RadioModel {
+        self.radio
+            .as_ref()
+            .map(|r| r.get_ref().clone())
+            .unwrap_or_default()
+    }
+
+    /// The operating-system policies: the defaults with the scenario's overrides.
+    #[must_use]
+    pub fn policies(&self) -> Policies {
+        self.policies
+            .as_ref()
+            .map_or_else(Policies::default, |p| p.get_ref().apply())
+    }
+
+    /// The close-contact rule.
+    #[must_use]
+    pub fn truth(&self) -> ContactRule {
+        self.truth
+            .as_ref()
+            .map(|t| *t.get_ref())
+            .unwrap_or_default()
+    }
+
+    /// The risk overrides.
+    #[must_use]
+    pub fn risk(&self) -> RiskSettings {
+        self.risk.as_ref().map(|r| *r.get_ref()).unwrap_or_default()
+    }
+
     /// Every person's full name (`name`, or `name#1..` for groups), in order.
     #[must_use]
     pub fn person_names(&self) -> Vec<String> {
@@ -371,6 +456,29 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(radio) = &self.radio
+            && let Err((f, m)) = radio.get_ref().check()
+        {
+            return Err(err(radio.span(), format!("radio.{f}"), m));
+        }
+        if let Some(policies) = &self.policies {
+            let applied = policies.get_ref().apply();
+            for (os, policy) in [("android", &applied.android), ("ios", &applied.ios)] {
+                if let Err((f, m)) = policy.check() {
+                    return Err(err(policies.span(), format!("policies.{os}.{f}"), m));
+                }
+            }
+        }
+        if let Some(truth) = &self.truth
+            && let Err((f, m)) = truth.get_ref().check()
+        {
+            return Err(err(truth.span(), format!("truth.{f}"), m));
+        }
+        if let Some(risk) = &self.risk
+            && let Err((f, m)) = risk.get_ref().check()
+        {
+            return Err(err(risk.span(), format!("risk.{f}"), m));
+        }
         let mut names = HashSet::new();
         for (i, p) in self.people.iter().enumerate() {
             let field = |f: &str| format!("people[{i}].{f}");
@@ -450,11 +558,55 @@ impl Scenario {
         let fail = |name: &str, message: &str| {
             Err(err(movement.span(), format!("{field}.{name}"), message))
         };
+        Self::check_one(movement.get_ref(), &fail, inside, true)
+    }
+
+    fn check_one(
+        movement: &Movement,
+        fail: &dyn Fn(&str, &str) -> Result<(), ScenarioError>,
+        inside: &dyn Fn(&[f64; 2]) -> bool,
+        top: bool,
+    ) -> Result<(), ScenarioError> {
         let speed_ok = |s: f64| (0.1..=3.0).contains(&s);
-        match movement.get_ref() {
-            Movement::Stay { at } => {
+        let spread_ok = |at: [f64; 2], r: f64| {
+            (0.0..=50.0).contains(&r)
+                && inside(&[at[0] - r, at[1] - r])
+                && inside(&[at[0] + r, at[1] + r])
+        };
+        match movement {
+            Movement::Schedule { steps } => {
+                if !top {
+                    return fail("steps", "a schedule step cannot itself be a schedule");
+                }
+                let mut last_end = 0;
+                for (k, step) in steps.iter().enumerate() {
+                    let name = format!("steps[{k}]");
+                    match (minutes_of(&step.from), minutes_of(&step.to)) {
+                        (Some(a), Some(b)) if a < b && a >= last_end => last_end = b,
+                        _ => {
+                            return fail(
+                                &name,
+                                "HH:MM times, each step after the previous one and ending after it starts",
+                            );
+                        }
+                    }
+                    Self::check_one(
+                        &step.movement,
+                        &|f, m| fail(&format!("{name}.movement.{f}"), m),
+                        inside,
+                        false,
+                    )?;
+                }
+                if steps.is_empty() {
+                    return fail("steps", "at least one step");
+                }
+            }
+            Movement::Stay { at, spread_m } => {
                 if !inside(at) {
                     return fail("at", "outside the place");
+                }
+                if !spread_ok(*at, *spread_m) {
+                    return fail("spread_m", "0 to 50 m, the whole circle inside the place");
                 }
             }
             Movement::Waypoints {
@@ -476,7 +628,19 @@ impl Scenario {
                 area,
                 speed_mps,
                 dwell_s,
+                finish,
             } => {
+                if let Some(finish) = finish {
+                    if !inside(&finish.at) || !spread_ok(finish.at, finish.spread_m) {
+                        return fail(
+                            "finish",
+                            "a point inside the place, spread 0 to 50 m within the place",
+                        );
+                    }
+                    if finish.dwell_s[0] > finish.dwell_s[1] {
+                        return fail("finish.dwell_s", "[shortest, longest]");
+                    }
+                }
                 let [a, b] = *area;
                 if !inside(&a) || !inside(&b) || a[0] >= b[0] || a[1] >= b[1] {
                     return fail("area", "[south-west, north-east] corners inside the place");

@@ -9,51 +9,16 @@ use bluezone_core::{
     UploadConsent,
 };
 use bluezone_protocol::keyfile::TrustedKeys;
-use bluezone_server::{AppState, Authority, router};
+use bluezone_server::Authority;
+pub use bluezone_server::loopback::LoopbackServer;
 
-/// A server running on loopback in its own runtime; stops when dropped.
-pub struct LoopbackServer {
-    /// The authority behind it.
-    pub authority: Arc<Authority>,
-    /// `http://127.0.0.1:<port>`.
-    pub base: String,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl LoopbackServer {
-    /// Serves `authority` on a free loopback port, with `clock` as its time.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (a broken test machine).
-    #[must_use]
-    pub fn start(authority: Arc<Authority>, clock: Arc<dyn Clock>) -> Self {
-        let state = AppState {
-            authority: authority.clone(),
-            clock: Arc::new(move || clock.now()),
-        };
-        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("a loopback port");
-        let base = format!("http://{}", listener.local_addr().expect("an address"));
-        runtime.spawn(async move {
-            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            authority,
-            base,
-            runtime: Some(runtime),
-        }
-    }
-}
-
-impl Drop for LoopbackServer {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(1));
-        }
-    }
+/// Starts `authority` on loopback with `clock` as its time.
+///
+/// # Panics
+/// If no loopback port can be bound (a broken test machine).
+#[must_use]
+pub fn serve(authority: Arc<Authority>, clock: Arc<dyn Clock>) -> LoopbackServer {
+    LoopbackServer::start(authority, Arc::new(move || clock.now())).expect("a loopback server")
 }
 
 /// A phone configured for `authority`, in memory.

@@ -41,7 +41,7 @@ fn world() -> World {
     authority
         .create_official("dr.minh", "a long enough password", DAY)
         .unwrap();
-    let server = LoopbackServer::start(authority.clone(), clock.clone());
+    let server = bluezone_e2e::serve(authority.clone(), clock.clone());
     World {
         clock,
         authority,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bluezone_core::{Clock, ManualClock};
-use bluezone_e2e::{LoopbackServer, load};
+use bluezone_e2e::load;
 use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys, read_key_file};
 use bluezone_server::files::FolderFileStore;
 use bluezone_server::store::SqliteServerStore;
@@ -32,7 +32,7 @@ fn concurrent_uploads_are_all_kept_and_survive_restarts_published_once() {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(NOW));
     let first = authority(dir.path());
     let official = first.create_official("ops", "twelve chars!", NOW).unwrap();
-    let server = LoopbackServer::start(first, clock.clone());
+    let server = bluezone_e2e::serve(first, clock.clone());
     let report = load(&server, &clock, official, 100, 10);
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.succeeded, 100);

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bluezone_core::{Clock, ManualClock};
-use bluezone_e2e::LoopbackServer;
 use bluezone_server::files::MemoryFileStore;
 use bluezone_server::store::SqliteServerStore;
 use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
@@ -170,7 +169,7 @@ fn an_official_issues_and_revokes_a_code_in_the_browser() {
     let official = authority
         .create_official("dr.hoa", "correct horse battery", clock.now())
         .unwrap();
-    let server = LoopbackServer::start(authority.clone(), clock);
+    let server = bluezone_e2e::serve(authority.clone(), clock);
     let browser = Driver::start();
     browser.session(
         "POST",

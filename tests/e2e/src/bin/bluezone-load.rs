@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bluezone_core::{Clock, SystemClock};
-use bluezone_e2e::{LoopbackServer, load};
+use bluezone_e2e::load;
 use bluezone_server::files::FolderFileStore;
 use bluezone_server::store::SqliteServerStore;
 use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
@@ -39,7 +39,7 @@ fn main() -> Result<(), String> {
     let official = authority
         .create_official("load", "a long password", clock.now())
         .map_err(|e| e.message)?;
-    let server = LoopbackServer::start(authority.clone(), clock.clone());
+    let server = bluezone_e2e::serve(authority.clone(), clock.clone());
     let report = load(&server, &clock, official, uploads, clients);
     // Everything accepted must be stored: publish as of tomorrow and count the real keys.
     let published = authority

@@ -14,8 +14,8 @@ const RIGHT: f64 = 20.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
 /// Colours of successive series (colour-blind-safe palette).
-const COLOURS: [&str; 6] = [
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+const COLOURS: [&str; 7] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#999999",
 ];
 
 fn escape(text: &str) -> String {
@@ -310,14 +310,14 @@ pub fn confusion_matrix(totals: &Totals) -> String {
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="460" height="360" viewBox="0 0 460 360" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="230" y="26" font-size="16" text-anchor="middle">Confusion matrix</text><text x="290" y="56" font-size="13" text-anchor="middle">notified</text><text x="140" y="56" font-size="13" text-anchor="middle">not notified</text>"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="440" height="360" viewBox="0 0 440 360" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="265" y="26" font-size="16" text-anchor="middle">Confusion matrix</text><text x="340" y="56" font-size="13" text-anchor="middle">notified</text><text x="190" y="56" font-size="13" text-anchor="middle">not notified</text>"#
     );
     let _ = write!(
         svg,
-        r#"<text x="60" y="140" font-size="13" text-anchor="end">close</text><text x="60" y="156" font-size="13" text-anchor="end">contact</text><text x="60" y="270" font-size="13" text-anchor="end">not a close</text><text x="60" y="286" font-size="13" text-anchor="end">contact</text>"#
+        r#"<text x="106" y="140" font-size="13" text-anchor="end">close</text><text x="106" y="156" font-size="13" text-anchor="end">contact</text><text x="106" y="270" font-size="13" text-anchor="end">not a close</text><text x="106" y="286" font-size="13" text-anchor="end">contact</text>"#
     );
     for (name, count, col, row) in cells {
-        let x = 65.0 + 150.0 * f64::from(col);
+        let x = 115.0 + 150.0 * f64::from(col);
         let y = 70.0 + 130.0 * f64::from(row);
         let good = name.starts_with("true");
         let shade = f64::from(count) / f64::from(max);

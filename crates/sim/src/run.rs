@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use crate::geometry::distance_squared;
 use crate::grid::Grid;
 use crate::movement::{Pose, Trajectory};
-use crate::noise::{hash, normal, unit};
+use crate::noise::{hash, mix, normal, unit};
 use crate::phones::{self, PhoneProfile};
 use crate::policy::OsPolicy;
 use crate::radio::{Obstacles, RadioModel};
@@ -255,6 +255,11 @@ pub fn simulate(
         start_unix,
         phones: &phones,
     };
+    // Where a 3 × 3 block of cells covers most of the place, the grid cannot prune and its
+    // indirection costs more than comparing every pair (see docs/PERFORMANCE.md).
+    let reach = world.range_m.max(rule.distance_m);
+    let area = *scenario.place.width_m.get_ref() * *scenario.place.depth_m.get_ref();
+    let grid_prunes = (3.0 * reach).powi(2) < 0.5 * area;
     let setup = began.elapsed();
     let looped = Instant::now();
 
@@ -355,10 +360,10 @@ pub fn simulate(
             }
         }
         let points: Vec<_> = poses.iter().map(|(_, p)| p.at).collect();
-        let cell = if options.all_pairs {
+        let cell = if options.all_pairs || !grid_prunes {
             f64::INFINITY
         } else {
-            world.range_m.max(rule.distance_m)
+            reach
         };
         let grid = Grid::build(
             cell,
@@ -545,6 +550,8 @@ pub fn simulate(
             })
             .collect(),
     };
+    scatter.sort_by_key(|(h, _)| *h);
+    scatter.truncate(SCATTER_POINTS);
     let mut samples: Vec<Sample> = scatter.into_iter().map(|(_, s)| s).collect();
     samples.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
     Ok(Outcome {
@@ -814,8 +821,8 @@ impl World<'_> {
                 offset += sender.interval_s;
                 let rssi = mean + radio.fading_sigma_db * normal(h);
                 if rssi < radio.sensitivity_dbm
-                    || unit(h ^ 0x1111) < lost
-                    || unit(h ^ 0x2222) >= receiver.policy.scan_duty
+                    || unit(mix(h ^ 0x1111)) < lost
+                    || unit(mix(h ^ 0x2222)) >= receiver.policy.scan_duty
                 {
                     continue;
                 }
@@ -838,9 +845,10 @@ impl World<'_> {
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     result.heard.push((band, attenuation.round() as u32));
                 }
-                if h < u64::MAX / 32 {
+                let pick = mix(h ^ 0x3333);
+                if pick < u64::MAX / 32 {
                     result.samples.push((
-                        h,
+                        pick,
                         Sample {
                             distance_m: round3(d),
                             attenuation_db: attenuation,

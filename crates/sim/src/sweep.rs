@@ -115,7 +115,7 @@ pub fn roc_plot(points: &[SweepPoint]) -> String {
         curve.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
         chart.line(&curve, k, &format!("near bucket ≤ {b} dB"), false);
     }
-    chart.line(&[(0.0, 0.0), (1.0, 1.0)], 5, "chance", true);
+    chart.line(&[(0.0, 0.0), (1.0, 1.0)], 6, "chance", true);
     chart.finish()
 }
 

@@ -1,6 +1,10 @@
 use super::*;
 
-const BUNDLED: [(&str, &str); 5] = [
+const BUNDLED: [(&str, &str); 6] = [
+    (
+        "district-market",
+        include_str!("../../../../scenarios/district-market.toml"),
+    ),
     (
         "supermarket",
         include_str!("../../../../scenarios/supermarket.toml"),
@@ -21,7 +25,11 @@ fn every_bundled_scenario_parses() {
         assert!(!scenario.people.is_empty(), "{name}");
         assert!(!scenario.events.is_empty(), "{name}");
     }
-    let market = Scenario::parse(BUNDLED[0].1).unwrap();
+    let market = Scenario::parse(BUNDLED[1].1).unwrap();
+    assert_eq!(
+        Scenario::parse(BUNDLED[0].1).unwrap().person_names().len(),
+        2_000
+    );
     let names = market.person_names();
     assert_eq!(names.len(), 1 + 1 + 4 + 40 + 12 + 30);
     assert_eq!(names[0], "cashier-a");
@@ -98,6 +106,67 @@ fn errors_name_the_line_and_the_field() {
         let e = error_of(&text);
         assert_eq!(e.line, line, "{fragment}: {e}");
         assert!(e.to_string().contains(fragment), "{fragment}: {e}");
+    }
+}
+
+#[test]
+fn settings_tables_and_new_movements_are_checked_too() {
+    let with = |table: &str| SMALL.replace("[[events]]", &format!("{table}\n\n[[events]]"));
+    let schedule = SMALL.replace(
+        r#"movement = { kind = "stay", at = [1.0, 1.0] }"#,
+        r#"movement = { kind = "schedule", steps = [
+  { from = "08:00", to = "08:30", movement = { kind = "stay", at = [1.0, 1.0], spread_m = 0.5 } },
+  { from = "08:30", to = "09:00", movement = { kind = "random_walk", area = [[1.0, 1.0], [9.0, 9.0]], speed_mps = 1.0, dwell_s = [10, 60], finish = { at = [5.0, 5.0], spread_m = 1.0, dwell_s = [60, 120] } } },
+] }"#,
+    );
+    let parsed = Scenario::parse(&schedule).unwrap();
+    assert!(matches!(
+        parsed.people[0].movement.get_ref(),
+        Movement::Schedule { steps } if steps.len() == 2
+    ));
+    let good = with(
+        "[risk]\nnotify_minutes = 10.0\n\n[truth]\ndistance_m = 1.5\n\n[radio]\nfar_exponent = 3.0\n\n[policies.ios]\nscan_duty = 1.0",
+    );
+    let parsed = Scenario::parse(&good).unwrap();
+    assert_eq!(parsed.risk().notify_minutes, Some(10.0));
+    assert_eq!(parsed.truth().distance_m, 1.5);
+    assert_eq!(parsed.truth().minutes, 15.0);
+    assert_eq!(parsed.radio().far_exponent, 3.0);
+    assert_eq!(parsed.radio().pocket_loss_db, 3.0);
+    assert_eq!(parsed.policies().ios.scan_duty, 1.0);
+    assert!(parsed.policies().ios.coalesce_duplicates);
+    let cases = [
+        (with("[radio]\npacket_loss = 2.0"), "radio.packet_loss"),
+        (with("[radio]\npaket_loss = 0.1"), "paket_loss"),
+        (
+            with("[policies.android]\nscan_period_s = 1.0"),
+            "policies.android.scan_period_s",
+        ),
+        (with("[truth]\nminutes = 0.0"), "truth.minutes"),
+        (
+            with("[risk]\nattenuation_thresholds_db = [60, 50, 70]"),
+            "risk.attenuation_thresholds_db",
+        ),
+        (
+            schedule.replace(r#"to = "08:30", movement"#, r#"to = "08:45", movement"#),
+            "people[0].movement.steps[1]",
+        ),
+        (
+            schedule.replace("spread_m = 0.5", "spread_m = 5.0"),
+            "people[0].movement.steps[0].movement.spread_m",
+        ),
+        (
+            schedule.replace(
+                "at = [5.0, 5.0], spread_m = 1.0",
+                "at = [5.0, 5.0], spread_m = 9.0",
+            ),
+            "people[0].movement.steps[1].movement.finish",
+        ),
+    ];
+    for (text, fragment) in cases {
+        let e = error_of(&text);
+        assert!(e.to_string().contains(fragment), "{fragment}: {e}");
+        assert!(e.line > 1, "{fragment}: {e}");
     }
 }
 

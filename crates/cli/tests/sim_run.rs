@@ -1,0 +1,112 @@
+//! `bluezone sim run | sweep | check`, end to end through the real binary: the README's main
+//! job on the bundled supermarket, and the errors a QA engineer sees for a broken scenario.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+use std::process::{Command, Output};
+
+fn bluezone(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bluezone"))
+        .args(args)
+        .output()
+        .expect("the bluezone binary runs")
+}
+
+const SUPERMARKET: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../scenarios/supermarket.toml"
+);
+
+#[test]
+fn the_main_job_writes_a_reproducible_report_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let run = bluezone(&[
+            "sim",
+            "run",
+            SUPERMARKET,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(run.status.success(), "{run:?}");
+        let stdout = String::from_utf8(run.stdout).unwrap();
+        assert!(
+            stdout.starts_with("Supermarket on a Saturday: 88 people, 2 positive."),
+            "{stdout}"
+        );
+        assert!(stdout.contains("report.md"));
+    }
+    let report = std::fs::read(a.join("report.json")).unwrap();
+    assert_eq!(report, std::fs::read(b.join("report.json")).unwrap());
+    for plot in [
+        "attenuation-vs-distance.svg",
+        "detections-over-time.svg",
+        "confusion-matrix.svg",
+    ] {
+        let svg = std::fs::read_to_string(a.join(plot)).unwrap();
+        assert!(svg.starts_with("<svg"), "{plot}");
+    }
+    let md = std::fs::read_to_string(a.join("report.md")).unwrap();
+    assert!(md.contains("# Supermarket on a Saturday") && md.contains("| floor-staff#1 |"));
+}
+
+#[test]
+fn a_sweep_adds_the_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = bluezone(&[
+        "sim",
+        "sweep",
+        SUPERMARKET,
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--quiet",
+        "--seed",
+        "4",
+    ]);
+    assert!(run.status.success(), "{run:?}");
+    assert!(
+        String::from_utf8(run.stdout)
+            .unwrap()
+            .contains("swept 60 risk parameter sets")
+    );
+    let sweep: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(sweep.len(), 60);
+    assert!(dir.path().join("roc.svg").exists());
+    assert!(dir.path().join("precision-recall.svg").exists());
+}
+
+#[test]
+fn broken_scenarios_name_the_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    let text = std::fs::read_to_string(SUPERMARKET)
+        .unwrap()
+        .replace("speed_mps = 0.9", "speed_mps = 9.0");
+    std::fs::write(&path, text).unwrap();
+    let check = bluezone(&["sim", "check", path.to_str().unwrap()]);
+    assert!(!check.status.success());
+    let stderr = String::from_utf8(check.stderr).unwrap();
+    assert!(
+        stderr.contains("broken.toml: line 55, people[3].movement.speed_mps: 0.1 to 3 m/s"),
+        "{stderr}"
+    );
+    let good = bluezone(&["sim", "check", SUPERMARKET]);
+    assert!(good.status.success());
+    assert!(
+        String::from_utf8(good.stdout)
+            .unwrap()
+            .contains("valid. 88 people in 6 groups")
+    );
+    let missing = bluezone(&["sim", "run", "nowhere.toml", "--out", "x"]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8(missing.stderr)
+            .unwrap()
+            .contains("cannot read nowhere.toml")
+    );
+    let step = bluezone(&["sim", "run", SUPERMARKET, "--out", "x", "--step", "60"]);
+    assert_eq!(step.status.code(), Some(2));
+}

@@ -7,6 +7,7 @@ mod bench;
 mod hexarg;
 mod keys;
 mod output;
+mod scan;
 mod server;
 mod sim;
 mod store;
@@ -43,6 +44,9 @@ enum Command {
     /// Inspect an encrypted store.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Listen to exposure-notification beacons with this computer's Bluetooth (or replay a
+    /// recording) through a real engine.
+    Scan(scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Bench(command) => bench::run(&command),
         Command::Server(command) => server::run(&command),
         Command::Official(command) => server::run_official(&command),
+        Command::Scan(args) => scan::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

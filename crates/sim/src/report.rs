@@ -78,6 +78,19 @@ pub struct Totals {
     pub files_published: u32,
 }
 
+impl Totals {
+    /// Counts one person's outcome (`TP`, `FP`, `FN`, `TN`; anything else is a positive case).
+    pub fn count(&mut self, outcome: &str) {
+        match outcome {
+            "TP" => self.true_positives += 1,
+            "FP" => self.false_positives += 1,
+            "FN" => self.false_negatives += 1,
+            "TN" => self.true_negatives += 1,
+            _ => self.positives += 1,
+        }
+    }
+}
+
 /// One upload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UploadRow {

@@ -1,0 +1,179 @@
+//! The phones of a run: one real `Tracer` per person, configured from the scenario (its
+//! calibration entry, the authority's keys, the risk parameters), with its trajectory, its
+//! OS policy and its advertising interval; and the seeds every draw derives from.
+
+use std::sync::Arc;
+
+use bluezone_core::{ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig};
+use bluezone_protocol::keyfile::TrustedKeys;
+use bluezone_protocol::risk::RiskConfig;
+use bluezone_server::Authority;
+use rand::SeedableRng;
+
+use super::{DAY_S, SimError};
+use crate::movement::Trajectory;
+use crate::noise::{hash, unit};
+use crate::phones::{self, PhoneProfile};
+use crate::policy::{OsPolicy, Policies};
+use crate::scenario::{Carry, EventKind, Os, Scenario, minutes_of};
+
+// Domain tags of the noise hashes.
+pub(super) const TAG_SHADOW: u64 = 1;
+pub(super) const TAG_PACKET: u64 = 2;
+pub(super) const TAG_PHASE: u64 = 3;
+pub(super) const TAG_SCAN_PHASE: u64 = 4;
+pub(super) const TAG_SCAN_JITTER: u64 = 5;
+pub(super) const TAG_INTERVAL: u64 = 6;
+pub(super) const TAG_PHONE: u64 = 7;
+pub(super) const TAG_TRAJECTORY: u64 = 8;
+pub(super) const TAG_SERVER: u64 = 9;
+pub(super) const TAG_DISCOVERY: u64 = 10;
+
+/// One person's phone and what the simulator knows about it.
+pub(super) struct Phone {
+    /// Full name (`group#n`).
+    pub(super) name: String,
+    /// Operating system.
+    pub(super) os: Os,
+    /// Model name.
+    pub(super) model: String,
+    /// Where it is carried.
+    pub(super) carry: Carry,
+    /// The model's true radio figures and its calibration entry.
+    pub(super) profile: PhoneProfile,
+    /// Its OS's advertising and scanning policy.
+    pub(super) policy: OsPolicy,
+    /// Its own advertising interval, seconds.
+    pub(super) interval_s: f64,
+    /// Where its owner is, when.
+    pub(super) trajectory: Trajectory,
+    /// Its engine.
+    pub(super) tracer: Tracer,
+    /// Tested positive at this time (seconds since the start), if at all.
+    pub(super) positive_at: Option<f64>,
+}
+
+/// 32 bytes derived from the seed for `tag`.
+pub(super) fn seed_bytes(seed: u64, tag: u64) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (k, chunk) in out.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&hash(&[seed, tag, k as u64]).to_le_bytes());
+    }
+    out
+}
+
+/// Opens every person's phone.
+///
+/// # Errors
+/// [`SimError::Phone`] when an engine cannot open.
+pub(super) fn open_phones(
+    scenario: &Scenario,
+    seed: u64,
+    clock: &Arc<ManualClock>,
+    authority: &Authority,
+    risk: &RiskConfig,
+    policies: &Policies,
+) -> Result<Vec<Phone>, SimError> {
+    let names = scenario.person_names();
+    let mut phones = Vec::with_capacity(names.len());
+    let mut index = 0usize;
+    for group in &scenario.people {
+        let from = f64::from(minutes_of(group.present.from.get_ref()).unwrap_or(0)) * 60.0;
+        let to = f64::from(minutes_of(group.present.to.get_ref()).unwrap_or(0)) * 60.0;
+        let periods: Vec<(f64, f64)> = (0..*scenario.days.get_ref())
+            .map(|d| (f64::from(d) * DAY_S + from, f64::from(d) * DAY_S + to))
+            .collect();
+        let profile = phones::profile(&group.phone.model);
+        let policy = policies.of(group.phone.os).clone();
+        for _ in 0..*group.count.get_ref() {
+            let name = names[index].clone();
+            let id = index as u64;
+            let positive_at = scenario
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::TestsPositive && *e.person.get_ref() == name)
+                .map(|e| {
+                    f64::from(e.day.get_ref() - 1) * DAY_S
+                        + f64::from(minutes_of(e.at.get_ref()).unwrap_or(0)) * 60.0
+                })
+                .reduce(f64::min);
+            let config = TracerConfig {
+                tx_power_dbm: profile.calibrated_tx_dbm,
+                calibration_confidence: profile.confidence,
+                trusted_signers: TrustedKeys::single(authority.file_signer().trusted_key()),
+                upload_public_key: Some(authority.upload_public_key()),
+                matching: bluezone_protocol::matching::MatchConfig {
+                    rssi_correction_db: profile.rssi_correction_db,
+                    ..Default::default()
+                },
+                risk: risk.clone(),
+                ..TracerConfig::default()
+            };
+            let tracer = Tracer::open_with(
+                config,
+                StorageLocation::InMemory,
+                &MasterKey::from_bytes(seed_bytes(seed, TAG_PHONE + 1000 * id)),
+                clock.clone(),
+                Box::new(rand::rngs::StdRng::seed_from_u64(hash(&[
+                    seed, TAG_PHONE, id,
+                ]))),
+            )
+            .map_err(|source| SimError::Phone {
+                person: name.clone(),
+                source,
+            })?;
+            let [lo, hi] = policy.advert_interval_ms;
+            phones.push(Phone {
+                trajectory: Trajectory::plan(
+                    group.movement.get_ref(),
+                    &periods,
+                    hash(&[seed, TAG_TRAJECTORY, id]),
+                ),
+                interval_s: (lo + (hi - lo) * unit(hash(&[seed, TAG_INTERVAL, id]))) / 1_000.0,
+                name,
+                os: group.phone.os,
+                model: group.phone.model.clone(),
+                carry: group.carry,
+                profile,
+                policy: policy.clone(),
+                tracer,
+                positive_at,
+            });
+            index += 1;
+        }
+    }
+    Ok(phones)
+}
+
+/// Every arrival (start of a presence period), in time order: `(time, phone)`.
+pub(super) fn arrivals(phones: &[Phone]) -> Vec<(f64, usize)> {
+    let mut out: Vec<(f64, usize)> = phones
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            let mut last_end: Option<f64> = None;
+            p.trajectory
+                .legs()
+                .iter()
+                .filter_map(move |leg| {
+                    let arrive = last_end.is_none_or(|e| leg.start > e);
+                    last_end = Some(leg.end);
+                    arrive.then_some((leg.start, i))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    out
+}
+
+/// Every positive test, in time order: `(time, phone)`.
+pub(super) fn positives(phones: &[Phone]) -> Vec<(f64, usize)> {
+    let mut out: Vec<(f64, usize)> = phones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.positive_at.map(|t| (t, i)))
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    out
+}

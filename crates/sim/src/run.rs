@@ -6,7 +6,7 @@
 //! spends within the contact distance of a positive person. Phones whose scan window opens in
 //! the step listen: each advertiser in radio range sends its packets through the radio model
 //! and the receiver's OS policy, and the packets heard go, as one batch, into the receiver's
-//! Tracer through the [`SightingSink`] port (the same door a phone shell or a desktop scanner
+//! Tracer through the [`bluezone_core::SightingSink`] port (the same door a phone shell or a desktop scanner
 //! uses). Receivers are processed in parallel; every random draw is a hash of the seed and of
 //! what it is about, so the result does not depend on thread timing.
 //!

@@ -96,8 +96,12 @@ impl Totals {
 pub struct UploadRow {
     /// Who.
     pub person: String,
-    /// When, `day D HH:MM`.
-    pub at: String,
+    /// When the official issued the code, `day D HH:MM`.
+    pub code_issued_at: String,
+    /// When the person entered it.
+    pub code_entered_at: String,
+    /// The code was verified but the person declined to upload.
+    pub declined: bool,
     /// Keys the server accepted.
     pub keys_accepted: Option<u32>,
     /// Why it failed, if it did.
@@ -248,9 +252,14 @@ impl Report {
             let outcome = match (&u.keys_accepted, &u.error) {
                 (Some(n), _) => format!("{n} key(s) accepted"),
                 (None, Some(e)) => format!("failed: {e}"),
+                (None, None) if u.declined => "code verified, upload declined".to_owned(),
                 (None, None) => "not attempted".to_owned(),
             };
-            let _ = writeln!(md, "- {} at {}: {}", u.person, u.at, outcome);
+            let _ = writeln!(
+                md,
+                "- {}: code issued {}, entered {}: {}",
+                u.person, u.code_issued_at, u.code_entered_at, outcome
+            );
         }
         let _ = writeln!(
             md,

@@ -198,10 +198,13 @@ pub fn simulate(
     let looped = Instant::now();
 
     let arrivals = fleet::arrivals(&phones);
-    let positives = fleet::positives(&phones);
+    let mut cases = Cases {
+        tests: fleet::positives(&phones),
+        next_test: 0,
+        entries: Vec::new(),
+    };
     let mut run = Loop::new(phones.len(), days);
     let mut next_arrival = 0;
-    let mut next_positive = 0;
     let mut reported = 0.0;
     let mut t = 0.0;
     while t < total_s {
@@ -212,14 +215,7 @@ pub fn simulate(
                 t = (next / step).floor() * step;
             }
         }
-        while next_positive < positives.len() && positives[next_positive].0 <= t {
-            let (at, i) = positives[next_positive];
-            run.uploads
-                .push(health.upload(&phones[i], at, &clock, start_unix));
-            // Today's key was released: the next advert comes from a new one.
-            run.adverts[i] = None;
-            next_positive += 1;
-        }
+        cases.until(t, &health, &phones, &clock, start_unix, &mut run);
         while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= t {
             let (at, i) = arrivals[next_arrival];
             if let Err(slot) = run.active.binary_search(&i) {
@@ -269,15 +265,19 @@ pub fn simulate(
             });
         }
     }
-    for &(at, i) in &positives[next_positive..] {
-        run.uploads
-            .push(health.upload(&phones[i], at, &clock, start_unix));
-    }
+    let last_case = cases.until(
+        f64::INFINITY,
+        &health,
+        &phones,
+        &clock,
+        start_unix,
+        &mut run,
+    );
     let simulation = looped.elapsed();
 
     let exposure_began = Instant::now();
     #[allow(clippy::cast_possible_truncation)]
-    let settle = start_unix + total_s as i64 + SETTLE_S;
+    let settle = start_unix + total_s.max(last_case) as i64 + SETTLE_S;
     clock.set(settle);
     run.totals.files_published = u32::try_from(health.publish(settle)?).unwrap_or(u32::MAX);
     let decisions = phones
@@ -354,6 +354,64 @@ pub fn simulate(
             exposure,
         },
     })
+}
+
+/// Positive tests and the code entries they lead to, in time order.
+struct Cases {
+    /// `(time, phone)` of every test, in order.
+    tests: Vec<(f64, usize)>,
+    next_test: usize,
+    /// `(entry time, phone, issued code)`, in order.
+    entries: Vec<(f64, usize, Issued)>,
+}
+
+/// When a code was issued, and the code (or why the official could not issue one).
+type Issued = (f64, Result<String, String>);
+
+impl Cases {
+    /// Issues the codes and processes the entries due by `until`, in time order; returns the
+    /// time of the last one processed (0 if none).
+    fn until(
+        &mut self,
+        until: f64,
+        health: &Health,
+        phones: &[Phone],
+        clock: &ManualClock,
+        start_unix: i64,
+        run: &mut Loop,
+    ) -> f64 {
+        let mut last = 0.0;
+        loop {
+            let test = self.tests.get(self.next_test).filter(|c| c.0 <= until);
+            let entry = self.entries.first().filter(|e| e.0 <= until);
+            match (test, entry) {
+                (Some(&(at, i)), e) if e.is_none_or(|e| at <= e.0) => {
+                    let code = health.issue(at, clock, start_unix);
+                    let when = at + phones[i].entry.0;
+                    let slot = self.entries.partition_point(|e| e.0 <= when);
+                    self.entries.insert(slot, (when, i, (at, code)));
+                    self.next_test += 1;
+                    last = at;
+                }
+                (_, Some(_)) => {
+                    let (when, i, issued) = self.entries.remove(0);
+                    let row = health.enter(
+                        &phones[i],
+                        issued,
+                        when,
+                        phones[i].entry.1,
+                        clock,
+                        start_unix,
+                    );
+                    run.uploads.push(row);
+                    // An upload releases today's key: the next advert comes from a new one.
+                    run.adverts[i] = None;
+                    last = when;
+                }
+                _ => return last,
+            }
+        }
+    }
 }
 
 /// The state the time loop carries from step to step.

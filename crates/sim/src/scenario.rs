@@ -31,7 +31,9 @@
 //! day = 1
 //! at = "18:00"
 //! person = "cashier"
-//! kind = "tests_positive"    # tests_positive, then the official issues a code and they upload
+//! kind = "tests_positive"    # the official issues a code; the person enters it and uploads
+//! enters_code_after_minutes = 20   # optional (default 0; codes last 60 minutes)
+//! consents = true            # optional: false = verifies the code but declines to upload
 //! ```
 
 use std::collections::HashSet;
@@ -284,6 +286,21 @@ pub struct Event {
     pub person: Spanned<String>,
     /// What.
     pub kind: EventKind,
+    /// Minutes between the official issuing the code and the person entering it (default 0;
+    /// codes are valid for 60 minutes, so a longer wait makes the upload fail).
+    #[serde(default = "zero")]
+    pub enters_code_after_minutes: Spanned<u32>,
+    /// Whether the person agrees to upload once the code is verified (default yes).
+    #[serde(default = "yes")]
+    pub consents: bool,
+}
+
+fn zero() -> Spanned<u32> {
+    Spanned::new(0..0, 0)
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Minutes after midnight of an `HH:MM` time.
@@ -542,6 +559,13 @@ impl Scenario {
                     e.at.span(),
                     format!("events[{i}].at"),
                     "a time is HH:MM",
+                ));
+            }
+            if *e.enters_code_after_minutes.get_ref() > 7 * 24 * 60 {
+                return Err(err(
+                    e.enters_code_after_minutes.span(),
+                    format!("events[{i}].enters_code_after_minutes"),
+                    "at most 7 days (10,080 minutes)",
                 ));
             }
         }

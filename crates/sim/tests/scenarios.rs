@@ -340,3 +340,36 @@ fn reports_and_plots_are_written() {
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("| neighbour |") && md.contains("attenuation-vs-distance.svg"));
 }
+
+#[test]
+fn a_person_who_declines_or_waits_too_long_warns_nobody() {
+    let with = |extra: &str| {
+        let text = TWO_METRES.replace(
+            "kind = \"tests_positive\"",
+            &format!("kind = \"tests_positive\"\n{extra}"),
+        );
+        play(&Scenario::parse(&text).unwrap(), 3)
+    };
+    let declined = with("consents = false");
+    let upload = &declined.report.uploads[0];
+    assert!(upload.declined && upload.keys_accepted.is_none() && upload.error.is_none());
+    assert_eq!(declined.report.totals.files_published, 0);
+    assert_eq!(person(&declined.report, "neighbour").outcome, "FN");
+
+    let late = with("enters_code_after_minutes = 90");
+    let upload = &late.report.uploads[0];
+    assert_eq!(upload.code_issued_at, "day 1 12:00");
+    assert_eq!(upload.code_entered_at, "day 1 13:30");
+    assert!(
+        upload
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("code_expired")),
+        "{upload:?}"
+    );
+    assert!(!person(&late.report, "neighbour").notified);
+
+    let prompt = with("enters_code_after_minutes = 30");
+    assert_eq!(prompt.report.uploads[0].keys_accepted, Some(1));
+    assert!(person(&prompt.report, "neighbour").notified);
+}

@@ -49,8 +49,12 @@ pub(super) struct Phone {
     pub(super) trajectory: Trajectory,
     /// Its engine.
     pub(super) tracer: Tracer,
-    /// Tested positive at this time (seconds since the start), if at all.
+    /// Tested positive at this time (seconds since the start), if at all: the official issues
+    /// a code then, and contacts count in the truth until then.
     pub(super) positive_at: Option<f64>,
+    /// What the person does with the code: seconds until they enter it, and whether they
+    /// agree to upload.
+    pub(super) entry: (f64, bool),
 }
 
 /// 32 bytes derived from the seed for `tag`.
@@ -88,15 +92,20 @@ pub(super) fn open_phones(
         for _ in 0..*group.count.get_ref() {
             let name = names[index].clone();
             let id = index as u64;
-            let positive_at = scenario
+            // The first positive test of the person counts.
+            let test = scenario
                 .events
                 .iter()
                 .filter(|e| e.kind == EventKind::TestsPositive && *e.person.get_ref() == name)
                 .map(|e| {
-                    f64::from(e.day.get_ref() - 1) * DAY_S
-                        + f64::from(minutes_of(e.at.get_ref()).unwrap_or(0)) * 60.0
+                    let at = f64::from(e.day.get_ref() - 1) * DAY_S
+                        + f64::from(minutes_of(e.at.get_ref()).unwrap_or(0)) * 60.0;
+                    let delay = f64::from(*e.enters_code_after_minutes.get_ref()) * 60.0;
+                    (at, (delay, e.consents))
                 })
-                .reduce(f64::min);
+                .reduce(|a, b| if b.0 < a.0 { b } else { a });
+            let positive_at = test.map(|(at, _)| at);
+            let entry = test.map_or((0.0, true), |(_, entry)| entry);
             let config = TracerConfig {
                 tx_power_dbm: profile.calibrated_tx_dbm,
                 calibration_confidence: profile.confidence,
@@ -138,6 +147,7 @@ pub(super) fn open_phones(
                 policy: policy.clone(),
                 tracer,
                 positive_at,
+                entry,
             });
             index += 1;
         }

@@ -61,38 +61,72 @@ impl Health {
             .map_err(|e| SimError::Server(e.to_string()))
     }
 
-    /// The official issues a code, the person enters it, agrees and uploads.
-    pub(super) fn upload(
+    /// The official issues a code for `phone`'s owner at `at` (seconds since the start).
+    pub(super) fn issue(
         &self,
-        phone: &Phone,
         at: f64,
         clock: &ManualClock,
         start_unix: i64,
-    ) -> UploadRow {
-        #[allow(clippy::cast_possible_truncation)]
-        let now = start_unix + at as i64;
+    ) -> Result<String, String> {
+        let now = unix(start_unix, at);
         clock.set(now);
-        let outcome = self
-            .authority
+        self.authority
             .issue_code(self.official, 1, None, None, now)
+            .map(|issued| issued.code)
             .map_err(|e| e.to_string())
-            .and_then(|issued| {
-                let verified = phone
-                    .tracer
-                    .verify_code(&self.transport, &issued.code)
-                    .map_err(|e| e.to_string())?;
-                phone
-                    .tracer
-                    .upload_keys(&self.transport, &verified, UploadConsent { agreed_at: now })
-                    .map_err(|e| e.to_string())
-            });
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let (day, minute) = ((at / DAY_S) as u64 + 1, ((at % DAY_S) / 60.0) as u64);
+    }
+
+    /// The person enters `code` at `at`: the phone verifies it, and if they consent, uploads.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn enter(
+        &self,
+        phone: &Phone,
+        issued: super::Issued,
+        at: f64,
+        consents: bool,
+        clock: &ManualClock,
+        start_unix: i64,
+    ) -> UploadRow {
+        let (issued_at, code) = issued;
+        let now = unix(start_unix, at);
+        clock.set(now);
+        let outcome = code.and_then(|code| {
+            let verified = phone
+                .tracer
+                .verify_code(&self.transport, &code)
+                .map_err(|e| e.to_string())?;
+            if !consents {
+                return Ok(None);
+            }
+            phone
+                .tracer
+                .upload_keys(&self.transport, &verified, UploadConsent { agreed_at: now })
+                .map(Some)
+                .map_err(|e| e.to_string())
+        });
         UploadRow {
             person: phone.name.clone(),
-            at: format!("day {day} {:02}:{:02}", minute / 60, minute % 60),
-            keys_accepted: outcome.as_ref().ok().map(|r| r.keys_accepted),
+            code_issued_at: clock_text(issued_at),
+            code_entered_at: clock_text(at),
+            declined: !consents && outcome.is_ok(),
+            keys_accepted: outcome
+                .as_ref()
+                .ok()
+                .and_then(|r| r.map(|r| r.keys_accepted)),
             error: outcome.err(),
         }
     }
+}
+
+fn unix(start_unix: i64, at: f64) -> i64 {
+    #[allow(clippy::cast_possible_truncation)]
+    let seconds = at as i64;
+    start_unix + seconds
+}
+
+/// `day D HH:MM` of a time in seconds since the start.
+fn clock_text(at: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (day, minute) = ((at / DAY_S) as u64 + 1, ((at % DAY_S) / 60.0) as u64);
+    format!("day {day} {:02}:{:02}", minute / 60, minute % 60)
 }

@@ -144,6 +144,13 @@ fn settings_tables_and_new_movements_are_checked_too() {
         ),
         (with("[truth]\nminutes = 0.0"), "truth.minutes"),
         (
+            SMALL.replace(
+                "kind = \"tests_positive\"",
+                "kind = \"tests_positive\"\nenters_code_after_minutes = 20000",
+            ),
+            "events[0].enters_code_after_minutes",
+        ),
+        (
             with("[risk]\nattenuation_thresholds_db = [60, 50, 70]"),
             "risk.attenuation_thresholds_db",
         ),

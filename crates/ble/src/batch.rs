@@ -134,10 +134,4 @@ impl<'a> Batcher<'a> {
         self.flush()?;
         Ok(self.summary)
     }
-
-    /// The figures so far.
-    #[must_use]
-    pub fn summary(&self) -> BatchSummary {
-        self.summary
-    }
 }

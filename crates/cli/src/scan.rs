@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bluezone_ble::replay::parse_recording;
+use bluezone_ble::scanner::ScanEnd;
 use bluezone_ble::{AdvertFrame, BatchSummary, Batcher, Heard};
 use bluezone_core::{
     Clock, ManualClock, MasterKey, StorageLocation, SystemClock, Tracer, TracerConfig,
@@ -222,8 +223,15 @@ pub fn run(args: &ScanArgs) -> Result<(), CliError> {
                     );
                 }
             };
-            bluezone_ble::scanner::scan(args.duration, &mut adapter, &mut take)
+            let end = bluezone_ble::scanner::scan(args.duration, &mut adapter, &mut take)
                 .map_err(|e| CliError::Invalid(format!("cannot scan: {e}")))?;
+            match end {
+                ScanEnd::Interrupted => eprintln!("interrupted: saving what was heard"),
+                ScanEnd::StreamEnded => {
+                    eprintln!("the Bluetooth stack stopped reporting adverts before the end");
+                }
+                ScanEnd::TimeUp | ScanEnd::Stopped => {}
+            }
         }
     }
     if let Some(e) = failure {

@@ -23,9 +23,7 @@ pub struct Leg {
     pub from: Point,
     /// Position at `end`.
     pub to: Point,
-    /// Direction the person faces, radians (east = 0, north = π/2).
-    pub heading: f64,
-    /// The same direction as a unit vector.
+    /// Direction the person faces, a unit vector (east = [1, 0], north = [0, 1]).
     pub facing: Point,
 }
 
@@ -34,8 +32,6 @@ pub struct Leg {
 pub struct Pose {
     /// Position, metres.
     pub at: Point,
-    /// Direction faced, radians.
-    pub heading: f64,
     /// Direction faced, as a unit vector.
     pub facing: Point,
 }
@@ -87,7 +83,6 @@ impl Trajectory {
                 leg.from[0] + (leg.to[0] - leg.from[0]) * f,
                 leg.from[1] + (leg.to[1] - leg.from[1]) * f,
             ],
-            heading: leg.heading,
             facing: leg.facing,
         })
     }
@@ -133,12 +128,25 @@ fn plan_period(
                     } else {
                         to
                     },
-                    heading,
                     facing: [heading.cos(), heading.sin()],
                 });
             }
             *t = end;
         };
+    // Walking faces the way one goes.
+    let walk = |legs: &mut Vec<Leg>, t: &mut f64, from: Point, to: Point, speed_mps: f64| {
+        let length = distance(from, to) / speed_mps;
+        if length > 0.0 {
+            push(
+                legs,
+                t,
+                length,
+                from,
+                to,
+                (to[1] - from[1]).atan2(to[0] - from[0]),
+            );
+        }
+    };
     let facing = |rng: &mut dyn rand::Rng| rng.random_range(0.0..std::f64::consts::TAU);
     match movement {
         Movement::Schedule { steps } => {
@@ -172,11 +180,7 @@ fn plan_period(
                 push(legs, &mut t, pause, here, here, heading);
                 next = (next + 1) % points.len();
                 let there = points[next];
-                let length = distance(here, there) / speed_mps;
-                if length > 0.0 {
-                    let heading = (there[1] - here[1]).atan2(there[0] - here[0]);
-                    push(legs, &mut t, length, here, there, heading);
-                }
+                walk(legs, &mut t, here, there, *speed_mps);
                 here = there;
             }
         }
@@ -210,23 +214,15 @@ fn plan_period(
                     break;
                 }
                 let there = pick(rng);
-                let length = distance(here, there) / speed_mps;
-                if last.is_some() && t + length > walk_until {
+                if last.is_some() && t + distance(here, there) / speed_mps > walk_until {
                     // No time for another aisle: head for the finish now.
                     break;
                 }
-                if length > 0.0 {
-                    let heading = (there[1] - here[1]).atan2(there[0] - here[0]);
-                    push(legs, &mut t, length, here, there, heading);
-                }
+                walk(legs, &mut t, here, there, *speed_mps);
                 here = there;
             }
             if let Some(spot) = last {
-                let length = distance(here, spot) / speed_mps;
-                if length > 0.0 {
-                    let heading = (spot[1] - here[1]).atan2(spot[0] - here[0]);
-                    push(legs, &mut t, length, here, spot, heading);
-                }
+                walk(legs, &mut t, here, spot, *speed_mps);
                 let heading = facing(rng);
                 let rest = leave - t;
                 push(legs, &mut t, rest, spot, spot, heading);
@@ -358,7 +354,7 @@ mod tests {
         let plan = Trajectory::plan(&route, &[(0.0, 100.0)], 3);
         assert_eq!(plan.at(2.0).unwrap().at, [0.0, 0.0]);
         assert_eq!(plan.at(7.5).unwrap().at, [5.0, 0.0]);
-        assert_eq!(plan.at(7.5).unwrap().heading, 0.0);
+        assert_eq!(plan.at(7.5).unwrap().facing, [1.0, 0.0]);
         assert_eq!(plan.at(12.0).unwrap().at, [10.0, 0.0]);
         let still = Trajectory::plan(
             &Movement::Stay {

@@ -77,7 +77,6 @@ impl Health {
     }
 
     /// The person enters `code` at `at`: the phone verifies it, and if they consent, uploads.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn enter(
         &self,
         phone: &Phone,

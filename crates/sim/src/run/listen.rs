@@ -61,7 +61,6 @@ pub(super) struct World<'a> {
 
 impl World<'_> {
     /// One receiver's scan window opening at `start` (seconds since the scenario began).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn scan(
         &self,
         slot: usize,

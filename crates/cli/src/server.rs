@@ -35,7 +35,8 @@ pub struct Common {
     /// The server's SQLite database.
     #[arg(long, default_value = "bluezone-server.db")]
     db: PathBuf,
-    /// The 32-byte master secret (created, owner-readable only, if missing).
+    /// The 32-byte master secret (owner-readable only; `server run` and `official add`
+    /// create it if missing, `server keys` never does).
     #[arg(long, default_value = "bluezone-server.secret")]
     secret_file: PathBuf,
     /// Key id written into key-file signatures (the mobile country code).
@@ -63,6 +64,18 @@ pub struct RunArgs {
     /// Files are padded with random keys up to this many.
     #[arg(long, default_value_t = 1000)]
     min_keys_per_file: usize,
+    /// A proxy (HTTPS terminator, CDN) whose client-address header is believed, as an
+    /// address or network (repeatable), e.g. `--trusted-proxy 10.0.0.0/8`. Without one, the
+    /// peer address is the client: behind a proxy every phone would share one rate limit.
+    #[arg(long = "trusted-proxy", value_name = "ADDRESS/BITS")]
+    trusted_proxies: Vec<bluezone_server::client::IpNetwork>,
+    /// The header trusted proxies put the client's address in (`x-forwarded-for`: the
+    /// rightmost address not of a trusted proxy; any other header: one address).
+    #[arg(long, default_value = "x-forwarded-for", value_name = "NAME")]
+    client_ip_header: String,
+    /// Most connections open at once; more wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 /// Arguments of `bluezone server keys`.
@@ -96,6 +109,9 @@ fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig 
         key_version: common.key_version.clone(),
         publish_every_secs: 3600,
         authority: AuthorityConfig::default(),
+        trusted_proxies: Vec::new(),
+        client_ip_header: None,
+        limits: bluezone_server::serve::ServeLimits::default(),
     }
 }
 
@@ -106,6 +122,9 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             let mut config = run_config(&args.common, args.files.clone(), args.listen);
             config.publish_every_secs = args.publish_every;
             config.authority.min_keys_per_file = args.min_keys_per_file;
+            config.trusted_proxies.clone_from(&args.trusted_proxies);
+            config.client_ip_header = Some(args.client_ip_header.to_ascii_lowercase());
+            config.limits.max_connections = args.max_connections;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(serve(config)).map_err(fail)
         }
@@ -115,8 +134,8 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
                 PathBuf::from("unused"),
                 "127.0.0.1:0".parse().map_err(fail)?,
             );
-            let secret =
-                bluezone_server::run::load_or_create_secret(&config.secret_file).map_err(fail)?;
+            // Read-only: never creates a secret (a mistyped path must not print a new key).
+            let secret = bluezone_server::run::load_secret(&config.secret_file).map_err(fail)?;
             let keys = bluezone_server::AuthorityKeys::derive(
                 &secret,
                 &config.key_id,

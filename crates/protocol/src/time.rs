@@ -165,6 +165,57 @@ impl DayNumber {
     pub const fn start_unix_seconds(self) -> i64 {
         self.0 as i64 * SECONDS_PER_DAY
     }
+
+    /// The day of a proleptic Gregorian date `YYYY-MM-DD` (exactly that form), or `None`
+    /// for text that is not one or a date that does not exist (`2026-02-31`) or lies before
+    /// 1970. Days from civil dates after Howard Hinnant's `days_from_civil`.
+    #[must_use]
+    pub fn from_civil_date(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+            return None;
+        }
+        let number = |range: std::ops::Range<usize>| -> Option<i64> {
+            let part = text.get(range)?;
+            part.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        let (y, m, d) = (number(0..4)?, number(5..7)?, number(8..10)?);
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let days_in_month = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if !(1..=days_in_month).contains(&d) {
+            return None;
+        }
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        u32::try_from(era * 146_097 + doe - 719_468).ok().map(Self)
+    }
+
+    /// This day as `YYYY-MM-DD` (Howard Hinnant's `civil_from_days`).
+    #[must_use]
+    pub fn to_civil_date(self) -> String {
+        let z = i64::from(self.0) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    }
 }
 
 impl std::fmt::Display for DayNumber {
@@ -211,6 +262,43 @@ impl Default for RollingPeriod {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn civil_dates_round_trip_and_impossible_dates_are_refused() {
+        assert_eq!(
+            DayNumber::from_civil_date("1970-01-01"),
+            Some(DayNumber::new(0))
+        );
+        assert_eq!(
+            DayNumber::from_civil_date("2026-11-01").map(DayNumber::start_unix_seconds),
+            Some(1_793_491_200)
+        );
+        assert_eq!(
+            DayNumber::from_civil_date("2024-02-29").map(DayNumber::to_civil_date),
+            Some("2024-02-29".to_owned())
+        );
+        for day in [0, 59, 60, 365, 11_016, 19_782, 20_758, 47_541] {
+            let text = DayNumber::new(day).to_civil_date();
+            assert_eq!(DayNumber::from_civil_date(&text), Some(DayNumber::new(day)));
+        }
+        for bad in [
+            "2026-02-31",
+            "2026-02-29",
+            "2100-02-29",
+            "2026-04-31",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-00",
+            "2026-1-01",
+            "2026-01-01T",
+            "+026-01-01",
+            "2026-0a-01",
+            "1969-12-31",
+            "",
+        ] {
+            assert_eq!(DayNumber::from_civil_date(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -342,17 +342,20 @@ impl CertificateClaims {
 pub struct Certificate(pub Vec<u8>);
 
 impl Certificate {
-    /// Signs claims (deterministic ECDSA, RFC 6979).
+    /// Signs claims (deterministic ECDSA, RFC 6979), with the signature in low-S form.
     #[must_use]
     pub fn issue(claims: &CertificateClaims, key: &SigningKey) -> Self {
         let body = claims.to_bytes();
         let signature: Signature = key.sign(&body);
+        let signature = signature.normalize_s();
         let mut out = body.to_vec();
         out.extend_from_slice(&signature.to_bytes());
         Self(out)
     }
 
-    /// Checks the signature and the validity at `now`; returns the claims.
+    /// Checks the signature and the validity at `now`; returns the claims. Only the low-S
+    /// form of a signature is accepted: ECDSA also verifies `(r, n - s)`, and a second
+    /// encoding of one certificate must not pass as a second certificate.
     ///
     /// # Errors
     /// [`UploadError::MalformedCertificate`], [`UploadError::BadCertificateSignature`] or
@@ -364,6 +367,9 @@ impl Certificate {
         let (body, sig) = self.0.split_at(CLAIMS_LEN);
         let signature =
             Signature::from_slice(sig).map_err(|_| UploadError::BadCertificateSignature)?;
+        if signature.normalize_s() != signature {
+            return Err(UploadError::BadCertificateSignature);
+        }
         key.verify(body, &signature)
             .map_err(|_| UploadError::BadCertificateSignature)?;
         let claims = CertificateClaims::from_bytes(body)?;
@@ -372,6 +378,19 @@ impl Certificate {
             return Err(UploadError::CertificateExpired);
         }
         Ok(claims)
+    }
+
+    /// What identifies a certificate: the SHA-256 of its signed claims, whatever the
+    /// signature's encoding. The server accepts one upload per identity.
+    #[must_use]
+    pub fn id(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let claims = self.0.get(..CLAIMS_LEN).unwrap_or(&self.0);
+        sha2::Sha256::new()
+            .chain_update(b"bluezone/certificate-id/v1")
+            .chain_update(claims)
+            .finalize()
+            .into()
     }
 }
 

@@ -1,31 +1,59 @@
 //! The HTTP surface (axum): phones' verify, certificate, publish and download endpoints,
 //! officials' JSON API (HTTP Basic credentials) and their web page. Handlers only translate:
 //! every decision is in [`Authority`]. Blocking work (SQLite, Argon2, signing) runs on the
-//! blocking pool.
+//! blocking pool; password checks first wait (briefly) for one of a bounded number of
+//! permits. Every refusal, including unknown paths and methods, is JSON with a stable code.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64ct::{Base64, Encoding};
+use bluezone_protocol::DayNumber;
 use bluezone_protocol::messages::{CertificateRequest, VerifyRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::authority::Authority;
+use crate::client::ClientAddressPolicy;
 use crate::error::ApiError;
+use crate::limits::client_key;
 
-/// What handlers share: the authority and the clock.
+/// What handlers share: the authority, the clock and how clients are identified.
 #[derive(Clone)]
 pub struct AppState {
     /// The health authority.
     pub authority: Arc<Authority>,
     /// Current Unix time in seconds.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Which proxies' client-address header is believed.
+    pub clients: Arc<ClientAddressPolicy>,
+    /// Longest wait for a password-check permit before answering 503 (default 5 s).
+    pub password_wait: Duration,
+}
+
+impl AppState {
+    /// State with no trusted proxy and the default password wait.
+    #[must_use]
+    pub fn new(authority: Arc<Authority>, clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
+        Self {
+            authority,
+            clock,
+            clients: Arc::new(ClientAddressPolicy::default()),
+            password_wait: Duration::from_secs(5),
+        }
+    }
+
+    /// The rate-limit key of the client that sent a request.
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> String {
+        client_key(self.clients.client(peer.ip(), headers))
+    }
 }
 
 /// The router with every route.
@@ -41,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/official/codes", post(issue_code).get(list_codes))
         .route("/api/official/codes/{id}/revoke", post(revoke_code))
         .route("/official", get(page))
+        .route("/official.js", get(page_script))
+        .route("/official.css", get(page_style))
+        .fallback(|| async { ApiError::no_route() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -71,14 +103,38 @@ fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request("bad_request", &format!("malformed request: {e}")))
 }
 
+/// A path parameter, or the refusal in our error format.
+fn path<T>(param: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    param
+        .map(|Path(value)| value)
+        .map_err(|e| ApiError::bad_request("bad_path", &e.body_text()))
+}
+
+/// Officials' JSON API only takes `application/json` bodies: a cross-site form (which a
+/// browser may send with the official's remembered Basic credentials) cannot post it, and a
+/// script on another origin must pass a CORS preflight this server never grants.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type("application/json"))
+    }
+}
+
 async fn verify(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let request: VerifyRequest = json(&body_bytes(&state, body)?)?;
     let now = (state.clock)();
-    let client = peer.ip().to_string();
+    let client = state.client(peer, &headers);
     let answer = blocking(move || state.authority.verify(&client, &request.code, now)).await?;
     Ok(Json(answer).into_response())
 }
@@ -111,20 +167,27 @@ async fn upload_key(State(state): State<AppState>) -> Response {
 }
 
 async fn index(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let text = blocking(move || state.authority.index()).await?;
+    let now = (state.clock)();
+    let text = blocking(move || state.authority.index(now)).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], text).into_response())
 }
 
 async fn file(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let bytes = blocking(move || state.authority.file(&name)).await?;
+    let name = path(name)?;
+    let now = (state.clock)();
+    let bytes = blocking(move || state.authority.file(&name, now)).await?;
     Ok(([(header::CONTENT_TYPE, "application/zip")], bytes).into_response())
 }
 
 /// The official named by HTTP Basic credentials.
-async fn official(state: &AppState, headers: &HeaderMap) -> Result<i64, ApiError> {
+async fn official(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<i64, ApiError> {
     let unauthorized =
         || ApiError::unauthorized("HTTP Basic credentials of an official are required");
     let value = headers
@@ -135,9 +198,27 @@ async fn official(state: &AppState, headers: &HeaderMap) -> Result<i64, ApiError
     let decoded = Base64::decode_vec(value.trim()).map_err(|_| unauthorized())?;
     let text = String::from_utf8(decoded).map_err(|_| unauthorized())?;
     let (name, password) = text.split_once(':').ok_or_else(unauthorized)?;
-    let (name, password) = (name.to_owned(), password.to_owned());
+    let (name, password) = (
+        name.to_owned(),
+        zeroize::Zeroizing::new(password.to_owned()),
+    );
+    let client = state.client(peer, headers);
+    // Each check holds 19 MiB for ~20 ms: only a few run at once, the rest wait briefly.
+    let permit = tokio::time::timeout(
+        state.password_wait,
+        state.authority.password_checks().acquire_owned(),
+    )
+    .await
+    .map_err(|_| ApiError::busy("too many sign-ins at once; try again in a few seconds"))?
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     let authority = state.authority.clone();
-    blocking(move || authority.authenticate(&name, &password)).await
+    let now = (state.clock)();
+    blocking(move || {
+        let result = authority.authenticate(&client, &name, &password, now);
+        drop(permit);
+        result
+    })
+    .await
 }
 
 /// An official's request for a code.
@@ -177,34 +258,22 @@ struct CodeView {
     status: &'static str,
 }
 
-/// Days since 1970 of a `YYYY-MM-DD` date (Howard Hinnant's `days_from_civil`).
+/// Days since 1970 of a real `YYYY-MM-DD` date between 2020 and 2100.
 fn parse_date(text: &str) -> Option<i64> {
-    let mut parts = text.split('-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if parts.next().is_some()
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-        || !(2020..=2100).contains(&y)
-    {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    let day = DayNumber::from_civil_date(text)?;
+    let first = DayNumber::from_civil_date("2020-01-01")?;
+    let last = DayNumber::from_civil_date("2100-12-31")?;
+    (first..=last).contains(&day).then(|| i64::from(day.get()))
 }
 
 async fn issue_code(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let official_id = official(&state, &headers).await?;
+    require_json(&headers)?;
+    let official_id = official(&state, peer, &headers).await?;
     let request: IssueRequest = json(&body_bytes(&state, body)?)?;
     let onset = match &request.symptom_onset_date {
         None => None,
@@ -242,9 +311,10 @@ async fn issue_code(
 
 async fn list_codes(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let official_id = official(&state, &headers).await?;
+    let official_id = official(&state, peer, &headers).await?;
     let now = (state.clock)();
     let codes = blocking(move || state.authority.codes(official_id)).await?;
     let views: Vec<CodeView> = codes
@@ -272,15 +342,63 @@ async fn list_codes(
 
 async fn revoke_code(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let official_id = official(&state, &headers).await?;
+    let id = path(id)?;
+    require_json(&headers)?;
+    let official_id = official(&state, peer, &headers).await?;
     let now = (state.clock)();
     blocking(move || state.authority.revoke_code(official_id, id, now)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn page() -> Html<&'static str> {
-    Html(include_str!("official.html"))
+/// Headers that keep the officials' page from being framed, sniffed or made to run
+/// anything but its own script.
+fn page_headers(content_type: &'static str) -> [(header::HeaderName, HeaderValue); 6] {
+    [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                 img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]
+}
+
+async fn page() -> Response {
+    (
+        page_headers("text/html; charset=utf-8"),
+        include_str!("official.html"),
+    )
+        .into_response()
+}
+
+async fn page_script() -> Response {
+    (
+        page_headers("text/javascript; charset=utf-8"),
+        include_str!("official.js"),
+    )
+        .into_response()
+}
+
+async fn page_style() -> Response {
+    (
+        page_headers("text/css; charset=utf-8"),
+        include_str!("official.css"),
+    )
+        .into_response()
 }

@@ -1,20 +1,17 @@
 //! The health authority's logic, independent of HTTP: officials, codes, tokens,
 //! certificates, uploads and publishing. Every refusal is an [`ApiError`] with a stable code.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64ct::{Base64, Encoding};
-use bluezone_protocol::keyfile::{
-    DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, write_key_file,
-};
+use bluezone_protocol::RollingPeriod;
+use bluezone_protocol::keyfile::{KeyFileSigner, ReportType};
 use bluezone_protocol::messages::{
     CertificateResponse, PublishPayload, PublishResponse, VerifyResponse,
 };
 use bluezone_protocol::upload::{
     Certificate, CertificateClaims, UploadKey, UploadOpenKey, VerificationCode, accepted_tek_hmacs,
 };
-use bluezone_protocol::{IntervalNumber, RollingPeriod};
 use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::SigningKey;
 use rand::{Rng, RngExt, SeedableRng};
@@ -22,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::files::FileStore;
+use crate::limits::{Blocked, FailureLimiter, LimitRules};
 use crate::store::{CaseClaims, CodeStatus, NewCode, Redeem, ServerStore, StoredKey};
 
 pub use bluezone_protocol::upload::PUBLISH_AAD;
@@ -49,6 +47,15 @@ pub struct AuthorityConfig {
     pub failed_attempts_per_client_per_hour: usize,
     /// Failed code attempts all clients together may make per minute (default 100).
     pub failed_attempts_per_minute: usize,
+    /// Failed official logins one client may make per 15 minutes (default 10).
+    pub failed_logins_per_client: usize,
+    /// Failed logins under one official name, from anywhere, per hour (default 20).
+    pub failed_logins_per_name: usize,
+    /// Password checks (Argon2id, 19 MiB each) that may run at once (default 4).
+    pub max_concurrent_password_checks: usize,
+    /// How long keys, files and codes are kept, and how far back the index reaches
+    /// (default 14 days: a phone keeps sightings no longer).
+    pub retention_secs: i64,
 }
 
 impl Default for AuthorityConfig {
@@ -64,6 +71,10 @@ impl Default for AuthorityConfig {
             max_keys_per_file: 500_000,
             failed_attempts_per_client_per_hour: 10,
             failed_attempts_per_minute: 100,
+            failed_logins_per_client: 10,
+            failed_logins_per_name: 20,
+            max_concurrent_password_checks: 4,
+            retention_secs: 14 * 86_400,
         }
     }
 }
@@ -127,47 +138,37 @@ pub struct IssuedCode {
     pub expires_at: i64,
 }
 
-/// Sliding windows of failed code attempts.
-#[derive(Default)]
-struct Limiter {
-    per_client: HashMap<String, VecDeque<i64>>,
-    global: VecDeque<i64>,
-}
-
-impl Limiter {
-    fn blocked(&mut self, client: &str, now: i64, config: &AuthorityConfig) -> bool {
-        while self.global.front().is_some_and(|t| *t <= now - 60) {
-            self.global.pop_front();
-        }
-        let mine = self.per_client.entry(client.to_owned()).or_default();
-        while mine.front().is_some_and(|t| *t <= now - 3600) {
-            mine.pop_front();
-        }
-        mine.len() >= config.failed_attempts_per_client_per_hour
-            || self.global.len() >= config.failed_attempts_per_minute
-    }
-
-    fn failed(&mut self, client: &str, now: i64) {
-        self.global.push_back(now);
-        self.per_client
-            .entry(client.to_owned())
-            .or_default()
-            .push_back(now);
-    }
-}
-
 /// The health authority.
 pub struct Authority {
-    config: AuthorityConfig,
-    keys: AuthorityKeys,
-    store: Arc<dyn ServerStore>,
-    files: Arc<dyn FileStore>,
-    rng: Mutex<rand::rngs::StdRng>,
-    limiter: Mutex<Limiter>,
+    pub(crate) config: AuthorityConfig,
+    pub(crate) keys: AuthorityKeys,
+    pub(crate) store: Arc<dyn ServerStore>,
+    pub(crate) files: Arc<dyn FileStore>,
+    pub(crate) rng: Mutex<rand::rngs::StdRng>,
+    /// Failed code attempts, per client and overall.
+    code_failures: FailureLimiter,
+    /// Failed logins per client.
+    login_failures_by_client: FailureLimiter,
+    /// Failed logins per official name (known or not).
+    login_failures_by_name: FailureLimiter,
+    /// Bounds the password checks running at once (each holds 19 MiB).
+    password_checks: Arc<tokio::sync::Semaphore>,
+    /// An Argon2id hash no password matches, checked for unknown names so that they take
+    /// as long as known ones.
+    decoy_hash: OnceLock<String>,
+    /// One publisher at a time in this process.
+    pub(crate) publish_lock: Mutex<()>,
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
+}
+
+fn too_many(blocked: Blocked) -> ApiError {
+    ApiError::too_many(match blocked {
+        Blocked::Global => "too many failed attempts from everyone; try again in a minute",
+        Blocked::Key | Blocked::Full => "too many failed attempts; try again later",
+    })
 }
 
 impl Authority {
@@ -182,13 +183,46 @@ impl Authority {
         seed: [u8; 32],
     ) -> Self {
         Self {
-            config,
             keys,
             store,
             files,
             rng: Mutex::new(rand::rngs::StdRng::from_seed(seed)),
-            limiter: Mutex::new(Limiter::default()),
+            code_failures: FailureLimiter::new(LimitRules {
+                per_key: config.failed_attempts_per_client_per_hour,
+                per_key_window_secs: 3600,
+                global: config.failed_attempts_per_minute,
+                global_window_secs: 60,
+                max_keys: 100_000,
+            }),
+            login_failures_by_client: FailureLimiter::new(LimitRules {
+                per_key: config.failed_logins_per_client,
+                per_key_window_secs: 900,
+                global: usize::MAX,
+                global_window_secs: 60,
+                max_keys: 100_000,
+            }),
+            login_failures_by_name: FailureLimiter::new(LimitRules {
+                per_key: config.failed_logins_per_name,
+                per_key_window_secs: 3600,
+                global: usize::MAX,
+                global_window_secs: 60,
+                max_keys: 100_000,
+            }),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_password_checks.max(1),
+            )),
+            decoy_hash: OnceLock::new(),
+            publish_lock: Mutex::new(()),
+            config,
         }
+    }
+
+    /// The gate every password check passes: at most
+    /// [`AuthorityConfig::max_concurrent_password_checks`] run at once. The HTTP layer waits
+    /// for a permit (for a bounded time) before calling [`Authority::authenticate`].
+    #[must_use]
+    pub fn password_checks(&self) -> Arc<tokio::sync::Semaphore> {
+        self.password_checks.clone()
     }
 
     /// The settings.
@@ -258,24 +292,80 @@ impl Authority {
         Ok(id)
     }
 
-    /// Checks an official's credentials.
+    /// Checks an official's credentials. Limits come first: a client or a name with too
+    /// many recent failures is refused before any hashing. A name that does not exist costs
+    /// the same Argon2id check as a wrong password (against a decoy hash), so the answer and
+    /// its timing do not tell whether an official exists. Callers bound how many run at once
+    /// with [`Authority::password_checks`].
     ///
     /// # Errors
-    /// `unauthorized` (401).
-    pub fn authenticate(&self, name: &str, password: &str) -> Result<i64, ApiError> {
+    /// `unauthorized` (401), `too_many_attempts` (429).
+    pub fn authenticate(
+        &self,
+        client: &str,
+        name: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<i64, ApiError> {
         use argon2::password_hash::PasswordVerifier;
         use argon2::password_hash::phc::PasswordHash;
         let unauthorized = || ApiError::unauthorized("unknown official or wrong password");
-        let (id, hash) = self
-            .store
-            .official(name)
-            .map_err(internal)?
-            .ok_or_else(unauthorized)?;
-        let parsed = PasswordHash::new(&hash).map_err(internal)?;
-        argon2::Argon2::default()
+        let by_client = self
+            .login_failures_by_client
+            .begin(client, now)
+            .map_err(too_many)?;
+        // Names are at most 64 bytes; a longer one is limited under its first 64.
+        let name_key: String = name.chars().take(64).collect();
+        let by_name = match self.login_failures_by_name.begin(&name_key, now) {
+            Ok(attempt) => attempt,
+            Err(blocked) => {
+                by_client.refund();
+                return Err(too_many(blocked));
+            }
+        };
+        let official = if name.len() <= 64 && password.len() <= 1024 {
+            self.store.official(name).map_err(internal)?
+        } else {
+            None
+        };
+        let decoy;
+        let hash = match &official {
+            Some((_, hash)) => hash.as_str(),
+            None => {
+                decoy = self.decoy_hash()?;
+                decoy.as_str()
+            }
+        };
+        let parsed = PasswordHash::new(hash).map_err(internal)?;
+        let checked = argon2::Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .map_err(|_| unauthorized())?;
-        Ok(id)
+            .is_ok();
+        match official {
+            Some((id, _)) if checked => {
+                by_client.refund();
+                by_name.refund();
+                Ok(id)
+            }
+            _ => {
+                by_client.fail();
+                by_name.fail();
+                Err(unauthorized())
+            }
+        }
+    }
+
+    fn decoy_hash(&self) -> Result<String, ApiError> {
+        use argon2::password_hash::PasswordHasher;
+        if let Some(hash) = self.decoy_hash.get() {
+            return Ok(hash.clone());
+        }
+        let password: [u8; 32] = self.random_bytes()?;
+        let salt: [u8; 16] = self.random_bytes()?;
+        let hash = argon2::Argon2::default()
+            .hash_password_with_salt(&password, &salt)
+            .map_err(internal)?
+            .to_string();
+        Ok(self.decoy_hash.get_or_init(|| hash).clone())
     }
 
     /// Issues a code for a positive case.
@@ -365,22 +455,11 @@ impl Authority {
     /// # Errors
     /// `too_many_attempts` (429), `code_invalid`, `code_expired`, `code_used` (400).
     pub fn verify(&self, client: &str, code: &str, now: i64) -> Result<VerifyResponse, ApiError> {
-        if self
-            .limiter
-            .lock()
-            .map_err(internal)?
-            .blocked(client, now, &self.config)
-        {
-            return Err(ApiError::too_many(
-                "too many failed attempts; try again later",
-            ));
-        }
-        let fail = |error: ApiError| -> Result<VerifyResponse, ApiError> {
-            self.limiter.lock().map_err(internal)?.failed(client, now);
-            Err(error)
-        };
+        // Checked and counted in one step: concurrent guesses cannot pass the limit together.
+        let attempt = self.code_failures.begin(client, now).map_err(too_many)?;
         let Ok(code) = VerificationCode::parse(code) else {
-            return fail(ApiError::bad_request("code_invalid", "a code is 8 digits"));
+            attempt.fail();
+            return Err(ApiError::bad_request("code_invalid", "a code is 8 digits"));
         };
         let token: [u8; 32] = self.random_bytes()?;
         let outcome = self
@@ -392,26 +471,24 @@ impl Authority {
                 now,
             )
             .map_err(internal)?;
-        match outcome {
-            Redeem::Ok(claims) => Ok(VerifyResponse {
-                token: Base64::encode_string(&token),
-                report_type: claims.report_type,
-                symptom_onset_interval: claims.symptom_onset_interval,
-                padding: String::new(),
-            }),
-            Redeem::Expired => fail(ApiError::bad_request(
-                "code_expired",
-                "the code has expired",
-            )),
-            Redeem::Used => fail(ApiError::bad_request(
-                "code_used",
-                "the code was already used",
-            )),
-            Redeem::NotFound | Redeem::Revoked => fail(ApiError::bad_request(
-                "code_invalid",
-                "the code is not valid",
-            )),
-        }
+        let refusal = match outcome {
+            Redeem::Ok(claims) => {
+                attempt.refund();
+                return Ok(VerifyResponse {
+                    token: Base64::encode_string(&token),
+                    report_type: claims.report_type,
+                    symptom_onset_interval: claims.symptom_onset_interval,
+                    padding: String::new(),
+                });
+            }
+            Redeem::Expired => ApiError::bad_request("code_expired", "the code has expired"),
+            Redeem::Used => ApiError::bad_request("code_used", "the code was already used"),
+            Redeem::NotFound | Redeem::Revoked => {
+                ApiError::bad_request("code_invalid", "the code is not valid")
+            }
+        };
+        attempt.fail();
+        Err(refusal)
     }
 
     /// Exchanges a token and the key HMAC for a certificate.
@@ -535,7 +612,7 @@ impl Authority {
         };
         let inserted = self
             .store
-            .insert_upload(&Sha256::digest(&certificate.0).into(), case, &stored, now)
+            .insert_upload(&certificate.id(), case, &stored, now)
             .map_err(internal)?;
         Ok(PublishResponse {
             inserted,
@@ -611,99 +688,6 @@ impl Authority {
             }
         }
         Ok(keys)
-    }
-
-    /// Publishes every key whose embargo has passed, in signed files padded with random keys;
-    /// returns the names of the new files. Keys are marked published in the same transaction
-    /// that records their file, so a crash never publishes a key twice nor loses one.
-    ///
-    /// # Errors
-    /// Internal errors.
-    pub fn publish_files(&self, now: i64) -> Result<Vec<String>, ApiError> {
-        let mut names = Vec::new();
-        let limit = u32::try_from(self.config.max_keys_per_file).unwrap_or(u32::MAX);
-        loop {
-            let batch = self.store.publishable_keys(now, limit).map_err(internal)?;
-            if batch.is_empty() {
-                return Ok(names);
-            }
-            let mut keys: Vec<DiagnosisKey> = batch
-                .iter()
-                .map(|p| DiagnosisKey {
-                    key_data: p.key.key_data,
-                    rolling_start: IntervalNumber::new(p.key.rolling_start),
-                    rolling_period: RollingPeriod::new(p.key.rolling_period).unwrap_or_default(),
-                    transmission_risk: p.key.transmission_risk,
-                    report_type: ReportType::from_i32(i32::from(p.claims.report_type))
-                        .unwrap_or_default(),
-                    days_since_onset: p.claims.symptom_onset_interval.and_then(|onset| {
-                        let days =
-                            (i64::from(p.key.rolling_start) - i64::from(onset)).div_euclid(144);
-                        i8::try_from(days).ok().filter(|d| (-14..=14).contains(d))
-                    }),
-                })
-                .collect();
-            {
-                let mut rng = self.rng.lock().map_err(internal)?;
-                let real = keys.len();
-                while keys.len() < self.config.min_keys_per_file {
-                    let mut fake = keys[rng.random_range(0..real)];
-                    rng.fill_bytes(&mut fake.key_data);
-                    keys.push(fake);
-                }
-            }
-            let info = ExportInfo {
-                start_timestamp: u64::try_from(now - 3600).unwrap_or(0),
-                end_timestamp: u64::try_from(now).unwrap_or(0),
-                region: self.config.region.clone(),
-                batch_num: 1,
-                batch_size: 1,
-            };
-            let file = write_key_file(&info, &keys, &self.keys.file_signer).map_err(internal)?;
-            let name = format!("{now}-{:05}.zip", names.len() + 1);
-            self.files.put(&name, &file).map_err(internal)?;
-            let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
-            self.store
-                .record_file(
-                    &name,
-                    &ids,
-                    u32::try_from(keys.len()).unwrap_or(u32::MAX),
-                    now,
-                )
-                .map_err(internal)?;
-            self.store
-                .audit(
-                    None,
-                    "publish",
-                    &format!("{name}: {} keys, {} real", keys.len(), ids.len()),
-                    now,
-                )
-                .map_err(internal)?;
-            names.push(name);
-        }
-    }
-
-    /// The index phones poll: published file names, oldest first, one per line.
-    ///
-    /// # Errors
-    /// Internal errors.
-    pub fn index(&self) -> Result<String, ApiError> {
-        let mut text = self.store.files().map_err(internal)?.join("\n");
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        Ok(text)
-    }
-
-    /// A published file.
-    ///
-    /// # Errors
-    /// `file_not_found` (404).
-    pub fn file(&self, name: &str) -> Result<Vec<u8>, ApiError> {
-        self.files
-            .get(name)
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::not_found("file_not_found", "no such file"))
     }
 
     /// The audit log, newest first.

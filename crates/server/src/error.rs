@@ -78,6 +78,47 @@ impl ApiError {
             message: message.to_owned(),
         }
     }
+    /// 408: the request did not arrive (or was not answered) within its deadline.
+    #[must_use]
+    pub fn request_timeout() -> Self {
+        Self {
+            status: 408,
+            code: "request_timeout",
+            message: "the request took too long".to_owned(),
+        }
+    }
+    /// 404 for a path the server does not have.
+    #[must_use]
+    pub fn no_route() -> Self {
+        Self::not_found("not_found", "no such endpoint")
+    }
+    /// 405 for a method the path does not take.
+    #[must_use]
+    pub fn method_not_allowed() -> Self {
+        Self {
+            status: 405,
+            code: "method_not_allowed",
+            message: "this endpoint does not take that method".to_owned(),
+        }
+    }
+    /// 415 for a body that is not of the type the endpoint takes.
+    #[must_use]
+    pub fn unsupported_media_type(expected: &str) -> Self {
+        Self {
+            status: 415,
+            code: "unsupported_media_type",
+            message: format!("the body must be {expected}"),
+        }
+    }
+    /// 503: the server is at capacity for this kind of work; retry shortly.
+    #[must_use]
+    pub fn busy(message: &str) -> Self {
+        Self {
+            status: 503,
+            code: "server_busy",
+            message: message.to_owned(),
+        }
+    }
     /// 500: the details stay in the server's log, not in the answer.
     #[must_use]
     pub fn internal(detail: String) -> Self {
@@ -92,19 +133,31 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = if self.status >= 500 {
+        let message = if self.status >= 500 && self.code == "internal_error" {
             eprintln!("bluezone-server: internal error: {}", self.message);
             "internal error".to_owned()
         } else {
             self.message
         };
-        (
+        let mut response = (
             status,
             axum::Json(ErrorBody {
                 code: self.code.to_owned(),
                 message,
             }),
         )
-            .into_response()
+            .into_response();
+        let retry_after = match self.status {
+            429 => Some("60"),
+            503 => Some("5"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(seconds),
+            );
+        }
+        response
     }
 }

@@ -9,10 +9,14 @@
 
 pub mod api;
 pub mod authority;
+pub mod client;
 pub mod error;
 pub mod files;
+pub mod limits;
 pub mod loopback;
+pub mod publishing;
 pub mod run;
+pub mod serve;
 pub mod store;
 
 pub use api::{AppState, router};

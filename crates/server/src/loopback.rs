@@ -1,9 +1,10 @@
 //! The server on a loopback port in its own runtime, for the simulator, end-to-end tests and
-//! load runs: the real routes and the real HTTP, without deployment.
+//! load runs: the real routes, the real listener and the real HTTP, without deployment.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::serve::{ServeLimits, serve};
 use crate::{AppState, Authority, router};
 
 /// A server running on loopback in its own runtime; stops when dropped.
@@ -24,10 +25,15 @@ impl LoopbackServer {
         authority: Arc<Authority>,
         clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     ) -> std::io::Result<Self> {
-        let state = AppState {
-            authority: authority.clone(),
-            clock,
-        };
+        Self::start_with(AppState::new(authority, clock), ServeLimits::default())
+    }
+
+    /// Serves `state` on a free loopback port under `limits`.
+    ///
+    /// # Errors
+    /// When no runtime can start or no loopback port can be bound.
+    pub fn start_with(state: AppState, limits: ServeLimits) -> std::io::Result<Self> {
+        let authority = state.authority.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -35,8 +41,7 @@ impl LoopbackServer {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let base = format!("http://{}", listener.local_addr()?);
         runtime.spawn(async move {
-            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-            let _ = axum::serve(listener, app).await;
+            let _ = serve(listener, router(state), limits, std::future::pending()).await;
         });
         Ok(Self {
             authority,

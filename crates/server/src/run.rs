@@ -1,14 +1,17 @@
-//! Running the server as a process: the secret file, the storage, the HTTP listener and the
-//! hourly publisher, shut down cleanly on Ctrl-C.
+//! Running the server as a process: start-up checks (the secret's file mode, where the
+//! files folder is, every published key in an intact file), the storage, the hardened
+//! HTTP listener and the hourly publisher, shut down cleanly on Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::api::{AppState, router};
 use crate::authority::{Authority, AuthorityConfig, AuthorityKeys};
+use crate::client::{ClientAddressPolicy, IpNetwork};
 use crate::files::FolderFileStore;
+use crate::serve::{ServeLimits, serve as serve_http};
 use crate::store::SqliteServerStore;
 
 /// Everything `bluezone server` needs.
@@ -30,6 +33,12 @@ pub struct RunConfig {
     pub publish_every_secs: u64,
     /// The authority's rules.
     pub authority: AuthorityConfig,
+    /// Proxies (HTTPS terminators, CDNs) whose client-address header is believed.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// The header they set (default `x-forwarded-for`).
+    pub client_ip_header: Option<String>,
+    /// Connection and time limits of the listener.
+    pub limits: ServeLimits,
 }
 
 /// Unix time now.
@@ -40,15 +49,36 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Reads the master secret; it must exist, be 32 bytes and be readable by its owner only.
+/// Read-only commands use this: they never create a secret (a mistyped path would otherwise
+/// print the keys of a new, wrong authority).
+///
+/// # Errors
+/// A message when the file is missing, unreadable, the wrong size, or open to others.
+pub fn load_secret(path: &Path) -> Result<[u8; 32], String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "no secret at {} (check --secret-file; `bluezone server run` creates one)",
+                path.display()
+            )
+        } else {
+            format!("cannot read {}: {e}", path.display())
+        }
+    })?;
+    check_private(path)?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{} is not a 32-byte secret", path.display()))
+}
+
 /// Reads the master secret, or creates it from the OS generator (readable by the owner only).
 ///
 /// # Errors
-/// A message when the file cannot be read or written, or is not 32 bytes.
-pub fn load_or_create_secret(path: &std::path::Path) -> Result<[u8; 32], String> {
-    match std::fs::read(path) {
-        Ok(bytes) => bytes
-            .try_into()
-            .map_err(|_| format!("{} is not a 32-byte secret", path.display())),
+/// As [`load_secret`], or a message when a new secret cannot be written.
+pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], String> {
+    match std::fs::metadata(path) {
+        Ok(_) => load_secret(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = [0u8; 32];
             rand::Rng::fill_bytes(&mut rand::rng(), &mut secret);
@@ -59,7 +89,30 @@ pub fn load_or_create_secret(path: &std::path::Path) -> Result<[u8; 32], String>
     }
 }
 
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+/// Refuses a file that its group or others may read or write.
+fn check_private(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{} is open to other users (mode {:04o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o7777,
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -76,14 +129,75 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Builds the authority over the configured storage.
+/// The folder a file is in, resolved (it must exist).
+fn folder_of(path: &Path) -> Result<PathBuf, String> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    parent
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve {}: {e}", parent.display()))
+}
+
+/// Refuses a files folder that holds (or is above) the secret or the database: everything
+/// in that folder is published to the world by design.
+///
+/// # Errors
+/// A message naming the file that would be exposed.
+pub fn check_files_folder(config: &RunConfig) -> Result<(), String> {
+    std::fs::create_dir_all(&config.files)
+        .map_err(|e| format!("cannot create {}: {e}", config.files.display()))?;
+    let files = config
+        .files
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve {}: {e}", config.files.display()))?;
+    for (what, path) in [("secret", &config.secret_file), ("database", &config.db)] {
+        if folder_of(path)?.starts_with(&files) {
+            return Err(format!(
+                "the files folder {} would hold the {what} ({}): give --files a folder of its own",
+                config.files.display(),
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Warnings about a database file others may read (it holds officials' password hashes,
+/// code HMACs and uploaded keys).
+fn database_warnings(db: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(db) {
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                warnings.push(format!(
+                    "warning: {} is open to other users (mode {:04o}); run `chmod 600 {}`",
+                    db.display(),
+                    mode & 0o7777,
+                    db.display()
+                ));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    warnings
+}
+
+/// Builds the authority over the configured storage, creating the secret and the database
+/// if they are missing.
 ///
 /// # Errors
 /// A message when storage or keys cannot be set up.
 pub fn authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
     let secret = load_or_create_secret(&config.secret_file)?;
     let keys = AuthorityKeys::derive(&secret, &config.key_id, &config.key_version)?;
-    let store = SqliteServerStore::open(&config.db).map_err(|e| e.to_string())?;
+    let store =
+        SqliteServerStore::open(&config.db).map_err(|e| format!("{}: {e}", config.db.display()))?;
     let files = FolderFileStore::new(config.files.clone()).map_err(|e| e.to_string())?;
     let mut seed = [0u8; 32];
     rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
@@ -96,12 +210,101 @@ pub fn authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
     )))
 }
 
-/// Serves until Ctrl-C, publishing every `publish_every_secs` (and once at start).
+/// Completes on Ctrl-C or SIGTERM (what service managers and container runtimes send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    () = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => interrupt.await,
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
+}
+
+/// Publishes (and purges what is past retention) every `every`, until told to stop; a run
+/// in progress always completes.
+async fn publisher(
+    authority: Arc<Authority>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let authority = authority.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let now = unix_now();
+            let published = authority.publish_files(now);
+            let purged = authority.purge_expired(now);
+            (published, purged)
+        })
+        .await;
+        match run {
+            Ok((published, purged)) => {
+                match published {
+                    Ok(files) if !files.is_empty() => eprintln!("published {}", files.join(", ")),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("publishing failed: {}", e.message),
+                }
+                match purged {
+                    Ok(report) if !report.files.is_empty() || report.keys > 0 => eprintln!(
+                        "purged {} files and {} keys past retention",
+                        report.files.len(),
+                        report.keys
+                    ),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("purging failed: {}", e.message),
+                }
+            }
+            Err(e) => eprintln!("publishing failed: {e}"),
+        }
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, publishing every `publish_every_secs` (and once at
+/// start, after checking that every published key is in an intact file). On a signal it
+/// stops accepting, lets requests in flight and a publish in progress finish, and returns.
 ///
 /// # Errors
-/// A message when the listener cannot be bound or the server fails.
+/// A message when a start-up check fails, or the listener cannot be bound.
 pub async fn serve(config: RunConfig) -> Result<(), String> {
+    check_files_folder(&config)?;
+    for warning in database_warnings(&config.db) {
+        eprintln!("{warning}");
+    }
     let authority = authority(&config)?;
+    {
+        let authority = authority.clone();
+        let check =
+            tokio::task::spawn_blocking(move || authority.check_published_files(unix_now()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("checking published files failed: {}", e.message))?;
+        eprintln!(
+            "published files: {} intact, {} withdrawn ({} keys to publish again), {} unrecorded removed",
+            check.files_intact,
+            check.files_withdrawn.len(),
+            check.keys_republished,
+            check.orphans_removed.len()
+        );
+        for name in &check.files_withdrawn {
+            eprintln!("warning: {name} was missing, altered or incomplete: withdrawn");
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -109,39 +312,25 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
         "bluezone-server listening on http://{} (officials: /official)",
         listener.local_addr().map_err(|e| e.to_string())?
     );
-    let publisher = {
-        let authority = authority.clone();
-        let every = Duration::from_secs(config.publish_every_secs.max(1));
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(every);
-            loop {
-                ticker.tick().await;
-                let authority = authority.clone();
-                match tokio::task::spawn_blocking(move || authority.publish_files(unix_now())).await
-                {
-                    Ok(Ok(files)) if !files.is_empty() => {
-                        eprintln!("published {}", files.join(", "));
-                    }
-                    Ok(Err(e)) => eprintln!("publishing failed: {}", e.message),
-                    Err(e) => eprintln!("publishing failed: {e}"),
-                    Ok(Ok(_)) => {}
-                }
-            }
-        })
-    };
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let publishing = tokio::spawn(publisher(
+        authority.clone(),
+        Duration::from_secs(config.publish_every_secs.max(1)),
+        stopping,
+    ));
     let state = AppState {
-        authority,
-        clock: Arc::new(unix_now),
+        clients: Arc::new(ClientAddressPolicy {
+            trusted_proxies: config.trusted_proxies.clone(),
+            header: config.client_ip_header.clone(),
+        }),
+        ..AppState::new(authority, Arc::new(unix_now))
     };
-    let result = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| e.to_string());
-    publisher.abort();
+    let result = serve_http(listener, router(state), config.limits, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string());
+    eprintln!("bluezone-server: shutting down");
+    let _ = stop.send(true);
+    let _ = publishing.await;
+    eprintln!("bluezone-server: stopped");
     result
 }

@@ -127,6 +127,50 @@ pub struct AuditEntry {
     pub at: i64,
 }
 
+/// A published key file as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// The file's name in the index.
+    pub name: String,
+    /// SHA-256 of the bytes written (absent for files published before schema version 2).
+    pub sha256: Option<[u8; 32]>,
+    /// Unix seconds it was published.
+    pub created_at: i64,
+    /// Keys in it, padding included.
+    pub key_count: u32,
+}
+
+/// What recording a published file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// The file is recorded and every one of its keys is marked published in it.
+    Recorded,
+    /// A file of that name is already recorded: nothing was changed.
+    NameTaken,
+    /// Another file took some of these keys first (a concurrent publisher): nothing was
+    /// changed, and the caller must discard the file it wrote.
+    KeysTaken,
+}
+
+/// What a retention purge removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Files dropped from the records (the caller deletes their bytes).
+    pub files: Vec<String>,
+    /// Keys deleted.
+    pub keys: u64,
+    /// Uploads deleted (every key gone).
+    pub uploads: u64,
+    /// Codes deleted (expired before the cut-off).
+    pub codes: u64,
+    /// Tokens deleted (expired).
+    pub tokens: u64,
+}
+
+/// The `application_id` stamped into the server's SQLite database ("BZSV"), so that no other
+/// file is ever migrated or written as if it were one.
+pub const SERVER_APPLICATION_ID: i32 = 0x425A_5356;
+
 /// A code's row as `redeem_code` reads it.
 struct CodeRow {
     id: i64,
@@ -164,27 +208,47 @@ pub trait ServerStore: Send + Sync {
     ) -> Result<Redeem, StoreError>;
     /// Uses a token once.
     fn take_token(&self, token_mac: &[u8; 32], now: i64) -> Result<Redeem, StoreError>;
-    /// Stores an upload's keys, once per certificate: a retry with the same certificate
+    /// Stores an upload's keys, once per certificate (`certificate_id`: its claims' digest,
+    /// see `Certificate::id`), and each key once: a retry with the same certificate
     /// returns the count first stored. `Err` only on storage failure.
     fn insert_upload(
         &self,
-        certificate_hash: &[u8; 32],
+        certificate_id: &[u8; 32],
         claims: CaseClaims,
         keys: &[StoredKey],
         now: i64,
     ) -> Result<u32, StoreError>;
     /// Keys not yet published whose embargo has passed.
     fn publishable_keys(&self, now: i64, limit: u32) -> Result<Vec<PublishableKey>, StoreError>;
-    /// Records a published file and marks its keys, in one transaction.
+    /// Records a published file and marks its keys, in one transaction; changes nothing
+    /// unless every key is still unpublished and the name is free.
     fn record_file(
         &self,
         name: &str,
+        sha256: &[u8; 32],
         key_ids: &[i64],
         key_count: u32,
         now: i64,
-    ) -> Result<(), StoreError>;
-    /// Names of published files, oldest first.
-    fn files(&self) -> Result<Vec<String>, StoreError>;
+    ) -> Result<RecordOutcome, StoreError>;
+    /// Published files created at or after `since` and not withdrawn, oldest first.
+    fn files_since(&self, since: i64) -> Result<Vec<FileRecord>, StoreError>;
+    /// Every published file not withdrawn, whatever its age, oldest first.
+    fn all_files(&self) -> Result<Vec<FileRecord>, StoreError> {
+        self.files_since(i64::MIN)
+    }
+    /// The record of a published (not withdrawn) file.
+    fn file_record(&self, name: &str) -> Result<Option<FileRecord>, StoreError>;
+    /// The keys marked published in a file.
+    fn file_keys(&self, name: &str) -> Result<Vec<[u8; 16]>, StoreError>;
+    /// Records the hash of a file published before hashes were kept.
+    fn set_file_hash(&self, name: &str, sha256: &[u8; 32]) -> Result<(), StoreError>;
+    /// Withdraws a file from the index and marks its keys unpublished again, in one
+    /// transaction; returns how many keys will be published again.
+    fn withdraw_file(&self, name: &str, now: i64) -> Result<u64, StoreError>;
+    /// Deletes what is past retention: files published before `before` (and their keys),
+    /// unpublished keys that ended before `before`, uploads left without keys, codes that
+    /// expired before `before`, and tokens expired at `now`.
+    fn purge(&self, before: i64, now: i64) -> Result<PurgeReport, StoreError>;
     /// Appends to the audit log.
     fn audit(
         &self,
@@ -203,14 +267,31 @@ pub struct SqliteServerStore {
     conn: Mutex<Connection>,
 }
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_publishing.sql"),
+];
+
+/// The tables a version-1 database (before the application id was stamped) must hold.
+const LEGACY_TABLES: [&str; 6] = [
+    "officials",
+    "codes",
+    "tokens",
+    "uploads",
+    "upload_keys",
+    "files",
+];
 
 impl SqliteServerStore {
-    /// Opens or creates the database.
+    /// Opens or creates the database. A new file is created readable by its owner only
+    /// (SQLite gives its journal files the same mode). A file that is not a Bluezone server
+    /// database is refused before anything is written to it.
     ///
     /// # Errors
-    /// [`StoreError`] when the file cannot be opened or migrated.
+    /// [`StoreError`] when the file cannot be opened, is not a server database, or cannot
+    /// be migrated.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private(path)?;
         let conn = Connection::open(path)?;
         Self::init(conn, true)
     }
@@ -224,25 +305,21 @@ impl SqliteServerStore {
     }
 
     fn init(mut conn: Connection, wal: bool) -> Result<Self, StoreError> {
+        // Identity first, with reads only: nothing is written to a file that is not ours.
+        let version = check_identity(&conn)?;
         if wal {
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         }
         conn.execute_batch(
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
         )?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if version > latest {
-            return Err(StoreError(format!(
-                "database schema {version} is newer than this server ({latest})"
-            )));
-        }
         for (i, sql) in MIGRATIONS.iter().enumerate() {
             let v = i64::try_from(i).unwrap_or(0) + 1;
             if v > version {
                 let tx = conn.transaction()?;
                 tx.execute_batch(sql)?;
                 tx.pragma_update(None, "user_version", v)?;
+                tx.pragma_update(None, "application_id", SERVER_APPLICATION_ID)?;
                 tx.commit()?;
             }
         }
@@ -256,6 +333,75 @@ impl SqliteServerStore {
             .lock()
             .map_err(|_| StoreError("storage lock poisoned".into()))
     }
+}
+
+/// Creates `path` readable and writable by its owner only, if it does not exist.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
+/// The schema version of a Bluezone server database (0 for a new, empty one), read without
+/// writing; any other file is refused.
+fn check_identity(conn: &Connection) -> Result<i64, StoreError> {
+    let not_ours = || StoreError("the file is not a Bluezone server database".into());
+    // The first read: a file that is not SQLite at all fails here.
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|_| not_ours())?;
+    let application_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let objects: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let ours = if application_id == SERVER_APPLICATION_ID {
+        true
+    } else if application_id == 0 && version == 0 {
+        objects == 0
+    } else if application_id == 0 && version == 1 {
+        let mut present = 0;
+        for table in LEGACY_TABLES {
+            let n: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )?;
+            present += n;
+        }
+        present == i64::try_from(LEGACY_TABLES.len()).unwrap_or(0)
+    } else {
+        false
+    };
+    if !ours {
+        return Err(not_ours());
+    }
+    if version > latest {
+        return Err(StoreError(format!(
+            "database schema {version} is newer than this server ({latest})"
+        )));
+    }
+    Ok(version)
+}
+
+fn hash_of(bytes: Option<Vec<u8>>) -> Option<[u8; 32]> {
+    bytes.and_then(|b| b.try_into().ok())
+}
+
+fn file_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
+    Ok(FileRecord {
+        name: r.get(0)?,
+        sha256: hash_of(r.get(1)?),
+        created_at: r.get(2)?,
+        key_count: r.get(3)?,
+    })
 }
 
 fn claims_from(report_type: i64, onset: Option<i64>) -> CaseClaims {
@@ -428,7 +574,7 @@ impl ServerStore for SqliteServerStore {
 
     fn insert_upload(
         &self,
-        certificate_hash: &[u8; 32],
+        certificate_id: &[u8; 32],
         claims: CaseClaims,
         keys: &[StoredKey],
         now: i64,
@@ -438,29 +584,37 @@ impl ServerStore for SqliteServerStore {
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT id FROM uploads WHERE certificate_hash = ?1",
-                [certificate_hash.as_slice()],
+                [certificate_id.as_slice()],
                 |r| r.get(0),
             )
             .optional()?;
-        if let Some(id) = existing {
-            let n: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM upload_keys WHERE upload_id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            return Ok(u32::try_from(n).unwrap_or(u32::MAX));
+        if existing.is_some() {
+            // The same certificate again (a retry after a lost answer): it binds the same
+            // keys, which are stored already.
+            return Ok(u32::try_from(keys.len()).unwrap_or(u32::MAX));
         }
         tx.execute(
             "INSERT INTO uploads (certificate_hash, report_type, symptom_onset_interval, received_at) VALUES (?1, ?2, ?3, ?4)",
-            params![certificate_hash.as_slice(), claims.report_type, claims.symptom_onset_interval, now],
+            params![certificate_id.as_slice(), claims.report_type, claims.symptom_onset_interval, now],
         )?;
         let upload_id = tx.last_insert_rowid();
-        for key in keys {
-            tx.execute(
+        {
+            // A key already stored (uploaded again with another code) is kept once.
+            let mut insert = tx.prepare(
                 "INSERT INTO upload_keys (upload_id, key_data, rolling_start, rolling_period, transmission_risk, publish_after)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![upload_id, key.key_data.as_slice(), key.rolling_start, key.rolling_period, key.transmission_risk, key.publish_after],
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM upload_keys WHERE key_data = ?2)",
             )?;
+            for key in keys {
+                insert.execute(params![
+                    upload_id,
+                    key.key_data.as_slice(),
+                    key.rolling_start,
+                    key.rolling_period,
+                    key.transmission_risk,
+                    key.publish_after
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(u32::try_from(keys.len()).unwrap_or(u32::MAX))
@@ -510,35 +664,137 @@ impl ServerStore for SqliteServerStore {
     fn record_file(
         &self,
         name: &str,
+        sha256: &[u8; 32],
         key_ids: &[i64],
         key_count: u32,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RecordOutcome, StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO files (name, created_at, key_count) VALUES (?1, ?2, ?3)",
-            params![name, now, key_count],
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO files (name, created_at, key_count, sha256) VALUES (?1, ?2, ?3, ?4)",
+            params![name, now, key_count, sha256.as_slice()],
         )?;
+        if inserted != 1 {
+            return Ok(RecordOutcome::NameTaken);
+        }
         let file_id = tx.last_insert_rowid();
         {
             let mut stmt = tx
                 .prepare("UPDATE upload_keys SET file_id = ?1 WHERE id = ?2 AND file_id IS NULL")?;
             for id in key_ids {
-                stmt.execute(params![file_id, id])?;
+                if stmt.execute(params![file_id, id])? != 1 {
+                    // Dropping the transaction rolls everything back.
+                    return Ok(RecordOutcome::KeysTaken);
+                }
             }
         }
         tx.commit()?;
+        Ok(RecordOutcome::Recorded)
+    }
+
+    fn files_since(&self, since: i64) -> Result<Vec<FileRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT name, sha256, created_at, key_count FROM files
+             WHERE withdrawn_at IS NULL AND created_at >= ?1 ORDER BY id",
+        )?;
+        let files = stmt
+            .query_map([since], file_record)?
+            .collect::<Result<_, _>>()?;
+        Ok(files)
+    }
+
+    fn file_record(&self, name: &str) -> Result<Option<FileRecord>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT name, sha256, created_at, key_count FROM files
+                 WHERE name = ?1 AND withdrawn_at IS NULL",
+                [name],
+                file_record,
+            )
+            .optional()?)
+    }
+
+    fn file_keys(&self, name: &str) -> Result<Vec<[u8; 16]>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT k.key_data FROM upload_keys k JOIN files f ON f.id = k.file_id WHERE f.name = ?1",
+        )?;
+        let keys = stmt
+            .query_map([name], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(keys.into_iter().filter_map(|k| k.try_into().ok()).collect())
+    }
+
+    fn set_file_hash(&self, name: &str, sha256: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE files SET sha256 = ?2 WHERE name = ?1 AND sha256 IS NULL",
+            params![name, sha256.as_slice()],
+        )?;
         Ok(())
     }
 
-    fn files(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT name FROM files ORDER BY id")?;
-        let names = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(names)
+    fn withdraw_file(&self, name: &str, now: i64) -> Result<u64, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM files WHERE name = ?1 AND withdrawn_at IS NULL",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(0);
+        };
+        tx.execute(
+            "UPDATE files SET withdrawn_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+        let released = tx.execute(
+            "UPDATE upload_keys SET file_id = NULL WHERE file_id = ?1",
+            [id],
+        )?;
+        tx.commit()?;
+        Ok(released as u64)
+    }
+
+    fn purge(&self, before: i64, now: i64) -> Result<PurgeReport, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let mut report = PurgeReport::default();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT name FROM files WHERE created_at < ?1 AND withdrawn_at IS NULL ORDER BY id",
+            )?;
+            report.files = stmt
+                .query_map([before], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+        }
+        let published = tx.execute(
+            "DELETE FROM upload_keys WHERE file_id IN (SELECT id FROM files WHERE created_at < ?1)",
+            [before],
+        )?;
+        // Interval numbers are Unix seconds / 600: a key ended before `before` when
+        // (start + period) * 600 < before.
+        let stale = tx.execute(
+            "DELETE FROM upload_keys
+             WHERE file_id IS NULL AND (rolling_start + rolling_period) * 600 < ?1",
+            [before],
+        )?;
+        report.keys = (published + stale) as u64;
+        tx.execute("DELETE FROM files WHERE created_at < ?1", [before])?;
+        report.uploads = tx.execute(
+            "DELETE FROM uploads WHERE received_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM upload_keys k WHERE k.upload_id = uploads.id)",
+            [before],
+        )? as u64;
+        report.codes = tx.execute("DELETE FROM codes WHERE expires_at < ?1", [before])? as u64;
+        report.tokens = tx.execute("DELETE FROM tokens WHERE expires_at < ?1", [now])? as u64;
+        tx.commit()?;
+        Ok(report)
     }
 
     fn audit(

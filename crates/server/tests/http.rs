@@ -16,8 +16,10 @@ use bluezone_protocol::messages::{
 use bluezone_protocol::upload::{UploadKey, seal_upload, tek_hmac};
 use bluezone_server::authority::PUBLISH_AAD;
 use bluezone_server::files::MemoryFileStore;
+use bluezone_server::loopback::LoopbackServer;
+use bluezone_server::serve::ServeLimits;
 use bluezone_server::store::SqliteServerStore;
-use bluezone_server::{AppState, Authority, AuthorityConfig, AuthorityKeys, router};
+use bluezone_server::{AppState, Authority, AuthorityConfig, AuthorityKeys};
 use rand::SeedableRng;
 
 const NOW: i64 = 1_793_530_800; // 2026-11-01 10:20 UTC
@@ -27,10 +29,14 @@ struct Server {
     clock: Arc<AtomicI64>,
     authority: Arc<Authority>,
     agent: ureq::Agent,
-    _runtime: tokio::runtime::Runtime,
+    _server: LoopbackServer,
 }
 
 fn start(config: AuthorityConfig) -> Server {
+    start_with(config, |state| state)
+}
+
+fn start_with(config: AuthorityConfig, adjust: impl FnOnce(AppState) -> AppState) -> Server {
     let keys = AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap();
     let authority = Arc::new(Authority::new(
         config,
@@ -40,35 +46,20 @@ fn start(config: AuthorityConfig) -> Server {
         [9; 32],
     ));
     let clock = Arc::new(AtomicI64::new(NOW));
-    let state = AppState {
-        authority: authority.clone(),
-        clock: {
-            let clock = clock.clone();
-            Arc::new(move || clock.load(Ordering::SeqCst))
-        },
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    runtime.spawn(async move {
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    let state = adjust(AppState::new(authority.clone(), {
+        let clock = clock.clone();
+        Arc::new(move || clock.load(Ordering::SeqCst))
+    }));
+    let server = LoopbackServer::start_with(state, ServeLimits::default()).unwrap();
     Server {
-        base: format!("http://{addr}"),
+        base: server.base.clone(),
         clock,
         authority,
         agent: ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into(),
-        _runtime: runtime,
+        _server: server,
     }
 }
 

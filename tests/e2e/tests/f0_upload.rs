@@ -235,7 +235,7 @@ fn a_retried_upload_sends_the_same_request_and_is_stored_once() {
     world.clock.set(DAY + 86_400 + 3 * 3600);
     let files = world.authority.publish_files(world.clock.now()).unwrap();
     assert_eq!(files.len(), 1);
-    let file = world.authority.file(&files[0]).unwrap();
+    let file = world.authority.file(&files[0], world.clock.now()).unwrap();
     let trust = bluezone_protocol::keyfile::TrustedKeys::single(
         world.authority.file_signer().trusted_key(),
     );

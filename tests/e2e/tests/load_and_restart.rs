@@ -49,8 +49,8 @@ fn concurrent_uploads_are_all_kept_and_survive_restarts_published_once() {
     // Restarted again: nothing is published twice, the index still lists the one file.
     let third = authority(dir.path());
     assert!(third.publish_files(tomorrow + 3600).unwrap().is_empty());
-    assert_eq!(third.index().unwrap().lines().count(), 1);
-    let file = third.file(&files[0]).unwrap();
+    assert_eq!(third.index(tomorrow + 3600).unwrap().lines().count(), 1);
+    let file = third.file(&files[0], tomorrow + 3600).unwrap();
     let trust = TrustedKeys::single(third.file_signer().trusted_key());
     let published = read_key_file(&file, &trust, &KeyFileLimits::default()).unwrap();
     assert_eq!(

@@ -105,3 +105,44 @@ fn codes_are_eight_digits_as_typed() {
     }
     assert!(!format!("{:?}", VerificationCode::parse("12345678").unwrap()).contains("1234"));
 }
+
+/// ECDSA also verifies `(r, n - s)`: a certificate re-encoded that way must be refused, and
+/// both encodings name the same certificate.
+#[test]
+fn high_s_certificates_are_refused_and_ids_ignore_the_signature_encoding() {
+    use p256::ecdsa::Signature;
+    let key = SigningKey::from_slice(&[5; 32]).unwrap();
+    let vk = key.verifying_key();
+    let mut refused = 0;
+    for issued_at in 0..16 {
+        let claims = CertificateClaims {
+            issued_at: 1_793_500_000 + issued_at,
+            ..claims()
+        };
+        let cert = Certificate::issue(&claims, &key);
+        let (body, sig) = cert.0.split_at(cert.0.len() - 64);
+        let signature = Signature::from_slice(sig).unwrap();
+        assert_eq!(signature.normalize_s(), signature, "issued in low-S form");
+        let (r, s) = signature.split_scalars();
+        let flipped = Signature::from_scalars(r.to_bytes(), (-s).to_bytes()).unwrap();
+        let mut malleated = body.to_vec();
+        malleated.extend_from_slice(&flipped.to_bytes());
+        let malleated = Certificate(malleated);
+        assert_ne!(malleated, cert);
+        assert_eq!(
+            malleated.verify(vk, 1_793_500_100),
+            Err(UploadError::BadCertificateSignature)
+        );
+        assert_eq!(malleated.id(), cert.id());
+        refused += 1;
+    }
+    assert_eq!(refused, 16);
+    let other = Certificate::issue(
+        &CertificateClaims {
+            tek_hmac: [8; 32],
+            ..claims()
+        },
+        &key,
+    );
+    assert_ne!(other.id(), Certificate::issue(&claims(), &key).id());
+}

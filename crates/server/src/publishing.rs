@@ -1,0 +1,312 @@
+//! Publishing: keys whose embargo has passed go into signed key files, padded with random
+//! keys; the index lists the files a phone can still use; a start-up check proves every key
+//! marked published is in an intact file, and repairs what is not.
+//!
+//! The order of a publish makes it atomic and idempotent:
+//!
+//! 1. the file is written under a name no other file has, synced, and linked into place
+//!    (never over an existing file: [`FileStore::put_new`]);
+//! 2. one transaction records the file with its SHA-256 and marks its keys, only if every
+//!    one of them is still unpublished ([`RecordOutcome`]).
+//!
+//! A crash between the two leaves an unrecorded file that no phone can see (only recorded
+//! files are indexed or served) and keys still unpublished, which the next run publishes.
+//! A crash after the second leaves both done. Nothing in between loses a key.
+
+use std::collections::HashSet;
+
+use bluezone_protocol::keyfile::{
+    DiagnosisKey, ExportInfo, KeyFileLimits, ReportType, TrustedKeys, read_key_file, write_key_file,
+};
+use bluezone_protocol::{IntervalNumber, RollingPeriod};
+use rand::{Rng, RngExt};
+use sha2::{Digest, Sha256};
+
+use crate::authority::{Authority, internal};
+use crate::error::ApiError;
+use crate::store::{PublishableKey, PurgeReport, RecordOutcome};
+
+/// Names of published files: `<unix seconds>-<5 digits>.zip`.
+fn is_key_file_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".zip") else {
+        return false;
+    };
+    let Some((seconds, serial)) = stem.split_once('-') else {
+        return false;
+    };
+    !seconds.is_empty()
+        && seconds.len() <= 19
+        && seconds.bytes().all(|b| b.is_ascii_digit())
+        && serial.len() == 5
+        && serial.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What the start-up check found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishingCheck {
+    /// Recorded files found intact.
+    pub files_intact: usize,
+    /// Recorded files missing, altered or not holding their keys: withdrawn from the index,
+    /// their keys published again.
+    pub files_withdrawn: Vec<String>,
+    /// Keys marked unpublished again because their file was withdrawn.
+    pub keys_republished: u64,
+    /// Files on disk that no record names (a publish interrupted before its commit):
+    /// deleted, no phone ever saw them.
+    pub orphans_removed: Vec<String>,
+}
+
+impl Authority {
+    /// The oldest creation time of a file still in the index at `now`.
+    fn index_since(&self, now: i64) -> i64 {
+        now.saturating_sub(self.config.retention_secs)
+    }
+
+    /// Publishes every key whose embargo has passed, in signed files padded with random keys;
+    /// returns the names of the new files. One publisher runs at a time in this process; a
+    /// publish never replaces a file, and a key is in exactly one indexed file.
+    ///
+    /// # Errors
+    /// Internal errors (storage); keys not yet recorded as published stay publishable.
+    pub fn publish_files(&self, now: i64) -> Result<Vec<String>, ApiError> {
+        let _one_publisher = self.publish_lock.lock().map_err(internal)?;
+        let mut names = Vec::new();
+        let limit = u32::try_from(self.config.max_keys_per_file).unwrap_or(u32::MAX);
+        let mut serial = 1u32;
+        loop {
+            let batch = self.store.publishable_keys(now, limit).map_err(internal)?;
+            if batch.is_empty() {
+                return Ok(names);
+            }
+            let keys = self.padded_keys(&batch)?;
+            let info = ExportInfo {
+                start_timestamp: u64::try_from(now - 3600).unwrap_or(0),
+                end_timestamp: u64::try_from(now).unwrap_or(0),
+                region: self.config.region.clone(),
+                batch_num: 1,
+                batch_size: 1,
+            };
+            let file = write_key_file(&info, &keys, &self.keys.file_signer).map_err(internal)?;
+            let sha256: [u8; 32] = Sha256::digest(&file).into();
+            let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
+            let key_count = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+            let name = loop {
+                if serial > 99_999 {
+                    return Err(ApiError::internal(format!(
+                        "no free file name left for {now}"
+                    )));
+                }
+                let name = format!("{now}-{serial:05}.zip");
+                serial += 1;
+                if !self.files.put_new(&name, &file).map_err(internal)? {
+                    continue; // A file of that name exists (an earlier run this second).
+                }
+                match self
+                    .store
+                    .record_file(&name, &sha256, &ids, key_count, now)
+                    .map_err(internal)?
+                {
+                    RecordOutcome::Recorded => break Some(name),
+                    RecordOutcome::NameTaken => {
+                        self.files.remove(&name).map_err(internal)?;
+                    }
+                    RecordOutcome::KeysTaken => {
+                        self.files.remove(&name).map_err(internal)?;
+                        break None;
+                    }
+                }
+            };
+            let Some(name) = name else {
+                continue; // Another publisher took these keys: read the batch again.
+            };
+            self.store
+                .audit(
+                    None,
+                    "publish",
+                    &format!("{name}: {} keys, {} real", keys.len(), ids.len()),
+                    now,
+                )
+                .map_err(internal)?;
+            names.push(name);
+        }
+    }
+
+    /// The batch's keys as they go into a file, with random keys added up to the minimum.
+    fn padded_keys(&self, batch: &[PublishableKey]) -> Result<Vec<DiagnosisKey>, ApiError> {
+        let mut keys: Vec<DiagnosisKey> = batch
+            .iter()
+            .map(|p| DiagnosisKey {
+                key_data: p.key.key_data,
+                rolling_start: IntervalNumber::new(p.key.rolling_start),
+                rolling_period: RollingPeriod::new(p.key.rolling_period).unwrap_or_default(),
+                transmission_risk: p.key.transmission_risk,
+                report_type: ReportType::from_i32(i32::from(p.claims.report_type))
+                    .unwrap_or_default(),
+                days_since_onset: p.claims.symptom_onset_interval.and_then(|onset| {
+                    let days = (i64::from(p.key.rolling_start) - i64::from(onset)).div_euclid(144);
+                    i8::try_from(days).ok().filter(|d| (-14..=14).contains(d))
+                }),
+            })
+            .collect();
+        let mut rng = self.rng.lock().map_err(internal)?;
+        let real = keys.len();
+        while keys.len() < self.config.min_keys_per_file {
+            let mut fake = keys[rng.random_range(0..real)];
+            rng.fill_bytes(&mut fake.key_data);
+            keys.push(fake);
+        }
+        Ok(keys)
+    }
+
+    /// The index phones poll: the names of the files published within the retention period
+    /// (the only ones a phone can still use), oldest first, one per line.
+    ///
+    /// # Errors
+    /// Internal errors.
+    pub fn index(&self, now: i64) -> Result<String, ApiError> {
+        let files = self
+            .store
+            .files_since(self.index_since(now))
+            .map_err(internal)?;
+        let mut text = String::with_capacity(files.len() * 24);
+        for file in files {
+            text.push_str(&file.name);
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
+    /// A published file that is in the index at `now`; nothing else in the folder is served.
+    ///
+    /// # Errors
+    /// `file_not_found` (404).
+    pub fn file(&self, name: &str, now: i64) -> Result<Vec<u8>, ApiError> {
+        let not_found = || ApiError::not_found("file_not_found", "no such file");
+        let record = self.store.file_record(name).map_err(internal)?;
+        if !record.is_some_and(|r| r.created_at >= self.index_since(now)) {
+            return Err(not_found());
+        }
+        self.files
+            .get(name)
+            .map_err(internal)?
+            .ok_or_else(not_found)
+    }
+
+    /// Proves, at start, that every key marked published is in an intact file: each recorded
+    /// file must exist, match the SHA-256 recorded when it was written, verify with the
+    /// signing key and hold every key recorded in it. A file that fails is withdrawn from the
+    /// index and its keys are published again with the next run. Key files on disk that no
+    /// record names are deleted. Run it before the first publish, with no other publisher.
+    ///
+    /// # Errors
+    /// Internal errors (storage).
+    pub fn check_published_files(&self, now: i64) -> Result<PublishingCheck, ApiError> {
+        let _one_publisher = self.publish_lock.lock().map_err(internal)?;
+        let mut check = PublishingCheck::default();
+        let trusted = TrustedKeys::single(self.keys.file_signer.trusted_key());
+        let limits = KeyFileLimits::default();
+        let records = self.store.all_files().map_err(internal)?;
+        let recorded: HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        for record in &records {
+            let bytes = self.files.get(&record.name).map_err(internal)?;
+            let intact = bytes.is_some_and(|bytes| {
+                let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+                if record.sha256.is_some_and(|h| h != sha256) {
+                    return false;
+                }
+                let Ok(file) = read_key_file(&bytes, &trusted, &limits) else {
+                    return false;
+                };
+                let held: HashSet<[u8; 16]> = file.keys.iter().map(|k| k.key_data).collect();
+                let holds_all = self
+                    .store
+                    .file_keys(&record.name)
+                    .is_ok_and(|keys| keys.iter().all(|k| held.contains(k)));
+                if holds_all && record.sha256.is_none() {
+                    // Published before hashes were recorded: record it now.
+                    return self.store.set_file_hash(&record.name, &sha256).is_ok();
+                }
+                holds_all
+            });
+            if intact {
+                check.files_intact += 1;
+                continue;
+            }
+            check.keys_republished += self
+                .store
+                .withdraw_file(&record.name, now)
+                .map_err(internal)?;
+            self.store
+                .audit(
+                    None,
+                    "withdraw_file",
+                    &format!("{}: missing, altered or incomplete", record.name),
+                    now,
+                )
+                .map_err(internal)?;
+            check.files_withdrawn.push(record.name.clone());
+        }
+        for (name, _) in self.files.list().map_err(internal)? {
+            if is_key_file_name(&name) && !recorded.contains(name.as_str()) {
+                self.files.remove(&name).map_err(internal)?;
+                check.orphans_removed.push(name);
+            }
+        }
+        Ok(check)
+    }
+
+    /// Deletes what is past the retention period: files published before it (records and
+    /// bytes) with their keys, keys that ended before it unpublished, expired codes and
+    /// tokens. The audit log is kept.
+    ///
+    /// # Errors
+    /// Internal errors.
+    pub fn purge_expired(&self, now: i64) -> Result<PurgeReport, ApiError> {
+        let _one_publisher = self.publish_lock.lock().map_err(internal)?;
+        let report = self
+            .store
+            .purge(self.index_since(now), now)
+            .map_err(internal)?;
+        for name in &report.files {
+            self.files.remove(name).map_err(internal)?;
+        }
+        if !report.files.is_empty() || report.keys > 0 {
+            self.store
+                .audit(
+                    None,
+                    "purge",
+                    &format!(
+                        "{} files, {} keys, {} uploads, {} codes, {} tokens",
+                        report.files.len(),
+                        report.keys,
+                        report.uploads,
+                        report.codes,
+                        report.tokens
+                    ),
+                    now,
+                )
+                .map_err(internal)?;
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_key_file_name;
+
+    #[test]
+    fn key_file_names() {
+        assert!(is_key_file_name("1793530800-00001.zip"));
+        for name in [
+            "1793530800-1.zip",
+            "x-00001.zip",
+            "1793530800-00001.zip.part",
+            ".1793530800-00001.zip.ab.part",
+            "bluezone-server.db",
+            "-00001.zip",
+        ] {
+            assert!(!is_key_file_name(name), "{name}");
+        }
+    }
+}

@@ -531,7 +531,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_diagnostics() != 29879:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files() != 41992:
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files() != 50536:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_exposure_status() != 38378:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -1437,12 +1437,422 @@ class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
     def write(value, buf):
         buf.write_u64(value)
 
+class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u16"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**16
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u16()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u16(value)
+
+
+
+
+
+
+class KeyFileRefusal(enum.Enum):
+    """
+    Why a downloaded key file was refused.
+"""
+    
+    TOO_LARGE = 0
+    """
+    Larger than the limits allow.
+"""
+    
+    MALFORMED_ZIP = 1
+    """
+    Not a readable zip archive.
+"""
+    
+    UNEXPECTED_ENTRY = 2
+    """
+    A zip entry other than `export.bin` and `export.sig`.
+"""
+    
+    MISSING_ENTRY = 3
+    """
+    `export.bin` or `export.sig` is missing.
+"""
+    
+    BAD_HEADER = 4
+    """
+    `export.bin` lacks the export header.
+"""
+    
+    MALFORMED_EXPORT = 5
+    """
+    `export.bin` is malformed.
+"""
+    
+    MALFORMED_SIGNATURE_LIST = 6
+    """
+    `export.sig` is malformed.
+"""
+    
+    NO_SIGNATURE = 7
+    """
+    The file is not signed.
+"""
+    
+    UNSUPPORTED_ALGORITHM = 8
+    """
+    A signature algorithm other than ECDSA P-256 with SHA-256.
+"""
+    
+    UNKNOWN_SIGNER = 9
+    """
+    No signature is from a trusted key.
+"""
+    
+    BAD_SIGNATURE = 10
+    """
+    A trusted key's signature does not verify: the file was altered.
+"""
+    
+    TOO_MANY_KEYS = 11
+    """
+    More keys than the limits allow.
+"""
+    
+    INVALID_KEY = 12
+    """
+    A key that cannot be right.
+"""
+    
+    INVALID_HEADER = 13
+    """
+    Header timestamps or batch numbers that cannot be right.
+"""
+    
+    OTHER = 14
+    """
+    Any other refusal.
+"""
+    
+
+
+class _UniffiFfiConverterTypeKeyFileRefusal(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return KeyFileRefusal.TOO_LARGE
+        if variant == 2:
+            return KeyFileRefusal.MALFORMED_ZIP
+        if variant == 3:
+            return KeyFileRefusal.UNEXPECTED_ENTRY
+        if variant == 4:
+            return KeyFileRefusal.MISSING_ENTRY
+        if variant == 5:
+            return KeyFileRefusal.BAD_HEADER
+        if variant == 6:
+            return KeyFileRefusal.MALFORMED_EXPORT
+        if variant == 7:
+            return KeyFileRefusal.MALFORMED_SIGNATURE_LIST
+        if variant == 8:
+            return KeyFileRefusal.NO_SIGNATURE
+        if variant == 9:
+            return KeyFileRefusal.UNSUPPORTED_ALGORITHM
+        if variant == 10:
+            return KeyFileRefusal.UNKNOWN_SIGNER
+        if variant == 11:
+            return KeyFileRefusal.BAD_SIGNATURE
+        if variant == 12:
+            return KeyFileRefusal.TOO_MANY_KEYS
+        if variant == 13:
+            return KeyFileRefusal.INVALID_KEY
+        if variant == 14:
+            return KeyFileRefusal.INVALID_HEADER
+        if variant == 15:
+            return KeyFileRefusal.OTHER
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == KeyFileRefusal.TOO_LARGE:
+            return
+        if value == KeyFileRefusal.MALFORMED_ZIP:
+            return
+        if value == KeyFileRefusal.UNEXPECTED_ENTRY:
+            return
+        if value == KeyFileRefusal.MISSING_ENTRY:
+            return
+        if value == KeyFileRefusal.BAD_HEADER:
+            return
+        if value == KeyFileRefusal.MALFORMED_EXPORT:
+            return
+        if value == KeyFileRefusal.MALFORMED_SIGNATURE_LIST:
+            return
+        if value == KeyFileRefusal.NO_SIGNATURE:
+            return
+        if value == KeyFileRefusal.UNSUPPORTED_ALGORITHM:
+            return
+        if value == KeyFileRefusal.UNKNOWN_SIGNER:
+            return
+        if value == KeyFileRefusal.BAD_SIGNATURE:
+            return
+        if value == KeyFileRefusal.TOO_MANY_KEYS:
+            return
+        if value == KeyFileRefusal.INVALID_KEY:
+            return
+        if value == KeyFileRefusal.INVALID_HEADER:
+            return
+        if value == KeyFileRefusal.OTHER:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == KeyFileRefusal.TOO_LARGE:
+            buf.write_i32(1)
+        if value == KeyFileRefusal.MALFORMED_ZIP:
+            buf.write_i32(2)
+        if value == KeyFileRefusal.UNEXPECTED_ENTRY:
+            buf.write_i32(3)
+        if value == KeyFileRefusal.MISSING_ENTRY:
+            buf.write_i32(4)
+        if value == KeyFileRefusal.BAD_HEADER:
+            buf.write_i32(5)
+        if value == KeyFileRefusal.MALFORMED_EXPORT:
+            buf.write_i32(6)
+        if value == KeyFileRefusal.MALFORMED_SIGNATURE_LIST:
+            buf.write_i32(7)
+        if value == KeyFileRefusal.NO_SIGNATURE:
+            buf.write_i32(8)
+        if value == KeyFileRefusal.UNSUPPORTED_ALGORITHM:
+            buf.write_i32(9)
+        if value == KeyFileRefusal.UNKNOWN_SIGNER:
+            buf.write_i32(10)
+        if value == KeyFileRefusal.BAD_SIGNATURE:
+            buf.write_i32(11)
+        if value == KeyFileRefusal.TOO_MANY_KEYS:
+            buf.write_i32(12)
+        if value == KeyFileRefusal.INVALID_KEY:
+            buf.write_i32(13)
+        if value == KeyFileRefusal.INVALID_HEADER:
+            buf.write_i32(14)
+        if value == KeyFileRefusal.OTHER:
+            buf.write_i32(15)
+
+
+
+
+
+
+
+
+class DownloadFailure:
+    """
+    Why a key file could not be processed.
+"""
+    def __init__(self):
+        raise RuntimeError("DownloadFailure cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class HTTP_STATUS:
+        """
+        The server answered this HTTP status instead of 200.
+"""
+        
+        def __init__(self, status:int):
+            self.status = status
+            
+            """
+        The status.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DownloadFailure.HTTP_STATUS(status={})".format(self.status)
+        def __eq__(self, other):
+            if not isinstance(other, DownloadFailure):
+                return NotImplemented
+            if not other.is_HTTP_STATUS():
+                return False
+            if self.status != other.status:
+                return False
+            return True
+
+    @dataclass
+    class REFUSED:
+        """
+        The file arrived but was refused.
+"""
+        
+        def __init__(self, kind:KeyFileRefusal):
+            self.kind = kind
+            
+            """
+        What was wrong with it.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DownloadFailure.REFUSED(kind={})".format(self.kind)
+        def __eq__(self, other):
+            if not isinstance(other, DownloadFailure):
+                return NotImplemented
+            if not other.is_REFUSED():
+                return False
+            if self.kind != other.kind:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_HTTP_STATUS(self) -> bool:
+        return isinstance(self, DownloadFailure.HTTP_STATUS)
+    def is_http_status(self) -> bool:
+        return isinstance(self, DownloadFailure.HTTP_STATUS)
+    def is_REFUSED(self) -> bool:
+        return isinstance(self, DownloadFailure.REFUSED)
+    def is_refused(self) -> bool:
+        return isinstance(self, DownloadFailure.REFUSED)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+DownloadFailure.HTTP_STATUS = type("DownloadFailure.HTTP_STATUS", (DownloadFailure.HTTP_STATUS, DownloadFailure,), {})  # type: ignore
+DownloadFailure.REFUSED = type("DownloadFailure.REFUSED", (DownloadFailure.REFUSED, DownloadFailure,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeDownloadFailure(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DownloadFailure.HTTP_STATUS(
+                _UniffiFfiConverterUInt16.read(buf),
+            )
+        if variant == 2:
+            return DownloadFailure.REFUSED(
+                _UniffiFfiConverterTypeKeyFileRefusal.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_HTTP_STATUS():
+            _UniffiFfiConverterUInt16.check_lower(value.status)
+            return
+        if value.is_REFUSED():
+            _UniffiFfiConverterTypeKeyFileRefusal.check_lower(value.kind)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_HTTP_STATUS():
+            buf.write_i32(1)
+            _UniffiFfiConverterUInt16.write(value.status, buf)
+        if value.is_REFUSED():
+            buf.write_i32(2)
+            _UniffiFfiConverterTypeKeyFileRefusal.write(value.kind, buf)
+
+
+
+@dataclass
+class FailingKeyFile:
+    """
+    A key file the server lists that could not be processed, and when it is tried again.
+"""
+    def __init__(self, *, name:str, reason:DownloadFailure, attempts:int, next_retry_at:int):
+        self.name = name
+        self.reason = reason
+        self.attempts = attempts
+        self.next_retry_at = next_retry_at
+        
+        
+
+    
+    def __str__(self):
+        return "FailingKeyFile(name={}, reason={}, attempts={}, next_retry_at={})".format(self.name, self.reason, self.attempts, self.next_retry_at)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.reason != other.reason:
+            return False
+        if self.attempts != other.attempts:
+            return False
+        if self.next_retry_at != other.next_retry_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFailingKeyFile(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FailingKeyFile(
+            name=_UniffiFfiConverterString.read(buf),
+            reason=_UniffiFfiConverterTypeDownloadFailure.read(buf),
+            attempts=_UniffiFfiConverterUInt32.read(buf),
+            next_retry_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterTypeDownloadFailure.check_lower(value.reason)
+        _UniffiFfiConverterUInt32.check_lower(value.attempts)
+        _UniffiFfiConverterInt64.check_lower(value.next_retry_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterTypeDownloadFailure.write(value.reason, buf)
+        _UniffiFfiConverterUInt32.write(value.attempts, buf)
+        _UniffiFfiConverterInt64.write(value.next_retry_at, buf)
+
+class _UniffiFfiConverterSequenceTypeFailingKeyFile(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFailingKeyFile.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFailingKeyFile.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFailingKeyFile.read(buf) for i in range(count)
+        ]
+
 @dataclass
 class Diagnostics:
     """
     A health report on data collection.
 """
-    def __init__(self, *, ids_heard_per_hour:typing.List[int], scans_last_24h:int, longest_scan_gap_secs:typing.Optional[int], scan_gaps_over_10_min:int, last_rotation_at:typing.Optional[int], storage_bytes:int, accepted_since_open:int, refused_since_open:int):
+    def __init__(self, *, ids_heard_per_hour:typing.List[int], scans_last_24h:int, longest_scan_gap_secs:typing.Optional[int], scan_gaps_over_10_min:int, last_rotation_at:typing.Optional[int], storage_bytes:int, accepted_since_open:int, refused_since_open:int, failing_key_files:typing.List[FailingKeyFile], failing_key_file_count:int):
         self.ids_heard_per_hour = ids_heard_per_hour
         self.scans_last_24h = scans_last_24h
         self.longest_scan_gap_secs = longest_scan_gap_secs
@@ -1451,12 +1861,14 @@ class Diagnostics:
         self.storage_bytes = storage_bytes
         self.accepted_since_open = accepted_since_open
         self.refused_since_open = refused_since_open
+        self.failing_key_files = failing_key_files
+        self.failing_key_file_count = failing_key_file_count
         
         
 
     
     def __str__(self):
-        return "Diagnostics(ids_heard_per_hour={}, scans_last_24h={}, longest_scan_gap_secs={}, scan_gaps_over_10_min={}, last_rotation_at={}, storage_bytes={}, accepted_since_open={}, refused_since_open={})".format(self.ids_heard_per_hour, self.scans_last_24h, self.longest_scan_gap_secs, self.scan_gaps_over_10_min, self.last_rotation_at, self.storage_bytes, self.accepted_since_open, self.refused_since_open)
+        return "Diagnostics(ids_heard_per_hour={}, scans_last_24h={}, longest_scan_gap_secs={}, scan_gaps_over_10_min={}, last_rotation_at={}, storage_bytes={}, accepted_since_open={}, refused_since_open={}, failing_key_files={}, failing_key_file_count={})".format(self.ids_heard_per_hour, self.scans_last_24h, self.longest_scan_gap_secs, self.scan_gaps_over_10_min, self.last_rotation_at, self.storage_bytes, self.accepted_since_open, self.refused_since_open, self.failing_key_files, self.failing_key_file_count)
     def __eq__(self, other):
         if self.ids_heard_per_hour != other.ids_heard_per_hour:
             return False
@@ -1474,6 +1886,10 @@ class Diagnostics:
             return False
         if self.refused_since_open != other.refused_since_open:
             return False
+        if self.failing_key_files != other.failing_key_files:
+            return False
+        if self.failing_key_file_count != other.failing_key_file_count:
+            return False
         return True
 
 class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
@@ -1488,6 +1904,8 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
             storage_bytes=_UniffiFfiConverterUInt64.read(buf),
             accepted_since_open=_UniffiFfiConverterUInt64.read(buf),
             refused_since_open=_UniffiFfiConverterUInt64.read(buf),
+            failing_key_files=_UniffiFfiConverterSequenceTypeFailingKeyFile.read(buf),
+            failing_key_file_count=_UniffiFfiConverterUInt32.read(buf),
         )
 
     @staticmethod
@@ -1500,6 +1918,8 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.check_lower(value.storage_bytes)
         _UniffiFfiConverterUInt64.check_lower(value.accepted_since_open)
         _UniffiFfiConverterUInt64.check_lower(value.refused_since_open)
+        _UniffiFfiConverterSequenceTypeFailingKeyFile.check_lower(value.failing_key_files)
+        _UniffiFfiConverterUInt32.check_lower(value.failing_key_file_count)
 
     @staticmethod
     def write(value, buf):
@@ -1511,6 +1931,8 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.storage_bytes, buf)
         _UniffiFfiConverterUInt64.write(value.accepted_since_open, buf)
         _UniffiFfiConverterUInt64.write(value.refused_since_open, buf)
+        _UniffiFfiConverterSequenceTypeFailingKeyFile.write(value.failing_key_files, buf)
+        _UniffiFfiConverterUInt32.write(value.failing_key_file_count, buf)
 
 class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
@@ -1621,19 +2043,21 @@ class ExposureStatus:
     """
     What to tell the person.
 """
-    def __init__(self, *, notify:bool, newly_notified:bool, exposure_day_start:typing.Optional[int], days:typing.List[ExposureDay], files_matched:int, keys_checked:int):
+    def __init__(self, *, notify:bool, newly_notified:bool, exposure_day_start:typing.Optional[int], days:typing.List[ExposureDay], files_matched:int, keys_checked:int, files_failed:int, files_remaining:int):
         self.notify = notify
         self.newly_notified = newly_notified
         self.exposure_day_start = exposure_day_start
         self.days = days
         self.files_matched = files_matched
         self.keys_checked = keys_checked
+        self.files_failed = files_failed
+        self.files_remaining = files_remaining
         
         
 
     
     def __str__(self):
-        return "ExposureStatus(notify={}, newly_notified={}, exposure_day_start={}, days={}, files_matched={}, keys_checked={})".format(self.notify, self.newly_notified, self.exposure_day_start, self.days, self.files_matched, self.keys_checked)
+        return "ExposureStatus(notify={}, newly_notified={}, exposure_day_start={}, days={}, files_matched={}, keys_checked={}, files_failed={}, files_remaining={})".format(self.notify, self.newly_notified, self.exposure_day_start, self.days, self.files_matched, self.keys_checked, self.files_failed, self.files_remaining)
     def __eq__(self, other):
         if self.notify != other.notify:
             return False
@@ -1647,6 +2071,10 @@ class ExposureStatus:
             return False
         if self.keys_checked != other.keys_checked:
             return False
+        if self.files_failed != other.files_failed:
+            return False
+        if self.files_remaining != other.files_remaining:
+            return False
         return True
 
 class _UniffiFfiConverterTypeExposureStatus(_UniffiConverterRustBuffer):
@@ -1659,6 +2087,8 @@ class _UniffiFfiConverterTypeExposureStatus(_UniffiConverterRustBuffer):
             days=_UniffiFfiConverterSequenceTypeExposureDay.read(buf),
             files_matched=_UniffiFfiConverterUInt32.read(buf),
             keys_checked=_UniffiFfiConverterUInt64.read(buf),
+            files_failed=_UniffiFfiConverterUInt32.read(buf),
+            files_remaining=_UniffiFfiConverterUInt32.read(buf),
         )
 
     @staticmethod
@@ -1669,6 +2099,8 @@ class _UniffiFfiConverterTypeExposureStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeExposureDay.check_lower(value.days)
         _UniffiFfiConverterUInt32.check_lower(value.files_matched)
         _UniffiFfiConverterUInt64.check_lower(value.keys_checked)
+        _UniffiFfiConverterUInt32.check_lower(value.files_failed)
+        _UniffiFfiConverterUInt32.check_lower(value.files_remaining)
 
     @staticmethod
     def write(value, buf):
@@ -1678,19 +2110,8 @@ class _UniffiFfiConverterTypeExposureStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeExposureDay.write(value.days, buf)
         _UniffiFfiConverterUInt32.write(value.files_matched, buf)
         _UniffiFfiConverterUInt64.write(value.keys_checked, buf)
-
-class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u16"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**16
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u16()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u16(value)
+        _UniffiFfiConverterUInt32.write(value.files_failed, buf)
+        _UniffiFfiConverterUInt32.write(value.files_remaining, buf)
 
 @dataclass
 class HttpResponse:
@@ -2877,7 +3298,9 @@ class BluezoneTracerProtocol(typing.Protocol):
         raise NotImplementedError
     async def download_key_files(self, http: HttpClient) -> ExposureStatus:
         """
-        Downloads new key files through `http` and processes them.
+        Downloads new key files through `http` and processes them, oldest first, a batch at
+        a time: call again at once while `files_remaining` is above zero. Files that fail are
+        skipped, retried later and listed in [`Diagnostics::failing_key_files`].
 """
         raise NotImplementedError
     def exposure_status(self, ) -> ExposureStatus:
@@ -3016,7 +3439,9 @@ class BluezoneTracer(BluezoneTracerProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     async def download_key_files(self, http: HttpClient) -> ExposureStatus:
         """
-        Downloads new key files through `http` and processes them.
+        Downloads new key files through `http` and processes them, oldest first, a batch at
+        a time: call again at once while `files_remaining` is above zero. Files that fail are
+        skipped, retried later and listed in [`Diagnostics::failing_key_files`].
 """
         
         _UniffiFfiConverterTypeHttpClient.check_lower(http)
@@ -3202,11 +3627,14 @@ class _UniffiFfiConverterTypeBluezoneTracer:
 
 __all__ = [
     "InternalError",
+    "KeyFileRefusal",
+    "DownloadFailure",
     "Advert",
     "BluezoneError",
     "TrustedSigner",
     "BluezoneConfig",
     "CurrentAdvertisement",
+    "FailingKeyFile",
     "Diagnostics",
     "ExposureDay",
     "ExposureStatus",

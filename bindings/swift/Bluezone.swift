@@ -708,7 +708,9 @@ public protocol BluezoneTracerProtocol: AnyObject, Sendable {
     func diagnostics() throws  -> Diagnostics
     
     /**
-     * Downloads new key files through `http` and processes them.
+     * Downloads new key files through `http` and processes them, oldest first, a batch at
+     * a time: call again at once while `files_remaining` is above zero. Files that fail are
+     * skipped, retried later and listed in [`Diagnostics::failing_key_files`].
      */
     func downloadKeyFiles(http: HttpClient) async throws  -> ExposureStatus
     
@@ -856,7 +858,9 @@ open func diagnostics()throws  -> Diagnostics  {
 }
     
     /**
-     * Downloads new key files through `http` and processes them.
+     * Downloads new key files through `http` and processes them, oldest first, a batch at
+     * a time: call again at once while `files_remaining` is above zero. Files that fail are
+     * skipped, retried later and listed in [`Diagnostics::failing_key_files`].
      */
 open func downloadKeyFiles(http: HttpClient)async throws  -> ExposureStatus  {
     return
@@ -1726,6 +1730,15 @@ public struct Diagnostics: Equatable, Hashable {
      * Sightings refused since opening.
      */
     public var refusedSinceOpen: UInt64
+    /**
+     * Key files that failed and wait for a retry, in the order they first failed (at most
+     * 100).
+     */
+    public var failingKeyFiles: [FailingKeyFile]
+    /**
+     * How many key files are failing (all of them, even past the list's limit).
+     */
+    public var failingKeyFileCount: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1753,7 +1766,14 @@ public struct Diagnostics: Equatable, Hashable {
          */acceptedSinceOpen: UInt64, 
         /**
          * Sightings refused since opening.
-         */refusedSinceOpen: UInt64) {
+         */refusedSinceOpen: UInt64, 
+        /**
+         * Key files that failed and wait for a retry, in the order they first failed (at most
+         * 100).
+         */failingKeyFiles: [FailingKeyFile], 
+        /**
+         * How many key files are failing (all of them, even past the list's limit).
+         */failingKeyFileCount: UInt32) {
         self.idsHeardPerHour = idsHeardPerHour
         self.scansLast24h = scansLast24h
         self.longestScanGapSecs = longestScanGapSecs
@@ -1762,6 +1782,8 @@ public struct Diagnostics: Equatable, Hashable {
         self.storageBytes = storageBytes
         self.acceptedSinceOpen = acceptedSinceOpen
         self.refusedSinceOpen = refusedSinceOpen
+        self.failingKeyFiles = failingKeyFiles
+        self.failingKeyFileCount = failingKeyFileCount
     }
 
     
@@ -1787,7 +1809,9 @@ public struct FfiConverterTypeDiagnostics: FfiConverterRustBuffer {
                 lastRotationAt: FfiConverterOptionInt64.read(from: &buf), 
                 storageBytes: FfiConverterUInt64.read(from: &buf), 
                 acceptedSinceOpen: FfiConverterUInt64.read(from: &buf), 
-                refusedSinceOpen: FfiConverterUInt64.read(from: &buf)
+                refusedSinceOpen: FfiConverterUInt64.read(from: &buf), 
+                failingKeyFiles: FfiConverterSequenceTypeFailingKeyFile.read(from: &buf), 
+                failingKeyFileCount: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -1800,6 +1824,8 @@ public struct FfiConverterTypeDiagnostics: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.storageBytes, into: &buf)
         FfiConverterUInt64.write(value.acceptedSinceOpen, into: &buf)
         FfiConverterUInt64.write(value.refusedSinceOpen, into: &buf)
+        FfiConverterSequenceTypeFailingKeyFile.write(value.failingKeyFiles, into: &buf)
+        FfiConverterUInt32.write(value.failingKeyFileCount, into: &buf)
     }
 }
 
@@ -1936,6 +1962,16 @@ public struct ExposureStatus: Equatable, Hashable {
      * Keys checked by this call.
      */
     public var keysChecked: UInt64
+    /**
+     * Key files this download could not process (not served, or refused); each is retried
+     * later with back-off and listed in [`Diagnostics::failing_key_files`].
+     */
+    public var filesFailed: UInt32
+    /**
+     * Key files still to download after this call (its batch was full): when above zero,
+     * call `download_key_files` again at once.
+     */
+    public var filesRemaining: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1957,13 +1993,23 @@ public struct ExposureStatus: Equatable, Hashable {
          */filesMatched: UInt32, 
         /**
          * Keys checked by this call.
-         */keysChecked: UInt64) {
+         */keysChecked: UInt64, 
+        /**
+         * Key files this download could not process (not served, or refused); each is retried
+         * later with back-off and listed in [`Diagnostics::failing_key_files`].
+         */filesFailed: UInt32, 
+        /**
+         * Key files still to download after this call (its batch was full): when above zero,
+         * call `download_key_files` again at once.
+         */filesRemaining: UInt32) {
         self.notify = notify
         self.newlyNotified = newlyNotified
         self.exposureDayStart = exposureDayStart
         self.days = days
         self.filesMatched = filesMatched
         self.keysChecked = keysChecked
+        self.filesFailed = filesFailed
+        self.filesRemaining = filesRemaining
     }
 
     
@@ -1987,7 +2033,9 @@ public struct FfiConverterTypeExposureStatus: FfiConverterRustBuffer {
                 exposureDayStart: FfiConverterOptionInt64.read(from: &buf), 
                 days: FfiConverterSequenceTypeExposureDay.read(from: &buf), 
                 filesMatched: FfiConverterUInt32.read(from: &buf), 
-                keysChecked: FfiConverterUInt64.read(from: &buf)
+                keysChecked: FfiConverterUInt64.read(from: &buf), 
+                filesFailed: FfiConverterUInt32.read(from: &buf), 
+                filesRemaining: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -1998,6 +2046,8 @@ public struct FfiConverterTypeExposureStatus: FfiConverterRustBuffer {
         FfiConverterSequenceTypeExposureDay.write(value.days, into: &buf)
         FfiConverterUInt32.write(value.filesMatched, into: &buf)
         FfiConverterUInt64.write(value.keysChecked, into: &buf)
+        FfiConverterUInt32.write(value.filesFailed, into: &buf)
+        FfiConverterUInt32.write(value.filesRemaining, into: &buf)
     }
 }
 
@@ -2014,6 +2064,95 @@ public func FfiConverterTypeExposureStatus_lift(_ buf: RustBuffer) throws -> Exp
 #endif
 public func FfiConverterTypeExposureStatus_lower(_ value: ExposureStatus) -> RustBuffer {
     return FfiConverterTypeExposureStatus.lower(value)
+}
+
+
+/**
+ * A key file the server lists that could not be processed, and when it is tried again.
+ */
+public struct FailingKeyFile: Equatable, Hashable {
+    /**
+     * The file's name in the server's index.
+     */
+    public var name: String
+    /**
+     * Why it failed the last time.
+     */
+    public var reason: DownloadFailure
+    /**
+     * Attempts so far, all failed.
+     */
+    public var attempts: UInt32
+    /**
+     * Unix seconds from which it is tried again.
+     */
+    public var nextRetryAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The file's name in the server's index.
+         */name: String, 
+        /**
+         * Why it failed the last time.
+         */reason: DownloadFailure, 
+        /**
+         * Attempts so far, all failed.
+         */attempts: UInt32, 
+        /**
+         * Unix seconds from which it is tried again.
+         */nextRetryAt: Int64) {
+        self.name = name
+        self.reason = reason
+        self.attempts = attempts
+        self.nextRetryAt = nextRetryAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FailingKeyFile: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFailingKeyFile: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FailingKeyFile {
+        return
+            try FailingKeyFile(
+                name: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterTypeDownloadFailure.read(from: &buf), 
+                attempts: FfiConverterUInt32.read(from: &buf), 
+                nextRetryAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FailingKeyFile, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeDownloadFailure.write(value.reason, into: &buf)
+        FfiConverterUInt32.write(value.attempts, into: &buf)
+        FfiConverterInt64.write(value.nextRetryAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailingKeyFile_lift(_ buf: RustBuffer) throws -> FailingKeyFile {
+    return try FfiConverterTypeFailingKeyFile.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailingKeyFile_lower(_ value: FailingKeyFile) -> RustBuffer {
+    return FfiConverterTypeFailingKeyFile.lower(value)
 }
 
 
@@ -2823,6 +2962,298 @@ public func FfiConverterTypeBluezoneError_lower(_ value: BluezoneError) -> RustB
     return FfiConverterTypeBluezoneError.lower(value)
 }
 
+
+/**
+ * Why a key file could not be processed.
+ */
+
+public enum DownloadFailure: Equatable, Hashable {
+    
+    /**
+     * The server answered this HTTP status instead of 200.
+     */
+    case httpStatus(
+        /**
+         * The status.
+         */status: UInt16
+    )
+    /**
+     * The file arrived but was refused.
+     */
+    case refused(
+        /**
+         * What was wrong with it.
+         */kind: KeyFileRefusal
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DownloadFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadFailure: FfiConverterRustBuffer {
+    typealias SwiftType = DownloadFailure
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadFailure {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .httpStatus(status: try FfiConverterUInt16.read(from: &buf)
+        )
+        
+        case 2: return .refused(kind: try FfiConverterTypeKeyFileRefusal.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DownloadFailure, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .httpStatus(status):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt16.write(status, into: &buf)
+            
+        
+        case let .refused(kind):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeKeyFileRefusal.write(kind, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadFailure_lift(_ buf: RustBuffer) throws -> DownloadFailure {
+    return try FfiConverterTypeDownloadFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadFailure_lower(_ value: DownloadFailure) -> RustBuffer {
+    return FfiConverterTypeDownloadFailure.lower(value)
+}
+
+
+
+/**
+ * Why a downloaded key file was refused.
+ */
+
+public enum KeyFileRefusal: Equatable, Hashable {
+    
+    /**
+     * Larger than the limits allow.
+     */
+    case tooLarge
+    /**
+     * Not a readable zip archive.
+     */
+    case malformedZip
+    /**
+     * A zip entry other than `export.bin` and `export.sig`.
+     */
+    case unexpectedEntry
+    /**
+     * `export.bin` or `export.sig` is missing.
+     */
+    case missingEntry
+    /**
+     * `export.bin` lacks the export header.
+     */
+    case badHeader
+    /**
+     * `export.bin` is malformed.
+     */
+    case malformedExport
+    /**
+     * `export.sig` is malformed.
+     */
+    case malformedSignatureList
+    /**
+     * The file is not signed.
+     */
+    case noSignature
+    /**
+     * A signature algorithm other than ECDSA P-256 with SHA-256.
+     */
+    case unsupportedAlgorithm
+    /**
+     * No signature is from a trusted key.
+     */
+    case unknownSigner
+    /**
+     * A trusted key's signature does not verify: the file was altered.
+     */
+    case badSignature
+    /**
+     * More keys than the limits allow.
+     */
+    case tooManyKeys
+    /**
+     * A key that cannot be right.
+     */
+    case invalidKey
+    /**
+     * Header timestamps or batch numbers that cannot be right.
+     */
+    case invalidHeader
+    /**
+     * Any other refusal.
+     */
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KeyFileRefusal: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyFileRefusal: FfiConverterRustBuffer {
+    typealias SwiftType = KeyFileRefusal
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyFileRefusal {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .tooLarge
+        
+        case 2: return .malformedZip
+        
+        case 3: return .unexpectedEntry
+        
+        case 4: return .missingEntry
+        
+        case 5: return .badHeader
+        
+        case 6: return .malformedExport
+        
+        case 7: return .malformedSignatureList
+        
+        case 8: return .noSignature
+        
+        case 9: return .unsupportedAlgorithm
+        
+        case 10: return .unknownSigner
+        
+        case 11: return .badSignature
+        
+        case 12: return .tooManyKeys
+        
+        case 13: return .invalidKey
+        
+        case 14: return .invalidHeader
+        
+        case 15: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeyFileRefusal, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .tooLarge:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .malformedZip:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unexpectedEntry:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .missingEntry:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .badHeader:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .malformedExport:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .malformedSignatureList:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .noSignature:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .unsupportedAlgorithm:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .unknownSigner:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .badSignature:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .tooManyKeys:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .invalidKey:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .invalidHeader:
+            writeInt(&buf, Int32(14))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(15))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyFileRefusal_lift(_ buf: RustBuffer) throws -> KeyFileRefusal {
+    return try FfiConverterTypeKeyFileRefusal.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyFileRefusal_lower(_ value: KeyFileRefusal) -> RustBuffer {
+    return FfiConverterTypeKeyFileRefusal.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -3021,6 +3452,31 @@ fileprivate struct FfiConverterSequenceTypeExposureDay: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeFailingKeyFile: FfiConverterRustBuffer {
+    typealias SwiftType = [FailingKeyFile]
+
+    public static func write(_ value: [FailingKeyFile], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFailingKeyFile.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FailingKeyFile] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FailingKeyFile]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFailingKeyFile.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeServiceDataEntry: FfiConverterRustBuffer {
     typealias SwiftType = [ServiceDataEntry]
 
@@ -3165,7 +3621,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_diagnostics() != 29879) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files() != 41992) {
+    if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files() != 50536) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_exposure_status() != 38378) {

@@ -1,4 +1,4 @@
-//! `bluezone store`: inspect an encrypted store without changing it.
+//! `bluezone store`: inspect an encrypted store without changing it (a read-only open).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,18 +42,18 @@ fn stats(args: &StatsArgs) -> Result<(), CliError> {
             args.db.display()
         )));
     }
-    let store = Store::open(
-        &args.db,
-        &MasterKey::from_bytes(args.key),
-        bluezone_core::system_random(),
-    )
-    .map_err(|e| match e {
-        StoreError::WrongKey => CliError::Invalid(format!(
-            "the key does not open {} (wrong key)",
-            args.db.display()
-        )),
-        other => CliError::Invalid(format!("cannot open {}: {other}", args.db.display())),
-    })?;
+    // Read-only: stats never creates, migrates, checkpoints or otherwise writes the file.
+    let store =
+        Store::open_read_only(&args.db, &MasterKey::from_bytes(args.key)).map_err(|e| match e {
+            StoreError::WrongKey => CliError::Invalid(format!(
+                "the key does not open {} (wrong key)",
+                args.db.display()
+            )),
+            StoreError::NotAStore => {
+                CliError::Invalid(format!("{} is not a Bluezone store", args.db.display()))
+            }
+            other => CliError::Invalid(format!("cannot open {}: {other}", args.db.display())),
+        })?;
     let stats = store
         .stats()
         .map_err(|e| CliError::Invalid(e.to_string()))?;

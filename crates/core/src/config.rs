@@ -46,7 +46,8 @@ pub struct TracerConfig {
     /// Every upload request is padded to this many bytes before sealing (default 8,192), so
     /// its size does not tell how many keys it carries.
     pub upload_request_bytes: usize,
-    /// Most key files fetched per download call (default 64).
+    /// Most key files fetched per download call (default 64; 0 counts as 1). When more are
+    /// waiting, the call says how many ([`crate::ExposureStatus::files_remaining`]).
     pub max_files_per_download: usize,
 }
 

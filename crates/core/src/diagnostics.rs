@@ -2,6 +2,7 @@
 
 use bluezone_protocol::sightings::DayChunk;
 
+use crate::downloads::FailingKeyFile;
 use crate::ingest::IngestReport;
 
 /// Gaps between scans longer than this are reported (GAEN asks for a scan at least every
@@ -38,7 +39,15 @@ pub struct Diagnostics {
     pub stored_days: u32,
     /// Sightings accepted and refused since the engine was opened.
     pub ingest_since_open: IngestReport,
+    /// Key files listed by the server that failed to download or were refused, and wait for
+    /// a retry, in the order they first failed (at most [`MAX_REPORTED_FAILING_FILES`]).
+    pub failing_key_files: Vec<FailingKeyFile>,
+    /// How many key files are failing (all of them, even past the list's limit).
+    pub failing_key_file_count: u32,
 }
+
+/// The most failing key files [`Diagnostics::failing_key_files`] lists.
+pub const MAX_REPORTED_FAILING_FILES: usize = 100;
 
 /// Fills the scan and hourly figures from the chunks of the last day or two.
 pub fn fill_from_chunks(diag: &mut Diagnostics, chunks: &[DayChunk], now: i64) {

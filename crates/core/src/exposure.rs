@@ -168,6 +168,13 @@ pub struct ExposureStatus {
     pub files_already_matched: u32,
     /// Diagnosis keys checked by this call.
     pub keys_checked: u64,
+    /// Key files this download call could not process (not served, or refused); each is
+    /// retried later (see [`crate::Diagnostics::failing_key_files`]).
+    pub files_failed: u32,
+    /// Unprocessed key files listed by the server that this download call did not reach
+    /// (its batch was full): when above zero, call [`crate::Tracer::download_key_files`]
+    /// again at once. Failing files waiting for their retry are not counted.
+    pub files_remaining: u32,
 }
 
 impl ExposureStatus {

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod diagnostics;
+pub mod downloads;
 pub mod error;
 pub mod exposure;
 pub mod fold;
@@ -16,6 +17,7 @@ pub mod upload;
 pub use bluezone_store::{MasterKey, StoreStats};
 pub use config::TracerConfig;
 pub use diagnostics::{Diagnostics, HourlyCount};
+pub use downloads::{DownloadFailure, FailingKeyFile, KeyFileRefusal};
 pub use error::CoreError;
 pub use exposure::{ExposureDay, ExposureStatus};
 pub use ingest::{AdvertData, IngestReport, SightingInput};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bluezone_protocol::keyfile::read_key_file;
+use bluezone_protocol::keyfile::{KeyFileError, read_key_file};
 use bluezone_protocol::matching::{SightingIndex, match_keys};
 use bluezone_protocol::risk::{ExposureWindow, decide, exposure_windows};
 use bluezone_protocol::sightings::DayChunk;
@@ -18,6 +18,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::config::TracerConfig;
 use crate::diagnostics::{self, Diagnostics};
+use crate::downloads::{self, DownloadFailure, DownloadLedger};
 use crate::error::CoreError;
 use crate::exposure::{ExposureStatus, StoredWindow, fingerprint};
 use crate::fold::Folder;
@@ -36,7 +37,7 @@ const PROCESSED_FILES: &str = "processed_key_files";
 const NOTIFIED: &str = "exposure_notified";
 /// Setting: an upload not yet acknowledged by the server.
 const PENDING_UPLOAD: &str = "pending_upload";
-/// Setting: names of key files already downloaded.
+/// Setting: the [`DownloadLedger`] (JSON; earlier versions stored names one a line).
 const DOWNLOADED_FILES: &str = "downloaded_key_files";
 
 /// Where the tracer keeps its data.
@@ -57,10 +58,22 @@ pub struct MaintenanceReport {
     pub days_compacted: u32,
 }
 
+/// What [`Tracer::process_key_files`] does with a refused file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnRefusal {
+    /// End the batch with the error (files before it stay processed).
+    Stop,
+    /// Skip it and go on.
+    Skip,
+}
+
 /// The exposure-notification engine of one phone.
 pub struct Tracer {
     engine: Mutex<Engine>,
     notifier: Mutex<Option<Arc<dyn Notifier>>>,
+    /// Held through a download call, so two calls never fetch the same files or overwrite
+    /// each other's bookkeeping.
+    downloading: Mutex<()>,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -136,6 +149,7 @@ impl Tracer {
         Ok(Self {
             engine: Mutex::new(engine),
             notifier: Mutex::new(None),
+            downloading: Mutex::new(()),
         })
     }
 
@@ -215,51 +229,99 @@ impl Tracer {
     /// # Errors
     /// As [`Tracer::process_key_file`].
     pub fn process_key_files(&self, files: &[&[u8]]) -> Result<ExposureStatus, CoreError> {
-        let (config, chunks, mut processed) = {
-            let mut engine = self.lock()?;
-            let today = engine.today()?;
-            let first_kept = engine.first_kept_day()?;
-            let chunks = engine.sightings(first_kept, today)?;
-            let processed = engine.processed_files()?;
-            (engine.config.clone(), chunks, processed)
-        };
+        self.match_files(files, OnRefusal::Stop)
+            .map(|(status, _)| status)
+    }
+
+    /// Matches `files` in order; a refused file either ends the batch with
+    /// [`CoreError::KeyFile`] (`OnRefusal::Stop`) or is skipped (`OnRefusal::Skip`). Returns
+    /// the status and, per file, whether it was refused. The notifier is told when the status
+    /// became `newly_notified`.
+    fn match_files(
+        &self,
+        files: &[&[u8]],
+        on_refusal: OnRefusal,
+    ) -> Result<(ExposureStatus, Vec<Option<KeyFileError>>), CoreError> {
+        let config = self.lock()?.config.clone();
         if config.trusted_signers.0.is_empty() {
             return Err(CoreError::NoTrustedSigners);
         }
-        let index = SightingIndex::build(&chunks);
-        drop(chunks);
         let mut files_matched = 0;
         let mut files_already_matched = 0;
         let mut keys_checked = 0;
-        for (i, file) in files.iter().enumerate() {
-            let verified = read_key_file(file, &config.trusted_signers, &config.key_file_limits)
-                .map_err(|error| CoreError::KeyFile { index: i, error })?;
-            if processed.iter().any(|(hash, _)| *hash == verified.sha256) {
-                files_already_matched += 1;
-                continue;
-            }
-            keys_checked += verified.keys.len() as u64;
-            let matches = match_keys(&index, &verified.keys, &config.matching);
-            let windows: Vec<StoredWindow> = matches
-                .iter()
-                .flat_map(|m| {
-                    exposure_windows(std::slice::from_ref(m), &config.risk)
-                        .into_iter()
-                        .map(|window| StoredWindow {
-                            fingerprint: fingerprint(
-                                &m.key.key_data,
-                                window.scans.first().map_or(0, |s| s.time),
-                            ),
-                            window,
+        let mut outcomes = Vec::with_capacity(files.len());
+        if !files.is_empty() {
+            let (chunks, mut processed) = {
+                let mut engine = self.lock()?;
+                let today = engine.today()?;
+                let first_kept = engine.first_kept_day()?;
+                (
+                    engine.sightings(first_kept, today)?,
+                    engine.processed_files()?,
+                )
+            };
+            let index = SightingIndex::build(&chunks);
+            drop(chunks);
+            // A file's hash is saved with its exposure windows; hashes of files without any
+            // are saved once, when the batch ends (however it ends): matching such a file
+            // again after a crash changes nothing.
+            let mut unsaved = false;
+            let mut each_file = || -> Result<(), CoreError> {
+                for (i, file) in files.iter().enumerate() {
+                    let verified =
+                        match read_key_file(file, &config.trusted_signers, &config.key_file_limits)
+                        {
+                            Ok(verified) => verified,
+                            Err(error) => match on_refusal {
+                                OnRefusal::Stop => {
+                                    return Err(CoreError::KeyFile { index: i, error });
+                                }
+                                OnRefusal::Skip => {
+                                    outcomes.push(Some(error));
+                                    continue;
+                                }
+                            },
+                        };
+                    outcomes.push(None);
+                    if processed.iter().any(|(hash, _)| *hash == verified.sha256) {
+                        files_already_matched += 1;
+                        continue;
+                    }
+                    keys_checked += verified.keys.len() as u64;
+                    let matches = match_keys(&index, &verified.keys, &config.matching);
+                    let windows: Vec<StoredWindow> = matches
+                        .iter()
+                        .flat_map(|m| {
+                            exposure_windows(std::slice::from_ref(m), &config.risk)
+                                .into_iter()
+                                .map(|window| StoredWindow {
+                                    fingerprint: fingerprint(
+                                        &m.key.key_data,
+                                        window.scans.first().map_or(0, |s| s.time),
+                                    ),
+                                    window,
+                                })
                         })
-                })
-                .collect();
-            let mut engine = self.lock()?;
-            let today = engine.today()?;
-            engine.store_windows(&windows)?;
-            processed.push((verified.sha256, today.get()));
-            engine.save_processed_files(&mut processed)?;
-            files_matched += 1;
+                        .collect();
+                    let mut engine = self.lock()?;
+                    let today = engine.today()?;
+                    processed.push((verified.sha256, today.get()));
+                    if windows.is_empty() {
+                        unsaved = true;
+                    } else {
+                        engine.store_windows(&windows)?;
+                        engine.save_processed_files(&mut processed)?;
+                        unsaved = false;
+                    }
+                    files_matched += 1;
+                }
+                Ok(())
+            };
+            let result = each_file();
+            if unsaved {
+                self.lock()?.save_processed_files(&mut processed)?;
+            }
+            result?;
         }
         let mut status = self.lock()?.exposure_status()?;
         status.files_matched = files_matched;
@@ -275,7 +337,7 @@ impl Tracer {
                 notifier.exposure_detected(&status);
             }
         }
-        Ok(status)
+        Ok((status, outcomes))
     }
 
     /// Sets (or removes) who is told when an exposure reaches the threshold.
@@ -287,19 +349,31 @@ impl Tracer {
         Ok(())
     }
 
-    /// Exchanges the code an official gave the person for a token (`POST /v1/verify`).
-    /// Nothing about the phone is sent but the code.
+    /// Exchanges the code an official gave the person for a token (`POST /v1/verify`,
+    /// sealed to the pinned upload key both ways). Nothing about the phone is sent but the
+    /// code.
     ///
     /// # Errors
     /// [`CoreError::InvalidCode`] for a code that is not 8 digits (checked before any
-    /// network use), [`CoreError::Server`] with the server's code (`code_invalid`,
-    /// `code_expired`, `code_used`, `too_many_attempts`), [`CoreError::Network`].
+    /// network use), [`CoreError::UploadNotConfigured`], [`CoreError::Server`] with the
+    /// server's code (`code_invalid`, `code_expired`, `code_used`, `too_many_attempts`),
+    /// [`CoreError::Network`].
     pub fn verify_code(
         &self,
         transport: &dyn Transport,
         code: &str,
     ) -> Result<VerifiedCode, CoreError> {
-        crate::upload::verify(transport, code)
+        bluezone_protocol::upload::VerificationCode::parse(code)
+            .map_err(|_| CoreError::InvalidCode)?;
+        let (server_key, mut rng) = {
+            let mut engine = self.lock()?;
+            let key = engine
+                .config
+                .upload_public_key
+                .ok_or(CoreError::UploadNotConfigured)?;
+            (key, rand::rngs::StdRng::from_rng(&mut engine.rng))
+        };
+        crate::upload::verify(transport, &server_key, code, &mut rng)
     }
 
     /// Uploads the keys of the last 14 days, after the person's explicit consent: releases
@@ -336,64 +410,113 @@ impl Tracer {
             };
             (server_key, engine.config.upload_request_bytes, pending)
         };
-        crate::upload::certificate(transport, &mut pending)?;
-        self.lock()?.save_pending_upload(Some(&pending))?;
         let mut rng = {
             let mut engine = self.lock()?;
             rand::rngs::StdRng::from_rng(&mut engine.rng)
         };
+        crate::upload::certificate(transport, &server_key, &mut pending, &mut rng)?;
+        self.lock()?.save_pending_upload(Some(&pending))?;
         let receipt =
             crate::upload::publish(transport, &pending, &server_key, request_bytes, &mut rng)?;
         self.lock()?.save_pending_upload(None)?;
         Ok(receipt)
     }
 
-    /// Downloads the key files published since the last call (`GET /v1/index.txt`, then each
-    /// new file), and processes them like [`Tracer::process_key_files`].
+    /// Downloads and processes the key files the server lists that this phone has not
+    /// processed yet (`GET /v1/index.txt`, then `GET /v1/files/<name>` for each), oldest
+    /// first, at most [`TracerConfig::max_files_per_download`] per call. When
+    /// [`ExposureStatus::files_remaining`] is above zero, call again at once.
+    ///
+    /// The index is read within bounds (see [`crate::downloads`]). A file the server does
+    /// not serve (a status other than 200) or that is refused (bad signature, malformed...)
+    /// is skipped and retried later with exponential back-off (an hour, doubling, at most a
+    /// day); the files after it are processed in the same call, and [`Tracer::diagnostics`]
+    /// lists it meanwhile. Names the index no longer lists are forgotten. Calls are
+    /// serialized: a second one waits for the first.
     ///
     /// # Errors
-    /// [`CoreError::Network`], [`CoreError::Server`], and the errors of
-    /// [`Tracer::process_key_files`]; files processed before a failure are remembered.
+    /// [`CoreError::Network`] when the server cannot be reached: the files processed before
+    /// are kept. [`CoreError::Server`] when the index is refused, [`CoreError::Protocol`]
+    /// when it lists no readable name, [`CoreError::NoTrustedSigners`], store errors.
     pub fn download_key_files(
         &self,
         transport: &dyn Transport,
     ) -> Result<ExposureStatus, CoreError> {
-        let (seen, max) = {
+        let _downloading = self.downloading.lock().map_err(|_| CoreError::Poisoned)?;
+        let (mut ledger, max, now) = {
             let engine = self.lock()?;
+            if engine.config.trusted_signers.0.is_empty() {
+                return Err(CoreError::NoTrustedSigners);
+            }
             (
-                engine.downloaded_files()?,
+                engine.download_ledger()?,
                 engine.config.max_files_per_download,
+                engine.clock.now(),
             )
         };
-        let index = transport.get("/v1/index.txt")?;
-        if index.status != 200 {
-            return crate::upload::answer::<()>(index).map(|()| ExposureStatus::default());
+        let reply = transport.get(downloads::INDEX_PATH)?;
+        if reply.status != 200 {
+            return crate::upload::answer::<()>(reply).map(|()| ExposureStatus::default());
         }
-        let text = String::from_utf8_lossy(&index.body).into_owned();
-        let new: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|name| !name.is_empty() && name.len() <= 64 && !seen.iter().any(|s| s == name))
-            .take(max)
-            .map(str::to_owned)
-            .collect();
-        let mut files = Vec::with_capacity(new.len());
-        for name in &new {
-            let reply = transport.get(&format!("/v1/files/{name}"))?;
-            if reply.status != 200 {
-                return crate::upload::answer::<()>(reply).map(|()| ExposureStatus::default());
+        let index = downloads::parse_index(&reply.body);
+        drop(reply);
+        if index.names.is_empty() && index.skipped_lines > 0 {
+            // Not an index (a captive portal's page, say): keep what the phone remembers.
+            return Err(CoreError::Protocol(
+                "the key-file index lists no valid file name".into(),
+            ));
+        }
+        let stored = ledger.clone();
+        ledger.prune(&index.names);
+        let plan = ledger.plan(&index.names, now, max);
+        let mut names = Vec::with_capacity(plan.fetch.len());
+        let mut bodies = Vec::with_capacity(plan.fetch.len());
+        let mut files_failed = 0u32;
+        let mut network_error = None;
+        for name in plan.fetch {
+            match transport.get(&downloads::file_path(&name)) {
+                Ok(reply) if reply.status == 200 => {
+                    names.push(name);
+                    bodies.push(reply.body);
+                }
+                Ok(reply) => {
+                    ledger.record_failure(&name, DownloadFailure::HttpStatus(reply.status), now);
+                    files_failed += 1;
+                }
+                Err(error) => {
+                    // Process what arrived; the rest waits for the next call.
+                    network_error = Some(error);
+                    break;
+                }
             }
-            files.push(reply.body);
         }
-        let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-        let result = self.process_key_files(&refs);
-        let done = match &result {
-            Ok(_) => new.len(),
-            Err(CoreError::KeyFile { index, .. }) => *index,
-            Err(_) => 0,
+        let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+        let matched = self.match_files(&refs, OnRefusal::Skip);
+        drop(refs);
+        drop(bodies);
+        let (mut status, outcomes) = match matched {
+            Ok(done) => done,
+            Err(error) => {
+                self.lock()?.save_download_ledger(&stored, &ledger)?;
+                return Err(error);
+            }
         };
-        self.lock()?.remember_downloads(&seen, &new[..done])?;
-        result
+        for (name, outcome) in names.iter().zip(&outcomes) {
+            match outcome {
+                None => ledger.record_processed(name),
+                Some(error) => {
+                    ledger.record_failure(name, DownloadFailure::Refused(error.into()), now);
+                    files_failed += 1;
+                }
+            }
+        }
+        self.lock()?.save_download_ledger(&stored, &ledger)?;
+        if let Some(error) = network_error {
+            return Err(error.into());
+        }
+        status.files_failed = files_failed;
+        status.files_remaining = plan.remaining;
+        Ok(status)
     }
 
     /// The current exposure decision, from the stored exposure windows.
@@ -429,7 +552,13 @@ impl Tracer {
             .map(|(_, c)| c)
             .collect();
         let stats = engine.store.stats()?;
+        let failing = engine.download_ledger()?.failing;
         let mut diag = Diagnostics {
+            failing_key_file_count: u32::try_from(failing.len()).unwrap_or(u32::MAX),
+            failing_key_files: failing
+                .into_iter()
+                .take(diagnostics::MAX_REPORTED_FAILING_FILES)
+                .collect(),
             last_rotation_at: engine.current.map(|c| c.rotated_at),
             next_rotation_at: engine.current.map(|c| c.next_rotation_at),
             storage_bytes: stats.bytes,
@@ -546,6 +675,18 @@ impl Engine {
     fn purge_expired(&mut self) -> Result<u32, CoreError> {
         let first_kept = self.first_kept_day()?;
         let report = self.store.purge_before(first_kept)?;
+        // An upload never acknowledged holds keys (and a token and secret): it goes with them.
+        let expired = match self.pending_upload() {
+            Ok(Some(pending)) => !DayNumber::from_unix_seconds(pending.created_at)
+                .is_ok_and(|created| created >= first_kept),
+            Ok(None) => false,
+            // Unreadable: it could never be sent.
+            Err(CoreError::Protocol(_)) => true,
+            Err(other) => return Err(other),
+        };
+        if expired {
+            self.save_pending_upload(None)?;
+        }
         self.keys.retain(|k| k.rolling_start.day() >= first_kept);
         self.chunks_since_compaction
             .retain(|day, _| *day >= first_kept);
@@ -713,6 +854,7 @@ impl Engine {
             secret: Base64::encode_string(secret.as_slice()),
             keys,
             certificate: None,
+            created_at: now,
         })
     }
 
@@ -740,30 +882,24 @@ impl Engine {
         Ok(())
     }
 
-    fn downloaded_files(&self) -> Result<Vec<String>, CoreError> {
+    fn download_ledger(&self) -> Result<DownloadLedger, CoreError> {
         Ok(self
             .store
             .get_setting(DOWNLOADED_FILES)?
-            .map(|b| {
-                String::from_utf8_lossy(&b)
-                    .lines()
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|bytes| DownloadLedger::from_bytes(&bytes))
             .unwrap_or_default())
     }
 
-    fn remember_downloads(&mut self, seen: &[String], new: &[String]) -> Result<(), CoreError> {
-        if new.is_empty() {
-            return Ok(());
+    /// Stores `ledger` unless it is still the `stored` one.
+    fn save_download_ledger(
+        &mut self,
+        stored: &DownloadLedger,
+        ledger: &DownloadLedger,
+    ) -> Result<(), CoreError> {
+        if ledger != stored {
+            self.store
+                .put_setting(DOWNLOADED_FILES, &ledger.to_bytes())?;
         }
-        // Keep the most recent 2,000 names: far more than 14 days of hourly files.
-        let mut all: Vec<&String> = seen.iter().chain(new).collect();
-        let excess = all.len().saturating_sub(2000);
-        all.drain(..excess);
-        let text: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
-        self.store
-            .put_setting(DOWNLOADED_FILES, text.join("\n").as_bytes())?;
         Ok(())
     }
 
@@ -868,5 +1004,99 @@ impl Engine {
                 Ok((day, chunk))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::ManualClock;
+
+    #[test]
+    fn pending_uploads_from_before_created_at_or_unreadable_are_purged() {
+        let now = 1_793_491_200;
+        let clock = Arc::new(ManualClock::new(now));
+        let tracer = Tracer::open_with(
+            TracerConfig::default(),
+            StorageLocation::InMemory,
+            &MasterKey::from_bytes([1; 32]),
+            clock,
+            Box::new(rand::rngs::StdRng::seed_from_u64(1)),
+        )
+        .unwrap();
+        let mut engine = tracer.lock().unwrap();
+        // A record written before `created_at` existed reads as created at 0: purged.
+        let old = br#"{"token":"t","secret":"c2VjcmV0","keys":[],"certificate":null}"#;
+        engine.store.put_setting(PENDING_UPLOAD, old).unwrap();
+        assert_eq!(engine.pending_upload().unwrap().unwrap().created_at, 0);
+        engine.purge_expired().unwrap();
+        assert!(engine.pending_upload().unwrap().is_none());
+        // A fresh one stays.
+        let fresh = PendingUpload {
+            token: "t".into(),
+            secret: "c2VjcmV0".into(),
+            keys: Vec::new(),
+            certificate: None,
+            created_at: now,
+        };
+        engine.save_pending_upload(Some(&fresh)).unwrap();
+        engine.purge_expired().unwrap();
+        assert!(engine.pending_upload().unwrap().is_some());
+        // An unreadable one could never be sent: purged, and opening does not fail.
+        engine
+            .store
+            .put_setting(PENDING_UPLOAD, b"{garbage")
+            .unwrap();
+        engine.purge_expired().unwrap();
+        assert!(engine.pending_upload().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_pending_upload_is_destroyed_with_the_data_past_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        // 2026-11-01 08:00 UTC.
+        let start = 1_793_520_000;
+        let clock = Arc::new(ManualClock::new(start));
+        let open = |seed| {
+            Tracer::open_with(
+                TracerConfig::default(),
+                StorageLocation::File(path.clone()),
+                &MasterKey::from_bytes([1; 32]),
+                clock.clone(),
+                Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            )
+            .unwrap()
+        };
+        let pending_after = |tracer: &Tracer| tracer.lock().unwrap().pending_upload().unwrap();
+        let leave_pending = |tracer: &Tracer| {
+            tracer.current_advertisement().unwrap();
+            let mut engine = tracer.lock().unwrap();
+            let now = engine.clock.now();
+            let pending = engine.prepare_upload(now, "token").unwrap();
+            assert_eq!(pending.created_at, now);
+            engine.save_pending_upload(Some(&pending)).unwrap();
+        };
+
+        // An upload that never completes (the certificate request kept failing).
+        let tracer = open(1);
+        leave_pending(&tracer);
+        // Its day is still within retention 14 days later: maintenance and opening keep it.
+        clock.set(start + 14 * 86_400);
+        tracer.run_maintenance().unwrap();
+        assert!(pending_after(&tracer).is_some());
+        drop(tracer);
+        let tracer = open(2);
+        assert!(pending_after(&tracer).is_some());
+        // A day later, maintenance destroys it with the keys of its day.
+        clock.set(start + 15 * 86_400);
+        assert_eq!(tracer.run_maintenance().unwrap().days_purged, 1);
+        assert!(pending_after(&tracer).is_none());
+
+        // Opening the store past retention destroys it too.
+        leave_pending(&tracer);
+        drop(tracer);
+        clock.set(start + 30 * 86_400);
+        assert!(pending_after(&open(3)).is_none());
     }
 }

@@ -8,12 +8,17 @@
 //!    (`POST /v1/certificate`); keys, secret and certificate are sealed with HPKE to the
 //!    server's pinned key, padded to a constant size, and sent (`POST /v1/publish`).
 //!
+//! Each of the three requests is sealed to the server's pinned key and its reply sealed back
+//! ([`bluezone_protocol::exchange`]): whoever terminates TLS sees constant sizes and an HTTP
+//! 200, never the code, the token, the keys or the outcome.
+//!
 //! Nothing else in the engine sends keys; no server answer, push or configuration can start
 //! an upload. A failed upload can be retried: the pending request (keys, secret,
 //! certificate) is kept sealed and sent again unchanged, and the server accepts a repeat of
 //! the same certificate once.
 
 use base64ct::{Base64, Encoding};
+use bluezone_protocol::exchange::{CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD, seal_request};
 use bluezone_protocol::messages::{
     CertificateRequest, CertificateResponse, ErrorBody, PublishKey, PublishPayload,
     PublishResponse, VerifyRequest, VerifyResponse,
@@ -68,6 +73,10 @@ pub(crate) struct PendingUpload {
     pub(crate) secret: String,
     pub(crate) keys: Vec<PublishKey>,
     pub(crate) certificate: Option<String>,
+    /// Unix time (seconds) it was prepared; records from before this field read as 0. It is
+    /// destroyed with the rest of the data once past the retention period.
+    #[serde(default)]
+    pub(crate) created_at: i64,
 }
 
 /// Size every verify request is padded to.
@@ -102,19 +111,50 @@ pub(crate) fn answer<T: for<'de> Deserialize<'de>>(reply: HttpReply) -> Result<T
     })
 }
 
-/// `POST /v1/verify`.
-pub(crate) fn verify(transport: &dyn Transport, code: &str) -> Result<VerifiedCode, CoreError> {
+/// Sends `plaintext` sealed to `server_key` and opens the sealed reply: the answer as `T`, or
+/// the server's refusal. A reply that is not sealed is a refusal made before the request was
+/// opened (unsealable, too large) or by something in front of the server.
+fn exchange<T: for<'de> Deserialize<'de>>(
+    transport: &dyn Transport,
+    server_key: &[u8; 32],
+    path: &str,
+    aad: &[u8],
+    plaintext: &[u8],
+    rng: &mut dyn rand_core::CryptoRng,
+) -> Result<T, CoreError> {
+    let (body, reply_key) = seal_request(server_key, aad, plaintext, rng)
+        .map_err(|e| CoreError::Protocol(e.to_string()))?;
+    let reply = transport.post(path, &body)?;
+    if reply.status != 200 {
+        return answer(reply);
+    }
+    let (status, body) = reply_key
+        .open_reply(&reply.body)
+        .map_err(|_| CoreError::Protocol("the server's answer does not open".into()))?;
+    answer(HttpReply {
+        status,
+        body: body.to_vec(),
+    })
+}
+
+/// `POST /v1/verify`, sealed to `server_key`.
+pub(crate) fn verify(
+    transport: &dyn Transport,
+    server_key: &[u8; 32],
+    code: &str,
+    rng: &mut dyn rand_core::CryptoRng,
+) -> Result<VerifiedCode, CoreError> {
     let code = VerificationCode::parse(code).map_err(|_| CoreError::InvalidCode)?;
-    let body = padded_json(
+    let body = zeroize::Zeroizing::new(padded_json(
         VerifyRequest {
             code: code.as_str().to_owned(),
             padding: String::new(),
         },
         VERIFY_REQUEST_BYTES,
         |r, p| r.padding = p,
-    )?;
-    let reply = transport.post("/v1/verify", &body)?;
-    let verified: VerifyResponse = answer(reply)?;
+    )?);
+    let verified: VerifyResponse =
+        exchange(transport, server_key, "/v1/verify", VERIFY_AAD, &body, rng)?;
     Ok(VerifiedCode {
         token: verified.token,
         report_type: verified.report_type,
@@ -125,15 +165,18 @@ pub(crate) fn verify(transport: &dyn Transport, code: &str) -> Result<VerifiedCo
 /// `POST /v1/certificate` for the pending upload, unless it already has one.
 pub(crate) fn certificate(
     transport: &dyn Transport,
+    server_key: &[u8; 32],
     pending: &mut PendingUpload,
+    rng: &mut dyn rand_core::CryptoRng,
 ) -> Result<(), CoreError> {
     if pending.certificate.is_some() {
         return Ok(());
     }
-    let secret =
-        Base64::decode_vec(&pending.secret).map_err(|e| CoreError::Protocol(e.to_string()))?;
+    let secret = zeroize::Zeroizing::new(
+        Base64::decode_vec(&pending.secret).map_err(|e| CoreError::Protocol(e.to_string()))?,
+    );
     let keys = upload_keys_of(&pending.keys)?;
-    let body = padded_json(
+    let body = zeroize::Zeroizing::new(padded_json(
         CertificateRequest {
             token: pending.token.clone(),
             ekeyhmac: Base64::encode_string(&tek_hmac(&secret, &keys)),
@@ -141,9 +184,15 @@ pub(crate) fn certificate(
         },
         VERIFY_REQUEST_BYTES,
         |r, p| r.padding = p,
+    )?);
+    let answer: CertificateResponse = exchange(
+        transport,
+        server_key,
+        "/v1/certificate",
+        CERTIFICATE_AAD,
+        &body,
+        rng,
     )?;
-    let reply = transport.post("/v1/certificate", &body)?;
-    let answer: CertificateResponse = answer(reply)?;
     pending.certificate = Some(answer.certificate);
     Ok(())
 }
@@ -165,15 +214,14 @@ pub(crate) fn publish(
     let plaintext = zeroize::Zeroizing::new(padded_json(payload, request_size, |p, pad| {
         p.padding = pad;
     })?);
-    let sealed = bluezone_protocol::upload::seal_upload(
+    let answer: PublishResponse = exchange(
+        transport,
         server_key,
-        bluezone_protocol::upload::PUBLISH_AAD,
+        "/v1/publish",
+        PUBLISH_AAD,
         &plaintext,
         rng,
-    )
-    .map_err(|e| CoreError::Protocol(e.to_string()))?;
-    let reply = transport.post("/v1/publish", &sealed)?;
-    let answer: PublishResponse = answer(reply)?;
+    )?;
     Ok(UploadReceipt {
         keys_accepted: answer.inserted,
     })

@@ -102,7 +102,9 @@ impl BluezoneTracer {
         .await
     }
 
-    /// Downloads new key files through `http` and processes them.
+    /// Downloads new key files through `http` and processes them, oldest first, a batch at
+    /// a time: call again at once while `files_remaining` is above zero. Files that fail are
+    /// skipped, retried later and listed in [`Diagnostics::failing_key_files`].
     pub async fn download_key_files(
         &self,
         http: Arc<dyn HttpClient>,

@@ -148,6 +148,12 @@ pub struct ExposureStatus {
     pub files_matched: u32,
     /// Keys checked by this call.
     pub keys_checked: u64,
+    /// Key files this download could not process (not served, or refused); each is retried
+    /// later with back-off and listed in [`Diagnostics::failing_key_files`].
+    pub files_failed: u32,
+    /// Key files still to download after this call (its batch was full): when above zero,
+    /// call `download_key_files` again at once.
+    pub files_remaining: u32,
 }
 
 impl From<bluezone_core::ExposureStatus> for ExposureStatus {
@@ -168,6 +174,8 @@ impl From<bluezone_core::ExposureStatus> for ExposureStatus {
                 .collect(),
             files_matched: s.files_matched,
             keys_checked: s.keys_checked,
+            files_failed: s.files_failed,
+            files_remaining: s.files_remaining,
         }
     }
 }
@@ -222,6 +230,11 @@ pub struct Diagnostics {
     pub accepted_since_open: u64,
     /// Sightings refused since opening.
     pub refused_since_open: u64,
+    /// Key files that failed and wait for a retry, in the order they first failed (at most
+    /// 100).
+    pub failing_key_files: Vec<FailingKeyFile>,
+    /// How many key files are failing (all of them, even past the list's limit).
+    pub failing_key_file_count: u32,
 }
 
 impl From<bluezone_core::Diagnostics> for Diagnostics {
@@ -239,6 +252,118 @@ impl From<bluezone_core::Diagnostics> for Diagnostics {
             storage_bytes: d.storage_bytes,
             accepted_since_open: d.ingest_since_open.accepted,
             refused_since_open: d.ingest_since_open.rejected(),
+            failing_key_files: d
+                .failing_key_files
+                .into_iter()
+                .map(FailingKeyFile::from)
+                .collect(),
+            failing_key_file_count: d.failing_key_file_count,
+        }
+    }
+}
+
+/// A key file the server lists that could not be processed, and when it is tried again.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FailingKeyFile {
+    /// The file's name in the server's index.
+    pub name: String,
+    /// Why it failed the last time.
+    pub reason: DownloadFailure,
+    /// Attempts so far, all failed.
+    pub attempts: u32,
+    /// Unix seconds from which it is tried again.
+    pub next_retry_at: i64,
+}
+
+impl From<bluezone_core::FailingKeyFile> for FailingKeyFile {
+    fn from(f: bluezone_core::FailingKeyFile) -> Self {
+        Self {
+            name: f.name,
+            reason: f.reason.into(),
+            attempts: f.attempts,
+            next_retry_at: f.next_retry_at,
+        }
+    }
+}
+
+/// Why a key file could not be processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DownloadFailure {
+    /// The server answered this HTTP status instead of 200.
+    HttpStatus {
+        /// The status.
+        status: u16,
+    },
+    /// The file arrived but was refused.
+    Refused {
+        /// What was wrong with it.
+        kind: KeyFileRefusal,
+    },
+}
+
+impl From<bluezone_core::DownloadFailure> for DownloadFailure {
+    fn from(f: bluezone_core::DownloadFailure) -> Self {
+        match f {
+            bluezone_core::DownloadFailure::HttpStatus(status) => Self::HttpStatus { status },
+            bluezone_core::DownloadFailure::Refused(kind) => Self::Refused { kind: kind.into() },
+        }
+    }
+}
+
+/// Why a downloaded key file was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum KeyFileRefusal {
+    /// Larger than the limits allow.
+    TooLarge,
+    /// Not a readable zip archive.
+    MalformedZip,
+    /// A zip entry other than `export.bin` and `export.sig`.
+    UnexpectedEntry,
+    /// `export.bin` or `export.sig` is missing.
+    MissingEntry,
+    /// `export.bin` lacks the export header.
+    BadHeader,
+    /// `export.bin` is malformed.
+    MalformedExport,
+    /// `export.sig` is malformed.
+    MalformedSignatureList,
+    /// The file is not signed.
+    NoSignature,
+    /// A signature algorithm other than ECDSA P-256 with SHA-256.
+    UnsupportedAlgorithm,
+    /// No signature is from a trusted key.
+    UnknownSigner,
+    /// A trusted key's signature does not verify: the file was altered.
+    BadSignature,
+    /// More keys than the limits allow.
+    TooManyKeys,
+    /// A key that cannot be right.
+    InvalidKey,
+    /// Header timestamps or batch numbers that cannot be right.
+    InvalidHeader,
+    /// Any other refusal.
+    Other,
+}
+
+impl From<bluezone_core::KeyFileRefusal> for KeyFileRefusal {
+    fn from(k: bluezone_core::KeyFileRefusal) -> Self {
+        use bluezone_core::KeyFileRefusal as K;
+        match k {
+            K::TooLarge => Self::TooLarge,
+            K::MalformedZip => Self::MalformedZip,
+            K::UnexpectedEntry => Self::UnexpectedEntry,
+            K::MissingEntry => Self::MissingEntry,
+            K::BadHeader => Self::BadHeader,
+            K::MalformedExport => Self::MalformedExport,
+            K::MalformedSignatureList => Self::MalformedSignatureList,
+            K::NoSignature => Self::NoSignature,
+            K::UnsupportedAlgorithm => Self::UnsupportedAlgorithm,
+            K::UnknownSigner => Self::UnknownSigner,
+            K::BadSignature => Self::BadSignature,
+            K::TooManyKeys => Self::TooManyKeys,
+            K::InvalidKey => Self::InvalidKey,
+            K::InvalidHeader => Self::InvalidHeader,
+            K::Other => Self::Other,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod advert;
 pub mod error;
+pub mod exchange;
 mod hkdf16;
 pub mod identifiers;
 pub mod keyfile;

@@ -6,9 +6,9 @@
 //!   upload other keys.
 //! - [`Certificate`]: the server's signed statement (ECDSA P-256) that an official code was
 //!   redeemed, for which report type and onset, bound to one key HMAC, until when.
-//! - [`seal_upload`]/[`UploadOpenKey::open`]: the upload body sealed with HPKE (RFC 9180
-//!   base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM) to the server's key,
-//!   so that the transport (and any TLS-terminating proxy) sees nothing of it.
+//! - [`UploadOpenKey`]: the server's HPKE key (RFC 9180 base mode, DHKEM(X25519,
+//!   HKDF-SHA256), HKDF-SHA256, AES-128-GCM) that requests are sealed to; the sealed
+//!   request-and-reply exchange itself is in [`crate::exchange`].
 //! - [`VerificationCode`]: the 8-digit code a person types.
 
 use base64ct::{Base64, Encoding};
@@ -27,11 +27,7 @@ type Kem = hpke::kem::X25519HkdfSha256;
 type Kdf = hpke::kdf::HkdfSha256;
 type Aead = hpke::aead::AesGcm128;
 
-/// The HPKE `info` of an upload: binds the context so a sealed upload means nothing elsewhere.
-pub const UPLOAD_INFO: &[u8] = b"bluezone/upload/v1";
-
-/// The HPKE associated data of a `POST /v1/publish` body.
-pub const PUBLISH_AAD: &[u8] = b"bluezone/publish/v1";
+pub use crate::exchange::PUBLISH_AAD;
 
 /// Length of the HPKE encapsulated key (an X25519 public key).
 pub const ENCAPPED_KEY_LEN: usize = 32;
@@ -120,20 +116,6 @@ fn hmac_of(secret: &[u8], text: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Seals an upload body to the server's public key (HPKE base mode); returns the
-/// encapsulated key followed by the ciphertext. `aad` binds public request fields.
-///
-/// # Errors
-/// [`UploadError::InvalidKey`] for a public key that is not an X25519 key.
-pub fn seal_upload(
-    server_public_key: &[u8; 32],
-    aad: &[u8],
-    plaintext: &[u8],
-    rng: &mut (impl rand_core::CryptoRng + ?Sized),
-) -> Result<Vec<u8>, UploadError> {
-    hpke_seal(server_public_key, UPLOAD_INFO, aad, plaintext, rng)
-}
-
 /// HPKE base-mode single-shot seal in our suite with any `info` (the RFC 9180 test vectors
 /// use their own): encapsulated key followed by ciphertext.
 ///
@@ -164,7 +146,7 @@ pub fn hpke_seal(
 }
 
 /// Adapts any `CryptoRng` reference to the sized type hpke takes.
-struct RngRef<'a, R: rand_core::CryptoRng + ?Sized>(&'a mut R);
+pub(crate) struct RngRef<'a, R: rand_core::CryptoRng + ?Sized>(pub(crate) &'a mut R);
 
 impl<R: rand_core::CryptoRng + ?Sized> rand_core::TryRng for RngRef<'_, R> {
     type Error = core::convert::Infallible;
@@ -218,12 +200,8 @@ impl UploadOpenKey {
         self.pk
     }
 
-    /// Opens a body made by [`seal_upload`] with the same `aad`.
-    ///
-    /// # Errors
-    /// [`UploadError::Unsealable`] for anything that does not open.
-    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, UploadError> {
-        self.open_with_info(UPLOAD_INFO, aad, sealed)
+    pub(crate) fn private_key(&self) -> &<Kem as hpke::Kem>::PrivateKey {
+        &self.sk
     }
 
     /// Opens a body made by [`hpke_seal`] with the same `info` and `aad`.

@@ -1,5 +1,6 @@
-//! The HTTP surface (axum): phones' verify, certificate, publish and download endpoints,
-//! officials' JSON API (HTTP Basic credentials) and their web page. Handlers only translate:
+//! The HTTP surface (axum): phones' verify, certificate, publish and download endpoints
+//! (the first three sealed both ways, see [`bluezone_protocol::exchange`]), officials' JSON
+//! API (HTTP Basic credentials) and their web page. Handlers only translate:
 //! every decision is in [`Authority`]. Blocking work (SQLite, Argon2, signing) runs on the
 //! blocking pool; password checks first wait (briefly) for one of a bounded number of
 //! permits. Every refusal, including unknown paths and methods, is JSON with a stable code.
@@ -20,7 +21,7 @@ use bluezone_protocol::DayNumber;
 use bluezone_protocol::messages::{CertificateRequest, VerifyRequest};
 use serde::{Deserialize, Serialize};
 
-use crate::authority::Authority;
+use crate::authority::{Authority, CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD};
 use crate::client::ClientAddressPolicy;
 use crate::error::ApiError;
 use crate::limits::client_key;
@@ -126,36 +127,63 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Runs a sealed endpoint: opens the request, lets `handle` answer its plaintext, and seals
+/// the answer, success or refusal, into a 200 of constant size (see
+/// [`bluezone_protocol::exchange`]). Only a body that does not open is refused in the clear.
+async fn sealed<T: Serialize>(
+    state: AppState,
+    aad: &'static [u8],
+    body: Body,
+    handle: impl FnOnce(&Authority, &[u8], i64) -> Result<T, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let body = body_bytes(&state, body)?;
+    let now = (state.clock)();
+    let sealed = blocking(move || {
+        let authority = &state.authority;
+        let (plaintext, reply_key) = authority.open_request(aad, &body)?;
+        let (status, reply) = match handle(authority, &plaintext, now) {
+            Ok(answer) => (
+                200,
+                serde_json::to_vec(&answer).map_err(ApiError::from_json)?,
+            ),
+            Err(error) => (
+                error.status,
+                serde_json::to_vec(&error.body()).map_err(ApiError::from_json)?,
+            ),
+        };
+        authority.seal_reply(&reply_key, status, &reply)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], sealed).into_response())
+}
+
 async fn verify(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let request: VerifyRequest = json(&body_bytes(&state, body)?)?;
-    let now = (state.clock)();
     let client = state.client(peer, &headers);
-    let answer = blocking(move || state.authority.verify(&client, &request.code, now)).await?;
-    Ok(Json(answer).into_response())
+    sealed(state, VERIFY_AAD, body, move |authority, plaintext, now| {
+        let request: VerifyRequest = json(plaintext)?;
+        authority.verify(&client, &request.code, now)
+    })
+    .await
 }
 
 async fn certificate(State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let request: CertificateRequest = json(&body_bytes(&state, body)?)?;
-    let now = (state.clock)();
-    let answer = blocking(move || {
-        state
-            .authority
-            .certificate(&request.token, &request.ekeyhmac, now)
+    sealed(state, CERTIFICATE_AAD, body, |authority, plaintext, now| {
+        let request: CertificateRequest = json(plaintext)?;
+        authority.certificate(&request.token, &request.ekeyhmac, now)
     })
-    .await?;
-    Ok(Json(answer).into_response())
+    .await
 }
 
 async fn publish(State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let body = body_bytes(&state, body)?;
-    let now = (state.clock)();
-    let answer = blocking(move || state.authority.publish(&body, now)).await?;
-    Ok(Json(answer).into_response())
+    sealed(state, PUBLISH_AAD, body, |authority, plaintext, now| {
+        authority.publish(plaintext, now)
+    })
+    .await
 }
 
 async fn upload_key(State(state): State<AppState>) -> Response {

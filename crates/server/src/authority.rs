@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use base64ct::{Base64, Encoding};
 use bluezone_protocol::RollingPeriod;
+use bluezone_protocol::exchange::ReplyKey;
 use bluezone_protocol::keyfile::{KeyFileSigner, ReportType};
 use bluezone_protocol::messages::{
     CertificateResponse, PublishPayload, PublishResponse, VerifyResponse,
@@ -20,9 +21,10 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::files::FileStore;
 use crate::limits::{Blocked, FailureLimiter, LimitRules};
+use crate::passwords::PasswordChecker;
 use crate::store::{CaseClaims, CodeStatus, NewCode, Redeem, ServerStore, StoredKey};
 
-pub use bluezone_protocol::upload::PUBLISH_AAD;
+pub use bluezone_protocol::exchange::{CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD};
 
 /// The server's settings, with the defaults of the GAEN verification and key servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +51,7 @@ pub struct AuthorityConfig {
     pub failed_attempts_per_minute: usize,
     /// Failed official logins one client may make per 15 minutes (default 10).
     pub failed_logins_per_client: usize,
-    /// Failed logins under one official name, from anywhere, per hour (default 20).
+    /// Failed logins under one official name, from anywhere, per 15 minutes (default 20).
     pub failed_logins_per_name: usize,
     /// Password checks (Argon2id, 19 MiB each) that may run at once (default 4).
     pub max_concurrent_password_checks: usize,
@@ -151,8 +153,8 @@ pub struct Authority {
     login_failures_by_client: FailureLimiter,
     /// Failed logins per official name (known or not).
     login_failures_by_name: FailureLimiter,
-    /// Bounds the password checks running at once (each holds 19 MiB).
-    password_checks: Arc<tokio::sync::Semaphore>,
+    /// Password hashing and checks, in bounded memory and concurrency.
+    passwords: PasswordChecker,
     /// An Argon2id hash no password matches, checked for unknown names so that they take
     /// as long as known ones.
     decoy_hash: OnceLock<String>,
@@ -203,14 +205,12 @@ impl Authority {
             }),
             login_failures_by_name: FailureLimiter::new(LimitRules {
                 per_key: config.failed_logins_per_name,
-                per_key_window_secs: 3600,
+                per_key_window_secs: 900,
                 global: usize::MAX,
                 global_window_secs: 60,
                 max_keys: 100_000,
             }),
-            password_checks: Arc::new(tokio::sync::Semaphore::new(
-                config.max_concurrent_password_checks.max(1),
-            )),
+            passwords: PasswordChecker::new(config.max_concurrent_password_checks),
             decoy_hash: OnceLock::new(),
             publish_lock: Mutex::new(()),
             config,
@@ -222,7 +222,7 @@ impl Authority {
     /// for a permit (for a bounded time) before calling [`Authority::authenticate`].
     #[must_use]
     pub fn password_checks(&self) -> Arc<tokio::sync::Semaphore> {
-        self.password_checks.clone()
+        self.passwords.permits()
     }
 
     /// The settings.
@@ -267,18 +267,17 @@ impl Authority {
     /// # Errors
     /// `official_exists` (409), or internal errors.
     pub fn create_official(&self, name: &str, password: &str, now: i64) -> Result<i64, ApiError> {
-        use argon2::password_hash::PasswordHasher;
-        if name.is_empty() || name.len() > 64 || password.len() < 12 {
+        if name.is_empty() || name.len() > 64 || password.len() < 12 || password.len() > 1024 {
             return Err(ApiError::bad_request(
                 "invalid_official",
-                "a name of 1 to 64 characters and a password of at least 12",
+                "a name of 1 to 64 characters and a password of 12 to 1,024",
             ));
         }
         let salt: [u8; 16] = self.random_bytes()?;
-        let hash = argon2::Argon2::default()
-            .hash_password_with_salt(password.as_bytes(), &salt)
-            .map_err(internal)?
-            .to_string();
+        let hash = self
+            .passwords
+            .hash(password.as_bytes(), &salt)
+            .map_err(internal)?;
         let id = self
             .store
             .create_official(name, &hash, now)
@@ -307,8 +306,6 @@ impl Authority {
         password: &str,
         now: i64,
     ) -> Result<i64, ApiError> {
-        use argon2::password_hash::PasswordVerifier;
-        use argon2::password_hash::phc::PasswordHash;
         let unauthorized = || ApiError::unauthorized("unknown official or wrong password");
         let by_client = self
             .login_failures_by_client
@@ -336,10 +333,10 @@ impl Authority {
                 decoy.as_str()
             }
         };
-        let parsed = PasswordHash::new(hash).map_err(internal)?;
-        let checked = argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let checked = self
+            .passwords
+            .verify(password.as_bytes(), hash)
+            .map_err(internal)?;
         match official {
             Some((id, _)) if checked => {
                 by_client.refund();
@@ -355,16 +352,12 @@ impl Authority {
     }
 
     fn decoy_hash(&self) -> Result<String, ApiError> {
-        use argon2::password_hash::PasswordHasher;
         if let Some(hash) = self.decoy_hash.get() {
             return Ok(hash.clone());
         }
         let password: [u8; 32] = self.random_bytes()?;
         let salt: [u8; 16] = self.random_bytes()?;
-        let hash = argon2::Argon2::default()
-            .hash_password_with_salt(&password, &salt)
-            .map_err(internal)?
-            .to_string();
+        let hash = self.passwords.hash(&password, &salt).map_err(internal)?;
         Ok(self.decoy_hash.get_or_init(|| hash).clone())
     }
 
@@ -545,20 +538,48 @@ impl Authority {
         })
     }
 
-    /// Accepts a sealed upload: opens it, checks certificate, HMAC and keys, stores it.
+    /// Opens a sealed request to one of the phone endpoints (see
+    /// [`bluezone_protocol::exchange`]); returns its plaintext and the key for its reply.
     ///
     /// # Errors
-    /// `body_too_large` (413); `unsealable`, `bad_request`, `certificate_invalid`,
-    /// `certificate_expired`, `hmac_mismatch`, `no_keys`, `too_many_keys`, `invalid_key`,
-    /// `future_key`, `key_too_old`, `duplicate_key`, `overlapping_keys` (400).
-    pub fn publish(&self, body: &[u8], now: i64) -> Result<PublishResponse, ApiError> {
+    /// `body_too_large` (413), `unsealable` (400): answered in the clear, since there is no
+    /// key to seal them with.
+    pub fn open_request(
+        &self,
+        aad: &[u8],
+        body: &[u8],
+    ) -> Result<(zeroize::Zeroizing<Vec<u8>>, ReplyKey), ApiError> {
         if body.len() > self.config.max_body_bytes {
             return Err(ApiError::too_large(self.config.max_body_bytes));
         }
-        let plaintext = self.keys.upload_key.open(PUBLISH_AAD, body).map_err(|_| {
+        self.keys.upload_key.open_request(aad, body).map_err(|_| {
             ApiError::bad_request("unsealable", "the body does not open with the server's key")
-        })?;
-        let payload: PublishPayload = serde_json::from_slice(&plaintext)
+        })
+    }
+
+    /// Seals the reply to an opened request: `status` and `body`, padded to one size.
+    ///
+    /// # Errors
+    /// Internal errors (a body too long to seal).
+    pub fn seal_reply(
+        &self,
+        key: &ReplyKey,
+        status: u16,
+        body: &[u8],
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut rng = self.rng.lock().map_err(internal)?;
+        key.seal_reply(status, body, &mut *rng).map_err(internal)
+    }
+
+    /// Accepts an upload (the opened plaintext of a sealed `/v1/publish`): checks
+    /// certificate, HMAC and keys, stores it.
+    ///
+    /// # Errors
+    /// `bad_request`, `certificate_invalid`,
+    /// `certificate_expired`, `hmac_mismatch`, `no_keys`, `too_many_keys`, `invalid_key`,
+    /// `future_key`, `key_too_old`, `duplicate_key`, `overlapping_keys` (400).
+    pub fn publish(&self, plaintext: &[u8], now: i64) -> Result<PublishResponse, ApiError> {
+        let payload: PublishPayload = serde_json::from_slice(plaintext)
             .map_err(|e| ApiError::bad_request("bad_request", &format!("malformed upload: {e}")))?;
         let certificate = Base64::decode_vec(&payload.certificate)
             .map(Certificate)

@@ -119,6 +119,11 @@ impl ApiError {
             message: message.to_owned(),
         }
     }
+    /// 500 for an answer that cannot be encoded.
+    #[must_use]
+    pub fn from_json(e: serde_json::Error) -> Self {
+        Self::internal(e.to_string())
+    }
     /// 500: the details stay in the server's log, not in the answer.
     #[must_use]
     pub fn internal(detail: String) -> Self {
@@ -130,23 +135,28 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = if self.status >= 500 && self.code == "internal_error" {
+impl ApiError {
+    /// The body sent for this error: internal details go to the server's log, not to the
+    /// client.
+    #[must_use]
+    pub fn body(&self) -> ErrorBody {
+        let message = if self.code == "internal_error" {
             eprintln!("bluezone-server: internal error: {}", self.message);
             "internal error".to_owned()
         } else {
-            self.message
+            self.message.clone()
         };
-        let mut response = (
-            status,
-            axum::Json(ErrorBody {
-                code: self.code.to_owned(),
-                message,
-            }),
-        )
-            .into_response();
+        ErrorBody {
+            code: self.code.to_owned(),
+            message,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(self.body())).into_response();
         let retry_after = match self.status {
             429 => Some("60"),
             503 => Some("5"),

@@ -14,6 +14,7 @@ pub mod error;
 pub mod files;
 pub mod limits;
 pub mod loopback;
+pub mod passwords;
 pub mod publishing;
 pub mod run;
 pub mod serve;

@@ -5,7 +5,7 @@
 //! The order of a publish makes it atomic and idempotent:
 //!
 //! 1. the file is written under a name no other file has, synced, and linked into place
-//!    (never over an existing file: [`FileStore::put_new`]);
+//!    (never over an existing file: [`crate::files::FileStore::put_new`]);
 //! 2. one transaction records the file with its SHA-256 and marks its keys, only if every
 //!    one of them is still unpublished ([`RecordOutcome`]).
 //!
@@ -183,7 +183,7 @@ impl Authority {
     pub fn file(&self, name: &str, now: i64) -> Result<Vec<u8>, ApiError> {
         let not_found = || ApiError::not_found("file_not_found", "no such file");
         let record = self.store.file_record(name).map_err(internal)?;
-        if !record.is_some_and(|r| r.created_at >= self.index_since(now)) {
+        if record.is_none_or(|r| r.created_at < self.index_since(now)) {
             return Err(not_found());
         }
         self.files

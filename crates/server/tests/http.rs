@@ -4,207 +4,30 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // Test code.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+mod common;
+
+use common::*;
+
+use std::sync::atomic::Ordering;
 
 use base64ct::{Base64, Encoding};
+use bluezone_protocol::exchange::{PUBLISH_AAD, seal_request};
 use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys, read_key_file};
-use bluezone_protocol::messages::{
-    CertificateRequest, CertificateResponse, ErrorBody, PublishKey, PublishPayload, VerifyRequest,
-    VerifyResponse,
-};
-use bluezone_protocol::upload::{UploadKey, seal_upload, tek_hmac};
-use bluezone_server::authority::PUBLISH_AAD;
-use bluezone_server::files::MemoryFileStore;
-use bluezone_server::loopback::LoopbackServer;
-use bluezone_server::serve::ServeLimits;
-use bluezone_server::store::SqliteServerStore;
-use bluezone_server::{AppState, Authority, AuthorityConfig, AuthorityKeys};
+use bluezone_protocol::messages::{ErrorBody, PublishPayload};
+use bluezone_protocol::upload::UploadKey;
 use rand::SeedableRng;
-
-const NOW: i64 = 1_793_530_800; // 2026-11-01 10:20 UTC
-
-struct Server {
-    base: String,
-    clock: Arc<AtomicI64>,
-    authority: Arc<Authority>,
-    agent: ureq::Agent,
-    _server: LoopbackServer,
-}
-
-fn start(config: AuthorityConfig) -> Server {
-    start_with(config, |state| state)
-}
-
-fn start_with(config: AuthorityConfig, adjust: impl FnOnce(AppState) -> AppState) -> Server {
-    let keys = AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap();
-    let authority = Arc::new(Authority::new(
-        config,
-        keys,
-        Arc::new(SqliteServerStore::in_memory().unwrap()),
-        Arc::new(MemoryFileStore::default()),
-        [9; 32],
-    ));
-    let clock = Arc::new(AtomicI64::new(NOW));
-    let state = adjust(AppState::new(authority.clone(), {
-        let clock = clock.clone();
-        Arc::new(move || clock.load(Ordering::SeqCst))
-    }));
-    let server = LoopbackServer::start_with(state, ServeLimits::default()).unwrap();
-    Server {
-        base: server.base.clone(),
-        clock,
-        authority,
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into(),
-        _server: server,
-    }
-}
-
-impl Server {
-    fn call(&self, method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
-        let url = format!("{}{path}", self.base);
-        let mut response = if method == "GET" {
-            let mut req = self.agent.get(&url);
-            if let Some(a) = auth {
-                req = req.header("Authorization", a);
-            }
-            req.call().unwrap()
-        } else {
-            let mut req = self
-                .agent
-                .post(&url)
-                .header("Content-Type", "application/json");
-            if let Some(a) = auth {
-                req = req.header("Authorization", a);
-            }
-            req.send(body).unwrap()
-        };
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_to_vec().unwrap())
-    }
-
-    fn json<T: serde::Serialize>(&self, path: &str, body: &T) -> (u16, Vec<u8>) {
-        self.call("POST", path, None, &serde_json::to_vec(body).unwrap())
-    }
-
-    fn error(&self, path: &str, body: &[u8]) -> (u16, String) {
-        let (status, bytes) = self.call("POST", path, None, body);
-        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap();
-        (status, error.code)
-    }
-
-    fn official_code(&self) -> String {
-        let auth = format!(
-            "Basic {}",
-            Base64::encode_string(b"nurse.lan:correct horse battery")
-        );
-        let (status, body) = self.call(
-            "POST",
-            "/api/official/codes",
-            Some(&auth),
-            br#"{"reportType":1,"symptomOnsetDate":"2026-10-29","testDate":"2026-10-31"}"#,
-        );
-        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        v["code"].as_str().unwrap().to_owned()
-    }
-
-    fn verify(&self, code: &str) -> (u16, Vec<u8>) {
-        self.json(
-            "/v1/verify",
-            &VerifyRequest {
-                code: code.into(),
-                padding: String::new(),
-            },
-        )
-    }
-}
-
-fn keys() -> Vec<UploadKey> {
-    let today = (NOW / 600) as u32 / 144 * 144;
-    (1..=3)
-        .map(|d| UploadKey {
-            key_data: [d as u8; 16],
-            rolling_start: today - d * 144,
-            rolling_period: 144,
-            transmission_risk: 0,
-        })
-        .collect()
-}
-
-fn payload(keys: &[UploadKey], secret: &[u8], certificate: &str) -> PublishPayload {
-    PublishPayload {
-        keys: keys
-            .iter()
-            .map(|k| PublishKey {
-                key: Base64::encode_string(&k.key_data),
-                rolling_start_number: k.rolling_start,
-                rolling_period: k.rolling_period,
-                transmission_risk: k.transmission_risk,
-            })
-            .collect(),
-        hmac_key: Base64::encode_string(secret),
-        certificate: certificate.into(),
-        padding: String::new(),
-    }
-}
-
-fn seal(server: &Server, payload: &PublishPayload) -> Vec<u8> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    seal_upload(
-        &server.authority.upload_public_key(),
-        PUBLISH_AAD,
-        &serde_json::to_vec(payload).unwrap(),
-        &mut rng,
-    )
-    .unwrap()
-}
-
-/// Code -> token -> certificate for `keys` with HMAC secret `secret`.
-fn certificate_for(server: &Server, keys: &[UploadKey], secret: &[u8]) -> String {
-    let code = server.official_code();
-    let (status, body) = server.verify(&code);
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let verified: VerifyResponse = serde_json::from_slice(&body).unwrap();
-    let (status, body) = server.json(
-        "/v1/certificate",
-        &CertificateRequest {
-            token: verified.token,
-            ekeyhmac: Base64::encode_string(&tek_hmac(secret, keys)),
-            padding: String::new(),
-        },
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let cert: CertificateResponse = serde_json::from_slice(&body).unwrap();
-    cert.certificate
-}
-
-fn server() -> Server {
-    let server = start(AuthorityConfig {
-        min_keys_per_file: 50,
-        ..AuthorityConfig::default()
-    });
-    server
-        .authority
-        .create_official("nurse.lan", "correct horse battery", NOW)
-        .unwrap();
-    server
-}
 
 #[test]
 fn code_to_published_file() {
     let server = server();
     let secret = [0x5e; 32];
     let certificate = certificate_for(&server, &keys(), &secret);
-    let sealed = seal(&server, &payload(&keys(), &secret, &certificate));
-    let (status, body) = server.call("POST", "/v1/publish", None, &sealed);
+    let upload = payload(&keys(), &secret, &certificate);
+    let (status, body) = publish(&server, &upload);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("\"inserted\":3"));
     // A retry of the same upload is accepted again and stores nothing twice.
-    let (status, _) = server.call("POST", "/v1/publish", None, &sealed);
+    let (status, _) = publish(&server, &upload);
     assert_eq!(status, 200);
 
     let names = server.authority.publish_files(NOW + 60).unwrap();
@@ -309,7 +132,7 @@ fn refused_codes_tokens_and_uploads_have_stable_codes() {
     // Uploads.
     let secret = [0x5e; 32];
     let certificate = certificate_for(&server, &keys(), &secret);
-    let publish = |p: &PublishPayload| server.error("/v1/publish", &seal(&server, p));
+    let publish = |p: &PublishPayload| server.error("/v1/publish", &serde_json::to_vec(p).unwrap());
     let mut other_keys = keys();
     other_keys[0].key_data = [9; 16];
     assert_eq!(
@@ -326,14 +149,29 @@ fn refused_codes_tokens_and_uploads_have_stable_codes() {
         publish(&payload(&keys(), &secret, &Base64::encode_string(&forged))).1,
         "certificate_invalid"
     );
-    let mut sealed = seal(&server, &payload(&keys(), &secret, &certificate));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let (mut sealed, _) = seal_request(
+        &server.authority.upload_public_key(),
+        PUBLISH_AAD,
+        &serde_json::to_vec(&payload(&keys(), &secret, &certificate)).unwrap(),
+        &mut rng,
+    )
+    .unwrap();
     let last = sealed.len() - 1;
     sealed[last] ^= 1;
     assert_eq!(
-        server.error("/v1/publish", &sealed),
+        server.plain_error("/v1/publish", &sealed),
         (400, "unsealable".into())
     );
-    assert_eq!(server.error("/v1/publish", &vec![0u8; 70_000]).0, 413);
+    // A verify request sealed for the publish endpoint does not open there, nor plain JSON.
+    assert_eq!(server.plain_error("/v1/verify", &sealed).1, "unsealable");
+    assert_eq!(
+        server
+            .plain_error("/v1/verify", br#"{"code":"12345678"}"#)
+            .1,
+        "unsealable"
+    );
+    assert_eq!(server.plain_error("/v1/publish", &vec![0u8; 70_000]).0, 413);
     let mut future = keys();
     future[0].rolling_start += 10 * 144;
     let cert = certificate_for(&server, &future, &secret);

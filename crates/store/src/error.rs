@@ -11,6 +11,15 @@ pub enum StoreError {
     /// The file is not a database, or SQLite found it damaged. The file is left untouched.
     #[error("the database is corrupt or not a Bluezone store: {0}")]
     Corrupt(String),
+    /// The file is an SQLite database, but not a Bluezone store (another application's
+    /// database, or one of unknown origin). Refused before anything is written: the file is
+    /// left byte for byte as it was.
+    #[error("the database is not a Bluezone store")]
+    NotAStore,
+    /// A change was asked of a store opened with
+    /// [`Store::open_read_only`](crate::Store::open_read_only).
+    #[error("the store was opened read-only")]
+    ReadOnly,
     /// The database was written by a newer version of Bluezone.
     #[error("the database has schema version {found}; this build knows up to {supported}")]
     TooNew {

@@ -7,5 +7,5 @@ mod store;
 
 pub use crypto::MasterKey;
 pub use error::StoreError;
-pub use schema::LATEST as SCHEMA_VERSION;
+pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION};
 pub use store::{PurgeReport, RowId, Store, StoreStats, StoredValue, Table};

@@ -1,5 +1,6 @@
 //! The [`Store`]: one SQLite connection (the only writer), sealed rows partitioned by day,
-//! sealed settings, schema migrations and retention.
+//! sealed settings, schema migrations and retention; or a read-only connection for
+//! inspection.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{MasterKey, SealingKey, day_key_aad, row_aad, setting_aad};
 use crate::error::StoreError;
-use crate::schema;
+use crate::schema::{self, Found};
 
 /// The day-partitioned tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,13 +89,16 @@ pub struct Store {
     wrap: SealingKey,
     settings: SealingKey,
     day_keys: HashMap<u32, SealingKey>,
-    rng: Box<dyn rand_core::CryptoRng + Send>,
+    /// The source of keys and nonces; `None` for a store opened read-only, which seals
+    /// nothing.
+    rng: Option<Box<dyn rand_core::CryptoRng + Send>>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.path)
+            .field("read_only", &self.rng.is_none())
             .finish_non_exhaustive()
     }
 }
@@ -104,21 +108,88 @@ const KEY_CHECK_AAD: &[u8] = b"bluezone/store/v1/key-check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"bluezone store";
 
 impl Store {
-    /// Opens the store at `path`, creating it if missing.
+    /// Opens the store at `path`, creating it if missing, and migrates it to the newest
+    /// schema.
+    ///
+    /// An existing file is first identified through a read-only connection (see
+    /// [`Store::open_read_only`] for how it avoids touching the file): only an empty database,
+    /// a store (`PRAGMA application_id` = [`APPLICATION_ID`](crate::APPLICATION_ID)) or a
+    /// version-1 store from before the id is opened for writing.
     ///
     /// # Errors
-    /// [`StoreError::WrongKey`], [`StoreError::Corrupt`] (the file is left as it is),
+    /// [`StoreError::NotAStore`] and [`StoreError::Corrupt`] (the file is left byte for byte
+    /// as it was, with no `-wal` or `-shm` file added), [`StoreError::WrongKey`],
     /// [`StoreError::TooNew`], or an I/O or SQLite failure.
     pub fn open(
         path: &Path,
         key: &MasterKey,
         rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Result<Self, StoreError> {
+        if path.try_exists()? {
+            // Identity first, through a connection that cannot write: a foreign file is
+            // refused before the writable connection exists (closing that one could
+            // checkpoint someone else's WAL or roll back their journal).
+            let probe = connect_read_only(path)?;
+            schema::identify(&probe)?;
+            drop(probe);
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         Self::init(conn, Some(path.to_owned()), key, rng)
+    }
+
+    /// Opens the existing store at `path` for reading only (inspection: `bluezone store
+    /// stats`): never creates, migrates or writes to the file. The same identity check as
+    /// [`Store::open`] runs first; the key is checked against the sealed check value without
+    /// writing one. Every schema version up to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION) is
+    /// read as it is, without migrating.
+    ///
+    /// Reads ([`Store::stats`], [`Store::read_days`], [`Store::get_setting`], ...) work;
+    /// changes fail with [`StoreError::ReadOnly`].
+    ///
+    /// The files: when no `-wal` file exists (no store connection is open and the last one
+    /// closed cleanly, checkpointing), the database is opened `immutable`: SQLite takes no
+    /// locks and creates no `-wal` or `-shm` file. When a `-wal` file exists (the store is
+    /// open in another process, or a writer died), its committed data is read through an
+    /// ordinary read-only connection, which uses the `-shm` file and creates it if it is
+    /// missing; the database and `-wal` files are never written.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] (not found) when there is no file, [`StoreError::NotAStore`] for
+    /// another database or an empty one, [`StoreError::Corrupt`], [`StoreError::TooNew`],
+    /// [`StoreError::WrongKey`], or an SQLite failure.
+    pub fn open_read_only(path: &Path, key: &MasterKey) -> Result<Self, StoreError> {
+        if !path.try_exists()? {
+            return Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no store at {}", path.display()),
+            )));
+        }
+        let conn = connect_read_only(path)?;
+        match schema::identify(&conn)? {
+            Found::Empty => return Err(StoreError::NotAStore),
+            // Every version so far holds the tables the reads use (see `schema`).
+            Found::Store { .. } => {}
+        }
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")?;
+        let store = Self {
+            conn,
+            path: Some(path.to_owned()),
+            wrap: key.derive(b"bluezone/store/v1/wrap"),
+            settings: key.derive(b"bluezone/store/v1/settings"),
+            day_keys: HashMap::new(),
+            rng: None,
+        };
+        store.verify_key()?;
+        Ok(store)
+    }
+
+    /// Whether the store was opened with [`Store::open_read_only`].
+    #[must_use]
+    pub const fn is_read_only(&self) -> bool {
+        self.rng.is_none()
     }
 
     /// Opens a store that lives in memory only (simulations and tests).
@@ -138,15 +209,12 @@ impl Store {
         key: &MasterKey,
         rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Result<Self, StoreError> {
-        // Reading the schema version is the first access: a file that is no database fails
-        // here, before anything is written.
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > schema::LATEST {
-            return Err(StoreError::TooNew {
-                found: version,
-                supported: schema::LATEST,
-            });
-        }
+        // Identity is the first access, with reads only: a file that is no database, not a
+        // store or too new fails here, before anything is written.
+        let version = match schema::identify(&conn)? {
+            Found::Empty => 0,
+            Found::Store { version } => version,
+        };
         if version == 0 {
             // Must precede the first table and the switch to WAL: lets deleted pages be
             // returned to the file system.
@@ -177,29 +245,37 @@ impl Store {
             wrap: key.derive(b"bluezone/store/v1/wrap"),
             settings: key.derive(b"bluezone/store/v1/settings"),
             day_keys: HashMap::new(),
-            rng,
+            rng: Some(rng),
         };
         store.check_key()?;
         Ok(store)
     }
 
-    /// Proves the master key: opens the sealed check value, or writes it in a new store.
-    fn check_key(&mut self) -> Result<(), StoreError> {
-        let existing: Option<Vec<u8>> = self
+    /// The sealed key-check value, if the store has one.
+    fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
             .conn
             .query_row("SELECT value FROM meta WHERE name = ?1", [KEY_CHECK], |r| {
                 r.get(0)
             })
-            .optional()?;
-        match existing {
-            Some(sealed) => match self.wrap.open(KEY_CHECK_AAD, &sealed) {
-                Some(plain) if plain.as_slice() == KEY_CHECK_PLAINTEXT => Ok(()),
-                _ => Err(StoreError::WrongKey),
-            },
+            .optional()?)
+    }
+
+    /// Whether the master key opens the sealed check value.
+    fn key_opens(&self, sealed: &[u8]) -> Result<(), StoreError> {
+        match self.wrap.open(KEY_CHECK_AAD, sealed) {
+            Some(plain) if plain.as_slice() == KEY_CHECK_PLAINTEXT => Ok(()),
+            _ => Err(StoreError::WrongKey),
+        }
+    }
+
+    /// Proves the master key: opens the sealed check value, or writes it in a new store.
+    fn check_key(&mut self) -> Result<(), StoreError> {
+        match self.key_check()? {
+            Some(sealed) => self.key_opens(&sealed),
             None => {
-                let sealed = self
-                    .wrap
-                    .seal(&mut *self.rng, KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT);
+                let rng = self.rng.as_deref_mut().ok_or(StoreError::ReadOnly)?;
+                let sealed = self.wrap.seal(rng, KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT);
                 self.conn.execute(
                     "INSERT INTO meta (name, value) VALUES (?1, ?2)",
                     params![KEY_CHECK, sealed],
@@ -209,14 +285,46 @@ impl Store {
         }
     }
 
-    /// The data key of `day`, unwrapped from the database or (when `create`) made anew.
+    /// Proves the master key without writing (read-only stores). A store without a check
+    /// value passes only if it holds nothing sealed (a writer stopped between creating the
+    /// schema and writing the check value); otherwise the check value was removed.
+    fn verify_key(&self) -> Result<(), StoreError> {
+        match self.key_check()? {
+            Some(sealed) => self.key_opens(&sealed),
+            None => {
+                let sealed: i64 = self.conn.query_row(
+                    "SELECT (SELECT COUNT(*) FROM day_keys) + (SELECT COUNT(*) FROM settings)",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if sealed == 0 {
+                    Ok(())
+                } else {
+                    Err(StoreError::Tampered {
+                        what: "key check (missing)".to_owned(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// [`StoreError::ReadOnly`] for a store opened read-only.
+    const fn ensure_writable(&self) -> Result<(), StoreError> {
+        if self.rng.is_some() {
+            Ok(())
+        } else {
+            Err(StoreError::ReadOnly)
+        }
+    }
+
+    /// The data key of `day`, unwrapped from the database or (when given a `create` source
+    /// of randomness) made anew.
     fn day_key(
         tx: &Transaction<'_>,
         wrap: &SealingKey,
         cache: &mut HashMap<u32, SealingKey>,
-        rng: &mut dyn rand_core::CryptoRng,
+        create: Option<&mut dyn rand_core::CryptoRng>,
         day: u32,
-        create: bool,
     ) -> Result<bool, StoreError> {
         if cache.contains_key(&day) {
             return Ok(true);
@@ -241,7 +349,10 @@ impl Store {
                     })?);
                 SealingKey::from_bytes(&bytes)
             }
-            None if create => {
+            None => {
+                let Some(rng) = create else {
+                    return Ok(false);
+                };
                 let mut bytes = Zeroizing::new([0u8; 32]);
                 rng.fill_bytes(bytes.as_mut_slice());
                 let wrapped = wrap.seal(rng, &day_key_aad(day), bytes.as_slice());
@@ -251,7 +362,6 @@ impl Store {
                 )?;
                 SealingKey::from_bytes(&bytes)
             }
-            None => return Ok(false),
         };
         cache.insert(day, key);
         Ok(true)
@@ -261,6 +371,7 @@ impl Store {
     ///
     /// # Errors
     /// SQLite, disk-full or tampered-day-key errors; nothing is written on error.
+    /// [`StoreError::ReadOnly`] on a store opened read-only.
     pub fn append(
         &mut self,
         table: Table,
@@ -279,12 +390,13 @@ impl Store {
         &mut self,
         items: &[(Table, DayNumber, &[u8])],
     ) -> Result<Vec<RowId>, StoreError> {
+        let rng = self.rng.as_deref_mut().ok_or(StoreError::ReadOnly)?;
         let tx = self.conn.transaction()?;
         let (ids, fresh) = Self::insert_all(
             &tx,
             &self.wrap,
             &mut self.day_keys,
-            &mut *self.rng,
+            rng,
             items.iter().map(|(t, d, p)| (*t, d.get(), *p)),
         )?;
         tx.commit()?;
@@ -327,7 +439,7 @@ impl Store {
         let key = match cache.get(&day) {
             Some(key) => key,
             None => {
-                Self::day_key(tx, wrap, fresh, rng, day, true)?;
+                Self::day_key(tx, wrap, fresh, Some(&mut *rng), day)?;
                 fresh.get(&day).ok_or_else(|| StoreError::Tampered {
                     what: format!("key of day {day}"),
                 })?
@@ -388,14 +500,7 @@ impl Store {
             let tampered = || StoreError::Tampered {
                 what: format!("{name} row {id} of day {day}"),
             };
-            if !Self::day_key(
-                &tx,
-                &self.wrap,
-                &mut self.day_keys,
-                &mut *self.rng,
-                day,
-                false,
-            )? {
+            if !Self::day_key(&tx, &self.wrap, &mut self.day_keys, None, day)? {
                 return Err(tampered());
             }
             let key = self.day_keys.get(&day).ok_or_else(tampered)?;
@@ -423,6 +528,7 @@ impl Store {
         day: DayNumber,
         plaintexts: &[&[u8]],
     ) -> Result<Vec<RowId>, StoreError> {
+        let rng = self.rng.as_deref_mut().ok_or(StoreError::ReadOnly)?;
         let tx = self.conn.transaction()?;
         tx.execute(
             &format!("DELETE FROM {} WHERE day = ?1", table.name()),
@@ -432,7 +538,7 @@ impl Store {
             &tx,
             &self.wrap,
             &mut self.day_keys,
-            &mut *self.rng,
+            rng,
             plaintexts.iter().map(|p| (table, day.get(), *p)),
         )?;
         tx.commit()?;
@@ -450,8 +556,9 @@ impl Store {
     /// Deletes rows of `table` by id.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite errors; [`StoreError::ReadOnly`] on a store opened read-only.
     pub fn delete_rows(&mut self, table: Table, ids: &[RowId]) -> Result<(), StoreError> {
+        self.ensure_writable()?;
         let tx = self.conn.transaction()?;
         {
             let mut stmt =
@@ -484,11 +591,10 @@ impl Store {
     /// not day data: retention does not remove them.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite errors; [`StoreError::ReadOnly`] on a store opened read-only.
     pub fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        let sealed = self
-            .settings
-            .seal(&mut *self.rng, &setting_aad(name), value);
+        let rng = self.rng.as_deref_mut().ok_or(StoreError::ReadOnly)?;
+        let sealed = self.settings.seal(rng, &setting_aad(name), value);
         self.conn.execute(
             "INSERT INTO settings (name, sealed) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed",
@@ -524,8 +630,9 @@ impl Store {
     /// (freed pages are zeroed: `secure_delete`).
     ///
     /// # Errors
-    /// SQLite errors; nothing is deleted on error.
+    /// SQLite errors, nothing deleted; [`StoreError::ReadOnly`] on a store opened read-only.
     pub fn purge_before(&mut self, first_kept_day: DayNumber) -> Result<PurgeReport, StoreError> {
+        self.ensure_writable()?;
         let cutoff = first_kept_day.get();
         let tx = self.conn.transaction()?;
         let days = tx.execute("DELETE FROM day_keys WHERE day < ?1", [cutoff])?;
@@ -552,8 +659,9 @@ impl Store {
     /// file so nothing of them remains in free pages or the WAL.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite errors; [`StoreError::ReadOnly`] on a store opened read-only.
     pub fn delete_everything(&mut self) -> Result<(), StoreError> {
+        self.ensure_writable()?;
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM day_keys", [])?;
         tx.execute("DELETE FROM settings", [])?;
@@ -570,8 +678,9 @@ impl Store {
     /// also calls it after daily maintenance).
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite errors; [`StoreError::ReadOnly`] on a store opened read-only.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.ensure_writable()?;
         if self.path.is_some() {
             self.conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -642,4 +751,55 @@ impl Store {
             Err(StoreError::Corrupt(findings.join("; ")))
         }
     }
+}
+
+/// Opens `path` for reading through a connection that writes nothing, ever: `immutable` when no
+/// `-wal` file exists (then the database file holds every committed change, and SQLite takes
+/// no locks and creates no `-wal` or `-shm` file), otherwise an ordinary read-only connection
+/// that reads the committed frames of the `-wal` file (using its `-shm` file, which SQLite
+/// creates if missing).
+fn connect_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if Path::new(&wal).try_exists()? {
+        Ok(Connection::open_with_flags(path, flags)?)
+    } else {
+        let uri = format!("{}?immutable=1", file_uri(path)?);
+        Ok(Connection::open_with_flags(
+            uri,
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        )?)
+    }
+}
+
+/// `path` as an SQLite `file:` URI: absolute, every byte but unreserved ones and `/`
+/// percent-encoded (so `?`, `#` and `%` in a name stay part of it).
+fn file_uri(path: &Path) -> Result<String, StoreError> {
+    let absolute = std::path::absolute(path)?;
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        absolute.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = {
+        let text = absolute.to_str().ok_or_else(|| {
+            StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the path {} is not valid Unicode", absolute.display()),
+            ))
+        })?;
+        // `C:\x\y` becomes `/C:/x/y`.
+        format!("/{}", text.replace('\\', "/")).into_bytes()
+    };
+    let mut uri = String::from("file://");
+    for byte in bytes {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'-' | b'.' | b'_' | b'~') {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Ok(uri)
 }

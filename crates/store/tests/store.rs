@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use bluezone_protocol::DayNumber;
-use bluezone_store::{MasterKey, SCHEMA_VERSION, Store, StoreError, Table};
+use bluezone_store::{APPLICATION_ID, MasterKey, SCHEMA_VERSION, Store, StoreError, Table};
 use rand::SeedableRng;
 
 fn key() -> MasterKey {
@@ -343,6 +343,27 @@ fn a_version_1_database_opens() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
+    let id: i32 = side
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, APPLICATION_ID, "stamped by migration 0002");
+}
+
+/// The frozen v2 schema: the v1 tables and the application id.
+#[test]
+fn a_version_2_database_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let side = rusqlite::Connection::open(&path).unwrap();
+    side.execute_batch(include_str!("schemas/v2.sql")).unwrap();
+    side.pragma_update(None, "user_version", 2).unwrap();
+    drop(side);
+    let mut store = open(&path);
+    store.append(Table::Exposures, day(1), b"ok").unwrap();
+    assert_eq!(store.read_day(Table::Exposures, day(1)).unwrap().len(), 1);
+    drop(store);
+    let ro = Store::open_read_only(&path, &key()).unwrap();
+    assert_eq!(ro.stats().unwrap().rows_exposures, 1);
 }
 
 #[test]

@@ -19,7 +19,11 @@ fun config(uploadKey: String? = null) = BluezoneConfig(
     uploadPublicKey = uploadKey,
 )
 
-fun tracer(): BluezoneTracer = BluezoneTracer.open(config(), null, ByteArray(32) { it.toByte() })
+fun tracer(uploadKey: String? = null): BluezoneTracer =
+    BluezoneTracer.open(config(uploadKey), null, ByteArray(32) { it.toByte() })
+
+/** Any X25519 public key: verify and upload requests are sealed to the pinned upload key. */
+const val UPLOAD_KEY = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk="
 
 fun check(condition: Boolean, what: () -> String) {
     if (!condition) throw AssertionError(what())
@@ -87,15 +91,16 @@ fun testAsyncCallsAndKotlinCallbacks() = runBlocking {
         val status = t.processKeyFiles(listOf(File(samplePath).readBytes()))
         check(status.filesMatched == 1u && status.keysChecked == 140uL) { "$status" }
         val client = Refusing()
+        val keyed = tracer(UPLOAD_KEY)
         try {
-            t.verifyCode(client, "1234 5678")
+            keyed.verifyCode(client, "1234 5678")
             throw AssertionError("refused code accepted")
         } catch (e: BluezoneException.Server) {
             check(e.code == 40u && e.status == 400.toUShort() && e.serverCode == "code_invalid") { "$e" }
         }
         check(client.paths == listOf("/v1/verify")) { "${client.paths}" }
         try {
-            t.verifyCode(Unreachable(), "12345678")
+            keyed.verifyCode(Unreachable(), "12345678")
             throw AssertionError("unreachable answered")
         } catch (e: BluezoneException.Network) {
             check(e.code == 30u) { "code ${e.code}" }

@@ -4,6 +4,7 @@ these). Runs against the real cdylib built with the `testing` feature; prints
 
 import asyncio
 import json
+import os
 import sys
 import time
 import traceback
@@ -27,8 +28,12 @@ def config(**overrides):
     return bz.BluezoneConfig(**values)
 
 
-def tracer():
-    return bz.BluezoneTracer.open(config(), None, bytes(range(32)))
+# Any X25519 public key: verify and upload requests are sealed to the pinned upload key.
+UPLOAD_KEY = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk="
+
+
+def tracer(**overrides):
+    return bz.BluezoneTracer.open(config(**overrides), None, bytes(range(32)))
 
 
 class Refusing(bz.HttpClient):
@@ -110,19 +115,20 @@ def test_async_key_files_and_http_callbacks():
         status = await t.process_key_files([sample])
         assert status.files_matched == 1 and status.keys_checked == 140 and not status.notify
         client = Refusing()
+        keyed = tracer(upload_public_key=UPLOAD_KEY)
         try:
-            await t.verify_code(client, "1234 5678")
+            await keyed.verify_code(client, "1234 5678")
             raise AssertionError("a refused code was accepted")
         except bz.BluezoneError.Server as e:
             assert (e.code, e.status, e.server_code) == (40, 400, "code_invalid"), e
         assert client.paths == ["/v1/verify"]
         try:
-            await t.verify_code(client, "12")
+            await keyed.verify_code(client, "12")
             raise AssertionError("a 2-digit code was sent")
         except bz.BluezoneError.InvalidInput as e:
             assert e.code == 12
         try:
-            await t.verify_code(Unreachable(), "12345678")
+            await keyed.verify_code(Unreachable(), "12345678")
             raise AssertionError("an unreachable server answered")
         except bz.BluezoneError.Network as e:
             assert e.code == 30
@@ -198,7 +204,29 @@ def main():
             print(f"FAIL {test.__name__}")
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed")
+    wait_for_core_threads()
     return 1 if failed else 0
+
+
+def wait_for_core_threads(timeout=5.0):
+    """Lets the core's worker threads leave Python before the interpreter shuts down.
+
+    A worker that completes an awaited call wakes the event loop from its own thread
+    (`call_soon_threadsafe`, which releases the GIL while it writes to the loop's socket).
+    The loop can finish the script in that window; if the interpreter is already finalizing
+    when the worker takes the GIL back, CPython (before 3.14) ends that thread with
+    `pthread_exit`, and unwinding a Rust thread that way aborts the process. Scripts that
+    exit right after their last call should wait the same way (Linux: thread names in /proc).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+        except OSError:
+            return
+        if "bluezone-work" not in names:
+            return
+        time.sleep(0.01)
 
 
 if __name__ == "__main__":

@@ -53,34 +53,32 @@ fn certificates_verify_only_as_issued_and_in_time() {
 }
 
 #[test]
-fn sealed_uploads_open_only_unchanged_with_the_same_aad() {
+fn sealed_requests_open_only_unchanged_with_the_same_aad() {
+    use crate::exchange::seal_request;
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let server = UploadOpenKey::derive(&[0x33; 32]).unwrap();
-    let sealed = seal_upload(&server.public_key(), b"req-1", b"the keys", &mut rng).unwrap();
-    assert_eq!(
-        server.open(b"req-1", &sealed).unwrap().as_slice(),
-        b"the keys"
-    );
-    assert_eq!(server.open(b"req-2", &sealed), Err(UploadError::Unsealable));
+    let (sealed, _) = seal_request(&server.public_key(), b"req-1", b"the keys", &mut rng).unwrap();
+    let open = |aad: &[u8], body: &[u8]| server.open_request(aad, body).map(|(p, _)| p.to_vec());
+    assert_eq!(open(b"req-1", &sealed).unwrap(), b"the keys");
+    assert_eq!(open(b"req-2", &sealed), Err(UploadError::Unsealable));
     for i in 0..sealed.len() {
         let mut bad = sealed.clone();
         bad[i] ^= 0x80;
         assert_eq!(
-            server.open(b"req-1", &bad),
+            open(b"req-1", &bad),
             Err(UploadError::Unsealable),
             "byte {i}"
         );
     }
-    assert_eq!(
-        server.open(b"req-1", &sealed[..31]),
-        Err(UploadError::Unsealable)
-    );
+    assert_eq!(open(b"req-1", &sealed[..31]), Err(UploadError::Unsealable));
     let other = UploadOpenKey::derive(&[0x34; 32]).unwrap();
-    assert_eq!(other.open(b"req-1", &sealed), Err(UploadError::Unsealable));
+    assert!(other.open_request(b"req-1", &sealed).is_err());
     assert!(UploadOpenKey::derive(&[0; 31]).is_err());
     // Fresh randomness each time: the same body seals differently.
     assert_ne!(
-        seal_upload(&server.public_key(), b"req-1", b"the keys", &mut rng).unwrap(),
+        seal_request(&server.public_key(), b"req-1", b"the keys", &mut rng)
+            .unwrap()
+            .0,
         sealed
     );
     assert!(format!("{server:?}").contains("redacted"));

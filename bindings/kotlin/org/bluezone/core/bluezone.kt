@@ -958,7 +958,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_diagnostics() and 0xFFFF) != 29879) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files() and 0xFFFF) != 41992) {
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files() and 0xFFFF) != 50536) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_exposure_status() and 0xFFFF) != 38378) {
@@ -1630,7 +1630,9 @@ public interface BluezoneTracerInterface {
     fun `diagnostics`(): Diagnostics
     
     /**
-     * Downloads new key files through `http` and processes them.
+     * Downloads new key files through `http` and processes them, oldest first, a batch at
+     * a time: call again at once while `files_remaining` is above zero. Files that fail are
+     * skipped, retried later and listed in [`Diagnostics::failing_key_files`].
      */
     suspend fun `downloadKeyFiles`(`http`: HttpClient): ExposureStatus
     
@@ -1829,7 +1831,9 @@ open class BluezoneTracer: Disposable, AutoCloseable, BluezoneTracerInterface
 
     
     /**
-     * Downloads new key files through `http` and processes them.
+     * Downloads new key files through `http` and processes them, oldest first, a batch at
+     * a time: call again at once while `files_remaining` is above zero. Files that fail are
+     * skipped, retried later and listed in [`Diagnostics::failing_key_files`].
      */
     @Throws(BluezoneException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -2935,6 +2939,17 @@ data class Diagnostics (
      * Sightings refused since opening.
      */
     var `refusedSinceOpen`: kotlin.ULong
+    , 
+    /**
+     * Key files that failed and wait for a retry, in the order they first failed (at most
+     * 100).
+     */
+    var `failingKeyFiles`: List<FailingKeyFile>
+    , 
+    /**
+     * How many key files are failing (all of them, even past the list's limit).
+     */
+    var `failingKeyFileCount`: kotlin.UInt
     
 ){
     
@@ -2959,6 +2974,8 @@ public object FfiConverterTypeDiagnostics: FfiConverterRustBuffer<Diagnostics> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterSequenceTypeFailingKeyFile.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -2970,7 +2987,9 @@ public object FfiConverterTypeDiagnostics: FfiConverterRustBuffer<Diagnostics> {
             FfiConverterOptionalLong.allocationSize(value.`lastRotationAt`) +
             FfiConverterULong.allocationSize(value.`storageBytes`) +
             FfiConverterULong.allocationSize(value.`acceptedSinceOpen`) +
-            FfiConverterULong.allocationSize(value.`refusedSinceOpen`)
+            FfiConverterULong.allocationSize(value.`refusedSinceOpen`) +
+            FfiConverterSequenceTypeFailingKeyFile.allocationSize(value.`failingKeyFiles`) +
+            FfiConverterUInt.allocationSize(value.`failingKeyFileCount`)
     )
 
     override fun write(value: Diagnostics, buf: ByteBuffer) {
@@ -2982,6 +3001,8 @@ public object FfiConverterTypeDiagnostics: FfiConverterRustBuffer<Diagnostics> {
             FfiConverterULong.write(value.`storageBytes`, buf)
             FfiConverterULong.write(value.`acceptedSinceOpen`, buf)
             FfiConverterULong.write(value.`refusedSinceOpen`, buf)
+            FfiConverterSequenceTypeFailingKeyFile.write(value.`failingKeyFiles`, buf)
+            FfiConverterUInt.write(value.`failingKeyFileCount`, buf)
     }
 }
 
@@ -3083,6 +3104,18 @@ data class ExposureStatus (
      * Keys checked by this call.
      */
     var `keysChecked`: kotlin.ULong
+    , 
+    /**
+     * Key files this download could not process (not served, or refused); each is retried
+     * later with back-off and listed in [`Diagnostics::failing_key_files`].
+     */
+    var `filesFailed`: kotlin.UInt
+    , 
+    /**
+     * Key files still to download after this call (its batch was full): when above zero,
+     * call `download_key_files` again at once.
+     */
+    var `filesRemaining`: kotlin.UInt
     
 ){
     
@@ -3105,6 +3138,8 @@ public object FfiConverterTypeExposureStatus: FfiConverterRustBuffer<ExposureSta
             FfiConverterSequenceTypeExposureDay.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -3114,7 +3149,9 @@ public object FfiConverterTypeExposureStatus: FfiConverterRustBuffer<ExposureSta
             FfiConverterOptionalLong.allocationSize(value.`exposureDayStart`) +
             FfiConverterSequenceTypeExposureDay.allocationSize(value.`days`) +
             FfiConverterUInt.allocationSize(value.`filesMatched`) +
-            FfiConverterULong.allocationSize(value.`keysChecked`)
+            FfiConverterULong.allocationSize(value.`keysChecked`) +
+            FfiConverterUInt.allocationSize(value.`filesFailed`) +
+            FfiConverterUInt.allocationSize(value.`filesRemaining`)
     )
 
     override fun write(value: ExposureStatus, buf: ByteBuffer) {
@@ -3124,6 +3161,71 @@ public object FfiConverterTypeExposureStatus: FfiConverterRustBuffer<ExposureSta
             FfiConverterSequenceTypeExposureDay.write(value.`days`, buf)
             FfiConverterUInt.write(value.`filesMatched`, buf)
             FfiConverterULong.write(value.`keysChecked`, buf)
+            FfiConverterUInt.write(value.`filesFailed`, buf)
+            FfiConverterUInt.write(value.`filesRemaining`, buf)
+    }
+}
+
+
+
+/**
+ * A key file the server lists that could not be processed, and when it is tried again.
+ */
+data class FailingKeyFile (
+    /**
+     * The file's name in the server's index.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Why it failed the last time.
+     */
+    var `reason`: DownloadFailure
+    , 
+    /**
+     * Attempts so far, all failed.
+     */
+    var `attempts`: kotlin.UInt
+    , 
+    /**
+     * Unix seconds from which it is tried again.
+     */
+    var `nextRetryAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFailingKeyFile: FfiConverterRustBuffer<FailingKeyFile> {
+    override fun read(buf: ByteBuffer): FailingKeyFile {
+        return FailingKeyFile(
+            FfiConverterString.read(buf),
+            FfiConverterTypeDownloadFailure.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FailingKeyFile) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeDownloadFailure.allocationSize(value.`reason`) +
+            FfiConverterUInt.allocationSize(value.`attempts`) +
+            FfiConverterLong.allocationSize(value.`nextRetryAt`)
+    )
+
+    override fun write(value: FailingKeyFile, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeDownloadFailure.write(value.`reason`, buf)
+            FfiConverterUInt.write(value.`attempts`, buf)
+            FfiConverterLong.write(value.`nextRetryAt`, buf)
     }
 }
 
@@ -3892,6 +3994,199 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
 
 
 
+/**
+ * Why a key file could not be processed.
+ */
+sealed class DownloadFailure {
+    
+    /**
+     * The server answered this HTTP status instead of 200.
+     */
+    data class HttpStatus(
+        /**
+         * The status.
+         */
+        val `status`: kotlin.UShort) : DownloadFailure()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The file arrived but was refused.
+     */
+    data class Refused(
+        /**
+         * What was wrong with it.
+         */
+        val `kind`: org.bluezone.core.KeyFileRefusal) : DownloadFailure()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadFailure : FfiConverterRustBuffer<DownloadFailure>{
+    override fun read(buf: ByteBuffer): DownloadFailure {
+        return when(buf.getInt()) {
+            1 -> DownloadFailure.HttpStatus(
+                FfiConverterUShort.read(buf),
+                )
+            2 -> DownloadFailure.Refused(
+                FfiConverterTypeKeyFileRefusal.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: DownloadFailure): ULong = when(value) {
+        is DownloadFailure.HttpStatus -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUShort.allocationSize(value.`status`)
+            )
+        }
+        is DownloadFailure.Refused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeKeyFileRefusal.allocationSize(value.`kind`)
+            )
+        }
+    }
+
+    override fun write(value: DownloadFailure, buf: ByteBuffer) {
+        when(value) {
+            is DownloadFailure.HttpStatus -> {
+                buf.putInt(1)
+                FfiConverterUShort.write(value.`status`, buf)
+                Unit
+            }
+            is DownloadFailure.Refused -> {
+                buf.putInt(2)
+                FfiConverterTypeKeyFileRefusal.write(value.`kind`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Why a downloaded key file was refused.
+ */
+
+enum class KeyFileRefusal {
+    
+    /**
+     * Larger than the limits allow.
+     */
+    TOO_LARGE,
+    /**
+     * Not a readable zip archive.
+     */
+    MALFORMED_ZIP,
+    /**
+     * A zip entry other than `export.bin` and `export.sig`.
+     */
+    UNEXPECTED_ENTRY,
+    /**
+     * `export.bin` or `export.sig` is missing.
+     */
+    MISSING_ENTRY,
+    /**
+     * `export.bin` lacks the export header.
+     */
+    BAD_HEADER,
+    /**
+     * `export.bin` is malformed.
+     */
+    MALFORMED_EXPORT,
+    /**
+     * `export.sig` is malformed.
+     */
+    MALFORMED_SIGNATURE_LIST,
+    /**
+     * The file is not signed.
+     */
+    NO_SIGNATURE,
+    /**
+     * A signature algorithm other than ECDSA P-256 with SHA-256.
+     */
+    UNSUPPORTED_ALGORITHM,
+    /**
+     * No signature is from a trusted key.
+     */
+    UNKNOWN_SIGNER,
+    /**
+     * A trusted key's signature does not verify: the file was altered.
+     */
+    BAD_SIGNATURE,
+    /**
+     * More keys than the limits allow.
+     */
+    TOO_MANY_KEYS,
+    /**
+     * A key that cannot be right.
+     */
+    INVALID_KEY,
+    /**
+     * Header timestamps or batch numbers that cannot be right.
+     */
+    INVALID_HEADER,
+    /**
+     * Any other refusal.
+     */
+    OTHER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyFileRefusal: FfiConverterRustBuffer<KeyFileRefusal> {
+    override fun read(buf: ByteBuffer) = try {
+        KeyFileRefusal.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: KeyFileRefusal) = 4UL
+
+    override fun write(value: KeyFileRefusal, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -4130,6 +4425,34 @@ public object FfiConverterSequenceTypeExposureDay: FfiConverterRustBuffer<List<E
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeExposureDay.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFailingKeyFile: FfiConverterRustBuffer<List<FailingKeyFile>> {
+    override fun read(buf: ByteBuffer): List<FailingKeyFile> {
+        val len = buf.getInt()
+        return List<FailingKeyFile>(len) {
+            FfiConverterTypeFailingKeyFile.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FailingKeyFile>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFailingKeyFile.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FailingKeyFile>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFailingKeyFile.write(it, buf)
         }
     }
 }

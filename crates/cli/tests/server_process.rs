@@ -1,0 +1,575 @@
+//! The health-authority server as a process (`bluezone server run`), treated as an operator
+//! and an attacker would: killed with SIGKILL and restarted while phones upload (no
+//! acknowledged key may be lost or published twice), stopped with SIGTERM, flooded with
+//! concurrent password checks (memory must stay bounded), and started with unsafe files.
+
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // Test code.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64ct::{Base64, Encoding};
+use bluezone_core::{
+    CoreError, HttpTransport, ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig,
+    UploadConsent,
+};
+use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys, read_key_file};
+use bluezone_protocol::{IntervalNumber, RollingProximityIdentifier, TemporaryExposureKey};
+use bluezone_server::AuthorityKeys;
+use rand::SeedableRng;
+
+const PASSWORD: &str = "a long password for ops";
+
+fn bluezone(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bluezone"))
+        .args(args)
+        .env("BLUEZONE_OFFICIAL_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server's files in one folder.
+struct Site {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Site {
+    fn new() -> Self {
+        let site = Self {
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+        };
+        let out = bluezone(&[
+            "official",
+            "add",
+            "--name",
+            "ops",
+            "--db",
+            site.path("server.db").to_str().unwrap(),
+            "--secret-file",
+            site.path("secret").to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        site
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn keys(&self) -> AuthorityKeys {
+        let secret: [u8; 32] = std::fs::read(self.path("secret"))
+            .unwrap()
+            .try_into()
+            .unwrap();
+        AuthorityKeys::derive(&secret, "452", "v1").unwrap()
+    }
+
+    /// Starts `bluezone server run`, publishing every second, and waits until it answers.
+    fn start(&self) -> Server {
+        self.start_with(&[])
+    }
+
+    /// [`Site::start`] with more arguments.
+    fn start_with(&self, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bluezone"))
+            .args([
+                "server",
+                "run",
+                "--db",
+                self.path("server.db").to_str().unwrap(),
+                "--files",
+                self.path("files").to_str().unwrap(),
+                "--secret-file",
+                self.path("secret").to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+                "--publish-every",
+                "1",
+                "--min-keys-per-file",
+                "10",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let reader = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push_str(&(line + "\n"));
+                }
+            })
+        };
+        let agent = agent();
+        let started = Instant::now();
+        while agent
+            .get(format!("{}/v1/index.txt", self.base()))
+            .call()
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the server did not start: {}",
+                log.lock().unwrap()
+            );
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the server exited ({status}): {}", log.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server {
+            child,
+            log,
+            reader: Some(reader),
+        }
+    }
+}
+
+struct Server {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Sends a signal with the system's `kill` and waits for the exit.
+    fn signal(mut self, name: &str) -> (std::process::ExitStatus, String) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no exit after SIG{name}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+
+    /// Peak resident memory so far, in KiB (Linux).
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+fn issue_code(base: &str) -> String {
+    let auth = format!(
+        "Basic {}",
+        Base64::encode_string(format!("ops:{PASSWORD}").as_bytes())
+    );
+    let mut response = agent()
+        .post(format!("{base}/api/official/codes"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(&br#"{"reportType":1}"#[..])
+        .unwrap();
+    let body = response.body_mut().read_to_vec().unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["code"].as_str().unwrap().to_owned()
+}
+
+/// A phone that advertised on each of the last `days` days; remembers one RPI per day.
+struct Phone {
+    tracer: Tracer,
+    clock: Arc<ManualClock>,
+    heard: Vec<(IntervalNumber, RollingProximityIdentifier)>,
+}
+
+fn phone(keys: &AuthorityKeys, seed: u64, days: i64) -> Phone {
+    let now = unix_now();
+    let clock = Arc::new(ManualClock::new(now - days * 86_400));
+    let config = TracerConfig {
+        trusted_signers: TrustedKeys::single(keys.file_signer.trusted_key()),
+        upload_public_key: Some(keys.upload_key.public_key()),
+        ..TracerConfig::default()
+    };
+    let tracer = Tracer::open_with(
+        config,
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes([seed as u8; 32]),
+        clock.clone(),
+        Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
+    )
+    .unwrap();
+    let mut heard = Vec::new();
+    for day in (1..=days).rev() {
+        clock.set(now - day * 86_400);
+        let advert = tracer.current_advertisement().unwrap();
+        heard.push((advert.interval, advert.advertisement.rpi));
+    }
+    clock.set(now);
+    Phone {
+        tracer,
+        clock,
+        heard,
+    }
+}
+
+/// Verifies a code and uploads, retrying through network failures (the server is being
+/// killed and restarted); `true` once the server acknowledged the upload.
+fn upload_until_acknowledged(phone: &Phone, base: &str, code: &str) -> bool {
+    let transport = HttpTransport::new(base);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let verified = loop {
+        match phone.tracer.verify_code(&transport, code) {
+            Ok(v) => break v,
+            Err(CoreError::Network(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // A verify answered but lost to a kill leaves the code used: no upload.
+            Err(_) => return false,
+        }
+    };
+    loop {
+        phone.clock.set(unix_now());
+        let consent = UploadConsent {
+            agreed_at: unix_now(),
+        };
+        match phone.tracer.upload_keys(&transport, &verified, consent) {
+            Ok(receipt) => {
+                assert!(receipt.keys_accepted >= 1);
+                return true;
+            }
+            Err(CoreError::Network(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("upload refused: {e}"),
+        }
+    }
+}
+
+/// Every TEK in the files the server's index lists, verified.
+fn published_teks(base: &str, keys: &AuthorityKeys) -> Vec<([u8; 16], u32)> {
+    let agent = agent();
+    let trust = TrustedKeys::single(keys.file_signer.trusted_key());
+    let index = agent
+        .get(format!("{base}/v1/index.txt"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let mut teks = Vec::new();
+    for name in index.lines() {
+        let mut response = agent.get(format!("{base}/v1/files/{name}")).call().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{name}");
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap();
+        let file = read_key_file(&bytes, &trust, &KeyFileLimits::default()).unwrap();
+        teks.extend(
+            file.keys
+                .iter()
+                .map(|k| (k.key_data, k.rolling_start.get())),
+        );
+    }
+    teks
+}
+
+/// How many published keys produce the RPI this phone advertised at that interval.
+fn times_published(
+    teks: &[([u8; 16], u32)],
+    interval: IntervalNumber,
+    rpi: RollingProximityIdentifier,
+) -> usize {
+    teks.iter()
+        .filter(|(_, start)| *start == interval.rolling_start().get())
+        .filter(|(key, _)| {
+            let tek = TemporaryExposureKey::from_slice(key).unwrap();
+            tek.derive_keys().rpik.identifier(interval) == rpi
+        })
+        .count()
+}
+
+#[test]
+fn kill_and_restart_while_phones_upload_loses_no_acknowledged_key() {
+    let site = Site::new();
+    let keys = site.keys();
+    let mut server = site.start();
+    const PHONES: usize = 12;
+    let phones: Vec<Arc<Phone>> = (0..PHONES)
+        .map(|i| Arc::new(phone(&keys, 100 + i as u64, 4)))
+        .collect();
+    let codes: Vec<String> = (0..PHONES).map(|_| issue_code(&site.base())).collect();
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let uploads: Vec<_> = phones
+        .iter()
+        .zip(codes)
+        .enumerate()
+        .map(|(i, (phone, code))| {
+            let (phone, base, acknowledged) = (phone.clone(), site.base(), acknowledged.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(250 * i as u64));
+                if upload_until_acknowledged(&phone, &base, &code) {
+                    acknowledged.lock().unwrap().push(i);
+                }
+            })
+        })
+        .collect();
+    // Ten times: SIGKILL mid-traffic, restart at once (often within the same second, and
+    // a start publishes at once).
+    for cycle in 0..10u64 {
+        std::thread::sleep(Duration::from_millis(150 + 40 * (cycle % 5)));
+        server.kill();
+        server = site.start();
+    }
+    for upload in uploads {
+        upload.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= PHONES / 2,
+        "only {acknowledged:?} acknowledged"
+    );
+    // One more restart: the start-up check runs, then a publish.
+    server.kill();
+    let server = site.start();
+    std::thread::sleep(Duration::from_millis(2500));
+    let teks = published_teks(&site.base(), &keys);
+    eprintln!(
+        "{} of {PHONES} uploads acknowledged across 10 kills; {} keys in the index",
+        acknowledged.len(),
+        teks.len()
+    );
+    for i in &acknowledged {
+        for (interval, rpi) in &phones[*i].heard {
+            assert_eq!(
+                times_published(&teks, *interval, *rpi),
+                1,
+                "phone {i}'s key of interval {interval} is not in exactly one file"
+            );
+        }
+    }
+    let (status, log) = server.signal("TERM");
+    assert!(status.success(), "{status:?}: {log}");
+    assert!(
+        !log.contains("withdrawn:"),
+        "a published file was lost: {log}"
+    );
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let site = Site::new();
+    let server = site.start();
+    let (status, log) = server.signal("TERM");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
+    // The database is intact and opens again.
+    let (status, _) = site.start().signal("INT");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn concurrent_password_checks_stay_within_a_memory_bound() {
+    let site = Site::new();
+    // Behind a trusted proxy every request comes from its own client, and every name is
+    // different: no rate limit stops them before the password check; only the gate does.
+    let server = site.start_with(&["--trusted-proxy", "127.0.0.1"]);
+    let before = server.peak_rss_kib();
+    let base = site.base();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..400)
+        .map(|i| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let auth = format!(
+                    "Basic {}",
+                    Base64::encode_string(format!("user{i}:wrong password {i}").as_bytes())
+                );
+                agent()
+                    .get(format!("{base}/api/official/codes"))
+                    .header("Authorization", &auth)
+                    .header(
+                        "X-Forwarded-For",
+                        format!("10.9.{}.{}", i / 250, i % 250 + 1),
+                    )
+                    .call()
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let took = started.elapsed();
+    let peak = server.peak_rss_kib();
+    // Four checks of 19 MiB at a time, whatever the load (before: 13.3 GiB and no answer).
+    assert!(
+        peak < before + 200 * 1024,
+        "peak {peak} KiB, {before} KiB before"
+    );
+    assert!(
+        statuses.iter().all(|s| matches!(s, 401 | 503)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| **s == 401).count() >= 40,
+        "{statuses:?}"
+    );
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    eprintln!(
+        "400 concurrent wrong passwords: {} KiB peak added, {:?}, {} answered 401, {} 429, {} 503",
+        peak.saturating_sub(before),
+        took,
+        statuses.iter().filter(|s| **s == 401).count(),
+        statuses.iter().filter(|s| **s == 429).count(),
+        statuses.iter().filter(|s| **s == 503).count()
+    );
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn unsafe_files_are_refused_and_read_only_commands_create_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    assert_eq!(mode(&site.path("server.db")), 0o600);
+    assert_eq!(mode(&site.path("secret")), 0o600);
+    let s = |p: &str| site.path(p).to_str().unwrap().to_owned();
+
+    // `server keys` with a mistyped secret path: an error, and no new secret.
+    let out = bluezone(&["server", "keys", "--secret-file", &s("secert")]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no secret at"),
+        "{out:?}"
+    );
+    assert!(!site.path("secert").exists());
+    let out = bluezone(&["server", "keys", "--secret-file", &s("secret")]);
+    assert!(out.status.success(), "{out:?}");
+
+    // A secret others can read is refused.
+    std::fs::set_permissions(site.path("secret"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = bluezone(&["server", "keys", "--secret-file", &s("secret")]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{out:?}"
+    );
+    std::fs::set_permissions(site.path("secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // A files folder that holds the secret or the database is refused before serving.
+    let out = bluezone(&[
+        "server",
+        "run",
+        "--db",
+        &s("server.db"),
+        "--secret-file",
+        &s("secret"),
+        "--files",
+        site.dir.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("would hold the"),
+        "{out:?}"
+    );
+
+    // A database that is not the server's is refused, unchanged.
+    let foreign = site.path("other.db");
+    let conn = rusqlite::Connection::open(&foreign).unwrap();
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    drop(conn);
+    let before = std::fs::read(&foreign).unwrap();
+    let out = bluezone(&[
+        "official",
+        "add",
+        "--name",
+        "x",
+        "--db",
+        foreign.to_str().unwrap(),
+        "--secret-file",
+        &s("secret"),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a Bluezone server database"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
+}

@@ -1,0 +1,410 @@
+//! The phone's download path against a fake server: an in-memory index and signed key files.
+//! Progress however long the index grows, files that fail are skipped and retried with
+//! back-off, network failures keep progress, and hostile indexes are read within bounds.
+
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // Test code.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bluezone_core::{
+    AdvertData, CoreError, DownloadFailure, HttpReply, KeyFileRefusal, ManualClock, MasterKey,
+    SightingInput, StorageLocation, Tracer, TracerConfig, Transport, TransportError,
+};
+use bluezone_protocol::keyfile::{
+    DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
+};
+use bluezone_protocol::{
+    Advertisement, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
+};
+use p256::ecdsa::SigningKey;
+use rand::SeedableRng;
+
+/// 2026-11-01 08:00 UTC.
+const MORNING: i64 = 1_793_491_200 + 8 * 3600;
+
+fn authority() -> KeyFileSigner {
+    KeyFileSigner {
+        key_id: "452".into(),
+        version: "v1".into(),
+        key: SigningKey::from_slice(&[0x23; 32]).unwrap(),
+    }
+}
+
+fn config(max_files_per_download: usize) -> TracerConfig {
+    TracerConfig {
+        trusted_signers: TrustedKeys::single(authority().trusted_key()),
+        max_files_per_download,
+        ..TracerConfig::default()
+    }
+}
+
+fn phone(clock: &Arc<ManualClock>, storage: StorageLocation, max: usize) -> Tracer {
+    Tracer::open_with(
+        config(max),
+        storage,
+        &MasterKey::from_bytes([3; 32]),
+        clock.clone(),
+        Box::new(rand::rngs::StdRng::seed_from_u64(3)),
+    )
+    .unwrap()
+}
+
+fn name(i: usize) -> String {
+    format!("{}-{i:05}.zip", 1_793_000_000 + i)
+}
+
+/// A distinct signed key file (number `i`), holding `keys`.
+fn key_file(i: usize, keys: &[DiagnosisKey], signer: &KeyFileSigner) -> Vec<u8> {
+    let start = MORNING as u64 + i as u64 * 3600;
+    let info = ExportInfo {
+        start_timestamp: start,
+        end_timestamp: start + 3600,
+        region: "452".into(),
+        batch_num: 1,
+        batch_size: 1,
+    };
+    write_key_file(&info, keys, signer).unwrap()
+}
+
+#[derive(Clone)]
+enum Served {
+    File(Vec<u8>),
+    Status(u16),
+}
+
+/// The health authority's server, in memory.
+#[derive(Default)]
+struct FakeServer {
+    index: Mutex<String>,
+    files: Mutex<HashMap<String, Served>>,
+    /// Names of the files asked for, in order.
+    fetched: Mutex<Vec<String>>,
+    /// When set, file requests get no answer after this many more.
+    answers_left: Mutex<Option<usize>>,
+}
+
+impl FakeServer {
+    /// Publishes files `range` (signed, empty) and lists them after the ones already listed.
+    fn publish(&self, range: std::ops::Range<usize>) {
+        let mut files = self.files.lock().unwrap();
+        let mut index = self.index.lock().unwrap();
+        for i in range {
+            files.insert(name(i), Served::File(key_file(i, &[], &authority())));
+            index.push_str(&name(i));
+            index.push('\n');
+        }
+    }
+
+    /// Lists exactly `range`.
+    fn list(&self, range: std::ops::Range<usize>) {
+        *self.index.lock().unwrap() = range.map(|i| name(i) + "\n").collect();
+    }
+
+    fn serve(&self, i: usize, served: Served) {
+        self.files.lock().unwrap().insert(name(i), served);
+    }
+
+    fn take_fetched(&self) -> Vec<String> {
+        std::mem::take(&mut *self.fetched.lock().unwrap())
+    }
+}
+
+impl Transport for FakeServer {
+    fn post(&self, _path: &str, _body: &[u8]) -> Result<HttpReply, TransportError> {
+        Err(TransportError("downloads never post".into()))
+    }
+
+    fn get(&self, path: &str) -> Result<HttpReply, TransportError> {
+        if path == "/v1/index.txt" {
+            return Ok(HttpReply {
+                status: 200,
+                body: self.index.lock().unwrap().clone().into_bytes(),
+            });
+        }
+        let name = path.strip_prefix("/v1/files/").unwrap().to_owned();
+        if let Some(left) = self.answers_left.lock().unwrap().as_mut() {
+            if *left == 0 {
+                return Err(TransportError("network is unreachable".into()));
+            }
+            *left -= 1;
+        }
+        self.fetched.lock().unwrap().push(name.clone());
+        Ok(match self.files.lock().unwrap().get(&name) {
+            Some(Served::File(bytes)) => HttpReply {
+                status: 200,
+                body: bytes.clone(),
+            },
+            Some(Served::Status(status)) => HttpReply {
+                status: *status,
+                body: Vec::new(),
+            },
+            None => HttpReply {
+                status: 404,
+                body: Vec::new(),
+            },
+        })
+    }
+}
+
+fn names(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(name).collect()
+}
+
+#[test]
+fn a_phone_that_processed_2400_files_reaches_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let server = FakeServer::default();
+    server.publish(0..2400);
+    // The first 2,400 files, in one call.
+    let status = phone(&clock, StorageLocation::File(path.clone()), 2400)
+        .download_key_files(&server)
+        .unwrap();
+    assert_eq!(status.files_matched + status.files_already_matched, 2400);
+    server.take_fetched();
+
+    // 100 more are published; the index (every file ever, oldest first) has 2,500 names.
+    server.publish(2400..2500);
+    let phone = phone(&clock, StorageLocation::File(path), 64);
+    let first = phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), names(2400..2464));
+    assert_eq!(first.files_already_matched, 0);
+    assert_eq!(first.files_matched, 64);
+    assert_eq!(first.files_remaining, 36, "call again at once");
+    let second = phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), names(2464..2500));
+    assert_eq!((second.files_matched, second.files_remaining), (36, 0));
+    let third = phone.download_key_files(&server).unwrap();
+    assert!(server.take_fetched().is_empty(), "nothing is fetched twice");
+    assert_eq!(third.files_matched + third.files_already_matched, 0);
+}
+
+fn growing_index_makes_progress(retention_window: bool) {
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let server = FakeServer::default();
+    let phone = phone(&clock, StorageLocation::InMemory, 64);
+    // 120 days of hourly files, the phone downloading once a day; on days 50 to 59 it is
+    // off, then catches up in calls of 64.
+    for day in 0..120usize {
+        let published = (day + 1) * 24;
+        if retention_window {
+            server.list(published.saturating_sub(14 * 24)..published);
+            for i in day * 24..published {
+                server.serve(i, Served::File(key_file(i, &[], &authority())));
+            }
+        } else {
+            server.publish(day * 24..published);
+        }
+        clock.set(MORNING + day as i64 * 86_400);
+        if (50..60).contains(&day) {
+            continue;
+        }
+        let behind = if day == 60 { 11 * 24 } else { 24 };
+        let mut fetched = Vec::new();
+        let mut calls = 0;
+        loop {
+            let status = phone.download_key_files(&server).unwrap();
+            let got = server.take_fetched();
+            assert!(!got.is_empty(), "day {day}: a call made no progress");
+            assert_eq!(status.files_matched as usize, got.len());
+            fetched.extend(got);
+            calls += 1;
+            if status.files_remaining == 0 {
+                break;
+            }
+            assert!(calls < 10, "day {day}: never done");
+        }
+        assert_eq!(fetched, names(published - behind..published), "day {day}");
+    }
+}
+
+#[test]
+fn repeated_calls_always_make_progress_when_the_index_lists_every_file_ever() {
+    growing_index_makes_progress(false);
+}
+
+#[test]
+fn repeated_calls_always_make_progress_when_the_index_lists_14_days() {
+    growing_index_makes_progress(true);
+}
+
+/// The advert a GAEN phone with `tek` sends at `t` (metadata: version 1.0, −15 dBm).
+fn advert(tek: &TemporaryExposureKey, t: i64) -> Advertisement {
+    let keys = tek.derive_keys();
+    let rpi = keys
+        .rpik
+        .identifier(IntervalNumber::from_unix_seconds(t).unwrap());
+    let aem = keys
+        .aemk
+        .encrypt(&rpi, Metadata::v1_0(-15).to_bytes().unwrap());
+    Advertisement { rpi, aem }
+}
+
+/// Half an hour near the F0, at 40 dB of attenuation.
+fn near_the_f0(phone: &Tracer, clock: &ManualClock, f0: &TemporaryExposureKey) {
+    for scan in 0..7 {
+        let t = MORNING + scan * 300;
+        clock.set(t + 4);
+        let batch: Vec<SightingInput> = (0..3)
+            .map(|k| SightingInput {
+                advert: AdvertData::Raw(advert(f0, t).to_legacy_payload().to_vec()),
+                rssi: -55,
+                time: t + k,
+                scan_window: Some(scan as u64),
+            })
+            .collect();
+        phone.record_sightings(&batch).unwrap();
+    }
+}
+
+fn f0_key(f0: &TemporaryExposureKey) -> DiagnosisKey {
+    DiagnosisKey {
+        key_data: *f0.expose_bytes(),
+        rolling_start: IntervalNumber::from_unix_seconds(MORNING)
+            .unwrap()
+            .rolling_start(),
+        rolling_period: RollingPeriod::FULL_DAY,
+        transmission_risk: 0,
+        report_type: ReportType::ConfirmedTest,
+        days_since_onset: Some(1),
+    }
+}
+
+#[test]
+fn a_bad_file_is_skipped_retried_with_back_off_and_reported() {
+    let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let phone = phone(&clock, StorageLocation::InMemory, 64);
+    near_the_f0(&phone, &clock, &f0);
+
+    let server = FakeServer::default();
+    server.publish(0..10);
+    // Three files in the middle cannot be had: not found, unavailable, forged...
+    server.serve(3, Served::Status(404));
+    server.serve(5, Served::Status(503));
+    let impostor = KeyFileSigner {
+        key: SigningKey::from_slice(&[0x99; 32]).unwrap(),
+        ..authority()
+    };
+    server.serve(7, Served::File(key_file(7, &[], &impostor)));
+    // ... and the F0's keys are in a file after them.
+    server.serve(8, Served::File(key_file(8, &[f0_key(&f0)], &authority())));
+
+    let t = MORNING + 86_400;
+    clock.set(t);
+    let status = phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), names(0..10));
+    assert_eq!(status.files_matched, 7, "{status:?}");
+    assert_eq!((status.files_failed, status.files_remaining), (3, 0));
+    assert!(status.notify && status.newly_notified, "{status:?}");
+    let diag = phone.diagnostics().unwrap();
+    assert_eq!(diag.failing_key_file_count, 3);
+    let failing: Vec<(String, DownloadFailure, u32, i64)> = diag
+        .failing_key_files
+        .iter()
+        .map(|f| (f.name.clone(), f.reason, f.attempts, f.next_retry_at))
+        .collect();
+    assert_eq!(
+        failing,
+        [
+            (name(3), DownloadFailure::HttpStatus(404), 1, t + 3600),
+            (name(5), DownloadFailure::HttpStatus(503), 1, t + 3600),
+            (
+                name(7),
+                DownloadFailure::Refused(KeyFileRefusal::BadSignature),
+                1,
+                t + 3600
+            ),
+        ]
+    );
+
+    // Not retried before its back-off.
+    clock.set(t + 3599);
+    let status = phone.download_key_files(&server).unwrap();
+    assert!(server.take_fetched().is_empty());
+    assert_eq!((status.files_failed, status.files_remaining), (0, 0));
+
+    // Retried after an hour, failing again: two hours until the next try.
+    clock.set(t + 3600);
+    let status = phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), [name(3), name(5), name(7)]);
+    assert_eq!(status.files_failed, 3);
+    let diag = phone.diagnostics().unwrap();
+    assert!(
+        diag.failing_key_files
+            .iter()
+            .all(|f| f.attempts == 2 && f.next_retry_at == t + 3600 + 7200)
+    );
+
+    // The server fixes two of them; they are processed at the next retry.
+    server.serve(5, Served::File(key_file(5, &[], &authority())));
+    server.serve(7, Served::File(key_file(7, &[], &authority())));
+    clock.set(t + 3600 + 7199);
+    phone.download_key_files(&server).unwrap();
+    assert!(server.take_fetched().is_empty());
+    clock.set(t + 3600 + 7200);
+    let status = phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), [name(3), name(5), name(7)]);
+    assert_eq!((status.files_matched, status.files_failed), (2, 1));
+    let diag = phone.diagnostics().unwrap();
+    assert_eq!(diag.failing_key_file_count, 1);
+    assert_eq!(diag.failing_key_files[0].name, name(3));
+    assert_eq!(diag.failing_key_files[0].attempts, 3);
+    assert_eq!(
+        diag.failing_key_files[0].next_retry_at,
+        t + 3600 + 7200 + 14_400
+    );
+
+    // The missing file leaves the index: it is forgotten.
+    server.list(4..10);
+    let status = phone.download_key_files(&server).unwrap();
+    assert!(server.take_fetched().is_empty());
+    assert_eq!(status.files_failed, 0);
+    assert_eq!(phone.diagnostics().unwrap().failing_key_file_count, 0);
+    assert!(status.notify && !status.newly_notified);
+}
+
+#[test]
+fn a_network_failure_ends_the_call_but_keeps_its_progress() {
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let phone = phone(&clock, StorageLocation::InMemory, 64);
+    let server = FakeServer::default();
+    server.publish(0..10);
+    *server.answers_left.lock().unwrap() = Some(4);
+    let err = phone.download_key_files(&server).unwrap_err();
+    assert!(matches!(err, CoreError::Network(_)), "{err:?}");
+    assert_eq!(server.take_fetched(), names(0..4));
+    assert_eq!(phone.diagnostics().unwrap().failing_key_file_count, 0);
+
+    *server.answers_left.lock().unwrap() = None;
+    let status = phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), names(4..10), "the first 4 were kept");
+    assert_eq!((status.files_matched, status.files_already_matched), (6, 0));
+}
+
+#[test]
+fn a_hostile_index_is_read_within_bounds() {
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let phone = phone(&clock, StorageLocation::InMemory, 64);
+    let server = FakeServer::default();
+    server.publish(0..3);
+    server.index.lock().unwrap().push_str(&format!(
+        "../../etc/passwd\n.hidden\n{}\nwith space.zip\n/v1/verify\n{}\n",
+        "x".repeat(65),
+        name(1)
+    ));
+    let status = phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), names(0..3), "bad lines are skipped");
+    assert_eq!(status.files_matched, 3);
+
+    // Not an index at all (a captive portal's page): an error, and nothing forgotten.
+    *server.index.lock().unwrap() = "<html><body>Sign in to the Wi-Fi</body></html>".into();
+    let err = phone.download_key_files(&server).unwrap_err();
+    assert!(matches!(err, CoreError::Protocol(_)), "{err:?}");
+    server.list(0..4);
+    server.serve(3, Served::File(key_file(3, &[], &authority())));
+    phone.download_key_files(&server).unwrap();
+    assert_eq!(server.take_fetched(), [name(3)]);
+}

@@ -13,3 +13,7 @@ CREATE INDEX upload_keys_by_key ON upload_keys (key_data);
 CREATE INDEX upload_keys_by_file ON upload_keys (file_id);
 CREATE INDEX tokens_by_expiry ON tokens (expires_at);
 CREATE INDEX codes_by_expiry ON codes (expires_at);
+
+-- The key HMAC a token was exchanged for: the same token and HMAC again (a phone retrying
+-- after the certificate's answer was lost) get the same certificate back.
+ALTER TABLE tokens ADD COLUMN tek_hmac BLOB;

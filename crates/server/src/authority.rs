@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::files::FileStore;
 use crate::limits::{Blocked, FailureLimiter, LimitRules};
 use crate::passwords::PasswordChecker;
-use crate::store::{CaseClaims, CodeStatus, NewCode, Redeem, ServerStore, StoredKey};
+use crate::store::{CaseClaims, CodeStatus, NewCode, Redeem, ServerStore, StoredKey, TokenUse};
 
 pub use bluezone_protocol::exchange::{CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD};
 
@@ -484,7 +484,8 @@ impl Authority {
         Err(refusal)
     }
 
-    /// Exchanges a token and the key HMAC for a certificate.
+    /// Exchanges a token and the key HMAC for a certificate; the same token and HMAC again,
+    /// within the certificate's validity, get the same certificate.
     ///
     /// # Errors
     /// `hmac_invalid`, `token_invalid`, `token_expired` (400).
@@ -502,33 +503,41 @@ impl Authority {
             })?;
         let token = Base64::decode_vec(token)
             .map_err(|_| ApiError::bad_request("token_invalid", "the token is not valid"))?;
-        let claims = match self
+        // A repeat of the same request (same token, same HMAC) while the first certificate
+        // is valid gets that certificate again: a phone whose answer was lost can go on.
+        let (claims, issued_at) = match self
             .store
-            .take_token(&self.mac(b"token:", &token), now)
+            .take_token(
+                &self.mac(b"token:", &token),
+                &tek_hmac,
+                now,
+                self.config.certificate_validity_secs,
+            )
             .map_err(internal)?
         {
-            Redeem::Ok(claims) => claims,
-            Redeem::Expired => {
+            TokenUse::Certify { claims, issued_at } => (claims, issued_at),
+            TokenUse::Refused(Redeem::Expired) => {
                 return Err(ApiError::bad_request(
                     "token_expired",
                     "the token has expired",
                 ));
             }
-            _ => {
+            TokenUse::Refused(_) => {
                 return Err(ApiError::bad_request(
                     "token_invalid",
                     "the token is not valid",
                 ));
             }
         };
+        // Deterministic ECDSA: the same claims give the same certificate, byte for byte.
         let certificate = Certificate::issue(
             &CertificateClaims {
                 report_type: ReportType::from_i32(i32::from(claims.report_type))
                     .unwrap_or_default(),
                 symptom_onset_interval: claims.symptom_onset_interval,
                 tek_hmac,
-                issued_at: now,
-                expires_at: now + self.config.certificate_validity_secs,
+                issued_at,
+                expires_at: issued_at + self.config.certificate_validity_secs,
             },
             &self.keys.certificate_key,
         );

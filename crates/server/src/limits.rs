@@ -1,18 +1,23 @@
 //! Sliding-window limits on failed attempts (code guesses, official logins), per client key
 //! and overall.
 //!
-//! A check and its count are one critical section: [`FailureLimiter::begin`] refuses, or
-//! reserves a failure slot before the attempt runs, and the caller gives it back with
-//! [`Attempt::refund`] only when the attempt succeeds. So concurrent attempts can never
-//! exceed a limit together (checking, then counting later, let 11 of 400 concurrent guesses
-//! through a limit of 10). An attempt dropped without a verdict counts as a failure.
+//! A check and its count are one critical section. [`FailureLimiter::begin`] refuses when
+//! the failures already counted reach a limit; otherwise it admits the attempt as *in
+//! flight*, and failures plus attempts in flight may never exceed the limit. An attempt
+//! that would exceed it waits (briefly, and only a few at a time) for one in flight to be
+//! settled with [`Attempt::refund`] (it succeeded) or [`Attempt::fail`]; an attempt dropped
+//! unsettled counts as failed. So concurrent guesses can never pass a limit together
+//! (checking, then counting later, let 11 of 400 concurrent guesses through a limit of 10),
+//! while concurrent successes from one address (phones behind one carrier NAT) wait
+//! milliseconds instead of being refused.
 //!
-//! Memory is bounded: entries older than their window are pruned as time passes, clients
-//! with no recent failure are forgotten, and at most `max_keys` clients are tracked (a new
-//! client beyond that is refused until old ones age out: failing closed).
+//! Memory is bounded: failures older than their window are pruned as time passes, clients
+//! with nothing counted or in flight are forgotten, and at most `max_keys` clients are
+//! tracked (a new client beyond that is refused until old ones age out: failing closed).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The rules of one limiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +41,39 @@ pub enum Blocked {
     Key,
     /// All keys together reached the global limit.
     Global,
-    /// Too many keys are tracked; new ones wait.
+    /// Too many keys are tracked, or too many attempts wait; new ones are refused.
     Full,
+}
+
+/// How long an attempt waits for others in flight to settle before it is refused.
+const MAX_WAIT: Duration = Duration::from_secs(2);
+/// Most attempts waiting at once, over all keys.
+const MAX_WAITING: usize = 64;
+
+/// Failures counted in a window, and attempts not yet settled.
+#[derive(Default)]
+struct Window {
+    failures: VecDeque<i64>,
+    in_flight: usize,
+}
+
+impl Window {
+    fn prune(&mut self, cutoff: i64) {
+        while self.failures.front().is_some_and(|t| *t <= cutoff) {
+            self.failures.pop_front();
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.failures.is_empty() && self.in_flight == 0
+    }
 }
 
 #[derive(Default)]
 struct Windows {
-    per_key: HashMap<String, VecDeque<i64>>,
-    global: VecDeque<i64>,
+    per_key: HashMap<String, Window>,
+    global: Window,
+    waiting: usize,
     last_prune: i64,
 }
 
@@ -51,21 +81,23 @@ struct Windows {
 pub struct FailureLimiter {
     rules: LimitRules,
     windows: Mutex<Windows>,
+    settled: Condvar,
 }
 
-/// A reserved failure slot: refund it when the attempt succeeds; dropping it keeps it
-/// counted as a failure.
+/// An admitted attempt: settle it with [`Attempt::refund`] or [`Attempt::fail`]; dropping
+/// it unsettled counts as a failure.
 #[must_use = "an attempt counts as a failure unless refunded"]
 pub struct Attempt<'a> {
     limiter: &'a FailureLimiter,
     key: String,
     at: i64,
+    settled: bool,
 }
 
-fn drop_before(queue: &mut VecDeque<i64>, cutoff: i64) {
-    while queue.front().is_some_and(|t| *t <= cutoff) {
-        queue.pop_front();
-    }
+enum Verdict {
+    Admit,
+    Wait,
+    Refuse(Blocked),
 }
 
 impl FailureLimiter {
@@ -75,6 +107,7 @@ impl FailureLimiter {
         Self {
             rules,
             windows: Mutex::new(Windows::default()),
+            settled: Condvar::new(),
         }
     }
 
@@ -85,50 +118,87 @@ impl FailureLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Refuses the attempt if `key` or everyone is at the limit; otherwise reserves a
-    /// failure slot for it, in the same critical section.
-    ///
-    /// # Errors
-    /// [`Blocked`] saying which limit was reached.
-    pub fn begin(&self, key: &str, now: i64) -> Result<Attempt<'_>, Blocked> {
+    fn verdict(&self, windows: &mut Windows, key: &str, now: i64) -> Verdict {
         let rules = self.rules;
-        let mut windows = self.lock();
-        drop_before(&mut windows.global, now - rules.global_window_secs);
+        windows.global.prune(now - rules.global_window_secs);
         if now - windows.last_prune >= rules.per_key_window_secs.min(60)
             || windows.per_key.len() >= rules.max_keys
         {
             let cutoff = now - rules.per_key_window_secs;
-            windows.per_key.retain(|_, q| {
-                drop_before(q, cutoff);
-                !q.is_empty()
+            windows.per_key.retain(|_, w| {
+                w.prune(cutoff);
+                !w.is_empty()
             });
             windows.last_prune = now;
         }
-        if windows.global.len() >= rules.global {
-            return Err(Blocked::Global);
+        if windows.global.failures.len() >= rules.global {
+            return Verdict::Refuse(Blocked::Global);
         }
         let tracked = windows.per_key.len();
-        match windows.per_key.get_mut(key) {
+        let (failures, in_flight) = match windows.per_key.get_mut(key) {
             Some(mine) => {
-                drop_before(mine, now - rules.per_key_window_secs);
-                if mine.len() >= rules.per_key {
-                    return Err(Blocked::Key);
-                }
-                mine.push_back(now);
+                mine.prune(now - rules.per_key_window_secs);
+                (mine.failures.len(), mine.in_flight)
             }
-            None if tracked >= rules.max_keys => return Err(Blocked::Full),
-            None if rules.per_key == 0 => return Err(Blocked::Key),
-            None => {
-                windows
-                    .per_key
-                    .insert(key.to_owned(), VecDeque::from([now]));
-            }
+            None if tracked >= rules.max_keys => return Verdict::Refuse(Blocked::Full),
+            None => (0, 0),
+        };
+        if failures >= rules.per_key {
+            return Verdict::Refuse(Blocked::Key);
         }
-        windows.global.push_back(now);
+        let global = &windows.global;
+        if failures + in_flight >= rules.per_key
+            || global.failures.len() + global.in_flight >= rules.global
+        {
+            return Verdict::Wait;
+        }
+        Verdict::Admit
+    }
+
+    /// Refuses the attempt if `key` or everyone has reached the limit; otherwise admits it
+    /// once failures and attempts in flight leave room, waiting up to two seconds for that.
+    ///
+    /// # Errors
+    /// [`Blocked`] saying which limit was reached.
+    pub fn begin(&self, key: &str, now: i64) -> Result<Attempt<'_>, Blocked> {
+        let deadline = Instant::now() + MAX_WAIT;
+        let mut windows = self.lock();
+        let mut waiting = false;
+        let outcome = loop {
+            match self.verdict(&mut windows, key, now) {
+                Verdict::Admit => break Ok(()),
+                Verdict::Refuse(blocked) => break Err(blocked),
+                Verdict::Wait => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break Err(Blocked::Key);
+                    }
+                    if !waiting {
+                        if windows.waiting >= MAX_WAITING {
+                            break Err(Blocked::Full);
+                        }
+                        windows.waiting += 1;
+                        waiting = true;
+                    }
+                    windows = self
+                        .settled
+                        .wait_timeout(windows, left)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        };
+        if waiting {
+            windows.waiting -= 1;
+        }
+        outcome?;
+        windows.per_key.entry(key.to_owned()).or_default().in_flight += 1;
+        windows.global.in_flight += 1;
         Ok(Attempt {
             limiter: self,
             key: key.to_owned(),
             at: now,
+            settled: false,
         })
     }
 
@@ -138,32 +208,43 @@ impl FailureLimiter {
         self.lock().per_key.len()
     }
 
-    fn give_back(&self, key: &str, at: i64) {
+    fn settle(&self, key: &str, failed_at: Option<i64>) {
         let mut windows = self.lock();
-        let remove = |q: &mut VecDeque<i64>| {
-            if let Some(i) = q.iter().rposition(|t| *t == at) {
-                q.remove(i);
-            }
-        };
-        remove(&mut windows.global);
+        windows.global.in_flight = windows.global.in_flight.saturating_sub(1);
+        if let Some(at) = failed_at {
+            windows.global.failures.push_back(at);
+        }
         if let Some(mine) = windows.per_key.get_mut(key) {
-            remove(mine);
+            mine.in_flight = mine.in_flight.saturating_sub(1);
+            if let Some(at) = failed_at {
+                mine.failures.push_back(at);
+            }
             if mine.is_empty() {
                 windows.per_key.remove(key);
             }
         }
+        drop(windows);
+        self.settled.notify_all();
     }
 }
 
 impl Attempt<'_> {
     /// The attempt succeeded (or was not really made): it does not count.
-    pub fn refund(self) {
-        self.limiter.give_back(&self.key, self.at);
+    pub fn refund(mut self) {
+        self.settled = true;
+        self.limiter.settle(&self.key, None);
     }
 
-    /// The attempt failed: it counts (the same as dropping it; the slot reserved in
-    /// [`FailureLimiter::begin`] is the failure).
+    /// The attempt failed: it counts (the same as dropping it).
     pub fn fail(self) {}
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.limiter.settle(&self.key, Some(self.at));
+        }
+    }
 }
 
 /// The key a client address is limited under: an IPv4 address, or the /64 prefix of an IPv6
@@ -251,6 +332,36 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(admitted.load(std::sync::atomic::Ordering::SeqCst), 10);
+    }
+
+    #[test]
+    fn concurrent_successes_from_one_address_wait_instead_of_being_refused() {
+        // 50 phones behind one address verify at once, each succeeding: none is refused.
+        let limiter = Arc::new(FailureLimiter::new(rules(10, 100)));
+        let barrier = Arc::new(std::sync::Barrier::new(50));
+        let threads: Vec<_> = (0..50)
+            .map(|_| {
+                let (limiter, barrier) = (limiter.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let attempt = limiter.begin("carrier-nat", 0)?;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    attempt.refund();
+                    Ok::<(), Blocked>(())
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        assert_eq!(limiter.tracked_keys(), 0);
+    }
+
+    #[test]
+    fn an_attempt_dropped_unsettled_counts_as_failed() {
+        let limiter = FailureLimiter::new(rules(1, 100));
+        drop(limiter.begin("a", 0).unwrap());
+        assert_eq!(limiter.begin("a", 1).err(), Some(Blocked::Key));
     }
 
     #[test]

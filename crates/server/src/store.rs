@@ -88,6 +88,21 @@ pub enum Redeem {
     Revoked,
 }
 
+/// What a token is good for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Certify the case's claims, issued at this time (now, or the first issue's time when
+    /// the same request is repeated).
+    Certify {
+        /// The case's claims.
+        claims: CaseClaims,
+        /// Unix seconds the certificate is (or was first) issued.
+        issued_at: i64,
+    },
+    /// Refused, and why.
+    Refused(Redeem),
+}
+
 /// A key accepted for publication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredKey {
@@ -206,8 +221,17 @@ pub trait ServerStore: Send + Sync {
         token_expires_at: i64,
         now: i64,
     ) -> Result<Redeem, StoreError>;
-    /// Uses a token once.
-    fn take_token(&self, token_mac: &[u8; 32], now: i64) -> Result<Redeem, StoreError>;
+    /// Exchanges a token for a certificate on `tek_hmac`: the first time, marks it used at
+    /// `now` with that HMAC; again with the same HMAC while `reissue_secs` have not passed
+    /// since, answers the first issue time (so the same certificate is issued again); any
+    /// other use is refused.
+    fn take_token(
+        &self,
+        token_mac: &[u8; 32],
+        tek_hmac: &[u8; 32],
+        now: i64,
+        reissue_secs: i64,
+    ) -> Result<TokenUse, StoreError>;
     /// Stores an upload's keys, once per certificate (`certificate_id`: its claims' digest,
     /// see `Certificate::id`), and each key once: a retry with the same certificate
     /// returns the count first stored. `Err` only on storage failure.
@@ -544,29 +568,47 @@ impl ServerStore for SqliteServerStore {
         Ok(outcome)
     }
 
-    fn take_token(&self, token_mac: &[u8; 32], now: i64) -> Result<Redeem, StoreError> {
+    fn take_token(
+        &self,
+        token_mac: &[u8; 32],
+        tek_hmac: &[u8; 32],
+        now: i64,
+        reissue_secs: i64,
+    ) -> Result<TokenUse, StoreError> {
+        type TokenRow = (i64, Option<i64>, i64, Option<i64>, Option<Vec<u8>>);
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        let row: Option<(i64, Option<i64>, i64, Option<i64>)> = tx
+        let row: Option<TokenRow> = tx
             .query_row(
-                "SELECT report_type, symptom_onset_interval, expires_at, used_at FROM tokens WHERE token_mac = ?1",
+                "SELECT report_type, symptom_onset_interval, expires_at, used_at, tek_hmac
+                 FROM tokens WHERE token_mac = ?1",
                 [token_mac.as_slice()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((report_type, onset, expires_at, used_at)) = row else {
-            return Ok(Redeem::NotFound);
+        let Some((report_type, onset, expires_at, used_at, used_for)) = row else {
+            return Ok(TokenUse::Refused(Redeem::NotFound));
         };
-        let outcome = if used_at.is_some() {
-            Redeem::Used
-        } else if now > expires_at {
-            Redeem::Expired
-        } else {
-            tx.execute(
-                "UPDATE tokens SET used_at = ?2 WHERE token_mac = ?1",
-                params![token_mac.as_slice(), now],
-            )?;
-            Redeem::Ok(claims_from(report_type, onset))
+        let claims = claims_from(report_type, onset);
+        let outcome = match used_at {
+            Some(issued_at)
+                if used_for.as_deref() == Some(tek_hmac.as_slice())
+                    && now <= issued_at + reissue_secs =>
+            {
+                TokenUse::Certify { claims, issued_at }
+            }
+            Some(_) => TokenUse::Refused(Redeem::Used),
+            None if now > expires_at => TokenUse::Refused(Redeem::Expired),
+            None => {
+                tx.execute(
+                    "UPDATE tokens SET used_at = ?2, tek_hmac = ?3 WHERE token_mac = ?1",
+                    params![token_mac.as_slice(), now, tek_hmac.as_slice()],
+                )?;
+                TokenUse::Certify {
+                    claims,
+                    issued_at: now,
+                }
+            }
         };
         tx.commit()?;
         Ok(outcome)

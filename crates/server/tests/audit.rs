@@ -555,6 +555,10 @@ fn idle_connections_cannot_starve_real_requests() {
     let started = Instant::now();
     let (status, _) = server.call("GET", "/v1/index.txt", None, b"");
     assert_eq!(status, 200);
+    eprintln!(
+        "a real request behind 200 idle connections (cap 16, idle deadline 1 s) answered after {:?}",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
@@ -696,4 +700,43 @@ fn retention_purges_keys_files_codes_and_tokens() {
     assert!(authority.codes(official).unwrap().is_empty());
     let memory = MemoryFileStore::default();
     assert!(memory.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_certificate_request_repeated_after_a_lost_answer_gets_the_same_certificate() {
+    use bluezone_protocol::messages::{CertificateRequest, CertificateResponse, VerifyResponse};
+    use bluezone_protocol::upload::tek_hmac;
+    let server = server();
+    let (status, body) = server.verify(&server.official_code());
+    assert_eq!(status, 200);
+    let token = serde_json::from_slice::<VerifyResponse>(&body)
+        .unwrap()
+        .token;
+    let request = |secret: &[u8]| CertificateRequest {
+        token: token.clone(),
+        ekeyhmac: Base64::encode_string(&tek_hmac(secret, &keys())),
+        padding: String::new(),
+    };
+    let certify = |secret: &[u8]| {
+        let (status, body) = server.json("/v1/certificate", &request(secret));
+        if status == 200 {
+            Ok(serde_json::from_slice::<CertificateResponse>(&body)
+                .unwrap()
+                .certificate)
+        } else {
+            Err(serde_json::from_slice::<ErrorBody>(&body).unwrap().code)
+        }
+    };
+    let first = certify(&[1; 32]).unwrap();
+    // The answer was lost; the phone asks again with the same token and keys.
+    server.clock.store(NOW + 60, Ordering::SeqCst);
+    assert_eq!(certify(&[1; 32]).unwrap(), first, "the same certificate");
+    // Other keys under the same token are refused, and so is a late repeat.
+    assert_eq!(certify(&[2; 32]).unwrap_err(), "token_invalid");
+    server.clock.store(NOW + 901, Ordering::SeqCst);
+    assert_eq!(certify(&[1; 32]).unwrap_err(), "token_invalid");
+    // Uploading with it twice stores the keys once.
+    server.clock.store(NOW + 60, Ordering::SeqCst);
+    assert_eq!(publish(&server, &payload(&keys(), &[1; 32], &first)).0, 200);
+    assert_eq!(publish(&server, &payload(&keys(), &[1; 32], &first)).0, 200);
 }

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use bluezone_protocol::DayNumber;
 use bluezone_store::{MasterKey, Store, StoreError};
 use clap::{Args, Subcommand};
 
@@ -65,8 +64,8 @@ fn stats(args: &StatsArgs) -> Result<(), CliError> {
             out,
             "days: {} ({} to {})",
             stats.days.len(),
-            civil_date(*first),
-            civil_date(*last)
+            first.to_civil_date(),
+            last.to_civil_date()
         )?,
         _ => writeln!(out, "days: 0")?,
     }
@@ -76,30 +75,4 @@ fn stats(args: &StatsArgs) -> Result<(), CliError> {
         stats.rows, stats.rows_own_keys, stats.rows_sightings, stats.rows_exposures
     )?;
     Ok(())
-}
-
-/// A UTC day as `YYYY-MM-DD` (Howard Hinnant's `civil_from_days`).
-fn civil_date(day: DayNumber) -> String {
-    let z = i64::from(day.get()) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_date(DayNumber::new(0)), "1970-01-01");
-        assert_eq!(civil_date(DayNumber::new(18_354)), "2020-04-02");
-        assert_eq!(civil_date(DayNumber::new(19_782)), "2024-02-29");
-    }
 }

@@ -276,6 +276,8 @@ mod tests {
             DayNumber::from_civil_date("2024-02-29").map(DayNumber::to_civil_date),
             Some("2024-02-29".to_owned())
         );
+        assert_eq!(DayNumber::new(18_354).to_civil_date(), "2020-04-02");
+        assert_eq!(DayNumber::new(19_782).to_civil_date(), "2024-02-29");
         for day in [0, 59, 60, 365, 11_016, 19_782, 20_758, 47_541] {
             let text = DayNumber::new(day).to_civil_date();
             assert_eq!(DayNumber::from_civil_date(&text), Some(DayNumber::new(day)));

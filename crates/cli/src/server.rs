@@ -76,6 +76,15 @@ pub struct RunArgs {
     /// Most connections open at once; more wait to be accepted.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Shortest time, in milliseconds, before a sealed reply (verify, certificate, publish)
+    /// goes out, so that a proxy cannot tell a success from a refusal by its timing.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    reply_floor_ms: u64,
+    /// Withdraw and publish again even when every published file fails the start-up check
+    /// (after the files folder was lost). Without it the server refuses to start then,
+    /// since a wrong --files is the likelier cause.
+    #[arg(long)]
+    republish_lost_files: bool,
 }
 
 /// Arguments of `bluezone server keys`.
@@ -112,6 +121,8 @@ fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig 
         trusted_proxies: Vec::new(),
         client_ip_header: None,
         limits: bluezone_server::serve::ServeLimits::default(),
+        republish_lost_files: false,
+        sealed_reply_floor: std::time::Duration::from_millis(100),
     }
 }
 
@@ -125,6 +136,8 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             config.trusted_proxies.clone_from(&args.trusted_proxies);
             config.client_ip_header = Some(args.client_ip_header.to_ascii_lowercase());
             config.limits.max_connections = args.max_connections;
+            config.sealed_reply_floor = std::time::Duration::from_millis(args.reply_floor_ms);
+            config.republish_lost_files = args.republish_lost_files;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(serve(config)).map_err(fail)
         }

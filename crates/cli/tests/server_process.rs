@@ -573,3 +573,29 @@ fn unsafe_files_are_refused_and_read_only_commands_create_nothing() {
     );
     assert_eq!(std::fs::read(&foreign).unwrap(), before);
 }
+
+#[test]
+fn a_second_server_on_the_same_database_is_refused() {
+    let site = Site::new();
+    let server = site.start();
+    let s = |p: &str| site.path(p).to_str().unwrap().to_owned();
+    let out = bluezone(&[
+        "server",
+        "run",
+        "--db",
+        &s("server.db"),
+        "--secret-file",
+        &s("secret"),
+        "--files",
+        &s("files"),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another bluezone server is running"),
+        "{out:?}"
+    );
+    let (status, _) = server.signal("TERM");
+    assert!(status.success());
+}

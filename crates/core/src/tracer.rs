@@ -414,10 +414,23 @@ impl Tracer {
             let mut engine = self.lock()?;
             rand::rngs::StdRng::from_rng(&mut engine.rng)
         };
-        crate::upload::certificate(transport, &server_key, &mut pending, &mut rng)?;
-        self.lock()?.save_pending_upload(Some(&pending))?;
-        let receipt =
-            crate::upload::publish(transport, &pending, &server_key, request_bytes, &mut rng)?;
+        let mut renewed = false;
+        let receipt = loop {
+            crate::upload::certificate(transport, &server_key, &mut pending, &mut rng)?;
+            self.lock()?.save_pending_upload(Some(&pending))?;
+            match crate::upload::publish(transport, &pending, &server_key, request_bytes, &mut rng)
+            {
+                // The certificate (valid 15 minutes) ran out between a failed attempt and
+                // this retry: the server issues a new one for the same token and keys.
+                Err(CoreError::Server { code, .. })
+                    if code == "certificate_expired" && !renewed =>
+                {
+                    renewed = true;
+                    pending.certificate = None;
+                }
+                other => break other?,
+            }
+        };
         self.lock()?.save_pending_upload(None)?;
         Ok(receipt)
     }

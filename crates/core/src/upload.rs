@@ -79,6 +79,11 @@ pub(crate) struct PendingUpload {
     pub(crate) created_at: i64,
 }
 
+/// The server code given to a refusal that came back unsealed: the request was not opened
+/// (unsealable, too large), or the answer came from something in front of the server. Its
+/// own code is not believed.
+pub const UNSEALED_REFUSAL: &str = "unsealed_refusal";
+
 /// Size every verify request is padded to.
 const VERIFY_REQUEST_BYTES: usize = 256;
 
@@ -126,7 +131,13 @@ fn exchange<T: for<'de> Deserialize<'de>>(
         .map_err(|e| CoreError::Protocol(e.to_string()))?;
     let reply = transport.post(path, &body)?;
     if reply.status != 200 {
-        return answer(reply);
+        // Not sealed, so not necessarily the server's: anything between could have written
+        // it. Its code is not believed (no `code_used` from a proxy), only its status.
+        return Err(CoreError::Server {
+            status: reply.status,
+            code: UNSEALED_REFUSAL.to_owned(),
+            message: "the request was refused before the server opened it".to_owned(),
+        });
     }
     let (status, body) = reply_key
         .open_reply(&reply.body)

@@ -37,6 +37,9 @@ pub struct AppState {
     pub clients: Arc<ClientAddressPolicy>,
     /// Longest wait for a password-check permit before answering 503 (default 5 s).
     pub password_wait: Duration,
+    /// Shortest time before a sealed reply goes out (default none; `bluezone server run`
+    /// uses 100 ms): a refusal is answered no faster than a success, whose write is synced.
+    pub sealed_reply_floor: Duration,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             clock,
             clients: Arc::new(ClientAddressPolicy::default()),
             password_wait: Duration::from_secs(5),
+            sealed_reply_floor: Duration::ZERO,
         }
     }
 
@@ -138,6 +142,7 @@ async fn sealed<T: Serialize>(
 ) -> Result<Response, ApiError> {
     let body = body_bytes(&state, body)?;
     let now = (state.clock)();
+    let not_before = tokio::time::Instant::now() + state.sealed_reply_floor;
     let sealed = blocking(move || {
         let authority = &state.authority;
         let (plaintext, reply_key) = authority.open_request(aad, &body)?;
@@ -154,6 +159,7 @@ async fn sealed<T: Serialize>(
         authority.seal_reply(&reply_key, status, &reply)
     })
     .await?;
+    tokio::time::sleep_until(not_before).await;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], sealed).into_response())
 }
 

@@ -454,16 +454,25 @@ impl Authority {
             attempt.fail();
             return Err(ApiError::bad_request("code_invalid", "a code is 8 digits"));
         };
-        let token: [u8; 32] = self.random_bytes()?;
-        let outcome = self
-            .store
-            .redeem_code(
-                &self.mac(b"code:", code.as_str().as_bytes()),
-                &self.mac(b"token:", &token),
-                now + self.config.token_validity_secs,
-                now,
-            )
-            .map_err(internal)?;
+        // A failure of our own (storage) is not the client's: it does not count.
+        let redeemed = self.random_bytes().and_then(|token: [u8; 32]| {
+            self.store
+                .redeem_code(
+                    &self.mac(b"code:", code.as_str().as_bytes()),
+                    &self.mac(b"token:", &token),
+                    now + self.config.token_validity_secs,
+                    now,
+                )
+                .map(|outcome| (token, outcome))
+                .map_err(internal)
+        });
+        let (token, outcome) = match redeemed {
+            Ok(done) => done,
+            Err(error) => {
+                attempt.refund();
+                return Err(error);
+            }
+        };
         let refusal = match outcome {
             Redeem::Ok(claims) => {
                 attempt.refund();

@@ -144,7 +144,9 @@ impl ApiError {
             eprintln!("bluezone-server: internal error: {}", self.message);
             "internal error".to_owned()
         } else {
-            self.message.clone()
+            // Messages may quote the client's input (a parse error): at most 300 characters,
+            // so every refusal fits a sealed reply and logs stay small.
+            self.message.chars().take(300).collect()
         };
         ErrorBody {
             code: self.code.to_owned(),

@@ -53,20 +53,12 @@ pub struct FolderFileStore {
 }
 
 impl FolderFileStore {
-    /// Uses (and creates) `root`, deleting temporary files a crash left behind.
+    /// Uses (and creates) `root`.
     ///
     /// # Errors
-    /// [`StoreError`] when the folder cannot be created or read.
+    /// [`StoreError`] when the folder cannot be created.
     pub fn new(root: PathBuf) -> Result<Self, StoreError> {
         std::fs::create_dir_all(&root).map_err(|e| store_error(&e))?;
-        for entry in std::fs::read_dir(&root).map_err(|e| store_error(&e))? {
-            let entry = entry.map_err(|e| store_error(&e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') && name.ends_with(".part") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
         Ok(Self { root })
     }
 
@@ -165,6 +157,23 @@ impl FileStore for FolderFileStore {
         out.sort();
         Ok(out)
     }
+}
+
+/// Deletes the temporary files (`.<name>.<hex>.part`) that writes interrupted by a crash
+/// left in a files folder. Only the server that owns the folder calls it, at start.
+///
+/// # Errors
+/// [`StoreError`] when the folder cannot be read.
+pub fn remove_partial_writes(root: &Path) -> Result<(), StoreError> {
+    for entry in std::fs::read_dir(root).map_err(|e| store_error(&e))? {
+        let entry = entry.map_err(|e| store_error(&e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".part") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// Makes a directory's entries durable (a new link survives a power cut).

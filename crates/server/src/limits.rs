@@ -3,7 +3,8 @@
 //!
 //! A check and its count are one critical section. [`FailureLimiter::begin`] refuses when
 //! the failures already counted reach a limit; otherwise it admits the attempt as *in
-//! flight*, and failures plus attempts in flight may never exceed the limit. An attempt
+//! flight*, and one key's failures plus its attempts in flight may never exceed its limit
+//! (the global limit counts settled failures only, so bursts of valid attempts pass). An attempt
 //! that would exceed it waits (briefly, and only a few at a time) for one in flight to be
 //! settled with [`Attempt::refund`] (it succeeded) or [`Attempt::fail`]; an attempt dropped
 //! unsettled counts as failed. So concurrent guesses can never pass a limit together
@@ -13,7 +14,9 @@
 //!
 //! Memory is bounded: failures older than their window are pruned as time passes, clients
 //! with nothing counted or in flight are forgotten, and at most `max_keys` clients are
-//! tracked (a new client beyond that is refused until old ones age out: failing closed).
+//! tracked: a new client beyond that evicts one with nothing in flight. Filling the table
+//! therefore costs an attacker as many failures as it holds (for logins, each an Argon2id
+//! check, at most a few hundred a second), and buys only forgetting, never a lockout.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -41,7 +44,7 @@ pub enum Blocked {
     Key,
     /// All keys together reached the global limit.
     Global,
-    /// Too many keys are tracked, or too many attempts wait; new ones are refused.
+    /// Too many attempts wait at once (or every tracked key has one in flight).
     Full,
 }
 
@@ -121,9 +124,7 @@ impl FailureLimiter {
     fn verdict(&self, windows: &mut Windows, key: &str, now: i64) -> Verdict {
         let rules = self.rules;
         windows.global.prune(now - rules.global_window_secs);
-        if now - windows.last_prune >= rules.per_key_window_secs.min(60)
-            || windows.per_key.len() >= rules.max_keys
-        {
+        if now - windows.last_prune >= rules.per_key_window_secs.min(60) {
             let cutoff = now - rules.per_key_window_secs;
             windows.per_key.retain(|_, w| {
                 w.prune(cutoff);
@@ -140,16 +141,32 @@ impl FailureLimiter {
                 mine.prune(now - rules.per_key_window_secs);
                 (mine.failures.len(), mine.in_flight)
             }
-            None if tracked >= rules.max_keys => return Verdict::Refuse(Blocked::Full),
+            None if tracked >= rules.max_keys => {
+                // Full: forget one client with nothing in flight rather than refuse new
+                // ones (refusing would let an attacker lock everyone out by filling it).
+                let idle = windows
+                    .per_key
+                    .iter()
+                    .find(|(_, w)| w.in_flight == 0)
+                    .map(|(k, _)| k.clone());
+                match idle {
+                    Some(evicted) => {
+                        windows.per_key.remove(&evicted);
+                        (0, 0)
+                    }
+                    None => return Verdict::Refuse(Blocked::Full),
+                }
+            }
             None => (0, 0),
         };
         if failures >= rules.per_key {
             return Verdict::Refuse(Blocked::Key);
         }
-        let global = &windows.global;
-        if failures + in_flight >= rules.per_key
-            || global.failures.len() + global.in_flight >= rules.global
-        {
+        // Per key, attempts in flight count: one client's concurrent guesses cannot pass its
+        // limit together. Overall, only settled failures count, so a burst of phones with
+        // valid codes is never refused; the global limit may be passed by at most the
+        // attempts in flight at once.
+        if failures + in_flight >= rules.per_key {
             return Verdict::Wait;
         }
         Verdict::Admit
@@ -374,12 +391,26 @@ mod tests {
             limiter.begin(&format!("c{i}"), 0).unwrap().fail();
         }
         assert_eq!(limiter.tracked_keys(), 100);
-        assert_eq!(limiter.begin("c100", 10).err(), Some(Blocked::Full));
-        // Successful clients are never kept.
-        limiter.begin("c5", 10).unwrap().refund();
+        // A new client when full evicts an idle one instead of being refused.
+        limiter.begin("c100", 10).unwrap().fail();
         assert_eq!(limiter.tracked_keys(), 100);
+        // Successful clients are never kept.
+        limiter.begin("fresh", 10).unwrap().refund();
+        assert!(limiter.tracked_keys() <= 100);
         // An hour later every entry has aged out.
-        limiter.begin("late", 3601).unwrap().refund();
+        limiter.begin("late", 3611).unwrap().refund();
+        assert_eq!(limiter.tracked_keys(), 0);
+    }
+
+    #[test]
+    fn a_burst_of_valid_attempts_from_many_clients_passes_the_global_limit() {
+        let limiter = Arc::new(FailureLimiter::new(rules(10, 5)));
+        let held: Vec<Attempt<'_>> = (0..50)
+            .map(|i| limiter.begin(&format!("phone{i}"), 0).unwrap())
+            .collect();
+        for attempt in held {
+            attempt.refund();
+        }
         assert_eq!(limiter.tracked_keys(), 0);
     }
 

@@ -193,58 +193,64 @@ impl Authority {
     }
 
     /// Proves, at start, that every key marked published is in an intact file: each recorded
-    /// file must exist, match the SHA-256 recorded when it was written, verify with the
-    /// signing key and hold every key recorded in it. A file that fails is withdrawn from the
-    /// index and its keys are published again with the next run. Key files on disk that no
-    /// record names are deleted. Run it before the first publish, with no other publisher.
+    /// file must exist and match the SHA-256 recorded when it was written (files published
+    /// before hashes were kept must verify with the signing key and hold every key recorded
+    /// in them). A file that fails is withdrawn from the index and its keys are published
+    /// again with the next run. Key files on disk that no record names are deleted. Run it
+    /// before the first publish, with no other publisher (`run::serve` holds a lock).
+    ///
+    /// When every one of two or more files fails, that is more likely a wrong `--files`
+    /// folder than a lost disk: nothing is withdrawn and an error says so, unless
+    /// `withdraw_all` confirms it.
     ///
     /// # Errors
-    /// Internal errors (storage).
-    pub fn check_published_files(&self, now: i64) -> Result<PublishingCheck, ApiError> {
+    /// Internal errors (storage), or every file failing without `withdraw_all`.
+    pub fn check_published_files(
+        &self,
+        now: i64,
+        withdraw_all: bool,
+    ) -> Result<PublishingCheck, ApiError> {
         let _one_publisher = self.publish_lock.lock().map_err(internal)?;
         let mut check = PublishingCheck::default();
-        let trusted = TrustedKeys::single(self.keys.file_signer.trusted_key());
-        let limits = KeyFileLimits::default();
         let records = self.store.all_files().map_err(internal)?;
         let recorded: HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        let mut failing = Vec::new();
         for record in &records {
             let bytes = self.files.get(&record.name).map_err(internal)?;
             let intact = bytes.is_some_and(|bytes| {
                 let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-                if record.sha256.is_some_and(|h| h != sha256) {
-                    return false;
+                match record.sha256 {
+                    // Written and hashed by this server: the bytes are what it published,
+                    // whichever key id and version signed them.
+                    Some(recorded) => recorded == sha256,
+                    None => self.legacy_file_is_intact(&record.name, &bytes, &sha256),
                 }
-                let Ok(file) = read_key_file(&bytes, &trusted, &limits) else {
-                    return false;
-                };
-                let held: HashSet<[u8; 16]> = file.keys.iter().map(|k| k.key_data).collect();
-                let holds_all = self
-                    .store
-                    .file_keys(&record.name)
-                    .is_ok_and(|keys| keys.iter().all(|k| held.contains(k)));
-                if holds_all && record.sha256.is_none() {
-                    // Published before hashes were recorded: record it now.
-                    return self.store.set_file_hash(&record.name, &sha256).is_ok();
-                }
-                holds_all
             });
             if intact {
                 check.files_intact += 1;
-                continue;
+            } else {
+                failing.push(record.name.clone());
             }
-            check.keys_republished += self
-                .store
-                .withdraw_file(&record.name, now)
-                .map_err(internal)?;
+        }
+        if failing.len() >= 2 && failing.len() == records.len() && !withdraw_all {
+            return Err(ApiError::internal(format!(
+                "all {} published files are missing or altered: is the files folder right? \
+                 Nothing was withdrawn; to publish their keys again, start with \
+                 --republish-lost-files",
+                failing.len()
+            )));
+        }
+        for name in failing {
+            check.keys_republished += self.store.withdraw_file(&name, now).map_err(internal)?;
             self.store
                 .audit(
                     None,
                     "withdraw_file",
-                    &format!("{}: missing, altered or incomplete", record.name),
+                    &format!("{name}: missing, altered or incomplete"),
                     now,
                 )
                 .map_err(internal)?;
-            check.files_withdrawn.push(record.name.clone());
+            check.files_withdrawn.push(name);
         }
         for (name, _) in self.files.list().map_err(internal)? {
             if is_key_file_name(&name) && !recorded.contains(name.as_str()) {
@@ -253,6 +259,21 @@ impl Authority {
             }
         }
         Ok(check)
+    }
+
+    /// A file published before hashes were recorded: it must verify with the current signing
+    /// key and hold every key recorded in it; then its hash is recorded.
+    fn legacy_file_is_intact(&self, name: &str, bytes: &[u8], sha256: &[u8; 32]) -> bool {
+        let trusted = TrustedKeys::single(self.keys.file_signer.trusted_key());
+        let Ok(file) = read_key_file(bytes, &trusted, &KeyFileLimits::default()) else {
+            return false;
+        };
+        let held: HashSet<[u8; 16]> = file.keys.iter().map(|k| k.key_data).collect();
+        let holds_all = self
+            .store
+            .file_keys(name)
+            .is_ok_and(|keys| keys.iter().all(|k| held.contains(k)));
+        holds_all && self.store.set_file_hash(name, sha256).is_ok()
     }
 
     /// Deletes what is past the retention period: files published before it (records and

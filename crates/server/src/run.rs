@@ -39,6 +39,12 @@ pub struct RunConfig {
     pub client_ip_header: Option<String>,
     /// Connection and time limits of the listener.
     pub limits: ServeLimits,
+    /// Withdraw and publish again even when every published file fails the start-up check
+    /// (after a lost disk); without it the server refuses to start in that case.
+    pub republish_lost_files: bool,
+    /// Shortest time before a sealed reply is sent, so that its timing does not tell a
+    /// success (a synced write) from a refusal (default 100 ms).
+    pub sealed_reply_floor: Duration,
 }
 
 /// Unix time now.
@@ -129,19 +135,26 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// The folder a file is in, resolved (it must exist).
-fn folder_of(path: &Path) -> Result<PathBuf, String> {
+/// Where a file really is: the file itself resolved through links when it exists, else its
+/// resolved folder.
+fn resolved(path: &Path) -> Result<PathBuf, String> {
+    if let Ok(real) = path.canonicalize() {
+        return Ok(real);
+    }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    parent
+    let folder = parent
         .canonicalize()
-        .map_err(|e| format!("cannot resolve {}: {e}", parent.display()))
+        .map_err(|e| format!("cannot resolve {}: {e}", parent.display()))?;
+    Ok(path
+        .file_name()
+        .map_or(folder.clone(), |name| folder.join(name)))
 }
 
-/// Refuses a files folder that holds (or is above) the secret or the database: everything
-/// in that folder is published to the world by design.
+/// Refuses a files folder that holds (or is above) the secret or the database, also through
+/// symbolic links: everything in that folder is published to the world by design.
 ///
 /// # Errors
 /// A message naming the file that would be exposed.
@@ -153,7 +166,7 @@ pub fn check_files_folder(config: &RunConfig) -> Result<(), String> {
         .canonicalize()
         .map_err(|e| format!("cannot resolve {}: {e}", config.files.display()))?;
     for (what, path) in [("secret", &config.secret_file), ("database", &config.db)] {
-        if folder_of(path)?.starts_with(&files) {
+        if resolved(path)?.starts_with(&files) {
             return Err(format!(
                 "the files folder {} would hold the {what} ({}): give --files a folder of its own",
                 config.files.display(),
@@ -162,6 +175,30 @@ pub fn check_files_folder(config: &RunConfig) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An exclusive lock held while the server runs: a second `server run` on the same
+/// database or files folder is refused instead of publishing beside the first (its start-up
+/// check would delete a file the first is about to record).
+///
+/// # Errors
+/// A message when the lock is held by another process or cannot be taken.
+pub fn lock_exclusively(path: &Path) -> Result<std::fs::File, String> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another bluezone server is running on {} (lock {} is held)",
+            path.parent().unwrap_or(path).display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
 }
 
 /// Warnings about a database file others may read (it holds officials' password hashes,
@@ -208,6 +245,13 @@ pub fn authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
         Arc::new(files),
         seed,
     )))
+}
+
+/// The lock file beside a database: `<db>.lock`.
+fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 /// Completes on Ctrl-C or SIGTERM (what service managers and container runtimes send).
@@ -283,17 +327,22 @@ async fn publisher(
 /// A message when a start-up check fails, or the listener cannot be bound.
 pub async fn serve(config: RunConfig) -> Result<(), String> {
     check_files_folder(&config)?;
+    let _database_lock = lock_exclusively(&lock_path(&config.db))?;
+    let _folder_lock = lock_exclusively(&config.files.join(".bluezone-server.lock"))?;
+    crate::files::remove_partial_writes(&config.files).map_err(|e| e.to_string())?;
     for warning in database_warnings(&config.db) {
         eprintln!("{warning}");
     }
     let authority = authority(&config)?;
     {
         let authority = authority.clone();
-        let check =
-            tokio::task::spawn_blocking(move || authority.check_published_files(unix_now()))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("checking published files failed: {}", e.message))?;
+        let withdraw_all = config.republish_lost_files;
+        let check = tokio::task::spawn_blocking(move || {
+            authority.check_published_files(unix_now(), withdraw_all)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("checking published files failed: {}", e.message))?;
         eprintln!(
             "published files: {} intact, {} withdrawn ({} keys to publish again), {} unrecorded removed",
             check.files_intact,
@@ -323,6 +372,7 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
             trusted_proxies: config.trusted_proxies.clone(),
             header: config.client_ip_header.clone(),
         }),
+        sealed_reply_floor: config.sealed_reply_floor,
         ..AppState::new(authority, Arc::new(unix_now))
     };
     let result = serve_http(listener, router(state), config.limits, shutdown_signal())

@@ -223,8 +223,9 @@ pub trait ServerStore: Send + Sync {
     ) -> Result<Redeem, StoreError>;
     /// Exchanges a token for a certificate on `tek_hmac`: the first time, marks it used at
     /// `now` with that HMAC; again with the same HMAC while `reissue_secs` have not passed
-    /// since, answers the first issue time (so the same certificate is issued again); any
-    /// other use is refused.
+    /// since, answers the first issue time (so the same certificate is issued again); later,
+    /// with the same HMAC while the token is valid, issues anew at `now`; any other use is
+    /// refused.
     fn take_token(
         &self,
         token_mac: &[u8; 32],
@@ -590,12 +591,22 @@ impl ServerStore for SqliteServerStore {
             return Ok(TokenUse::Refused(Redeem::NotFound));
         };
         let claims = claims_from(report_type, onset);
+        let same_keys = used_for.as_deref() == Some(tek_hmac.as_slice());
         let outcome = match used_at {
-            Some(issued_at)
-                if used_for.as_deref() == Some(tek_hmac.as_slice())
-                    && now <= issued_at + reissue_secs =>
-            {
+            Some(issued_at) if same_keys && now <= issued_at + reissue_secs => {
                 TokenUse::Certify { claims, issued_at }
+            }
+            // The first certificate expired before the upload got through: a new one for
+            // the same keys while the token lasts (the keys are stored once either way).
+            Some(_) if same_keys && now <= expires_at => {
+                tx.execute(
+                    "UPDATE tokens SET used_at = ?2 WHERE token_mac = ?1",
+                    params![token_mac.as_slice(), now],
+                )?;
+                TokenUse::Certify {
+                    claims,
+                    issued_at: now,
+                }
             }
             Some(_) => TokenUse::Refused(Redeem::Used),
             None if now > expires_at => TokenUse::Refused(Redeem::Expired),
@@ -821,10 +832,12 @@ impl ServerStore for SqliteServerStore {
         )?;
         // Interval numbers are Unix seconds / 600: a key ended before `before` when
         // (start + period) * 600 < before.
+        // A day more for keys never published: uploads accept keys that ended up to 15 days
+        // ago, and one whose publish failed must not be purged before its next attempt.
         let stale = tx.execute(
             "DELETE FROM upload_keys
              WHERE file_id IS NULL AND (rolling_start + rolling_period) * 600 < ?1",
-            [before],
+            [before - 86_400],
         )?;
         report.keys = (published + stale) as u64;
         tx.execute("DELETE FROM files WHERE created_at < ?1", [before])?;

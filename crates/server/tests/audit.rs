@@ -110,7 +110,7 @@ fn two_publishes_in_one_second_lose_nothing() {
     let (restarted, store) = authority_in(dir.path(), small_files());
     accepted.extend(accept_keys(&store, 3, 3, NOW));
     assert_eq!(restarted.publish_files(NOW).unwrap().len(), 1);
-    let check = restarted.check_published_files(NOW).unwrap();
+    let check = restarted.check_published_files(NOW, false).unwrap();
     assert_eq!(check.files_intact, 3);
     assert!(check.files_withdrawn.is_empty());
     assert_eq!(restarted.index(NOW).unwrap().lines().count(), 3);
@@ -136,7 +136,7 @@ fn the_start_up_check_republishes_keys_of_missing_or_altered_files() {
     drop((authority, store));
 
     let (restarted, _store) = authority_in(dir.path(), small_files());
-    let check = restarted.check_published_files(NOW + 10).unwrap();
+    let check = restarted.check_published_files(NOW + 10, false).unwrap();
     assert_eq!(check.files_intact, 1);
     assert_eq!(check.files_withdrawn, [file_a.clone(), file_b.clone()]);
     assert_eq!(check.keys_republished, 4);
@@ -148,7 +148,7 @@ fn the_start_up_check_republishes_keys_of_missing_or_altered_files() {
     let accepted: Vec<[u8; 16]> = a.into_iter().chain(b).chain(c).collect();
     assert_each_published_once(&restarted, NOW + 10, &accepted);
     // Checking again finds everything intact.
-    let again = restarted.check_published_files(NOW + 11).unwrap();
+    let again = restarted.check_published_files(NOW + 11, false).unwrap();
     assert_eq!(again.files_intact, 2);
     assert!(again.files_withdrawn.is_empty());
 }
@@ -733,10 +733,65 @@ fn a_certificate_request_repeated_after_a_lost_answer_gets_the_same_certificate(
     assert_eq!(certify(&[1; 32]).unwrap(), first, "the same certificate");
     // Other keys under the same token are refused, and so is a late repeat.
     assert_eq!(certify(&[2; 32]).unwrap_err(), "token_invalid");
+    // After the certificate expired (the upload never got through), a new one for the same
+    // keys while the token lasts; never after it.
     server.clock.store(NOW + 901, Ordering::SeqCst);
+    let renewed = certify(&[1; 32]).unwrap();
+    assert_ne!(renewed, first);
+    server.clock.store(NOW + 86_401, Ordering::SeqCst);
     assert_eq!(certify(&[1; 32]).unwrap_err(), "token_invalid");
     // Uploading with it twice stores the keys once.
     server.clock.store(NOW + 60, Ordering::SeqCst);
     assert_eq!(publish(&server, &payload(&keys(), &[1; 32], &first)).0, 200);
     assert_eq!(publish(&server, &payload(&keys(), &[1; 32], &first)).0, 200);
+}
+
+#[test]
+fn a_new_signing_key_name_or_a_wrong_folder_withdraws_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (authority, store) = authority_in(dir.path(), small_files());
+    accept_keys(&store, 1, 2, NOW);
+    authority.publish_files(NOW).unwrap();
+    accept_keys(&store, 2, 2, NOW);
+    authority.publish_files(NOW + 1).unwrap();
+    drop((authority, store));
+    // Restarted with another key version: the files are what was written, still intact.
+    let store = Arc::new(SqliteServerStore::open(&dir.path().join("server.db")).unwrap());
+    let renamed = Authority::new(
+        small_files(),
+        AuthorityKeys::derive(&[4; 32], "452", "v2").unwrap(),
+        store.clone(),
+        Arc::new(FolderFileStore::new(dir.path().join("files")).unwrap()),
+        [5; 32],
+    );
+    let check = renamed.check_published_files(NOW + 10, false).unwrap();
+    assert_eq!((check.files_intact, check.files_withdrawn.len()), (2, 0));
+    // Pointed at an empty folder: every file "missing" is refused, nothing withdrawn...
+    let elsewhere = Authority::new(
+        small_files(),
+        AuthorityKeys::derive(&[4; 32], "452", "v1").unwrap(),
+        store.clone(),
+        Arc::new(FolderFileStore::new(dir.path().join("empty")).unwrap()),
+        [5; 32],
+    );
+    let refused = elsewhere
+        .check_published_files(NOW + 10, false)
+        .unwrap_err();
+    assert!(
+        refused.message.contains("--republish-lost-files"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(elsewhere.index(NOW + 10).unwrap().lines().count(), 2);
+    // ...unless the operator confirms the files are lost.
+    let confirmed = elsewhere.check_published_files(NOW + 10, true).unwrap();
+    assert_eq!(confirmed.keys_republished, 4);
+}
+
+#[test]
+fn refusals_quoting_long_input_still_fit_a_sealed_reply() {
+    let server = server();
+    let long = format!(r#"{{"code":"12345678","{}":1}}"#, "x".repeat(5000));
+    let (status, code) = server.error("/v1/verify", long.as_bytes());
+    assert_eq!((status, code.as_str()), (400, "bad_request"));
 }

@@ -29,7 +29,7 @@ fun check(condition: Boolean, what: () -> String) {
     if (!condition) throw AssertionError(what())
 }
 
-/** A server that refuses every code, implemented in Kotlin and called from Rust. */
+/** A server that refuses every request unsealed (as a proxy might), in Kotlin, called from Rust. */
 class Refusing : HttpClient {
     val paths = mutableListOf<String>()
     override fun post(path: String, body: ByteArray): HttpResponse {
@@ -96,7 +96,7 @@ fun testAsyncCallsAndKotlinCallbacks() = runBlocking {
             keyed.verifyCode(client, "1234 5678")
             throw AssertionError("refused code accepted")
         } catch (e: BluezoneException.Server) {
-            check(e.code == 40u && e.status == 400.toUShort() && e.serverCode == "code_invalid") { "$e" }
+            check(e.code == 40u && e.status == 400.toUShort() && e.serverCode == "unsealed_refusal") { "$e" }
         }
         check(client.paths == listOf("/v1/verify")) { "${client.paths}" }
         try {

@@ -37,7 +37,7 @@ def tracer(**overrides):
 
 
 class Refusing(bz.HttpClient):
-    """A server that refuses every code, as the real one does for a wrong code."""
+    """A server that refuses every request without sealing its answer (as a proxy might)."""
 
     def __init__(self):
         self.paths = []
@@ -120,7 +120,8 @@ def test_async_key_files_and_http_callbacks():
             await keyed.verify_code(client, "1234 5678")
             raise AssertionError("a refused code was accepted")
         except bz.BluezoneError.Server as e:
-            assert (e.code, e.status, e.server_code) == (40, 400, "code_invalid"), e
+            # An unsealed refusal is not believed: only its status is kept.
+            assert (e.code, e.status, e.server_code) == (40, 400, "unsealed_refusal"), e
         assert client.paths == ["/v1/verify"]
         try:
             await keyed.verify_code(client, "12")

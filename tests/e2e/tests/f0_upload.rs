@@ -261,3 +261,52 @@ fn a_retried_upload_sends_the_same_request_and_is_stored_once() {
         Err(CoreError::Server { ref code, .. }) if code == "token_invalid"
     ));
 }
+
+/// A transport whose first publish never leaves the phone (the network dropped).
+struct OfflinePublish {
+    inner: HttpTransport,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl bluezone_core::Transport for OfflinePublish {
+    fn post(
+        &self,
+        path: &str,
+        body: &[u8],
+    ) -> Result<bluezone_core::HttpReply, bluezone_core::TransportError> {
+        if path == "/v1/publish" && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(bluezone_core::TransportError("network unreachable".into()));
+        }
+        self.inner.post(path, body)
+    }
+
+    fn get(&self, path: &str) -> Result<bluezone_core::HttpReply, bluezone_core::TransportError> {
+        self.inner.get(path)
+    }
+}
+
+#[test]
+fn an_upload_retried_after_its_certificate_expired_gets_a_new_one() {
+    let world = world();
+    let a = phone(&world, 8);
+    world.clock.set(DAY - 86_400 + 9 * 3600);
+    a.current_advertisement().unwrap();
+    world.clock.set(DAY + 9 * 3600);
+    let transport = OfflinePublish {
+        inner: HttpTransport::new(&world.base),
+        failed: std::sync::atomic::AtomicBool::new(false),
+    };
+    let verified = a.verify_code(&transport, &issue_code(&world)).unwrap();
+    let consent = UploadConsent {
+        agreed_at: world.clock.now(),
+    };
+    let err = a.upload_keys(&transport, &verified, consent).unwrap_err();
+    assert!(matches!(err, CoreError::Network(_)), "{err:?}");
+    // Back online 20 minutes later: the cached certificate (15 minutes) has expired.
+    world.clock.set(DAY + 9 * 3600 + 1200);
+    let consent = UploadConsent {
+        agreed_at: world.clock.now(),
+    };
+    let receipt = a.upload_keys(&transport, &verified, consent).unwrap();
+    assert!(receipt.keys_accepted >= 1);
+}

@@ -44,6 +44,9 @@ pub struct Diagnostics {
     pub failing_key_files: Vec<FailingKeyFile>,
     /// How many key files are failing (all of them, even past the list's limit).
     pub failing_key_file_count: u32,
+    /// Collection: the driver's status, the "nearby now" count and its counters (filled by
+    /// [`crate::Phone`]; `None` from the engine alone).
+    pub collection: Option<crate::phone::CollectionReport>,
 }
 
 /// The most failing key files [`Diagnostics::failing_key_files`] lists.

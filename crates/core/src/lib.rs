@@ -3,11 +3,13 @@
 pub mod config;
 pub mod diagnostics;
 pub mod downloads;
+pub mod driver;
 pub mod error;
 pub mod exposure;
 pub mod fold;
 pub mod ingest;
 pub mod own_keys;
+pub mod phone;
 pub mod ports;
 pub mod rotation;
 pub mod tracer;
@@ -21,6 +23,7 @@ pub use downloads::{DownloadFailure, FailingKeyFile, KeyFileRefusal};
 pub use error::CoreError;
 pub use exposure::{ExposureDay, ExposureStatus};
 pub use ingest::{AdvertData, IngestReport, SightingInput};
+pub use phone::{CollectionReport, EngineCounters, Phone, PhoneEngine};
 pub use ports::{
     Clock, ManualClock, Notifier, SecureRandom, SightingSink, SystemClock, system_random,
 };

@@ -39,6 +39,8 @@ const NOTIFIED: &str = "exposure_notified";
 const PENDING_UPLOAD: &str = "pending_upload";
 /// Setting: the [`DownloadLedger`] (JSON; earlier versions stored names one a line).
 const DOWNLOADED_FILES: &str = "downloaded_key_files";
+/// The phone driver's saved state (see [`crate::driver::SavedState`]).
+const DRIVER_STATE: &str = "driver_state";
 
 /// Where the tracer keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -615,6 +617,27 @@ impl Tracer {
         engine.current = None;
         engine.folder.clear();
         engine.chunks_since_compaction.clear();
+        Ok(())
+    }
+
+    /// The phone driver's saved state, if any (sealed like every setting).
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    pub fn driver_state(&self) -> Result<Option<Vec<u8>>, CoreError> {
+        Ok(self
+            .lock()?
+            .store
+            .get_setting(DRIVER_STATE)?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    /// Saves the phone driver's state.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    pub fn save_driver_state(&self, bytes: &[u8]) -> Result<(), CoreError> {
+        self.lock()?.store.put_setting(DRIVER_STATE, bytes)?;
         Ok(())
     }
 

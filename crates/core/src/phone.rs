@@ -33,6 +33,14 @@ pub trait PhoneEngine {
     /// # Errors
     /// The engine's.
     fn save_driver_state(&mut self, bytes: &[u8]) -> Result<(), CoreError>;
+    /// A count that moves whenever the identifier on air must change before its time (see
+    /// [`Tracer::identity_changes`]). Engines that never release keys early keep the default.
+    ///
+    /// # Errors
+    /// The engine's.
+    fn identity_changes(&mut self) -> Result<u64, CoreError> {
+        Ok(0)
+    }
 }
 
 impl PhoneEngine for &Tracer {
@@ -48,6 +56,9 @@ impl PhoneEngine for &Tracer {
     fn save_driver_state(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
         Tracer::save_driver_state(self, bytes)
     }
+    fn identity_changes(&mut self) -> Result<u64, CoreError> {
+        Tracer::identity_changes(self)
+    }
 }
 
 impl PhoneEngine for std::sync::Arc<Tracer> {
@@ -62,6 +73,9 @@ impl PhoneEngine for std::sync::Arc<Tracer> {
     }
     fn save_driver_state(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
         Tracer::save_driver_state(self, bytes)
+    }
+    fn identity_changes(&mut self) -> Result<u64, CoreError> {
+        Tracer::identity_changes(self)
     }
 }
 
@@ -82,6 +96,8 @@ pub struct Phone<E: PhoneEngine> {
     driver: Driver,
     engine: E,
     counters: EngineCounters,
+    /// The engine's [`PhoneEngine::identity_changes`] when last looked at.
+    identity_changes: u64,
 }
 
 impl<E: PhoneEngine> Phone<E> {
@@ -103,17 +119,53 @@ impl<E: PhoneEngine> Phone<E> {
             .unwrap_or_default();
         let driver =
             Driver::restore(config, seed, now_ms, saved).map_err(CoreError::InvalidConfig)?;
-        Ok(Self {
+        Ok(Self::assemble(driver, engine))
+    }
+
+    /// A phone that ignores any saved state (a one-shot session such as `bluezone scan`,
+    /// which should not report "collecting since" an earlier run). It still saves.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] for a bad driver config.
+    pub fn fresh(
+        engine: E,
+        config: DriverConfig,
+        seed: u64,
+        now_ms: i64,
+    ) -> Result<Self, CoreError> {
+        let driver = Driver::new(config, seed, now_ms).map_err(CoreError::InvalidConfig)?;
+        Ok(Self::assemble(driver, engine))
+    }
+
+    fn assemble(driver: Driver, mut engine: E) -> Self {
+        let identity_changes = engine.identity_changes().unwrap_or(0);
+        Self {
             driver,
             engine,
             counters: EngineCounters::default(),
-        })
+            identity_changes,
+        }
     }
 
     /// Hands one event to the driver, answers its engine requests, and returns the commands
-    /// for the platform, in order.
+    /// for the platform, in order. When the engine has released the key on air since the
+    /// last event (an upload), the driver rotates first: the published identifier leaves
+    /// the air at the next event, whoever made the upload.
     pub fn handle(&mut self, now_ms: i64, event: Event) -> Vec<Command> {
         let mut commands = Vec::new();
+        match self.engine.identity_changes() {
+            Ok(changes) if changes != self.identity_changes => {
+                self.identity_changes = changes;
+                self.step(now_ms, Event::IdentityChanged, &mut commands);
+            }
+            Ok(_) => {}
+            Err(e) => self.failed(e),
+        }
+        self.step(now_ms, event, &mut commands);
+        commands
+    }
+
+    fn step(&mut self, now_ms: i64, event: Event, commands: &mut Vec<Command>) {
         self.driver.handle(now_ms, event);
         while let Some(output) = self.driver.poll_output() {
             match output {
@@ -140,7 +192,6 @@ impl<E: PhoneEngine> Phone<E> {
                 }
             }
         }
-        commands
     }
 
     fn failed(&mut self, e: CoreError) {

@@ -94,6 +94,9 @@ struct Engine {
     folder: Folder,
     since_open: IngestReport,
     chunks_since_compaction: HashMap<DayNumber, usize>,
+    /// Bumped whenever the identifier on air must change before its time (a key released
+    /// by an upload, everything deleted). See [`Tracer::identity_changes`].
+    identity_changes: u64,
 }
 
 impl Tracer {
@@ -145,6 +148,7 @@ impl Tracer {
             current: None,
             since_open: IngestReport::default(),
             chunks_since_compaction: HashMap::new(),
+            identity_changes: 0,
         };
         engine.purge_expired()?;
         engine.load_keys()?;
@@ -157,6 +161,17 @@ impl Tracer {
 
     fn lock(&self) -> Result<MutexGuard<'_, Engine>, CoreError> {
         self.engine.lock().map_err(|_| CoreError::Poisoned)
+    }
+
+    /// How many times the identifier on air has had to change before its time (today's key
+    /// released by an upload, all data deleted) since the tracer opened. The phone glue
+    /// ([`crate::Phone`]) compares it before every driver event and rotates when it moved, so
+    /// a published key leaves the air without the platform having to know.
+    ///
+    /// # Errors
+    /// [`CoreError::Poisoned`] when an earlier call panicked holding the engine.
+    pub fn identity_changes(&self) -> Result<u64, CoreError> {
+        Ok(self.lock()?.identity_changes)
     }
 
     /// The advertisement to broadcast now, and when to rotate it (see [`CurrentAdvertisement`]).
@@ -615,6 +630,7 @@ impl Tracer {
         engine.store.delete_everything()?;
         engine.keys.clear();
         engine.current = None;
+        engine.identity_changes += 1;
         engine.folder.clear();
         engine.chunks_since_compaction.clear();
         Ok(())
@@ -773,12 +789,21 @@ impl Engine {
             self.config.rotation_min_secs,
             self.config.rotation_max_secs,
         );
+        // A key whose period ends before its day does was released by an upload: its
+        // identifiers leave the air where its published period ends and the replacement
+        // takes over. (Daily keys rotate across midnight like GAEN's: the 10-20 minute
+        // lifetime is kept.)
+        let key_end = key.rolling_start.get() + key.rolling_period.get();
+        let mut next_rotation_at = now + i64::from(lifetime);
+        if key_end % RollingPeriod::FULL_DAY.get() != 0 {
+            next_rotation_at = next_rotation_at.min(i64::from(key_end) * 600);
+        }
         let current = CurrentAdvertisement {
             advertisement,
             interval,
             payload: advertisement.to_legacy_payload(),
             rotated_at: now,
-            next_rotation_at: now + i64::from(lifetime),
+            next_rotation_at,
         };
         self.current = Some(current);
         Ok(current)
@@ -857,7 +882,13 @@ impl Engine {
         ])?;
         self.keys.push(released);
         self.keys.push(replacement);
-        self.current = None;
+        // The identifier on air (this interval's, of the released key) stays until the
+        // interval ends, then the replacement's: no new address for the same identifier.
+        let released_end = i64::from(next.get()) * 600;
+        if let Some(current) = &mut self.current {
+            current.next_rotation_at = current.next_rotation_at.min(released_end);
+        }
+        self.identity_changes += 1;
         Ok(())
     }
 

@@ -12,7 +12,8 @@ use bluezone_core::driver::{
     AppState, CollectionState, Command, DriverConfig, Event, Platform, RestartReason, ScanReport,
 };
 use bluezone_core::{
-    AdvertData, ManualClock, MasterKey, Phone, StorageLocation, Tracer, TracerConfig,
+    AdvertData, HttpReply, ManualClock, MasterKey, Phone, StorageLocation, Tracer, TracerConfig,
+    Transport, TransportError, UploadConsent, VerifiedCode,
 };
 use bluezone_protocol::{
     Advertisement, AssociatedEncryptedMetadata, DayNumber, RollingProximityIdentifier,
@@ -23,9 +24,18 @@ use rand::SeedableRng;
 const T0: i64 = 1_699_956_000_000;
 
 fn open(path: &Path, clock: &Arc<ManualClock>, seed: u64) -> Arc<Tracer> {
+    open_configured(path, clock, seed, TracerConfig::default())
+}
+
+fn open_configured(
+    path: &Path,
+    clock: &Arc<ManualClock>,
+    seed: u64,
+    config: TracerConfig,
+) -> Arc<Tracer> {
     Arc::new(
         Tracer::open_with(
-            TracerConfig::default(),
+            config,
             StorageLocation::File(path.to_owned()),
             &MasterKey::from_bytes([7; 32]),
             clock.clone(),
@@ -198,4 +208,89 @@ fn a_terminated_app_stores_its_partial_window() {
     .unwrap();
     phone.handle(T0 + 60_000, Event::Restarted(RestartReason::ProcessRestart));
     assert_eq!(phone.driver().status().state, CollectionState::Collecting);
+}
+
+/// A network that never answers: an upload releases today's key and then fails.
+struct Offline;
+
+impl Transport for Offline {
+    fn post(&self, _path: &str, _body: &[u8]) -> Result<HttpReply, TransportError> {
+        Err(TransportError("network is unreachable".into()))
+    }
+    fn get(&self, _path: &str) -> Result<HttpReply, TransportError> {
+        Err(TransportError("network is unreachable".into()))
+    }
+}
+
+/// The payloads put on air by `commands`, and whether advertising was stopped.
+fn advertising(commands: &[Command]) -> (Vec<Vec<u8>>, bool) {
+    let started = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::StartAdvertising(request) => Some(request.service_data.clone()),
+            _ => None,
+        })
+        .collect();
+    (started, commands.contains(&Command::StopAdvertising))
+}
+
+#[test]
+fn a_released_key_leaves_the_air_when_its_interval_ends_and_deleted_data_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0 / 1000));
+    let config = TracerConfig {
+        upload_public_key: Some([9; 32]),
+        ..TracerConfig::default()
+    };
+    let tracer = open_configured(&dir.path().join("phone.db"), &clock, 1, config);
+    let mut phone = Phone::open(
+        tracer.clone(),
+        DriverConfig::default_for(Platform::Android),
+        5,
+        T0,
+    )
+    .unwrap();
+    let (on_air, _) = advertising(&phone.handle(T0, Event::Enable));
+    assert_eq!(on_air.len(), 1);
+
+    // 10:03: the person uploads (the network fails after today's key was released).
+    let upload_at = T0 + 3 * 60_000;
+    clock.set(upload_at / 1000);
+    let verified = VerifiedCode {
+        token: "token".into(),
+        report_type: 1,
+        symptom_onset_interval: None,
+    };
+    let consent = UploadConsent {
+        agreed_at: upload_at / 1000,
+    };
+    assert!(tracer.upload_keys(&Offline, &verified, consent).is_err());
+    assert_eq!(tracer.storage_stats().unwrap().rows_own_keys, 3);
+
+    // The next event: the same identifier keeps its address, due at 10:10.
+    let commands = phone.handle(upload_at + 1_000, advert(1));
+    assert_eq!(advertising(&commands), (Vec::new(), false));
+    let interval_end = T0 + 10 * 60_000;
+    assert_eq!(phone.driver().on_air().unwrap().1, interval_end);
+    let mut rotated = None;
+    while let Some(at) = phone.driver().next_wakeup().filter(|&t| t <= interval_end) {
+        clock.set(at / 1000);
+        let (started, _) = advertising(&phone.handle(at, Event::Timer));
+        if let Some(payload) = started.into_iter().next() {
+            rotated = Some((at, payload));
+        }
+    }
+    let (at, payload) = rotated.expect("a rotation at the interval's end");
+    assert_eq!(at, interval_end);
+    assert_ne!(payload, on_air[0], "the replacement key's identifier");
+
+    // Deleting everything replaces the identifier at the next event.
+    let later = interval_end + 60_000;
+    clock.set(later / 1000);
+    tracer.delete_all_data().unwrap();
+    let (started, stopped) = advertising(&phone.handle(later, advert(2)));
+    assert!(stopped);
+    assert_eq!(started.len(), 1);
+    assert_ne!(started[0], payload);
+    assert_eq!(phone.engine_counters().errors, 0);
 }

@@ -38,7 +38,7 @@ impl GattConfig {
     #[must_use]
     pub fn default_for(platform: Platform) -> Self {
         Self {
-            enabled: platform != Platform::Desktop,
+            enabled: true,
             cooldown_ms: 300_000,
             max_concurrent: if platform == Platform::Ios { 3 } else { 1 },
             max_queued: 32,

@@ -84,6 +84,12 @@ pub enum Event {
     Restarted(RestartReason),
     /// A wake-up the driver asked for fired (early or late: the driver checks the time).
     Timer,
+    /// The engine's identifier schedule changed before its time (an upload released
+    /// today's key, or all data was deleted): the driver asks for the advertisement again
+    /// and restarts advertising only if the payload changed; an unchanged payload keeps its
+    /// address (a new address with the same identifier would link the two) and takes the
+    /// engine's new rotation time. [`crate::Phone`] sends it on its own.
+    IdentityChanged,
     /// Bluetooth changed state.
     Bluetooth(BluetoothState),
     /// The Bluetooth (Android: nearby devices / location) permission was granted or revoked.

@@ -12,7 +12,7 @@
 //! to the screen and to Bluetooth audio), or continuous scanning cut into windows where the
 //! platform cannot time scans (iOS); identifier rotation together with the address (the
 //! advertiser restarted at the rotation moment, never a payload on air past its time); the
-//! GATT fallback for iPhones ([`gatt`]); storing each window's sightings when it ends and at
+//! GATT fallback for iPhones ([`GattConfig`]); storing each window's sightings when it ends and at
 //! once when the app leaves the screen or is terminated; pausing with a reason when
 //! Bluetooth or the permission goes, and resuming; recovery from [`SavedState`] after a
 //! reboot, an update or process death; the status and the "nearby now" count.
@@ -144,6 +144,9 @@ pub struct Driver {
     last_window: Option<(u64, i64)>,
     last_window_id: u64,
     advertising: Advertising,
+    /// The engine was asked again for the advertisement on air (see
+    /// [`Event::IdentityChanged`]); its answer may keep the payload and move the rotation.
+    rechecking: bool,
     current: Option<CurrentAdvertisement>,
     pending: Vec<SightingInput>,
     /// Strongest RSSI per sender in the open window.
@@ -203,6 +206,7 @@ impl Driver {
             last_window: None,
             last_window_id: saved.last_window,
             advertising: Advertising::Off,
+            rechecking: false,
             current: None,
             pending: Vec::new(),
             window_senders: HashMap::new(),
@@ -220,7 +224,14 @@ impl Driver {
     pub fn handle(&mut self, now_ms: i64, event: Event) {
         self.set_time(now_ms);
         // Deadlines first: a result that arrives after its window ended belongs to the next.
-        self.reconcile();
+        // Not before a restart: what a restored driver believes runs is gone, and the restart
+        // resets it without flapping the radio.
+        if !matches!(event, Event::Restarted(_)) && self.can_run() && !self.suspended {
+            let now = self.now_ms;
+            self.run_advertising(now);
+            self.run_scanning(now);
+            self.run_reads(now);
+        }
         self.apply(event);
         self.reconcile();
     }
@@ -353,6 +364,13 @@ impl Driver {
                 self.suspended = false;
             }
             Event::ScanStarted => self.consecutive_scan_failures = 0,
+            Event::IdentityChanged => {
+                if matches!(self.advertising, Advertising::On { .. }) {
+                    self.rechecking = true;
+                    self.out
+                        .push_back(Output::Engine(EngineRequest::Advertisement));
+                }
+            }
             Event::Bluetooth(state) => self.bluetooth = state,
             Event::Permission { granted } => self.permission = granted,
             Event::App(state) => {
@@ -367,7 +385,11 @@ impl Driver {
             Event::Screen { on } => self.screen_on = on,
             Event::PowerSave { on } => self.power_save = on,
             Event::BluetoothAudio { connected } => self.bluetooth_audio = connected,
-            Event::ScanResult(report) => self.take_result(report),
+            Event::ScanResult(report) => {
+                // Android never confirms a scan start: a result is the confirmation.
+                self.consecutive_scan_failures = 0;
+                self.take_result(report);
+            }
             Event::ScanFailed(_) => self.scan_failed(),
             Event::AdvertisingStarted | Event::AdvertisingFailed(_) if !self.advertises() => {}
             Event::AdvertisingStarted => {
@@ -394,6 +416,13 @@ impl Driver {
             }
             Event::Advertisement(current) => self.advertisement_ready(current),
             Event::AdvertisementUnavailable(_) => {
+                if std::mem::take(&mut self.rechecking)
+                    && matches!(self.advertising, Advertising::On { .. })
+                {
+                    // The engine cannot say what belongs on air: nothing stays there.
+                    self.push(Command::StopAdvertising);
+                    self.advertising = Advertising::Asked;
+                }
                 if self.advertising == Advertising::Asked {
                     self.advertising_failed();
                 }
@@ -440,6 +469,19 @@ impl Driver {
     }
 
     fn advertisement_ready(&mut self, current: CurrentAdvertisement) {
+        if std::mem::take(&mut self.rechecking)
+            && matches!(self.advertising, Advertising::On { .. })
+        {
+            let until_ms = current.next_rotation_at.saturating_mul(1000);
+            let same = self.current.is_some_and(|on| on.payload == current.payload);
+            if same && until_ms > self.now_ms {
+                self.current = Some(current);
+                self.advertising = Advertising::On { until_ms };
+                return;
+            }
+            self.push(Command::StopAdvertising);
+            self.advertising = Advertising::Asked;
+        }
         if self.advertising != Advertising::Asked || !self.can_run() || !self.advertises() {
             return;
         }
@@ -497,8 +539,10 @@ impl Driver {
     fn filters(&self) -> ScanFilters {
         ScanFilters {
             exposure_service: true,
+            // iOS reports overflow matches through the service-UUID filter; everyone else
+            // must ask for Apple's manufacturer data to meet background iPhones at all.
             apple_manufacturer_data: self.config.gatt.enabled
-                && self.config.platform == Platform::Android,
+                && self.config.platform != Platform::Ios,
         }
     }
 
@@ -541,10 +585,18 @@ impl Driver {
             .max(self.last_window_id.saturating_add(1));
         self.last_window_id = id;
         let length = self.window_length();
+        // Continuous windows end on the clock's multiples of their length: GAEN weighs a scan
+        // by the whole minutes since the previous one, so windows cut mid-minute would count
+        // back-to-back scans as zero minutes apart.
+        let end_ms = if self.config.continuous_scan {
+            (now.div_euclid(length) + 1) * length
+        } else {
+            now + length
+        };
         self.scan = Scan::Open {
             id,
             start_ms: now,
-            end_ms: now + length,
+            end_ms,
         };
         if start_scan {
             let continuous = self.config.continuous_scan;

@@ -30,6 +30,8 @@ struct Rig {
     identifiers: u8,
     lifetime_s: i64,
     engine_down: bool,
+    /// The engine's next answer repeats the identifier on air with this lifetime (seconds).
+    repeat_for_s: Option<i64>,
 }
 
 fn advertisement(n: u8, now_ms: i64, lifetime_s: i64) -> CurrentAdvertisement {
@@ -66,6 +68,7 @@ impl Rig {
             identifiers: 0,
             lifetime_s: 900,
             engine_down: false,
+            repeat_for_s: None,
         }
     }
 
@@ -78,6 +81,8 @@ impl Rig {
                 Output::Engine(EngineRequest::Advertisement) => {
                     let answer = if self.engine_down {
                         Event::AdvertisementUnavailable("store full".into())
+                    } else if let Some(lifetime) = self.repeat_for_s.take() {
+                        Event::Advertisement(advertisement(self.identifiers, at, lifetime))
                     } else {
                         self.identifiers = self.identifiers.wrapping_add(1);
                         Event::Advertisement(advertisement(self.identifiers, at, self.lifetime_s))
@@ -542,6 +547,42 @@ fn advertising_failures_retry_with_back_off_and_show_in_the_status() {
 }
 
 #[test]
+fn an_identity_change_keeps_an_unchanged_payload_and_replaces_a_changed_one() {
+    let mut rig = Rig::new(Platform::Android);
+    rig.send(T0, Event::Enable);
+    let starts = |rig: &Rig| rig.count(|c| matches!(c, Command::StartAdvertising(_)));
+    let stops = |rig: &Rig| rig.count(|c| matches!(c, Command::StopAdvertising));
+    assert_eq!((starts(&rig), stops(&rig)), (1, 0));
+    // An upload released the key: same identifier, now due at its interval's end. The
+    // address stays (a new one with the same identifier would link the two).
+    rig.repeat_for_s = Some(240);
+    rig.send(T0 + MIN, Event::IdentityChanged);
+    assert_eq!((starts(&rig), stops(&rig)), (1, 0));
+    let until = (T0 + MIN) / 1000 * 1000 + 240_000;
+    assert_eq!(rig.driver.on_air().unwrap().1, until);
+    assert_eq!(rig.driver.next_wakeup().map(|t| t <= until), Some(true));
+    rig.run_until(until);
+    assert_eq!((starts(&rig), stops(&rig)), (2, 1));
+    assert_eq!(
+        rig.aired.last().unwrap().1,
+        until,
+        "rotated at the new time"
+    );
+    // Everything deleted: a new identifier goes on air at once.
+    rig.send(until + MIN, Event::IdentityChanged);
+    assert_eq!((starts(&rig), stops(&rig)), (3, 2));
+    assert_eq!(rig.on_air.as_ref().unwrap().0[0], 3);
+    // An engine that cannot answer takes the old identifier off the air.
+    rig.engine_down = true;
+    rig.send(until + 2 * MIN, Event::IdentityChanged);
+    assert!(rig.on_air.is_none());
+    assert!(rig.driver.status().advertising_failing);
+    // Nothing on air, nothing to recheck: the event is ignored.
+    rig.send(until + 3 * MIN, Event::IdentityChanged);
+    assert_eq!(starts(&rig), 3);
+}
+
+#[test]
 fn scan_failures_retry_and_pause_after_three() {
     let mut rig = Rig::new(Platform::Android);
     rig.send(T0, Event::Enable);
@@ -666,6 +707,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(Event::Timer),
         Just(Event::Timer),
         Just(Event::Restarted(RestartReason::ProcessRestart)),
+        Just(Event::IdentityChanged),
         prop_oneof![
             Just(BluetoothState::On),
             Just(BluetoothState::Off),

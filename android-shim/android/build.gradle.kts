@@ -1,4 +1,5 @@
-// The thin Android library: service, advertiser, scanner, Keystore, WorkManager, notification.
+// The thin Android library: the driver's executor (service, advertiser, scanner, GATT client,
+// alarms, wake lock, receivers), Keystore, WorkManager, notification.
 plugins {
     id("com.android.library")
     id("org.jetbrains.kotlin.android")
@@ -18,6 +19,8 @@ dependencies {
     implementation("net.java.dev.jna:jna:5.13.0@aar")
     implementation("androidx.work:work-runtime-ktx:2.10.0")
     implementation("androidx.core:core-ktx:1.15.0")
+    // ProcessLifecycleOwner: the app's foreground/background moves become App events.
+    implementation("androidx.lifecycle:lifecycle-process:2.8.7")
     implementation("com.squareup.okhttp3:okhttp:4.12.0")
 }
 

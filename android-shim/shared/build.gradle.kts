@@ -1,4 +1,5 @@
-// Plain Kotlin: scheduling, batching, the bridge to the core, and the generated bindings.
+// Plain Kotlin: the driver loop and executor interface, Android values in the driver's terms,
+// and the generated bindings.
 plugins { id("org.jetbrains.kotlin.jvm") }
 
 kotlin { jvmToolchain(17) }

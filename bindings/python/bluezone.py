@@ -525,6 +525,20 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() != 11848:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics() != 55072:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle() != 50233:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby() != 31331:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup() != 14007:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status() != 1523:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() != 12163:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_current_advertisement() != 60448:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_delete_all_data() != 48117:
@@ -584,6 +598,27 @@ _UniffiLib.ffi_bluezone_ffi_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_bluezone_ffi_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_bluezone_ffi_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_current_advertisement.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_current_advertisement.restype = ctypes.c_uint16
@@ -629,6 +664,47 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_httpclient_get.restype = ctypes.c
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_handle.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_handle.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_nearby.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_nearby.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_next_wakeup.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_next_wakeup.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_status.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_status.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new.restype = ctypes.c_uint64
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_current_advertisement.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -715,6 +791,16 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected.restype = None
+_UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonedriver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonedriver.restype = ctypes.c_uint64
+_UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonedriver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonedriver.restype = None
 _UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonetracer.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1084,6 +1170,142 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
 # Public interface members begin here.
 
 
+class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative byte string length")
+        return buf.read(size)
+
+    @staticmethod
+    def check_lower(value):
+        try:
+            memoryview(value)
+        except TypeError:
+            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i32(len(value))
+        buf.write(value)
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i64(value)
+
+@dataclass
+class AdvertisingRequest:
+    """
+    What to advertise and how.
+"""
+    def __init__(self, *, service_data:bytes, payload:bytes, connectable:bool, include_service_data:bool, serve_payload:bool, interval_ms:int, until_ms:int):
+        self.service_data = service_data
+        self.payload = payload
+        self.connectable = connectable
+        self.include_service_data = include_service_data
+        self.serve_payload = serve_payload
+        self.interval_ms = interval_ms
+        self.until_ms = until_ms
+        
+        
+
+    
+    def __str__(self):
+        return "AdvertisingRequest(service_data={}, payload={}, connectable={}, include_service_data={}, serve_payload={}, interval_ms={}, until_ms={})".format(self.service_data, self.payload, self.connectable, self.include_service_data, self.serve_payload, self.interval_ms, self.until_ms)
+    def __eq__(self, other):
+        if self.service_data != other.service_data:
+            return False
+        if self.payload != other.payload:
+            return False
+        if self.connectable != other.connectable:
+            return False
+        if self.include_service_data != other.include_service_data:
+            return False
+        if self.serve_payload != other.serve_payload:
+            return False
+        if self.interval_ms != other.interval_ms:
+            return False
+        if self.until_ms != other.until_ms:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAdvertisingRequest(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AdvertisingRequest(
+            service_data=_UniffiFfiConverterBytes.read(buf),
+            payload=_UniffiFfiConverterBytes.read(buf),
+            connectable=_UniffiFfiConverterBoolean.read(buf),
+            include_service_data=_UniffiFfiConverterBoolean.read(buf),
+            serve_payload=_UniffiFfiConverterBoolean.read(buf),
+            interval_ms=_UniffiFfiConverterUInt32.read(buf),
+            until_ms=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBytes.check_lower(value.service_data)
+        _UniffiFfiConverterBytes.check_lower(value.payload)
+        _UniffiFfiConverterBoolean.check_lower(value.connectable)
+        _UniffiFfiConverterBoolean.check_lower(value.include_service_data)
+        _UniffiFfiConverterBoolean.check_lower(value.serve_payload)
+        _UniffiFfiConverterUInt32.check_lower(value.interval_ms)
+        _UniffiFfiConverterInt64.check_lower(value.until_ms)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBytes.write(value.service_data, buf)
+        _UniffiFfiConverterBytes.write(value.payload, buf)
+        _UniffiFfiConverterBoolean.write(value.connectable, buf)
+        _UniffiFfiConverterBoolean.write(value.include_service_data, buf)
+        _UniffiFfiConverterBoolean.write(value.serve_payload, buf)
+        _UniffiFfiConverterUInt32.write(value.interval_ms, buf)
+        _UniffiFfiConverterInt64.write(value.until_ms, buf)
+
 class _UniffiFfiConverterInt8(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "i8"
     VALUE_MIN = -2**7
@@ -1273,51 +1495,570 @@ class _UniffiFfiConverterTypeBluezoneConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeTrustedSigner.write(value.trusted_signers, buf)
         _UniffiFfiConverterOptionalString.write(value.upload_public_key, buf)
 
-class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
+
+
+
+
+
+class PauseReason(enum.Enum):
+    """
+    Why collection is paused (the app words it).
+"""
+    
+    BLUETOOTH_OFF = 0
+    """
+    Bluetooth is switched off.
+"""
+    
+    BLUETOOTH_UNAUTHORIZED = 1
+    """
+    The app may not use Bluetooth.
+"""
+    
+    BLUETOOTH_UNSUPPORTED = 2
+    """
+    The device cannot do Bluetooth LE.
+"""
+    
+    PERMISSION_REVOKED = 3
+    """
+    A permission the scanner needs was revoked.
+"""
+    
+    SCANNER_FAILING = 4
+    """
+    The scanner keeps failing to start.
+"""
+    
+
+
+class _UniffiFfiConverterTypePauseReason(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative byte string length")
-        return buf.read(size)
+        variant = buf.read_i32()
+        if variant == 1:
+            return PauseReason.BLUETOOTH_OFF
+        if variant == 2:
+            return PauseReason.BLUETOOTH_UNAUTHORIZED
+        if variant == 3:
+            return PauseReason.BLUETOOTH_UNSUPPORTED
+        if variant == 4:
+            return PauseReason.PERMISSION_REVOKED
+        if variant == 5:
+            return PauseReason.SCANNER_FAILING
+        raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        try:
-            memoryview(value)
-        except TypeError:
-            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
+        if value == PauseReason.BLUETOOTH_OFF:
+            return
+        if value == PauseReason.BLUETOOTH_UNAUTHORIZED:
+            return
+        if value == PauseReason.BLUETOOTH_UNSUPPORTED:
+            return
+        if value == PauseReason.PERMISSION_REVOKED:
+            return
+        if value == PauseReason.SCANNER_FAILING:
+            return
+        raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        buf.write_i32(len(value))
-        buf.write(value)
+        if value == PauseReason.BLUETOOTH_OFF:
+            buf.write_i32(1)
+        if value == PauseReason.BLUETOOTH_UNAUTHORIZED:
+            buf.write_i32(2)
+        if value == PauseReason.BLUETOOTH_UNSUPPORTED:
+            buf.write_i32(3)
+        if value == PauseReason.PERMISSION_REVOKED:
+            buf.write_i32(4)
+        if value == PauseReason.SCANNER_FAILING:
+            buf.write_i32(5)
 
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
+
+
+
+
+
+
+
+class CollectionState:
+    """
+    The state of collection.
+"""
+    def __init__(self):
+        raise RuntimeError("CollectionState cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class OFF:
+        """
+        Turned off by the person.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "CollectionState.OFF()".format()
+        def __eq__(self, other):
+            if not isinstance(other, CollectionState):
+                return NotImplemented
+            if not other.is_OFF():
+                return False
+            return True
+
+    @dataclass
+    class COLLECTING:
+        """
+        Scanning (and advertising, where the platform can).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "CollectionState.COLLECTING()".format()
+        def __eq__(self, other):
+            if not isinstance(other, CollectionState):
+                return NotImplemented
+            if not other.is_COLLECTING():
+                return False
+            return True
+
+    @dataclass
+    class PAUSED:
+        """
+        On, but not collecting.
+"""
+        
+        def __init__(self, reason:PauseReason):
+            self.reason = reason
+            
+            """
+        Why.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "CollectionState.PAUSED(reason={})".format(self.reason)
+        def __eq__(self, other):
+            if not isinstance(other, CollectionState):
+                return NotImplemented
+            if not other.is_PAUSED():
+                return False
+            if self.reason != other.reason:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_OFF(self) -> bool:
+        return isinstance(self, CollectionState.OFF)
+    def is_off(self) -> bool:
+        return isinstance(self, CollectionState.OFF)
+    def is_COLLECTING(self) -> bool:
+        return isinstance(self, CollectionState.COLLECTING)
+    def is_collecting(self) -> bool:
+        return isinstance(self, CollectionState.COLLECTING)
+    def is_PAUSED(self) -> bool:
+        return isinstance(self, CollectionState.PAUSED)
+    def is_paused(self) -> bool:
+        return isinstance(self, CollectionState.PAUSED)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+CollectionState.OFF = type("CollectionState.OFF", (CollectionState.OFF, CollectionState,), {})  # type: ignore
+CollectionState.COLLECTING = type("CollectionState.COLLECTING", (CollectionState.COLLECTING, CollectionState,), {})  # type: ignore
+CollectionState.PAUSED = type("CollectionState.PAUSED", (CollectionState.PAUSED, CollectionState,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeCollectionState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return CollectionState.OFF(
+            )
+        if variant == 2:
+            return CollectionState.COLLECTING(
+            )
+        if variant == 3:
+            return CollectionState.PAUSED(
+                _UniffiFfiConverterTypePauseReason.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_OFF():
+            return
+        if value.is_COLLECTING():
+            return
+        if value.is_PAUSED():
+            _UniffiFfiConverterTypePauseReason.check_lower(value.reason)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_OFF():
+            buf.write_i32(1)
+        if value.is_COLLECTING():
+            buf.write_i32(2)
+        if value.is_PAUSED():
+            buf.write_i32(3)
+            _UniffiFfiConverterTypePauseReason.write(value.reason, buf)
+
+
+
+@dataclass
+class CollectionStatus:
+    """
+    What to show the person about collection.
+"""
+    def __init__(self, *, state:CollectionState, since_ms:int, advertising_failing:bool):
+        self.state = state
+        self.since_ms = since_ms
+        self.advertising_failing = advertising_failing
+        
+        
+
+    
+    def __str__(self):
+        return "CollectionStatus(state={}, since_ms={}, advertising_failing={})".format(self.state, self.since_ms, self.advertising_failing)
+    def __eq__(self, other):
+        if self.state != other.state:
+            return False
+        if self.since_ms != other.since_ms:
+            return False
+        if self.advertising_failing != other.advertising_failing:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCollectionStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CollectionStatus(
+            state=_UniffiFfiConverterTypeCollectionState.read(buf),
+            since_ms=_UniffiFfiConverterInt64.read(buf),
+            advertising_failing=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeCollectionState.check_lower(value.state)
+        _UniffiFfiConverterInt64.check_lower(value.since_ms)
+        _UniffiFfiConverterBoolean.check_lower(value.advertising_failing)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeCollectionState.write(value.state, buf)
+        _UniffiFfiConverterInt64.write(value.since_ms, buf)
+        _UniffiFfiConverterBoolean.write(value.advertising_failing, buf)
+
+@dataclass
+class NearbyCount:
+    """
+    Phones heard in one scan window, by distance class ("nearby now").
+"""
+    def __init__(self, *, window_start_ms:int, near:int, mid:int, far:int):
+        self.window_start_ms = window_start_ms
+        self.near = near
+        self.mid = mid
+        self.far = far
+        
+        
+
+    
+    def __str__(self):
+        return "NearbyCount(window_start_ms={}, near={}, mid={}, far={})".format(self.window_start_ms, self.near, self.mid, self.far)
+    def __eq__(self, other):
+        if self.window_start_ms != other.window_start_ms:
+            return False
+        if self.near != other.near:
+            return False
+        if self.mid != other.mid:
+            return False
+        if self.far != other.far:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeNearbyCount(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return NearbyCount(
+            window_start_ms=_UniffiFfiConverterInt64.read(buf),
+            near=_UniffiFfiConverterUInt32.read(buf),
+            mid=_UniffiFfiConverterUInt32.read(buf),
+            far=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.window_start_ms)
+        _UniffiFfiConverterUInt32.check_lower(value.near)
+        _UniffiFfiConverterUInt32.check_lower(value.mid)
+        _UniffiFfiConverterUInt32.check_lower(value.far)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.window_start_ms, buf)
+        _UniffiFfiConverterUInt32.write(value.near, buf)
+        _UniffiFfiConverterUInt32.write(value.mid, buf)
+        _UniffiFfiConverterUInt32.write(value.far, buf)
+
+class _UniffiFfiConverterOptionalTypeNearbyCount(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeNearbyCount.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeNearbyCount.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeNearbyCount.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
     VALUE_MIN = 0
-    VALUE_MAX = 2**32
+    VALUE_MAX = 2**64
 
     @staticmethod
     def read(buf):
-        return buf.read_u32()
+        return buf.read_u64()
 
     @staticmethod
     def write(value, buf):
-        buf.write_u32(value)
+        buf.write_u64(value)
 
-class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "i64"
-    VALUE_MIN = -2**63
-    VALUE_MAX = 2**63
+@dataclass
+class GattCounters:
+    """
+    The GATT fallback's counts.
+"""
+    def __init__(self, *, reads_started:int, reads_succeeded:int, reads_failed:int, not_ours:int, reused:int):
+        self.reads_started = reads_started
+        self.reads_succeeded = reads_succeeded
+        self.reads_failed = reads_failed
+        self.not_ours = not_ours
+        self.reused = reused
+        
+        
 
+    
+    def __str__(self):
+        return "GattCounters(reads_started={}, reads_succeeded={}, reads_failed={}, not_ours={}, reused={})".format(self.reads_started, self.reads_succeeded, self.reads_failed, self.not_ours, self.reused)
+    def __eq__(self, other):
+        if self.reads_started != other.reads_started:
+            return False
+        if self.reads_succeeded != other.reads_succeeded:
+            return False
+        if self.reads_failed != other.reads_failed:
+            return False
+        if self.not_ours != other.not_ours:
+            return False
+        if self.reused != other.reused:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeGattCounters(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return buf.read_i64()
+        return GattCounters(
+            reads_started=_UniffiFfiConverterUInt64.read(buf),
+            reads_succeeded=_UniffiFfiConverterUInt64.read(buf),
+            reads_failed=_UniffiFfiConverterUInt64.read(buf),
+            not_ours=_UniffiFfiConverterUInt64.read(buf),
+            reused=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.reads_started)
+        _UniffiFfiConverterUInt64.check_lower(value.reads_succeeded)
+        _UniffiFfiConverterUInt64.check_lower(value.reads_failed)
+        _UniffiFfiConverterUInt64.check_lower(value.not_ours)
+        _UniffiFfiConverterUInt64.check_lower(value.reused)
 
     @staticmethod
     def write(value, buf):
-        buf.write_i64(value)
+        _UniffiFfiConverterUInt64.write(value.reads_started, buf)
+        _UniffiFfiConverterUInt64.write(value.reads_succeeded, buf)
+        _UniffiFfiConverterUInt64.write(value.reads_failed, buf)
+        _UniffiFfiConverterUInt64.write(value.not_ours, buf)
+        _UniffiFfiConverterUInt64.write(value.reused, buf)
+
+@dataclass
+class DriverCounters:
+    """
+    What the driver has done since it was created.
+"""
+    def __init__(self, *, windows:int, sightings:int, unrelated:int, unread:int, late_results:int, scan_failures:int, advertising_failures:int, rotations:int, restarts:int, gatt:GattCounters):
+        self.windows = windows
+        self.sightings = sightings
+        self.unrelated = unrelated
+        self.unread = unread
+        self.late_results = late_results
+        self.scan_failures = scan_failures
+        self.advertising_failures = advertising_failures
+        self.rotations = rotations
+        self.restarts = restarts
+        self.gatt = gatt
+        
+        
+
+    
+    def __str__(self):
+        return "DriverCounters(windows={}, sightings={}, unrelated={}, unread={}, late_results={}, scan_failures={}, advertising_failures={}, rotations={}, restarts={}, gatt={})".format(self.windows, self.sightings, self.unrelated, self.unread, self.late_results, self.scan_failures, self.advertising_failures, self.rotations, self.restarts, self.gatt)
+    def __eq__(self, other):
+        if self.windows != other.windows:
+            return False
+        if self.sightings != other.sightings:
+            return False
+        if self.unrelated != other.unrelated:
+            return False
+        if self.unread != other.unread:
+            return False
+        if self.late_results != other.late_results:
+            return False
+        if self.scan_failures != other.scan_failures:
+            return False
+        if self.advertising_failures != other.advertising_failures:
+            return False
+        if self.rotations != other.rotations:
+            return False
+        if self.restarts != other.restarts:
+            return False
+        if self.gatt != other.gatt:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDriverCounters(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DriverCounters(
+            windows=_UniffiFfiConverterUInt64.read(buf),
+            sightings=_UniffiFfiConverterUInt64.read(buf),
+            unrelated=_UniffiFfiConverterUInt64.read(buf),
+            unread=_UniffiFfiConverterUInt64.read(buf),
+            late_results=_UniffiFfiConverterUInt64.read(buf),
+            scan_failures=_UniffiFfiConverterUInt64.read(buf),
+            advertising_failures=_UniffiFfiConverterUInt64.read(buf),
+            rotations=_UniffiFfiConverterUInt64.read(buf),
+            restarts=_UniffiFfiConverterUInt64.read(buf),
+            gatt=_UniffiFfiConverterTypeGattCounters.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.windows)
+        _UniffiFfiConverterUInt64.check_lower(value.sightings)
+        _UniffiFfiConverterUInt64.check_lower(value.unrelated)
+        _UniffiFfiConverterUInt64.check_lower(value.unread)
+        _UniffiFfiConverterUInt64.check_lower(value.late_results)
+        _UniffiFfiConverterUInt64.check_lower(value.scan_failures)
+        _UniffiFfiConverterUInt64.check_lower(value.advertising_failures)
+        _UniffiFfiConverterUInt64.check_lower(value.rotations)
+        _UniffiFfiConverterUInt64.check_lower(value.restarts)
+        _UniffiFfiConverterTypeGattCounters.check_lower(value.gatt)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.windows, buf)
+        _UniffiFfiConverterUInt64.write(value.sightings, buf)
+        _UniffiFfiConverterUInt64.write(value.unrelated, buf)
+        _UniffiFfiConverterUInt64.write(value.unread, buf)
+        _UniffiFfiConverterUInt64.write(value.late_results, buf)
+        _UniffiFfiConverterUInt64.write(value.scan_failures, buf)
+        _UniffiFfiConverterUInt64.write(value.advertising_failures, buf)
+        _UniffiFfiConverterUInt64.write(value.rotations, buf)
+        _UniffiFfiConverterUInt64.write(value.restarts, buf)
+        _UniffiFfiConverterTypeGattCounters.write(value.gatt, buf)
+
+@dataclass
+class CollectionReport:
+    """
+    Collection, as diagnostics show it.
+"""
+    def __init__(self, *, status:CollectionStatus, nearby:typing.Optional[NearbyCount], driver:DriverCounters, engine_errors:int):
+        self.status = status
+        self.nearby = nearby
+        self.driver = driver
+        self.engine_errors = engine_errors
+        
+        
+
+    
+    def __str__(self):
+        return "CollectionReport(status={}, nearby={}, driver={}, engine_errors={})".format(self.status, self.nearby, self.driver, self.engine_errors)
+    def __eq__(self, other):
+        if self.status != other.status:
+            return False
+        if self.nearby != other.nearby:
+            return False
+        if self.driver != other.driver:
+            return False
+        if self.engine_errors != other.engine_errors:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCollectionReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CollectionReport(
+            status=_UniffiFfiConverterTypeCollectionStatus.read(buf),
+            nearby=_UniffiFfiConverterOptionalTypeNearbyCount.read(buf),
+            driver=_UniffiFfiConverterTypeDriverCounters.read(buf),
+            engine_errors=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeCollectionStatus.check_lower(value.status)
+        _UniffiFfiConverterOptionalTypeNearbyCount.check_lower(value.nearby)
+        _UniffiFfiConverterTypeDriverCounters.check_lower(value.driver)
+        _UniffiFfiConverterUInt64.check_lower(value.engine_errors)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeCollectionStatus.write(value.status, buf)
+        _UniffiFfiConverterOptionalTypeNearbyCount.write(value.nearby, buf)
+        _UniffiFfiConverterTypeDriverCounters.write(value.driver, buf)
+        _UniffiFfiConverterUInt64.write(value.engine_errors, buf)
 
 @dataclass
 class CurrentAdvertisement:
@@ -1423,19 +2164,6 @@ class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterInt64.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
 
 class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u16"
@@ -1847,12 +2575,37 @@ class _UniffiFfiConverterSequenceTypeFailingKeyFile(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeFailingKeyFile.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterOptionalTypeCollectionReport(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeCollectionReport.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeCollectionReport.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeCollectionReport.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 @dataclass
 class Diagnostics:
     """
     A health report on data collection.
 """
-    def __init__(self, *, ids_heard_per_hour:typing.List[int], scans_last_24h:int, longest_scan_gap_secs:typing.Optional[int], scan_gaps_over_10_min:int, last_rotation_at:typing.Optional[int], storage_bytes:int, accepted_since_open:int, refused_since_open:int, failing_key_files:typing.List[FailingKeyFile], failing_key_file_count:int):
+    def __init__(self, *, ids_heard_per_hour:typing.List[int], scans_last_24h:int, longest_scan_gap_secs:typing.Optional[int], scan_gaps_over_10_min:int, last_rotation_at:typing.Optional[int], storage_bytes:int, accepted_since_open:int, refused_since_open:int, failing_key_files:typing.List[FailingKeyFile], failing_key_file_count:int, collection:typing.Optional[CollectionReport]):
         self.ids_heard_per_hour = ids_heard_per_hour
         self.scans_last_24h = scans_last_24h
         self.longest_scan_gap_secs = longest_scan_gap_secs
@@ -1863,12 +2616,13 @@ class Diagnostics:
         self.refused_since_open = refused_since_open
         self.failing_key_files = failing_key_files
         self.failing_key_file_count = failing_key_file_count
+        self.collection = collection
         
         
 
     
     def __str__(self):
-        return "Diagnostics(ids_heard_per_hour={}, scans_last_24h={}, longest_scan_gap_secs={}, scan_gaps_over_10_min={}, last_rotation_at={}, storage_bytes={}, accepted_since_open={}, refused_since_open={}, failing_key_files={}, failing_key_file_count={})".format(self.ids_heard_per_hour, self.scans_last_24h, self.longest_scan_gap_secs, self.scan_gaps_over_10_min, self.last_rotation_at, self.storage_bytes, self.accepted_since_open, self.refused_since_open, self.failing_key_files, self.failing_key_file_count)
+        return "Diagnostics(ids_heard_per_hour={}, scans_last_24h={}, longest_scan_gap_secs={}, scan_gaps_over_10_min={}, last_rotation_at={}, storage_bytes={}, accepted_since_open={}, refused_since_open={}, failing_key_files={}, failing_key_file_count={}, collection={})".format(self.ids_heard_per_hour, self.scans_last_24h, self.longest_scan_gap_secs, self.scan_gaps_over_10_min, self.last_rotation_at, self.storage_bytes, self.accepted_since_open, self.refused_since_open, self.failing_key_files, self.failing_key_file_count, self.collection)
     def __eq__(self, other):
         if self.ids_heard_per_hour != other.ids_heard_per_hour:
             return False
@@ -1890,6 +2644,8 @@ class Diagnostics:
             return False
         if self.failing_key_file_count != other.failing_key_file_count:
             return False
+        if self.collection != other.collection:
+            return False
         return True
 
 class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
@@ -1906,6 +2662,7 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
             refused_since_open=_UniffiFfiConverterUInt64.read(buf),
             failing_key_files=_UniffiFfiConverterSequenceTypeFailingKeyFile.read(buf),
             failing_key_file_count=_UniffiFfiConverterUInt32.read(buf),
+            collection=_UniffiFfiConverterOptionalTypeCollectionReport.read(buf),
         )
 
     @staticmethod
@@ -1920,6 +2677,7 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.check_lower(value.refused_since_open)
         _UniffiFfiConverterSequenceTypeFailingKeyFile.check_lower(value.failing_key_files)
         _UniffiFfiConverterUInt32.check_lower(value.failing_key_file_count)
+        _UniffiFfiConverterOptionalTypeCollectionReport.check_lower(value.collection)
 
     @staticmethod
     def write(value, buf):
@@ -1933,6 +2691,207 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.refused_since_open, buf)
         _UniffiFfiConverterSequenceTypeFailingKeyFile.write(value.failing_key_files, buf)
         _UniffiFfiConverterUInt32.write(value.failing_key_file_count, buf)
+        _UniffiFfiConverterOptionalTypeCollectionReport.write(value.collection, buf)
+
+class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBoolean.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBoolean.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBoolean.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterInt16(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i16"
+    VALUE_MIN = -2**15
+    VALUE_MAX = 2**15
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i16()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i16(value)
+
+class _UniffiFfiConverterOptionalInt16(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterInt16.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterInt16.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterInt16.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class DriverSettings:
+    """
+    Settings of the driver an app may tune. Every field left `None` keeps the platform's
+    default (`DriverConfig::default_for` in the core); the driver checks the result.
+"""
+    def __init__(self, *, scan_period_ms:typing.Optional[int] = None, scan_window_ms:typing.Optional[int] = None, busy_scan_window_ms:typing.Optional[int] = None, scan_jitter_ms:typing.Optional[int] = None, min_scan_period_ms:typing.Optional[int] = None, continuous_scan:typing.Optional[bool] = None, continuous_window_ms:typing.Optional[int] = None, advertising_interval_ms:typing.Optional[int] = None, rssi_correction_db:typing.Optional[int] = None, assumed_tx_dbm:typing.Optional[int] = None, gatt_enabled:typing.Optional[bool] = None, gatt_max_concurrent:typing.Optional[int] = None, gatt_timeout_ms:typing.Optional[int] = None, gatt_cooldown_ms:typing.Optional[int] = None):
+        self.scan_period_ms = scan_period_ms
+        self.scan_window_ms = scan_window_ms
+        self.busy_scan_window_ms = busy_scan_window_ms
+        self.scan_jitter_ms = scan_jitter_ms
+        self.min_scan_period_ms = min_scan_period_ms
+        self.continuous_scan = continuous_scan
+        self.continuous_window_ms = continuous_window_ms
+        self.advertising_interval_ms = advertising_interval_ms
+        self.rssi_correction_db = rssi_correction_db
+        self.assumed_tx_dbm = assumed_tx_dbm
+        self.gatt_enabled = gatt_enabled
+        self.gatt_max_concurrent = gatt_max_concurrent
+        self.gatt_timeout_ms = gatt_timeout_ms
+        self.gatt_cooldown_ms = gatt_cooldown_ms
+        
+        
+
+    
+    def __str__(self):
+        return "DriverSettings(scan_period_ms={}, scan_window_ms={}, busy_scan_window_ms={}, scan_jitter_ms={}, min_scan_period_ms={}, continuous_scan={}, continuous_window_ms={}, advertising_interval_ms={}, rssi_correction_db={}, assumed_tx_dbm={}, gatt_enabled={}, gatt_max_concurrent={}, gatt_timeout_ms={}, gatt_cooldown_ms={})".format(self.scan_period_ms, self.scan_window_ms, self.busy_scan_window_ms, self.scan_jitter_ms, self.min_scan_period_ms, self.continuous_scan, self.continuous_window_ms, self.advertising_interval_ms, self.rssi_correction_db, self.assumed_tx_dbm, self.gatt_enabled, self.gatt_max_concurrent, self.gatt_timeout_ms, self.gatt_cooldown_ms)
+    def __eq__(self, other):
+        if self.scan_period_ms != other.scan_period_ms:
+            return False
+        if self.scan_window_ms != other.scan_window_ms:
+            return False
+        if self.busy_scan_window_ms != other.busy_scan_window_ms:
+            return False
+        if self.scan_jitter_ms != other.scan_jitter_ms:
+            return False
+        if self.min_scan_period_ms != other.min_scan_period_ms:
+            return False
+        if self.continuous_scan != other.continuous_scan:
+            return False
+        if self.continuous_window_ms != other.continuous_window_ms:
+            return False
+        if self.advertising_interval_ms != other.advertising_interval_ms:
+            return False
+        if self.rssi_correction_db != other.rssi_correction_db:
+            return False
+        if self.assumed_tx_dbm != other.assumed_tx_dbm:
+            return False
+        if self.gatt_enabled != other.gatt_enabled:
+            return False
+        if self.gatt_max_concurrent != other.gatt_max_concurrent:
+            return False
+        if self.gatt_timeout_ms != other.gatt_timeout_ms:
+            return False
+        if self.gatt_cooldown_ms != other.gatt_cooldown_ms:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDriverSettings(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DriverSettings(
+            scan_period_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            scan_window_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            busy_scan_window_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            scan_jitter_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            min_scan_period_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            continuous_scan=_UniffiFfiConverterOptionalBoolean.read(buf),
+            continuous_window_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            advertising_interval_ms=_UniffiFfiConverterOptionalUInt32.read(buf),
+            rssi_correction_db=_UniffiFfiConverterOptionalInt16.read(buf),
+            assumed_tx_dbm=_UniffiFfiConverterOptionalInt16.read(buf),
+            gatt_enabled=_UniffiFfiConverterOptionalBoolean.read(buf),
+            gatt_max_concurrent=_UniffiFfiConverterOptionalUInt32.read(buf),
+            gatt_timeout_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            gatt_cooldown_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalInt64.check_lower(value.scan_period_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.scan_window_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.busy_scan_window_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.scan_jitter_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.min_scan_period_ms)
+        _UniffiFfiConverterOptionalBoolean.check_lower(value.continuous_scan)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.continuous_window_ms)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.advertising_interval_ms)
+        _UniffiFfiConverterOptionalInt16.check_lower(value.rssi_correction_db)
+        _UniffiFfiConverterOptionalInt16.check_lower(value.assumed_tx_dbm)
+        _UniffiFfiConverterOptionalBoolean.check_lower(value.gatt_enabled)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.gatt_max_concurrent)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.gatt_timeout_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.gatt_cooldown_ms)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalInt64.write(value.scan_period_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.scan_window_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.busy_scan_window_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.scan_jitter_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.min_scan_period_ms, buf)
+        _UniffiFfiConverterOptionalBoolean.write(value.continuous_scan, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.continuous_window_ms, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.advertising_interval_ms, buf)
+        _UniffiFfiConverterOptionalInt16.write(value.rssi_correction_db, buf)
+        _UniffiFfiConverterOptionalInt16.write(value.assumed_tx_dbm, buf)
+        _UniffiFfiConverterOptionalBoolean.write(value.gatt_enabled, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.gatt_max_concurrent, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.gatt_timeout_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.gatt_cooldown_ms, buf)
 
 class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
@@ -1942,27 +2901,6 @@ class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
     def write(value, buf):
         buf.write_double(value)
-
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
 
 @dataclass
 class ExposureDay:
@@ -2210,6 +3148,45 @@ class _UniffiFfiConverterTypeIngestReport(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.too_old, buf)
 
 @dataclass
+class ScanFilters:
+    """
+    What the scanner should report.
+"""
+    def __init__(self, *, exposure_service:bool, apple_manufacturer_data:bool):
+        self.exposure_service = exposure_service
+        self.apple_manufacturer_data = apple_manufacturer_data
+        
+        
+
+    
+    def __str__(self):
+        return "ScanFilters(exposure_service={}, apple_manufacturer_data={})".format(self.exposure_service, self.apple_manufacturer_data)
+    def __eq__(self, other):
+        if self.exposure_service != other.exposure_service:
+            return False
+        if self.apple_manufacturer_data != other.apple_manufacturer_data:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeScanFilters(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ScanFilters(
+            exposure_service=_UniffiFfiConverterBoolean.read(buf),
+            apple_manufacturer_data=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.exposure_service)
+        _UniffiFfiConverterBoolean.check_lower(value.apple_manufacturer_data)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.exposure_service, buf)
+        _UniffiFfiConverterBoolean.write(value.apple_manufacturer_data, buf)
+
+@dataclass
 class ServiceDataEntry:
     """
     One service UUID and its data, as the platform reports them.
@@ -2447,18 +3424,91 @@ class _UniffiFfiConverterTypeAdvert(_UniffiConverterRustBuffer):
 
 
 
-class _UniffiFfiConverterInt16(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "i16"
-    VALUE_MIN = -2**15
-    VALUE_MAX = 2**15
+class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterString.check_lower(item)
 
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterString.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterString.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class ScanReport:
+    """
+    An advert as the scanner reported it: nothing decoded by the platform.
+"""
+    def __init__(self, *, device:str, advert:Advert, service_uuids:typing.List[str], apple_overflow:bool, rssi:int, tx_power_dbm:typing.Optional[int]):
+        self.device = device
+        self.advert = advert
+        self.service_uuids = service_uuids
+        self.apple_overflow = apple_overflow
+        self.rssi = rssi
+        self.tx_power_dbm = tx_power_dbm
+        
+        
+
+    
+    def __str__(self):
+        return "ScanReport(device={}, advert={}, service_uuids={}, apple_overflow={}, rssi={}, tx_power_dbm={})".format(self.device, self.advert, self.service_uuids, self.apple_overflow, self.rssi, self.tx_power_dbm)
+    def __eq__(self, other):
+        if self.device != other.device:
+            return False
+        if self.advert != other.advert:
+            return False
+        if self.service_uuids != other.service_uuids:
+            return False
+        if self.apple_overflow != other.apple_overflow:
+            return False
+        if self.rssi != other.rssi:
+            return False
+        if self.tx_power_dbm != other.tx_power_dbm:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeScanReport(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return buf.read_i16()
+        return ScanReport(
+            device=_UniffiFfiConverterString.read(buf),
+            advert=_UniffiFfiConverterTypeAdvert.read(buf),
+            service_uuids=_UniffiFfiConverterSequenceString.read(buf),
+            apple_overflow=_UniffiFfiConverterBoolean.read(buf),
+            rssi=_UniffiFfiConverterInt16.read(buf),
+            tx_power_dbm=_UniffiFfiConverterOptionalInt16.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.device)
+        _UniffiFfiConverterTypeAdvert.check_lower(value.advert)
+        _UniffiFfiConverterSequenceString.check_lower(value.service_uuids)
+        _UniffiFfiConverterBoolean.check_lower(value.apple_overflow)
+        _UniffiFfiConverterInt16.check_lower(value.rssi)
+        _UniffiFfiConverterOptionalInt16.check_lower(value.tx_power_dbm)
 
     @staticmethod
     def write(value, buf):
-        buf.write_i16(value)
+        _UniffiFfiConverterString.write(value.device, buf)
+        _UniffiFfiConverterTypeAdvert.write(value.advert, buf)
+        _UniffiFfiConverterSequenceString.write(value.service_uuids, buf)
+        _UniffiFfiConverterBoolean.write(value.apple_overflow, buf)
+        _UniffiFfiConverterInt16.write(value.rssi, buf)
+        _UniffiFfiConverterOptionalInt16.write(value.tx_power_dbm, buf)
 
 class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
     @classmethod
@@ -2549,31 +3599,6 @@ class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
     def write(value, buf):
         buf.write_u8(value)
 
-class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterUInt32.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterUInt32.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterUInt32.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
 @dataclass
 class VerifiedCode:
     """
@@ -2618,6 +3643,137 @@ class _UniffiFfiConverterTypeVerifiedCode(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.token, buf)
         _UniffiFfiConverterUInt8.write(value.report_type, buf)
         _UniffiFfiConverterOptionalUInt32.write(value.symptom_onset_interval, buf)
+
+
+
+
+
+
+class AppState(enum.Enum):
+    """
+    Where the app is.
+"""
+    
+    FOREGROUND = 0
+    """
+    On screen.
+"""
+    
+    BACKGROUND = 1
+    """
+    Running but not on screen.
+"""
+    
+    TERMINATING = 2
+    """
+    About to be stopped: the last chance to store anything.
+"""
+    
+
+
+class _UniffiFfiConverterTypeAppState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return AppState.FOREGROUND
+        if variant == 2:
+            return AppState.BACKGROUND
+        if variant == 3:
+            return AppState.TERMINATING
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == AppState.FOREGROUND:
+            return
+        if value == AppState.BACKGROUND:
+            return
+        if value == AppState.TERMINATING:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == AppState.FOREGROUND:
+            buf.write_i32(1)
+        if value == AppState.BACKGROUND:
+            buf.write_i32(2)
+        if value == AppState.TERMINATING:
+            buf.write_i32(3)
+
+
+
+
+
+
+
+
+class BluetoothState(enum.Enum):
+    """
+    Whether Bluetooth can be used.
+"""
+    
+    ON = 0
+    """
+    Switched on.
+"""
+    
+    OFF = 1
+    """
+    Switched off.
+"""
+    
+    UNAUTHORIZED = 2
+    """
+    The person did not allow this app to use Bluetooth.
+"""
+    
+    UNSUPPORTED = 3
+    """
+    No Bluetooth LE.
+"""
+    
+
+
+class _UniffiFfiConverterTypeBluetoothState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return BluetoothState.ON
+        if variant == 2:
+            return BluetoothState.OFF
+        if variant == 3:
+            return BluetoothState.UNAUTHORIZED
+        if variant == 4:
+            return BluetoothState.UNSUPPORTED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == BluetoothState.ON:
+            return
+        if value == BluetoothState.OFF:
+            return
+        if value == BluetoothState.UNAUTHORIZED:
+            return
+        if value == BluetoothState.UNSUPPORTED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == BluetoothState.ON:
+            buf.write_i32(1)
+        if value == BluetoothState.OFF:
+            buf.write_i32(2)
+        if value == BluetoothState.UNAUTHORIZED:
+            buf.write_i32(3)
+        if value == BluetoothState.UNSUPPORTED:
+            buf.write_i32(4)
+
+
 
 
 
@@ -2864,6 +4020,1862 @@ class _UniffiFfiConverterTypeBluezoneError(_UniffiConverterRustBuffer):
             buf.write_i32(7)
             _UniffiFfiConverterUInt32.write(value.code, buf)
             _UniffiFfiConverterString.write(value.reason, buf)
+
+
+
+
+
+
+class ScanMode(enum.Enum):
+    """
+    How aggressively to scan within a window.
+"""
+    
+    LOW_LATENCY = 0
+    """
+    Android `SCAN_MODE_LOW_LATENCY`.
+"""
+    
+    LOW_POWER = 1
+    """
+    Android `SCAN_MODE_LOW_POWER`, or iOS's own choice.
+"""
+    
+
+
+class _UniffiFfiConverterTypeScanMode(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ScanMode.LOW_LATENCY
+        if variant == 2:
+            return ScanMode.LOW_POWER
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ScanMode.LOW_LATENCY:
+            return
+        if value == ScanMode.LOW_POWER:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ScanMode.LOW_LATENCY:
+            buf.write_i32(1)
+        if value == ScanMode.LOW_POWER:
+            buf.write_i32(2)
+
+
+
+class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBytes.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBytes.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBytes.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+
+
+
+
+class DriverCommand:
+    """
+    What the platform must do. Carry them out in order.
+"""
+    def __init__(self):
+        raise RuntimeError("DriverCommand cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class START_SCAN:
+        """
+        Start scanning (never more than one scan at a time).
+"""
+        
+        def __init__(self, filters:ScanFilters, mode:ScanMode, window_ms:typing.Optional[int]):
+            self.filters = filters
+            
+            """
+        What to report.
+"""
+        
+            self.mode = mode
+            
+            """
+        How to scan.
+"""
+        
+            self.window_ms = window_ms
+            
+            """
+        How long the window is meant to last, ms (`None`: until `StopScan`).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.START_SCAN(filters={}, mode={}, window_ms={})".format(self.filters, self.mode, self.window_ms)
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_START_SCAN():
+                return False
+            if self.filters != other.filters:
+                return False
+            if self.mode != other.mode:
+                return False
+            if self.window_ms != other.window_ms:
+                return False
+            return True
+
+    @dataclass
+    class STOP_SCAN:
+        """
+        Stop the scan.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.STOP_SCAN()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_STOP_SCAN():
+                return False
+            return True
+
+    @dataclass
+    class START_ADVERTISING:
+        """
+        Stop any advertising, then start this one.
+"""
+        
+        def __init__(self, request:AdvertisingRequest):
+            self.request = request
+            
+            """
+        What and how.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.START_ADVERTISING(request={})".format(self.request)
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_START_ADVERTISING():
+                return False
+            if self.request != other.request:
+                return False
+            return True
+
+    @dataclass
+    class STOP_ADVERTISING:
+        """
+        Stop advertising.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.STOP_ADVERTISING()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_STOP_ADVERTISING():
+                return False
+            return True
+
+    @dataclass
+    class READ_PAYLOAD:
+        """
+        Connect to `device`, read the payload characteristic, disconnect, and report
+        `DriverEvent.PayloadRead` or `PayloadReadFailed`.
+"""
+        
+        def __init__(self, device:str):
+            self.device = device
+            
+            """
+        The device.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.READ_PAYLOAD(device={})".format(self.device)
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_READ_PAYLOAD():
+                return False
+            if self.device != other.device:
+                return False
+            return True
+
+    @dataclass
+    class CANCEL_CONNECTION:
+        """
+        Give up a connection or read in progress (report nothing for it).
+"""
+        
+        def __init__(self, device:str):
+            self.device = device
+            
+            """
+        The device.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.CANCEL_CONNECTION(device={})".format(self.device)
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_CANCEL_CONNECTION():
+                return False
+            if self.device != other.device:
+                return False
+            return True
+
+    @dataclass
+    class RESPOND_TO_READ:
+        """
+        Answer a GATT read request.
+"""
+        
+        def __init__(self, request:int, value:typing.Optional[bytes]):
+            self.request = request
+            
+            """
+        The request's id.
+"""
+        
+            self.value = value
+            
+            """
+        The bytes to send (empty past the end), or `None`: answer "invalid offset".
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.RESPOND_TO_READ(request={}, value={})".format(self.request, self.value)
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_RESPOND_TO_READ():
+                return False
+            if self.request != other.request:
+                return False
+            if self.value != other.value:
+                return False
+            return True
+
+    @dataclass
+    class WAKE_AT:
+        """
+        Deliver `DriverEvent.Timer` at this Unix time (ms), even while the device sleeps.
+        Replaces any earlier request.
+"""
+        
+        def __init__(self, at_ms:int):
+            self.at_ms = at_ms
+            
+            """
+        When, Unix ms.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.WAKE_AT(at_ms={})".format(self.at_ms)
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_WAKE_AT():
+                return False
+            if self.at_ms != other.at_ms:
+                return False
+            return True
+
+    @dataclass
+    class HOLD_WAKE_LOCK:
+        """
+        Keep the CPU awake until released.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.HOLD_WAKE_LOCK()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_HOLD_WAKE_LOCK():
+                return False
+            return True
+
+    @dataclass
+    class RELEASE_WAKE_LOCK:
+        """
+        Let the CPU sleep.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.RELEASE_WAKE_LOCK()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_RELEASE_WAKE_LOCK():
+                return False
+            return True
+
+    @dataclass
+    class SHOW_STATUS:
+        """
+        Show this status to the person.
+"""
+        
+        def __init__(self, status:CollectionStatus):
+            self.status = status
+            
+            """
+        The status.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverCommand.SHOW_STATUS(status={})".format(self.status)
+        def __eq__(self, other):
+            if not isinstance(other, DriverCommand):
+                return NotImplemented
+            if not other.is_SHOW_STATUS():
+                return False
+            if self.status != other.status:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_START_SCAN(self) -> bool:
+        return isinstance(self, DriverCommand.START_SCAN)
+    def is_start_scan(self) -> bool:
+        return isinstance(self, DriverCommand.START_SCAN)
+    def is_STOP_SCAN(self) -> bool:
+        return isinstance(self, DriverCommand.STOP_SCAN)
+    def is_stop_scan(self) -> bool:
+        return isinstance(self, DriverCommand.STOP_SCAN)
+    def is_START_ADVERTISING(self) -> bool:
+        return isinstance(self, DriverCommand.START_ADVERTISING)
+    def is_start_advertising(self) -> bool:
+        return isinstance(self, DriverCommand.START_ADVERTISING)
+    def is_STOP_ADVERTISING(self) -> bool:
+        return isinstance(self, DriverCommand.STOP_ADVERTISING)
+    def is_stop_advertising(self) -> bool:
+        return isinstance(self, DriverCommand.STOP_ADVERTISING)
+    def is_READ_PAYLOAD(self) -> bool:
+        return isinstance(self, DriverCommand.READ_PAYLOAD)
+    def is_read_payload(self) -> bool:
+        return isinstance(self, DriverCommand.READ_PAYLOAD)
+    def is_CANCEL_CONNECTION(self) -> bool:
+        return isinstance(self, DriverCommand.CANCEL_CONNECTION)
+    def is_cancel_connection(self) -> bool:
+        return isinstance(self, DriverCommand.CANCEL_CONNECTION)
+    def is_RESPOND_TO_READ(self) -> bool:
+        return isinstance(self, DriverCommand.RESPOND_TO_READ)
+    def is_respond_to_read(self) -> bool:
+        return isinstance(self, DriverCommand.RESPOND_TO_READ)
+    def is_WAKE_AT(self) -> bool:
+        return isinstance(self, DriverCommand.WAKE_AT)
+    def is_wake_at(self) -> bool:
+        return isinstance(self, DriverCommand.WAKE_AT)
+    def is_HOLD_WAKE_LOCK(self) -> bool:
+        return isinstance(self, DriverCommand.HOLD_WAKE_LOCK)
+    def is_hold_wake_lock(self) -> bool:
+        return isinstance(self, DriverCommand.HOLD_WAKE_LOCK)
+    def is_RELEASE_WAKE_LOCK(self) -> bool:
+        return isinstance(self, DriverCommand.RELEASE_WAKE_LOCK)
+    def is_release_wake_lock(self) -> bool:
+        return isinstance(self, DriverCommand.RELEASE_WAKE_LOCK)
+    def is_SHOW_STATUS(self) -> bool:
+        return isinstance(self, DriverCommand.SHOW_STATUS)
+    def is_show_status(self) -> bool:
+        return isinstance(self, DriverCommand.SHOW_STATUS)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+DriverCommand.START_SCAN = type("DriverCommand.START_SCAN", (DriverCommand.START_SCAN, DriverCommand,), {})  # type: ignore
+DriverCommand.STOP_SCAN = type("DriverCommand.STOP_SCAN", (DriverCommand.STOP_SCAN, DriverCommand,), {})  # type: ignore
+DriverCommand.START_ADVERTISING = type("DriverCommand.START_ADVERTISING", (DriverCommand.START_ADVERTISING, DriverCommand,), {})  # type: ignore
+DriverCommand.STOP_ADVERTISING = type("DriverCommand.STOP_ADVERTISING", (DriverCommand.STOP_ADVERTISING, DriverCommand,), {})  # type: ignore
+DriverCommand.READ_PAYLOAD = type("DriverCommand.READ_PAYLOAD", (DriverCommand.READ_PAYLOAD, DriverCommand,), {})  # type: ignore
+DriverCommand.CANCEL_CONNECTION = type("DriverCommand.CANCEL_CONNECTION", (DriverCommand.CANCEL_CONNECTION, DriverCommand,), {})  # type: ignore
+DriverCommand.RESPOND_TO_READ = type("DriverCommand.RESPOND_TO_READ", (DriverCommand.RESPOND_TO_READ, DriverCommand,), {})  # type: ignore
+DriverCommand.WAKE_AT = type("DriverCommand.WAKE_AT", (DriverCommand.WAKE_AT, DriverCommand,), {})  # type: ignore
+DriverCommand.HOLD_WAKE_LOCK = type("DriverCommand.HOLD_WAKE_LOCK", (DriverCommand.HOLD_WAKE_LOCK, DriverCommand,), {})  # type: ignore
+DriverCommand.RELEASE_WAKE_LOCK = type("DriverCommand.RELEASE_WAKE_LOCK", (DriverCommand.RELEASE_WAKE_LOCK, DriverCommand,), {})  # type: ignore
+DriverCommand.SHOW_STATUS = type("DriverCommand.SHOW_STATUS", (DriverCommand.SHOW_STATUS, DriverCommand,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeDriverCommand(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DriverCommand.START_SCAN(
+                _UniffiFfiConverterTypeScanFilters.read(buf),
+                _UniffiFfiConverterTypeScanMode.read(buf),
+                _UniffiFfiConverterOptionalInt64.read(buf),
+            )
+        if variant == 2:
+            return DriverCommand.STOP_SCAN(
+            )
+        if variant == 3:
+            return DriverCommand.START_ADVERTISING(
+                _UniffiFfiConverterTypeAdvertisingRequest.read(buf),
+            )
+        if variant == 4:
+            return DriverCommand.STOP_ADVERTISING(
+            )
+        if variant == 5:
+            return DriverCommand.READ_PAYLOAD(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 6:
+            return DriverCommand.CANCEL_CONNECTION(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 7:
+            return DriverCommand.RESPOND_TO_READ(
+                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterOptionalBytes.read(buf),
+            )
+        if variant == 8:
+            return DriverCommand.WAKE_AT(
+                _UniffiFfiConverterInt64.read(buf),
+            )
+        if variant == 9:
+            return DriverCommand.HOLD_WAKE_LOCK(
+            )
+        if variant == 10:
+            return DriverCommand.RELEASE_WAKE_LOCK(
+            )
+        if variant == 11:
+            return DriverCommand.SHOW_STATUS(
+                _UniffiFfiConverterTypeCollectionStatus.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_START_SCAN():
+            _UniffiFfiConverterTypeScanFilters.check_lower(value.filters)
+            _UniffiFfiConverterTypeScanMode.check_lower(value.mode)
+            _UniffiFfiConverterOptionalInt64.check_lower(value.window_ms)
+            return
+        if value.is_STOP_SCAN():
+            return
+        if value.is_START_ADVERTISING():
+            _UniffiFfiConverterTypeAdvertisingRequest.check_lower(value.request)
+            return
+        if value.is_STOP_ADVERTISING():
+            return
+        if value.is_READ_PAYLOAD():
+            _UniffiFfiConverterString.check_lower(value.device)
+            return
+        if value.is_CANCEL_CONNECTION():
+            _UniffiFfiConverterString.check_lower(value.device)
+            return
+        if value.is_RESPOND_TO_READ():
+            _UniffiFfiConverterUInt64.check_lower(value.request)
+            _UniffiFfiConverterOptionalBytes.check_lower(value.value)
+            return
+        if value.is_WAKE_AT():
+            _UniffiFfiConverterInt64.check_lower(value.at_ms)
+            return
+        if value.is_HOLD_WAKE_LOCK():
+            return
+        if value.is_RELEASE_WAKE_LOCK():
+            return
+        if value.is_SHOW_STATUS():
+            _UniffiFfiConverterTypeCollectionStatus.check_lower(value.status)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_START_SCAN():
+            buf.write_i32(1)
+            _UniffiFfiConverterTypeScanFilters.write(value.filters, buf)
+            _UniffiFfiConverterTypeScanMode.write(value.mode, buf)
+            _UniffiFfiConverterOptionalInt64.write(value.window_ms, buf)
+        if value.is_STOP_SCAN():
+            buf.write_i32(2)
+        if value.is_START_ADVERTISING():
+            buf.write_i32(3)
+            _UniffiFfiConverterTypeAdvertisingRequest.write(value.request, buf)
+        if value.is_STOP_ADVERTISING():
+            buf.write_i32(4)
+        if value.is_READ_PAYLOAD():
+            buf.write_i32(5)
+            _UniffiFfiConverterString.write(value.device, buf)
+        if value.is_CANCEL_CONNECTION():
+            buf.write_i32(6)
+            _UniffiFfiConverterString.write(value.device, buf)
+        if value.is_RESPOND_TO_READ():
+            buf.write_i32(7)
+            _UniffiFfiConverterUInt64.write(value.request, buf)
+            _UniffiFfiConverterOptionalBytes.write(value.value, buf)
+        if value.is_WAKE_AT():
+            buf.write_i32(8)
+            _UniffiFfiConverterInt64.write(value.at_ms, buf)
+        if value.is_HOLD_WAKE_LOCK():
+            buf.write_i32(9)
+        if value.is_RELEASE_WAKE_LOCK():
+            buf.write_i32(10)
+        if value.is_SHOW_STATUS():
+            buf.write_i32(11)
+            _UniffiFfiConverterTypeCollectionStatus.write(value.status, buf)
+
+
+
+
+
+
+
+
+class RestartReason(enum.Enum):
+    """
+    Why the process starts with the driver's saved state.
+"""
+    
+    BOOT = 0
+    """
+    The phone was switched on.
+"""
+    
+    APP_UPDATE = 1
+    """
+    The app was updated.
+"""
+    
+    PROCESS_RESTART = 2
+    """
+    The system stopped the process and started it again (or it crashed).
+"""
+    
+
+
+class _UniffiFfiConverterTypeRestartReason(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return RestartReason.BOOT
+        if variant == 2:
+            return RestartReason.APP_UPDATE
+        if variant == 3:
+            return RestartReason.PROCESS_RESTART
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == RestartReason.BOOT:
+            return
+        if value == RestartReason.APP_UPDATE:
+            return
+        if value == RestartReason.PROCESS_RESTART:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == RestartReason.BOOT:
+            buf.write_i32(1)
+        if value == RestartReason.APP_UPDATE:
+            buf.write_i32(2)
+        if value == RestartReason.PROCESS_RESTART:
+            buf.write_i32(3)
+
+
+
+
+
+
+
+
+class ReadFailure(enum.Enum):
+    """
+    Why a payload read failed.
+"""
+    
+    CONNECTION_FAILED = 0
+    """
+    The connection failed or dropped.
+"""
+    
+    NOT_FOUND = 1
+    """
+    Connected, but the device has no payload characteristic.
+"""
+    
+    TIMEOUT = 2
+    """
+    The platform gave up (its own timeout).
+"""
+    
+
+
+class _UniffiFfiConverterTypeReadFailure(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ReadFailure.CONNECTION_FAILED
+        if variant == 2:
+            return ReadFailure.NOT_FOUND
+        if variant == 3:
+            return ReadFailure.TIMEOUT
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ReadFailure.CONNECTION_FAILED:
+            return
+        if value == ReadFailure.NOT_FOUND:
+            return
+        if value == ReadFailure.TIMEOUT:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ReadFailure.CONNECTION_FAILED:
+            buf.write_i32(1)
+        if value == ReadFailure.NOT_FOUND:
+            buf.write_i32(2)
+        if value == ReadFailure.TIMEOUT:
+            buf.write_i32(3)
+
+
+
+
+
+
+
+
+class DriverEvent:
+    """
+    Something that happened on the platform. Hand each to `BluezoneDriver.handle` with the
+    time, and carry out the commands it returns, in order.
+"""
+    def __init__(self):
+        raise RuntimeError("DriverEvent cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class ENABLE:
+        """
+        The person turned exposure notifications on.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.ENABLE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_ENABLE():
+                return False
+            return True
+
+    @dataclass
+    class DISABLE:
+        """
+        The person turned exposure notifications off.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.DISABLE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_DISABLE():
+                return False
+            return True
+
+    @dataclass
+    class RESTARTED:
+        """
+        The process starts with the driver's saved state: send first after a restart.
+"""
+        
+        def __init__(self, reason:RestartReason):
+            self.reason = reason
+            
+            """
+        Why.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.RESTARTED(reason={})".format(self.reason)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_RESTARTED():
+                return False
+            if self.reason != other.reason:
+                return False
+            return True
+
+    @dataclass
+    class TIMER:
+        """
+        A wake-up asked for with `DriverCommand.WakeAt` fired (early or late).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.TIMER()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_TIMER():
+                return False
+            return True
+
+    @dataclass
+    class BLUETOOTH:
+        """
+        Bluetooth changed state.
+"""
+        
+        def __init__(self, state:BluetoothState):
+            self.state = state
+            
+            """
+        The new state.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.BLUETOOTH(state={})".format(self.state)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_BLUETOOTH():
+                return False
+            if self.state != other.state:
+                return False
+            return True
+
+    @dataclass
+    class PERMISSION:
+        """
+        The Bluetooth (Android: nearby devices / location) permission changed.
+"""
+        
+        def __init__(self, granted:bool):
+            self.granted = granted
+            
+            """
+        Granted now.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.PERMISSION(granted={})".format(self.granted)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_PERMISSION():
+                return False
+            if self.granted != other.granted:
+                return False
+            return True
+
+    @dataclass
+    class APP:
+        """
+        The app moved.
+"""
+        
+        def __init__(self, state:AppState):
+            self.state = state
+            
+            """
+        Where it is now.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.APP(state={})".format(self.state)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_APP():
+                return False
+            if self.state != other.state:
+                return False
+            return True
+
+    @dataclass
+    class SCREEN:
+        """
+        The screen went on or off.
+"""
+        
+        def __init__(self, on:bool):
+            self.on = on
+            
+            """
+        On now.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.SCREEN(on={})".format(self.on)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_SCREEN():
+                return False
+            if self.on != other.on:
+                return False
+            return True
+
+    @dataclass
+    class POWER_SAVE:
+        """
+        Battery saver went on or off.
+"""
+        
+        def __init__(self, on:bool):
+            self.on = on
+            
+            """
+        On now.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.POWER_SAVE(on={})".format(self.on)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_POWER_SAVE():
+                return False
+            if self.on != other.on:
+                return False
+            return True
+
+    @dataclass
+    class BLUETOOTH_AUDIO:
+        """
+        A Bluetooth audio device connected or disconnected.
+"""
+        
+        def __init__(self, connected:bool):
+            self.connected = connected
+            
+            """
+        Connected now.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.BLUETOOTH_AUDIO(connected={})".format(self.connected)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_BLUETOOTH_AUDIO():
+                return False
+            if self.connected != other.connected:
+                return False
+            return True
+
+    @dataclass
+    class SCAN_RESULT:
+        """
+        The scanner reported an advert.
+"""
+        
+        def __init__(self, report:ScanReport):
+            self.report = report
+            
+            """
+        What it reported.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.SCAN_RESULT(report={})".format(self.report)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_SCAN_RESULT():
+                return False
+            if self.report != other.report:
+                return False
+            return True
+
+    @dataclass
+    class SCAN_STARTED:
+        """
+        The scan asked for started.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.SCAN_STARTED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_SCAN_STARTED():
+                return False
+            return True
+
+    @dataclass
+    class SCAN_FAILED:
+        """
+        The scan asked for could not start.
+"""
+        
+        def __init__(self, reason:str):
+            self.reason = reason
+            
+            """
+        The platform's reason (for diagnostics).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.SCAN_FAILED(reason={})".format(self.reason)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_SCAN_FAILED():
+                return False
+            if self.reason != other.reason:
+                return False
+            return True
+
+    @dataclass
+    class ADVERTISING_STARTED:
+        """
+        Advertising started.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.ADVERTISING_STARTED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_ADVERTISING_STARTED():
+                return False
+            return True
+
+    @dataclass
+    class ADVERTISING_FAILED:
+        """
+        Advertising could not start.
+"""
+        
+        def __init__(self, reason:str):
+            self.reason = reason
+            
+            """
+        The platform's reason (for diagnostics).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.ADVERTISING_FAILED(reason={})".format(self.reason)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_ADVERTISING_FAILED():
+                return False
+            if self.reason != other.reason:
+                return False
+            return True
+
+    @dataclass
+    class PAYLOAD_READ:
+        """
+        A read asked for by `DriverCommand.ReadPayload` gave this value.
+"""
+        
+        def __init__(self, device:str, value:bytes):
+            self.device = device
+            
+            """
+        The device read.
+"""
+        
+            self.value = value
+            
+            """
+        The characteristic's value.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.PAYLOAD_READ(device={}, value={})".format(self.device, self.value)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_PAYLOAD_READ():
+                return False
+            if self.device != other.device:
+                return False
+            if self.value != other.value:
+                return False
+            return True
+
+    @dataclass
+    class PAYLOAD_READ_FAILED:
+        """
+        A read asked for by `DriverCommand.ReadPayload` failed.
+"""
+        
+        def __init__(self, device:str, failure:ReadFailure):
+            self.device = device
+            
+            """
+        The device.
+"""
+        
+            self.failure = failure
+            
+            """
+        Why.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.PAYLOAD_READ_FAILED(device={}, failure={})".format(self.device, self.failure)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_PAYLOAD_READ_FAILED():
+                return False
+            if self.device != other.device:
+                return False
+            if self.failure != other.failure:
+                return False
+            return True
+
+    @dataclass
+    class PAYLOAD_REQUESTED:
+        """
+        A central asks this phone's GATT server for the payload (iOS peripheral).
+"""
+        
+        def __init__(self, request:int, offset:int):
+            self.request = request
+            
+            """
+        The platform's id of the request, echoed in `DriverCommand.RespondToRead`.
+"""
+        
+            self.offset = offset
+            
+            """
+        The offset asked for.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DriverEvent.PAYLOAD_REQUESTED(request={}, offset={})".format(self.request, self.offset)
+        def __eq__(self, other):
+            if not isinstance(other, DriverEvent):
+                return NotImplemented
+            if not other.is_PAYLOAD_REQUESTED():
+                return False
+            if self.request != other.request:
+                return False
+            if self.offset != other.offset:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_ENABLE(self) -> bool:
+        return isinstance(self, DriverEvent.ENABLE)
+    def is_enable(self) -> bool:
+        return isinstance(self, DriverEvent.ENABLE)
+    def is_DISABLE(self) -> bool:
+        return isinstance(self, DriverEvent.DISABLE)
+    def is_disable(self) -> bool:
+        return isinstance(self, DriverEvent.DISABLE)
+    def is_RESTARTED(self) -> bool:
+        return isinstance(self, DriverEvent.RESTARTED)
+    def is_restarted(self) -> bool:
+        return isinstance(self, DriverEvent.RESTARTED)
+    def is_TIMER(self) -> bool:
+        return isinstance(self, DriverEvent.TIMER)
+    def is_timer(self) -> bool:
+        return isinstance(self, DriverEvent.TIMER)
+    def is_BLUETOOTH(self) -> bool:
+        return isinstance(self, DriverEvent.BLUETOOTH)
+    def is_bluetooth(self) -> bool:
+        return isinstance(self, DriverEvent.BLUETOOTH)
+    def is_PERMISSION(self) -> bool:
+        return isinstance(self, DriverEvent.PERMISSION)
+    def is_permission(self) -> bool:
+        return isinstance(self, DriverEvent.PERMISSION)
+    def is_APP(self) -> bool:
+        return isinstance(self, DriverEvent.APP)
+    def is_app(self) -> bool:
+        return isinstance(self, DriverEvent.APP)
+    def is_SCREEN(self) -> bool:
+        return isinstance(self, DriverEvent.SCREEN)
+    def is_screen(self) -> bool:
+        return isinstance(self, DriverEvent.SCREEN)
+    def is_POWER_SAVE(self) -> bool:
+        return isinstance(self, DriverEvent.POWER_SAVE)
+    def is_power_save(self) -> bool:
+        return isinstance(self, DriverEvent.POWER_SAVE)
+    def is_BLUETOOTH_AUDIO(self) -> bool:
+        return isinstance(self, DriverEvent.BLUETOOTH_AUDIO)
+    def is_bluetooth_audio(self) -> bool:
+        return isinstance(self, DriverEvent.BLUETOOTH_AUDIO)
+    def is_SCAN_RESULT(self) -> bool:
+        return isinstance(self, DriverEvent.SCAN_RESULT)
+    def is_scan_result(self) -> bool:
+        return isinstance(self, DriverEvent.SCAN_RESULT)
+    def is_SCAN_STARTED(self) -> bool:
+        return isinstance(self, DriverEvent.SCAN_STARTED)
+    def is_scan_started(self) -> bool:
+        return isinstance(self, DriverEvent.SCAN_STARTED)
+    def is_SCAN_FAILED(self) -> bool:
+        return isinstance(self, DriverEvent.SCAN_FAILED)
+    def is_scan_failed(self) -> bool:
+        return isinstance(self, DriverEvent.SCAN_FAILED)
+    def is_ADVERTISING_STARTED(self) -> bool:
+        return isinstance(self, DriverEvent.ADVERTISING_STARTED)
+    def is_advertising_started(self) -> bool:
+        return isinstance(self, DriverEvent.ADVERTISING_STARTED)
+    def is_ADVERTISING_FAILED(self) -> bool:
+        return isinstance(self, DriverEvent.ADVERTISING_FAILED)
+    def is_advertising_failed(self) -> bool:
+        return isinstance(self, DriverEvent.ADVERTISING_FAILED)
+    def is_PAYLOAD_READ(self) -> bool:
+        return isinstance(self, DriverEvent.PAYLOAD_READ)
+    def is_payload_read(self) -> bool:
+        return isinstance(self, DriverEvent.PAYLOAD_READ)
+    def is_PAYLOAD_READ_FAILED(self) -> bool:
+        return isinstance(self, DriverEvent.PAYLOAD_READ_FAILED)
+    def is_payload_read_failed(self) -> bool:
+        return isinstance(self, DriverEvent.PAYLOAD_READ_FAILED)
+    def is_PAYLOAD_REQUESTED(self) -> bool:
+        return isinstance(self, DriverEvent.PAYLOAD_REQUESTED)
+    def is_payload_requested(self) -> bool:
+        return isinstance(self, DriverEvent.PAYLOAD_REQUESTED)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+DriverEvent.ENABLE = type("DriverEvent.ENABLE", (DriverEvent.ENABLE, DriverEvent,), {})  # type: ignore
+DriverEvent.DISABLE = type("DriverEvent.DISABLE", (DriverEvent.DISABLE, DriverEvent,), {})  # type: ignore
+DriverEvent.RESTARTED = type("DriverEvent.RESTARTED", (DriverEvent.RESTARTED, DriverEvent,), {})  # type: ignore
+DriverEvent.TIMER = type("DriverEvent.TIMER", (DriverEvent.TIMER, DriverEvent,), {})  # type: ignore
+DriverEvent.BLUETOOTH = type("DriverEvent.BLUETOOTH", (DriverEvent.BLUETOOTH, DriverEvent,), {})  # type: ignore
+DriverEvent.PERMISSION = type("DriverEvent.PERMISSION", (DriverEvent.PERMISSION, DriverEvent,), {})  # type: ignore
+DriverEvent.APP = type("DriverEvent.APP", (DriverEvent.APP, DriverEvent,), {})  # type: ignore
+DriverEvent.SCREEN = type("DriverEvent.SCREEN", (DriverEvent.SCREEN, DriverEvent,), {})  # type: ignore
+DriverEvent.POWER_SAVE = type("DriverEvent.POWER_SAVE", (DriverEvent.POWER_SAVE, DriverEvent,), {})  # type: ignore
+DriverEvent.BLUETOOTH_AUDIO = type("DriverEvent.BLUETOOTH_AUDIO", (DriverEvent.BLUETOOTH_AUDIO, DriverEvent,), {})  # type: ignore
+DriverEvent.SCAN_RESULT = type("DriverEvent.SCAN_RESULT", (DriverEvent.SCAN_RESULT, DriverEvent,), {})  # type: ignore
+DriverEvent.SCAN_STARTED = type("DriverEvent.SCAN_STARTED", (DriverEvent.SCAN_STARTED, DriverEvent,), {})  # type: ignore
+DriverEvent.SCAN_FAILED = type("DriverEvent.SCAN_FAILED", (DriverEvent.SCAN_FAILED, DriverEvent,), {})  # type: ignore
+DriverEvent.ADVERTISING_STARTED = type("DriverEvent.ADVERTISING_STARTED", (DriverEvent.ADVERTISING_STARTED, DriverEvent,), {})  # type: ignore
+DriverEvent.ADVERTISING_FAILED = type("DriverEvent.ADVERTISING_FAILED", (DriverEvent.ADVERTISING_FAILED, DriverEvent,), {})  # type: ignore
+DriverEvent.PAYLOAD_READ = type("DriverEvent.PAYLOAD_READ", (DriverEvent.PAYLOAD_READ, DriverEvent,), {})  # type: ignore
+DriverEvent.PAYLOAD_READ_FAILED = type("DriverEvent.PAYLOAD_READ_FAILED", (DriverEvent.PAYLOAD_READ_FAILED, DriverEvent,), {})  # type: ignore
+DriverEvent.PAYLOAD_REQUESTED = type("DriverEvent.PAYLOAD_REQUESTED", (DriverEvent.PAYLOAD_REQUESTED, DriverEvent,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DriverEvent.ENABLE(
+            )
+        if variant == 2:
+            return DriverEvent.DISABLE(
+            )
+        if variant == 3:
+            return DriverEvent.RESTARTED(
+                _UniffiFfiConverterTypeRestartReason.read(buf),
+            )
+        if variant == 4:
+            return DriverEvent.TIMER(
+            )
+        if variant == 5:
+            return DriverEvent.BLUETOOTH(
+                _UniffiFfiConverterTypeBluetoothState.read(buf),
+            )
+        if variant == 6:
+            return DriverEvent.PERMISSION(
+                _UniffiFfiConverterBoolean.read(buf),
+            )
+        if variant == 7:
+            return DriverEvent.APP(
+                _UniffiFfiConverterTypeAppState.read(buf),
+            )
+        if variant == 8:
+            return DriverEvent.SCREEN(
+                _UniffiFfiConverterBoolean.read(buf),
+            )
+        if variant == 9:
+            return DriverEvent.POWER_SAVE(
+                _UniffiFfiConverterBoolean.read(buf),
+            )
+        if variant == 10:
+            return DriverEvent.BLUETOOTH_AUDIO(
+                _UniffiFfiConverterBoolean.read(buf),
+            )
+        if variant == 11:
+            return DriverEvent.SCAN_RESULT(
+                _UniffiFfiConverterTypeScanReport.read(buf),
+            )
+        if variant == 12:
+            return DriverEvent.SCAN_STARTED(
+            )
+        if variant == 13:
+            return DriverEvent.SCAN_FAILED(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 14:
+            return DriverEvent.ADVERTISING_STARTED(
+            )
+        if variant == 15:
+            return DriverEvent.ADVERTISING_FAILED(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 16:
+            return DriverEvent.PAYLOAD_READ(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterBytes.read(buf),
+            )
+        if variant == 17:
+            return DriverEvent.PAYLOAD_READ_FAILED(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterTypeReadFailure.read(buf),
+            )
+        if variant == 18:
+            return DriverEvent.PAYLOAD_REQUESTED(
+                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_ENABLE():
+            return
+        if value.is_DISABLE():
+            return
+        if value.is_RESTARTED():
+            _UniffiFfiConverterTypeRestartReason.check_lower(value.reason)
+            return
+        if value.is_TIMER():
+            return
+        if value.is_BLUETOOTH():
+            _UniffiFfiConverterTypeBluetoothState.check_lower(value.state)
+            return
+        if value.is_PERMISSION():
+            _UniffiFfiConverterBoolean.check_lower(value.granted)
+            return
+        if value.is_APP():
+            _UniffiFfiConverterTypeAppState.check_lower(value.state)
+            return
+        if value.is_SCREEN():
+            _UniffiFfiConverterBoolean.check_lower(value.on)
+            return
+        if value.is_POWER_SAVE():
+            _UniffiFfiConverterBoolean.check_lower(value.on)
+            return
+        if value.is_BLUETOOTH_AUDIO():
+            _UniffiFfiConverterBoolean.check_lower(value.connected)
+            return
+        if value.is_SCAN_RESULT():
+            _UniffiFfiConverterTypeScanReport.check_lower(value.report)
+            return
+        if value.is_SCAN_STARTED():
+            return
+        if value.is_SCAN_FAILED():
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if value.is_ADVERTISING_STARTED():
+            return
+        if value.is_ADVERTISING_FAILED():
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if value.is_PAYLOAD_READ():
+            _UniffiFfiConverterString.check_lower(value.device)
+            _UniffiFfiConverterBytes.check_lower(value.value)
+            return
+        if value.is_PAYLOAD_READ_FAILED():
+            _UniffiFfiConverterString.check_lower(value.device)
+            _UniffiFfiConverterTypeReadFailure.check_lower(value.failure)
+            return
+        if value.is_PAYLOAD_REQUESTED():
+            _UniffiFfiConverterUInt64.check_lower(value.request)
+            _UniffiFfiConverterUInt32.check_lower(value.offset)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_ENABLE():
+            buf.write_i32(1)
+        if value.is_DISABLE():
+            buf.write_i32(2)
+        if value.is_RESTARTED():
+            buf.write_i32(3)
+            _UniffiFfiConverterTypeRestartReason.write(value.reason, buf)
+        if value.is_TIMER():
+            buf.write_i32(4)
+        if value.is_BLUETOOTH():
+            buf.write_i32(5)
+            _UniffiFfiConverterTypeBluetoothState.write(value.state, buf)
+        if value.is_PERMISSION():
+            buf.write_i32(6)
+            _UniffiFfiConverterBoolean.write(value.granted, buf)
+        if value.is_APP():
+            buf.write_i32(7)
+            _UniffiFfiConverterTypeAppState.write(value.state, buf)
+        if value.is_SCREEN():
+            buf.write_i32(8)
+            _UniffiFfiConverterBoolean.write(value.on, buf)
+        if value.is_POWER_SAVE():
+            buf.write_i32(9)
+            _UniffiFfiConverterBoolean.write(value.on, buf)
+        if value.is_BLUETOOTH_AUDIO():
+            buf.write_i32(10)
+            _UniffiFfiConverterBoolean.write(value.connected, buf)
+        if value.is_SCAN_RESULT():
+            buf.write_i32(11)
+            _UniffiFfiConverterTypeScanReport.write(value.report, buf)
+        if value.is_SCAN_STARTED():
+            buf.write_i32(12)
+        if value.is_SCAN_FAILED():
+            buf.write_i32(13)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if value.is_ADVERTISING_STARTED():
+            buf.write_i32(14)
+        if value.is_ADVERTISING_FAILED():
+            buf.write_i32(15)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if value.is_PAYLOAD_READ():
+            buf.write_i32(16)
+            _UniffiFfiConverterString.write(value.device, buf)
+            _UniffiFfiConverterBytes.write(value.value, buf)
+        if value.is_PAYLOAD_READ_FAILED():
+            buf.write_i32(17)
+            _UniffiFfiConverterString.write(value.device, buf)
+            _UniffiFfiConverterTypeReadFailure.write(value.failure, buf)
+        if value.is_PAYLOAD_REQUESTED():
+            buf.write_i32(18)
+            _UniffiFfiConverterUInt64.write(value.request, buf)
+            _UniffiFfiConverterUInt32.write(value.offset, buf)
+
+
+
+
+
+
+
+
+class Platform(enum.Enum):
+    """
+    Which platform carries out the commands.
+"""
+    
+    ANDROID = 0
+    """
+    Android: non-connectable legacy adverts with FD6F service data; exact alarms.
+"""
+    
+    IOS = 1
+    """
+    iOS: connectable adverts with the service UUID only, the payload served over GATT;
+    no timers in the background.
+"""
+    
+    DESKTOP = 2
+    """
+    A desktop scanner (listens only).
+"""
+    
+
+
+class _UniffiFfiConverterTypePlatform(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Platform.ANDROID
+        if variant == 2:
+            return Platform.IOS
+        if variant == 3:
+            return Platform.DESKTOP
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == Platform.ANDROID:
+            return
+        if value == Platform.IOS:
+            return
+        if value == Platform.DESKTOP:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == Platform.ANDROID:
+            buf.write_i32(1)
+        if value == Platform.IOS:
+            buf.write_i32(2)
+        if value == Platform.DESKTOP:
+            buf.write_i32(3)
+
+
+
+class _UniffiFfiConverterSequenceTypeDriverCommand(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDriverCommand.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDriverCommand.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDriverCommand.read(buf) for i in range(count)
+        ]
+
+
+class BluezoneDriverProtocol(typing.Protocol):
+    """
+    The driver of this phone's radio: events in, commands out.
+"""
+    
+    def collection(self, ) -> CollectionReport:
+        """
+        Collection: status, "nearby now" and the driver's counts.
+"""
+        raise NotImplementedError
+    def diagnostics(self, ) -> Diagnostics:
+        """
+        The tracer's report on data collection with `collection` filled in (nothing in it
+        leaves the phone).
+"""
+        raise NotImplementedError
+    def handle(self, now_ms: int,event: DriverEvent) -> typing.List[DriverCommand]:
+        """
+        Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
+"""
+        raise NotImplementedError
+    def nearby(self, ) -> typing.Optional[NearbyCount]:
+        """
+        Phones heard in the last completed window.
+"""
+        raise NotImplementedError
+    def next_wakeup(self, ) -> typing.Optional[int]:
+        """
+        When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
+"""
+        raise NotImplementedError
+    def status(self, ) -> CollectionStatus:
+        """
+        What to show the person.
+"""
+        raise NotImplementedError
+
+class BluezoneDriver(BluezoneDriverProtocol):
+    """
+    The driver of this phone's radio: events in, commands out.
+"""
+    
+    _handle: ctypes.c_uint64
+    def __init__(self, tracer: BluezoneTracer,platform: Platform,settings: typing.Optional[DriverSettings],seed: int,now_ms: int):
+        """
+        A driver over `tracer`'s engine, resuming from the state it saved (off, as on a fresh
+        install, when there is none). `settings` override the platform's defaults; `seed`
+        feeds the scan jitter only (take it from the OS generator); `now_ms` is Unix ms.
+        Send `Restarted` first after a process start, or `Enable` on first use.
+"""
+        
+        _UniffiFfiConverterTypeBluezoneTracer.check_lower(tracer)
+
+        _UniffiFfiConverterTypePlatform.check_lower(platform)
+
+        _UniffiFfiConverterOptionalTypeDriverSettings.check_lower(settings)
+
+        _UniffiFfiConverterUInt64.check_lower(seed)
+
+        _UniffiFfiConverterInt64.check_lower(now_ms)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeBluezoneTracer.lower(tracer),
+            _UniffiFfiConverterTypePlatform.lower(platform),
+            _UniffiFfiConverterOptionalTypeDriverSettings.lower(settings),
+            _UniffiFfiConverterUInt64.lower(seed),
+            _UniffiFfiConverterInt64.lower(now_ms),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeBluezoneDriver.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new,
+            *_uniffi_lowered_args,
+        )
+        self._handle = _uniffi_ffi_result
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonedriver, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonedriver, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def collection(self, ) -> CollectionReport:
+        """
+        Collection: status, "nearby now" and the driver's counts.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCollectionReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def diagnostics(self, ) -> Diagnostics:
+        """
+        The tracer's report on data collection with `collection` filled in (nothing in it
+        leaves the phone).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDiagnostics.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def handle(self, now_ms: int,event: DriverEvent) -> typing.List[DriverCommand]:
+        """
+        Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(now_ms)
+
+        _UniffiFfiConverterTypeDriverEvent.check_lower(event)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(now_ms),
+            _UniffiFfiConverterTypeDriverEvent.lower(event),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDriverCommand.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_handle,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def nearby(self, ) -> typing.Optional[NearbyCount]:
+        """
+        Phones heard in the last completed window.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeNearbyCount.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_nearby,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def next_wakeup(self, ) -> typing.Optional[int]:
+        """
+        When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalInt64.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_next_wakeup,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def status(self, ) -> CollectionStatus:
+        """
+        What to show the person.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCollectionStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeBluezoneDriver:
+    @staticmethod
+    def lift(value: int) -> BluezoneDriver:
+        return BluezoneDriver._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: BluezoneDriver):
+        if not isinstance(value, BluezoneDriver):
+            raise TypeError("Expected BluezoneDriver instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: BluezoneDriver) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> BluezoneDriver:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: BluezoneDriver, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 
 class HttpClient():
@@ -3625,24 +6637,70 @@ class _UniffiFfiConverterTypeBluezoneTracer:
     def write(cls, value: BluezoneTracer, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterOptionalTypeDriverSettings(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeDriverSettings.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeDriverSettings.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeDriverSettings.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 __all__ = [
     "InternalError",
+    "PauseReason",
+    "CollectionState",
     "KeyFileRefusal",
     "DownloadFailure",
     "Advert",
+    "AppState",
+    "BluetoothState",
     "BluezoneError",
+    "ScanMode",
+    "DriverCommand",
+    "RestartReason",
+    "ReadFailure",
+    "DriverEvent",
+    "Platform",
+    "AdvertisingRequest",
     "TrustedSigner",
     "BluezoneConfig",
+    "CollectionStatus",
+    "NearbyCount",
+    "GattCounters",
+    "DriverCounters",
+    "CollectionReport",
     "CurrentAdvertisement",
     "FailingKeyFile",
     "Diagnostics",
+    "DriverSettings",
     "ExposureDay",
     "ExposureStatus",
     "HttpResponse",
     "IngestReport",
+    "ScanFilters",
     "ServiceDataEntry",
+    "ScanReport",
     "Sighting",
     "VerifiedCode",
+    "BluezoneDriver",
+    "BluezoneDriverProtocol",
     "HttpClientImpl",
     "HttpClient",
     "NotifierImpl",

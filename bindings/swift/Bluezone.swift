@@ -688,6 +688,243 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * The driver of this phone's radio: events in, commands out.
+ */
+public protocol BluezoneDriverProtocol: AnyObject, Sendable {
+    
+    /**
+     * Collection: status, "nearby now" and the driver's counts.
+     */
+    func collection() throws  -> CollectionReport
+    
+    /**
+     * The tracer's report on data collection with `collection` filled in (nothing in it
+     * leaves the phone).
+     */
+    func diagnostics() throws  -> Diagnostics
+    
+    /**
+     * Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
+     */
+    func handle(nowMs: Int64, event: DriverEvent) throws  -> [DriverCommand]
+    
+    /**
+     * Phones heard in the last completed window.
+     */
+    func nearby() throws  -> NearbyCount?
+    
+    /**
+     * When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
+     */
+    func nextWakeup() throws  -> Int64?
+    
+    /**
+     * What to show the person.
+     */
+    func status() throws  -> CollectionStatus
+    
+}
+/**
+ * The driver of this phone's radio: events in, commands out.
+ */
+open class BluezoneDriver: BluezoneDriverProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bluezone_ffi_fn_clone_bluezonedriver(self.handle, $0) }
+    }
+    /**
+     * A driver over `tracer`'s engine, resuming from the state it saved (off, as on a fresh
+     * install, when there is none). `settings` override the platform's defaults; `seed`
+     * feeds the scan jitter only (take it from the OS generator); `now_ms` is Unix ms.
+     * Send `Restarted` first after a process start, or `Enable` on first use.
+     */
+public convenience init(tracer: BluezoneTracer, platform: Platform, settings: DriverSettings?, seed: UInt64, nowMs: Int64)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new(
+        FfiConverterTypeBluezoneTracer_lower(tracer),
+        FfiConverterTypePlatform_lower(platform),
+        FfiConverterOptionTypeDriverSettings.lower(settings),
+        FfiConverterUInt64.lower(seed),
+        FfiConverterInt64.lower(nowMs),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bluezone_ffi_fn_free_bluezonedriver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Collection: status, "nearby now" and the driver's counts.
+     */
+open func collection()throws  -> CollectionReport  {
+    return try  FfiConverterTypeCollectionReport_lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonedriver_collection(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The tracer's report on data collection with `collection` filled in (nothing in it
+     * leaves the phone).
+     */
+open func diagnostics()throws  -> Diagnostics  {
+    return try  FfiConverterTypeDiagnostics_lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
+     */
+open func handle(nowMs: Int64, event: DriverEvent)throws  -> [DriverCommand]  {
+    return try  FfiConverterSequenceTypeDriverCommand.lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonedriver_handle(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowMs),
+        FfiConverterTypeDriverEvent_lower(event),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Phones heard in the last completed window.
+     */
+open func nearby()throws  -> NearbyCount?  {
+    return try  FfiConverterOptionTypeNearbyCount.lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonedriver_nearby(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
+     */
+open func nextWakeup()throws  -> Int64?  {
+    return try  FfiConverterOptionInt64.lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonedriver_next_wakeup(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What to show the person.
+     */
+open func status()throws  -> CollectionStatus  {
+    return try  FfiConverterTypeCollectionStatus_lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonedriver_status(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBluezoneDriver: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = BluezoneDriver
+
+    public static func lift(_ handle: UInt64) throws -> BluezoneDriver {
+        return BluezoneDriver(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: BluezoneDriver) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BluezoneDriver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: BluezoneDriver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBluezoneDriver_lift(_ handle: UInt64) throws -> BluezoneDriver {
+    return try FfiConverterTypeBluezoneDriver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBluezoneDriver_lower(_ value: BluezoneDriver) -> UInt64 {
+    return FfiConverterTypeBluezoneDriver.lower(value)
+}
+
+
+
+
+
+
+/**
  * The exposure-notification engine of this phone.
  */
 public protocol BluezoneTracerProtocol: AnyObject, Sendable {
@@ -1507,6 +1744,125 @@ public func FfiConverterTypeNotifier_lower(_ value: Notifier) -> UInt64 {
 
 
 /**
+ * What to advertise and how.
+ */
+public struct AdvertisingRequest: Equatable, Hashable {
+    /**
+     * The 20-byte FD6F service data (RPI then AEM).
+     */
+    public var serviceData: Data
+    /**
+     * The full 31-byte legacy advertising payload.
+     */
+    public var payload: Data
+    /**
+     * Connectable (iOS: so scanners can read the payload characteristic).
+     */
+    public var connectable: Bool
+    /**
+     * Put the service data in the advert (Android); iOS advertises the UUID only.
+     */
+    public var includeServiceData: Bool
+    /**
+     * Serve the payload from the GATT characteristic (iOS).
+     */
+    public var servePayload: Bool
+    /**
+     * Advertising interval to aim for, ms.
+     */
+    public var intervalMs: UInt32
+    /**
+     * Unix time (ms) at which this payload must be off the air.
+     */
+    public var untilMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The 20-byte FD6F service data (RPI then AEM).
+         */serviceData: Data, 
+        /**
+         * The full 31-byte legacy advertising payload.
+         */payload: Data, 
+        /**
+         * Connectable (iOS: so scanners can read the payload characteristic).
+         */connectable: Bool, 
+        /**
+         * Put the service data in the advert (Android); iOS advertises the UUID only.
+         */includeServiceData: Bool, 
+        /**
+         * Serve the payload from the GATT characteristic (iOS).
+         */servePayload: Bool, 
+        /**
+         * Advertising interval to aim for, ms.
+         */intervalMs: UInt32, 
+        /**
+         * Unix time (ms) at which this payload must be off the air.
+         */untilMs: Int64) {
+        self.serviceData = serviceData
+        self.payload = payload
+        self.connectable = connectable
+        self.includeServiceData = includeServiceData
+        self.servePayload = servePayload
+        self.intervalMs = intervalMs
+        self.untilMs = untilMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AdvertisingRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdvertisingRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdvertisingRequest {
+        return
+            try AdvertisingRequest(
+                serviceData: FfiConverterData.read(from: &buf), 
+                payload: FfiConverterData.read(from: &buf), 
+                connectable: FfiConverterBool.read(from: &buf), 
+                includeServiceData: FfiConverterBool.read(from: &buf), 
+                servePayload: FfiConverterBool.read(from: &buf), 
+                intervalMs: FfiConverterUInt32.read(from: &buf), 
+                untilMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AdvertisingRequest, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.serviceData, into: &buf)
+        FfiConverterData.write(value.payload, into: &buf)
+        FfiConverterBool.write(value.connectable, into: &buf)
+        FfiConverterBool.write(value.includeServiceData, into: &buf)
+        FfiConverterBool.write(value.servePayload, into: &buf)
+        FfiConverterUInt32.write(value.intervalMs, into: &buf)
+        FfiConverterInt64.write(value.untilMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdvertisingRequest_lift(_ buf: RustBuffer) throws -> AdvertisingRequest {
+    return try FfiConverterTypeAdvertisingRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdvertisingRequest_lower(_ value: AdvertisingRequest) -> RustBuffer {
+    return FfiConverterTypeAdvertisingRequest.lower(value)
+}
+
+
+/**
  * The app's settings for the core.
  */
 public struct BluezoneConfig: Equatable, Hashable {
@@ -1592,6 +1948,174 @@ public func FfiConverterTypeBluezoneConfig_lift(_ buf: RustBuffer) throws -> Blu
 #endif
 public func FfiConverterTypeBluezoneConfig_lower(_ value: BluezoneConfig) -> RustBuffer {
     return FfiConverterTypeBluezoneConfig.lower(value)
+}
+
+
+/**
+ * Collection, as diagnostics show it.
+ */
+public struct CollectionReport: Equatable, Hashable {
+    /**
+     * What the person sees.
+     */
+    public var status: CollectionStatus
+    /**
+     * Phones heard in the last window.
+     */
+    public var nearby: NearbyCount?
+    /**
+     * What the driver did.
+     */
+    public var driver: DriverCounters
+    /**
+     * Engine calls that failed.
+     */
+    public var engineErrors: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What the person sees.
+         */status: CollectionStatus, 
+        /**
+         * Phones heard in the last window.
+         */nearby: NearbyCount?, 
+        /**
+         * What the driver did.
+         */driver: DriverCounters, 
+        /**
+         * Engine calls that failed.
+         */engineErrors: UInt64) {
+        self.status = status
+        self.nearby = nearby
+        self.driver = driver
+        self.engineErrors = engineErrors
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CollectionReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCollectionReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CollectionReport {
+        return
+            try CollectionReport(
+                status: FfiConverterTypeCollectionStatus.read(from: &buf), 
+                nearby: FfiConverterOptionTypeNearbyCount.read(from: &buf), 
+                driver: FfiConverterTypeDriverCounters.read(from: &buf), 
+                engineErrors: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CollectionReport, into buf: inout [UInt8]) {
+        FfiConverterTypeCollectionStatus.write(value.status, into: &buf)
+        FfiConverterOptionTypeNearbyCount.write(value.nearby, into: &buf)
+        FfiConverterTypeDriverCounters.write(value.driver, into: &buf)
+        FfiConverterUInt64.write(value.engineErrors, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectionReport_lift(_ buf: RustBuffer) throws -> CollectionReport {
+    return try FfiConverterTypeCollectionReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectionReport_lower(_ value: CollectionReport) -> RustBuffer {
+    return FfiConverterTypeCollectionReport.lower(value)
+}
+
+
+/**
+ * What to show the person about collection.
+ */
+public struct CollectionStatus: Equatable, Hashable {
+    /**
+     * The state.
+     */
+    public var state: CollectionState
+    /**
+     * Unix time (ms) since which it holds.
+     */
+    public var sinceMs: Int64
+    /**
+     * Advertising is failing (others' adverts may still be collected).
+     */
+    public var advertisingFailing: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The state.
+         */state: CollectionState, 
+        /**
+         * Unix time (ms) since which it holds.
+         */sinceMs: Int64, 
+        /**
+         * Advertising is failing (others' adverts may still be collected).
+         */advertisingFailing: Bool) {
+        self.state = state
+        self.sinceMs = sinceMs
+        self.advertisingFailing = advertisingFailing
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CollectionStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCollectionStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CollectionStatus {
+        return
+            try CollectionStatus(
+                state: FfiConverterTypeCollectionState.read(from: &buf), 
+                sinceMs: FfiConverterInt64.read(from: &buf), 
+                advertisingFailing: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CollectionStatus, into buf: inout [UInt8]) {
+        FfiConverterTypeCollectionState.write(value.state, into: &buf)
+        FfiConverterInt64.write(value.sinceMs, into: &buf)
+        FfiConverterBool.write(value.advertisingFailing, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectionStatus_lift(_ buf: RustBuffer) throws -> CollectionStatus {
+    return try FfiConverterTypeCollectionStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectionStatus_lower(_ value: CollectionStatus) -> RustBuffer {
+    return FfiConverterTypeCollectionStatus.lower(value)
 }
 
 
@@ -1739,6 +2263,11 @@ public struct Diagnostics: Equatable, Hashable {
      * How many key files are failing (all of them, even past the list's limit).
      */
     public var failingKeyFileCount: UInt32
+    /**
+     * Collection (status, "nearby now", the driver's counts): filled by
+     * `BluezoneDriver.diagnostics`, `None` from `BluezoneTracer.diagnostics`.
+     */
+    public var collection: CollectionReport?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1773,7 +2302,11 @@ public struct Diagnostics: Equatable, Hashable {
          */failingKeyFiles: [FailingKeyFile], 
         /**
          * How many key files are failing (all of them, even past the list's limit).
-         */failingKeyFileCount: UInt32) {
+         */failingKeyFileCount: UInt32, 
+        /**
+         * Collection (status, "nearby now", the driver's counts): filled by
+         * `BluezoneDriver.diagnostics`, `None` from `BluezoneTracer.diagnostics`.
+         */collection: CollectionReport?) {
         self.idsHeardPerHour = idsHeardPerHour
         self.scansLast24h = scansLast24h
         self.longestScanGapSecs = longestScanGapSecs
@@ -1784,6 +2317,7 @@ public struct Diagnostics: Equatable, Hashable {
         self.refusedSinceOpen = refusedSinceOpen
         self.failingKeyFiles = failingKeyFiles
         self.failingKeyFileCount = failingKeyFileCount
+        self.collection = collection
     }
 
     
@@ -1811,7 +2345,8 @@ public struct FfiConverterTypeDiagnostics: FfiConverterRustBuffer {
                 acceptedSinceOpen: FfiConverterUInt64.read(from: &buf), 
                 refusedSinceOpen: FfiConverterUInt64.read(from: &buf), 
                 failingKeyFiles: FfiConverterSequenceTypeFailingKeyFile.read(from: &buf), 
-                failingKeyFileCount: FfiConverterUInt32.read(from: &buf)
+                failingKeyFileCount: FfiConverterUInt32.read(from: &buf), 
+                collection: FfiConverterOptionTypeCollectionReport.read(from: &buf)
         )
     }
 
@@ -1826,6 +2361,7 @@ public struct FfiConverterTypeDiagnostics: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.refusedSinceOpen, into: &buf)
         FfiConverterSequenceTypeFailingKeyFile.write(value.failingKeyFiles, into: &buf)
         FfiConverterUInt32.write(value.failingKeyFileCount, into: &buf)
+        FfiConverterOptionTypeCollectionReport.write(value.collection, into: &buf)
     }
 }
 
@@ -1842,6 +2378,347 @@ public func FfiConverterTypeDiagnostics_lift(_ buf: RustBuffer) throws -> Diagno
 #endif
 public func FfiConverterTypeDiagnostics_lower(_ value: Diagnostics) -> RustBuffer {
     return FfiConverterTypeDiagnostics.lower(value)
+}
+
+
+/**
+ * What the driver has done since it was created.
+ */
+public struct DriverCounters: Equatable, Hashable {
+    /**
+     * Scan windows completed.
+     */
+    public var windows: UInt64
+    /**
+     * Sightings handed to the engine.
+     */
+    public var sightings: UInt64
+    /**
+     * Adverts that were not exposure notification.
+     */
+    public var unrelated: UInt64
+    /**
+     * iPhone adverts dropped unread.
+     */
+    public var unread: UInt64
+    /**
+     * Results reported while no scan was running.
+     */
+    public var lateResults: UInt64
+    /**
+     * Scan starts the platform refused.
+     */
+    public var scanFailures: UInt64
+    /**
+     * Advertising starts the platform refused.
+     */
+    public var advertisingFailures: UInt64
+    /**
+     * Identifier rotations.
+     */
+    public var rotations: UInt64
+    /**
+     * Restarts from saved state.
+     */
+    public var restarts: UInt64
+    /**
+     * The GATT fallback's counts.
+     */
+    public var gatt: GattCounters
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Scan windows completed.
+         */windows: UInt64, 
+        /**
+         * Sightings handed to the engine.
+         */sightings: UInt64, 
+        /**
+         * Adverts that were not exposure notification.
+         */unrelated: UInt64, 
+        /**
+         * iPhone adverts dropped unread.
+         */unread: UInt64, 
+        /**
+         * Results reported while no scan was running.
+         */lateResults: UInt64, 
+        /**
+         * Scan starts the platform refused.
+         */scanFailures: UInt64, 
+        /**
+         * Advertising starts the platform refused.
+         */advertisingFailures: UInt64, 
+        /**
+         * Identifier rotations.
+         */rotations: UInt64, 
+        /**
+         * Restarts from saved state.
+         */restarts: UInt64, 
+        /**
+         * The GATT fallback's counts.
+         */gatt: GattCounters) {
+        self.windows = windows
+        self.sightings = sightings
+        self.unrelated = unrelated
+        self.unread = unread
+        self.lateResults = lateResults
+        self.scanFailures = scanFailures
+        self.advertisingFailures = advertisingFailures
+        self.rotations = rotations
+        self.restarts = restarts
+        self.gatt = gatt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DriverCounters: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDriverCounters: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DriverCounters {
+        return
+            try DriverCounters(
+                windows: FfiConverterUInt64.read(from: &buf), 
+                sightings: FfiConverterUInt64.read(from: &buf), 
+                unrelated: FfiConverterUInt64.read(from: &buf), 
+                unread: FfiConverterUInt64.read(from: &buf), 
+                lateResults: FfiConverterUInt64.read(from: &buf), 
+                scanFailures: FfiConverterUInt64.read(from: &buf), 
+                advertisingFailures: FfiConverterUInt64.read(from: &buf), 
+                rotations: FfiConverterUInt64.read(from: &buf), 
+                restarts: FfiConverterUInt64.read(from: &buf), 
+                gatt: FfiConverterTypeGattCounters.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DriverCounters, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.windows, into: &buf)
+        FfiConverterUInt64.write(value.sightings, into: &buf)
+        FfiConverterUInt64.write(value.unrelated, into: &buf)
+        FfiConverterUInt64.write(value.unread, into: &buf)
+        FfiConverterUInt64.write(value.lateResults, into: &buf)
+        FfiConverterUInt64.write(value.scanFailures, into: &buf)
+        FfiConverterUInt64.write(value.advertisingFailures, into: &buf)
+        FfiConverterUInt64.write(value.rotations, into: &buf)
+        FfiConverterUInt64.write(value.restarts, into: &buf)
+        FfiConverterTypeGattCounters.write(value.gatt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverCounters_lift(_ buf: RustBuffer) throws -> DriverCounters {
+    return try FfiConverterTypeDriverCounters.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverCounters_lower(_ value: DriverCounters) -> RustBuffer {
+    return FfiConverterTypeDriverCounters.lower(value)
+}
+
+
+/**
+ * Settings of the driver an app may tune. Every field left `None` keeps the platform's
+ * default (`DriverConfig::default_for` in the core); the driver checks the result.
+ */
+public struct DriverSettings: Equatable, Hashable {
+    /**
+     * Time between scan starts before jitter, ms (default 300,000).
+     */
+    public var scanPeriodMs: Int64?
+    /**
+     * Scan window, ms (default 4,000).
+     */
+    public var scanWindowMs: Int64?
+    /**
+     * Window while a Bluetooth audio device shares the radio, ms (default 17,000).
+     */
+    public var busyScanWindowMs: Int64?
+    /**
+     * Each period is shortened by a random amount up to this, ms (default 90,000).
+     */
+    public var scanJitterMs: Int64?
+    /**
+     * Shortest period, ms (default 60,000).
+     */
+    public var minScanPeriodMs: Int64?
+    /**
+     * Scan continuously, cut into windows (default: on iOS only).
+     */
+    public var continuousScan: Bool?
+    /**
+     * Window length when scanning continuously, ms (default 60,000).
+     */
+    public var continuousWindowMs: Int64?
+    /**
+     * Advertising interval asked of the platform, ms (default 250).
+     */
+    public var advertisingIntervalMs: UInt32?
+    /**
+     * This phone's RSSI correction for the "nearby now" count, dB (default 0; use the
+     * calibration entry's, as in `BluezoneConfig`).
+     */
+    public var rssiCorrectionDb: Int16?
+    /**
+     * Transmit power assumed for senders in the "nearby now" count, dBm (default −15).
+     */
+    public var assumedTxDbm: Int16?
+    /**
+     * Read iPhones' payloads over GATT (default: on, except on the desktop).
+     */
+    public var gattEnabled: Bool?
+    /**
+     * GATT reads at once (default 1 on Android, 3 on iOS).
+     */
+    public var gattMaxConcurrent: UInt32?
+    /**
+     * A GATT read not answered in this long is cancelled, ms (default 5,000).
+     */
+    public var gattTimeoutMs: Int64?
+    /**
+     * A device read is not read again for this long, ms (default 300,000).
+     */
+    public var gattCooldownMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Time between scan starts before jitter, ms (default 300,000).
+         */scanPeriodMs: Int64? = nil, 
+        /**
+         * Scan window, ms (default 4,000).
+         */scanWindowMs: Int64? = nil, 
+        /**
+         * Window while a Bluetooth audio device shares the radio, ms (default 17,000).
+         */busyScanWindowMs: Int64? = nil, 
+        /**
+         * Each period is shortened by a random amount up to this, ms (default 90,000).
+         */scanJitterMs: Int64? = nil, 
+        /**
+         * Shortest period, ms (default 60,000).
+         */minScanPeriodMs: Int64? = nil, 
+        /**
+         * Scan continuously, cut into windows (default: on iOS only).
+         */continuousScan: Bool? = nil, 
+        /**
+         * Window length when scanning continuously, ms (default 60,000).
+         */continuousWindowMs: Int64? = nil, 
+        /**
+         * Advertising interval asked of the platform, ms (default 250).
+         */advertisingIntervalMs: UInt32? = nil, 
+        /**
+         * This phone's RSSI correction for the "nearby now" count, dB (default 0; use the
+         * calibration entry's, as in `BluezoneConfig`).
+         */rssiCorrectionDb: Int16? = nil, 
+        /**
+         * Transmit power assumed for senders in the "nearby now" count, dBm (default −15).
+         */assumedTxDbm: Int16? = nil, 
+        /**
+         * Read iPhones' payloads over GATT (default: on, except on the desktop).
+         */gattEnabled: Bool? = nil, 
+        /**
+         * GATT reads at once (default 1 on Android, 3 on iOS).
+         */gattMaxConcurrent: UInt32? = nil, 
+        /**
+         * A GATT read not answered in this long is cancelled, ms (default 5,000).
+         */gattTimeoutMs: Int64? = nil, 
+        /**
+         * A device read is not read again for this long, ms (default 300,000).
+         */gattCooldownMs: Int64? = nil) {
+        self.scanPeriodMs = scanPeriodMs
+        self.scanWindowMs = scanWindowMs
+        self.busyScanWindowMs = busyScanWindowMs
+        self.scanJitterMs = scanJitterMs
+        self.minScanPeriodMs = minScanPeriodMs
+        self.continuousScan = continuousScan
+        self.continuousWindowMs = continuousWindowMs
+        self.advertisingIntervalMs = advertisingIntervalMs
+        self.rssiCorrectionDb = rssiCorrectionDb
+        self.assumedTxDbm = assumedTxDbm
+        self.gattEnabled = gattEnabled
+        self.gattMaxConcurrent = gattMaxConcurrent
+        self.gattTimeoutMs = gattTimeoutMs
+        self.gattCooldownMs = gattCooldownMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DriverSettings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDriverSettings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DriverSettings {
+        return
+            try DriverSettings(
+                scanPeriodMs: FfiConverterOptionInt64.read(from: &buf), 
+                scanWindowMs: FfiConverterOptionInt64.read(from: &buf), 
+                busyScanWindowMs: FfiConverterOptionInt64.read(from: &buf), 
+                scanJitterMs: FfiConverterOptionInt64.read(from: &buf), 
+                minScanPeriodMs: FfiConverterOptionInt64.read(from: &buf), 
+                continuousScan: FfiConverterOptionBool.read(from: &buf), 
+                continuousWindowMs: FfiConverterOptionInt64.read(from: &buf), 
+                advertisingIntervalMs: FfiConverterOptionUInt32.read(from: &buf), 
+                rssiCorrectionDb: FfiConverterOptionInt16.read(from: &buf), 
+                assumedTxDbm: FfiConverterOptionInt16.read(from: &buf), 
+                gattEnabled: FfiConverterOptionBool.read(from: &buf), 
+                gattMaxConcurrent: FfiConverterOptionUInt32.read(from: &buf), 
+                gattTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
+                gattCooldownMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DriverSettings, into buf: inout [UInt8]) {
+        FfiConverterOptionInt64.write(value.scanPeriodMs, into: &buf)
+        FfiConverterOptionInt64.write(value.scanWindowMs, into: &buf)
+        FfiConverterOptionInt64.write(value.busyScanWindowMs, into: &buf)
+        FfiConverterOptionInt64.write(value.scanJitterMs, into: &buf)
+        FfiConverterOptionInt64.write(value.minScanPeriodMs, into: &buf)
+        FfiConverterOptionBool.write(value.continuousScan, into: &buf)
+        FfiConverterOptionInt64.write(value.continuousWindowMs, into: &buf)
+        FfiConverterOptionUInt32.write(value.advertisingIntervalMs, into: &buf)
+        FfiConverterOptionInt16.write(value.rssiCorrectionDb, into: &buf)
+        FfiConverterOptionInt16.write(value.assumedTxDbm, into: &buf)
+        FfiConverterOptionBool.write(value.gattEnabled, into: &buf)
+        FfiConverterOptionUInt32.write(value.gattMaxConcurrent, into: &buf)
+        FfiConverterOptionInt64.write(value.gattTimeoutMs, into: &buf)
+        FfiConverterOptionInt64.write(value.gattCooldownMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverSettings_lift(_ buf: RustBuffer) throws -> DriverSettings {
+    return try FfiConverterTypeDriverSettings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverSettings_lower(_ value: DriverSettings) -> RustBuffer {
+    return FfiConverterTypeDriverSettings.lower(value)
 }
 
 
@@ -2157,6 +3034,105 @@ public func FfiConverterTypeFailingKeyFile_lower(_ value: FailingKeyFile) -> Rus
 
 
 /**
+ * The GATT fallback's counts.
+ */
+public struct GattCounters: Equatable, Hashable {
+    /**
+     * Reads asked of the platform.
+     */
+    public var readsStarted: UInt64
+    /**
+     * Reads that gave a payload.
+     */
+    public var readsSucceeded: UInt64
+    /**
+     * Reads that failed or timed out.
+     */
+    public var readsFailed: UInt64
+    /**
+     * Devices without the payload characteristic.
+     */
+    public var notOurs: UInt64
+    /**
+     * Adverts stored with a payload read earlier.
+     */
+    public var reused: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Reads asked of the platform.
+         */readsStarted: UInt64, 
+        /**
+         * Reads that gave a payload.
+         */readsSucceeded: UInt64, 
+        /**
+         * Reads that failed or timed out.
+         */readsFailed: UInt64, 
+        /**
+         * Devices without the payload characteristic.
+         */notOurs: UInt64, 
+        /**
+         * Adverts stored with a payload read earlier.
+         */reused: UInt64) {
+        self.readsStarted = readsStarted
+        self.readsSucceeded = readsSucceeded
+        self.readsFailed = readsFailed
+        self.notOurs = notOurs
+        self.reused = reused
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension GattCounters: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGattCounters: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GattCounters {
+        return
+            try GattCounters(
+                readsStarted: FfiConverterUInt64.read(from: &buf), 
+                readsSucceeded: FfiConverterUInt64.read(from: &buf), 
+                readsFailed: FfiConverterUInt64.read(from: &buf), 
+                notOurs: FfiConverterUInt64.read(from: &buf), 
+                reused: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GattCounters, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.readsStarted, into: &buf)
+        FfiConverterUInt64.write(value.readsSucceeded, into: &buf)
+        FfiConverterUInt64.write(value.readsFailed, into: &buf)
+        FfiConverterUInt64.write(value.notOurs, into: &buf)
+        FfiConverterUInt64.write(value.reused, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGattCounters_lift(_ buf: RustBuffer) throws -> GattCounters {
+    return try FfiConverterTypeGattCounters.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGattCounters_lower(_ value: GattCounters) -> RustBuffer {
+    return FfiConverterTypeGattCounters.lower(value)
+}
+
+
+/**
  * An HTTP answer.
  */
 public struct HttpResponse: Equatable, Hashable {
@@ -2321,6 +3297,283 @@ public func FfiConverterTypeIngestReport_lift(_ buf: RustBuffer) throws -> Inges
 #endif
 public func FfiConverterTypeIngestReport_lower(_ value: IngestReport) -> RustBuffer {
     return FfiConverterTypeIngestReport.lower(value)
+}
+
+
+/**
+ * Phones heard in one scan window, by distance class ("nearby now").
+ */
+public struct NearbyCount: Equatable, Hashable {
+    /**
+     * Unix time (ms) the window started.
+     */
+    public var windowStartMs: Int64
+    /**
+     * About 1.5 m or closer.
+     */
+    public var near: UInt32
+    /**
+     * Between the thresholds.
+     */
+    public var mid: UInt32
+    /**
+     * Farther.
+     */
+    public var far: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Unix time (ms) the window started.
+         */windowStartMs: Int64, 
+        /**
+         * About 1.5 m or closer.
+         */near: UInt32, 
+        /**
+         * Between the thresholds.
+         */mid: UInt32, 
+        /**
+         * Farther.
+         */far: UInt32) {
+        self.windowStartMs = windowStartMs
+        self.near = near
+        self.mid = mid
+        self.far = far
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NearbyCount: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNearbyCount: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NearbyCount {
+        return
+            try NearbyCount(
+                windowStartMs: FfiConverterInt64.read(from: &buf), 
+                near: FfiConverterUInt32.read(from: &buf), 
+                mid: FfiConverterUInt32.read(from: &buf), 
+                far: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NearbyCount, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.windowStartMs, into: &buf)
+        FfiConverterUInt32.write(value.near, into: &buf)
+        FfiConverterUInt32.write(value.mid, into: &buf)
+        FfiConverterUInt32.write(value.far, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNearbyCount_lift(_ buf: RustBuffer) throws -> NearbyCount {
+    return try FfiConverterTypeNearbyCount.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNearbyCount_lower(_ value: NearbyCount) -> RustBuffer {
+    return FfiConverterTypeNearbyCount.lower(value)
+}
+
+
+/**
+ * What the scanner should report.
+ */
+public struct ScanFilters: Equatable, Hashable {
+    /**
+     * Adverts with FD6F service data or the FD6F service UUID.
+     */
+    public var exposureService: Bool
+    /**
+     * Adverts with Apple manufacturer data (0x004C), where backgrounded iPhones put their
+     * service UUIDs (Android only).
+     */
+    public var appleManufacturerData: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Adverts with FD6F service data or the FD6F service UUID.
+         */exposureService: Bool, 
+        /**
+         * Adverts with Apple manufacturer data (0x004C), where backgrounded iPhones put their
+         * service UUIDs (Android only).
+         */appleManufacturerData: Bool) {
+        self.exposureService = exposureService
+        self.appleManufacturerData = appleManufacturerData
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScanFilters: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScanFilters: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScanFilters {
+        return
+            try ScanFilters(
+                exposureService: FfiConverterBool.read(from: &buf), 
+                appleManufacturerData: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScanFilters, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.exposureService, into: &buf)
+        FfiConverterBool.write(value.appleManufacturerData, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScanFilters_lift(_ buf: RustBuffer) throws -> ScanFilters {
+    return try FfiConverterTypeScanFilters.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScanFilters_lower(_ value: ScanFilters) -> RustBuffer {
+    return FfiConverterTypeScanFilters.lower(value)
+}
+
+
+/**
+ * An advert as the scanner reported it: nothing decoded by the platform.
+ */
+public struct ScanReport: Equatable, Hashable {
+    /**
+     * The platform's handle of the sender (Android: its address; iOS: the peripheral's
+     * identifier).
+     */
+    public var device: String
+    /**
+     * The advert's data as the platform gives it (Android: raw AD structures; iOS: the
+     * service-data map).
+     */
+    public var advert: Advert
+    /**
+     * Service UUIDs reported outside `advert` (iOS: the service-UUID and overflow-UUID
+     * lists), as text.
+     */
+    public var serviceUuids: [String]
+    /**
+     * The platform reported our service UUID in Apple's overflow area (iOS:
+     * `CBAdvertisementDataOverflowServiceUUIDsKey`).
+     */
+    public var appleOverflow: Bool
+    /**
+     * Received signal strength, dBm.
+     */
+    public var rssi: Int16
+    /**
+     * Transmit power the sender advertised, dBm, if any.
+     */
+    public var txPowerDbm: Int16?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The platform's handle of the sender (Android: its address; iOS: the peripheral's
+         * identifier).
+         */device: String, 
+        /**
+         * The advert's data as the platform gives it (Android: raw AD structures; iOS: the
+         * service-data map).
+         */advert: Advert, 
+        /**
+         * Service UUIDs reported outside `advert` (iOS: the service-UUID and overflow-UUID
+         * lists), as text.
+         */serviceUuids: [String], 
+        /**
+         * The platform reported our service UUID in Apple's overflow area (iOS:
+         * `CBAdvertisementDataOverflowServiceUUIDsKey`).
+         */appleOverflow: Bool, 
+        /**
+         * Received signal strength, dBm.
+         */rssi: Int16, 
+        /**
+         * Transmit power the sender advertised, dBm, if any.
+         */txPowerDbm: Int16?) {
+        self.device = device
+        self.advert = advert
+        self.serviceUuids = serviceUuids
+        self.appleOverflow = appleOverflow
+        self.rssi = rssi
+        self.txPowerDbm = txPowerDbm
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScanReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScanReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScanReport {
+        return
+            try ScanReport(
+                device: FfiConverterString.read(from: &buf), 
+                advert: FfiConverterTypeAdvert.read(from: &buf), 
+                serviceUuids: FfiConverterSequenceString.read(from: &buf), 
+                appleOverflow: FfiConverterBool.read(from: &buf), 
+                rssi: FfiConverterInt16.read(from: &buf), 
+                txPowerDbm: FfiConverterOptionInt16.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScanReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.device, into: &buf)
+        FfiConverterTypeAdvert.write(value.advert, into: &buf)
+        FfiConverterSequenceString.write(value.serviceUuids, into: &buf)
+        FfiConverterBool.write(value.appleOverflow, into: &buf)
+        FfiConverterInt16.write(value.rssi, into: &buf)
+        FfiConverterOptionInt16.write(value.txPowerDbm, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScanReport_lift(_ buf: RustBuffer) throws -> ScanReport {
+    return try FfiConverterTypeScanReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScanReport_lower(_ value: ScanReport) -> RustBuffer {
+    return FfiConverterTypeScanReport.lower(value)
 }
 
 
@@ -2744,6 +3997,186 @@ public func FfiConverterTypeAdvert_lower(_ value: Advert) -> RustBuffer {
 
 
 /**
+ * Where the app is.
+ */
+
+public enum AppState: Equatable, Hashable {
+    
+    /**
+     * On screen.
+     */
+    case foreground
+    /**
+     * Running but not on screen.
+     */
+    case background
+    /**
+     * About to be stopped: the last chance to store anything.
+     */
+    case terminating
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AppState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAppState: FfiConverterRustBuffer {
+    typealias SwiftType = AppState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AppState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .foreground
+        
+        case 2: return .background
+        
+        case 3: return .terminating
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AppState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .foreground:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .background:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .terminating:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAppState_lift(_ buf: RustBuffer) throws -> AppState {
+    return try FfiConverterTypeAppState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAppState_lower(_ value: AppState) -> RustBuffer {
+    return FfiConverterTypeAppState.lower(value)
+}
+
+
+
+/**
+ * Whether Bluetooth can be used.
+ */
+
+public enum BluetoothState: Equatable, Hashable {
+    
+    /**
+     * Switched on.
+     */
+    case on
+    /**
+     * Switched off.
+     */
+    case off
+    /**
+     * The person did not allow this app to use Bluetooth.
+     */
+    case unauthorized
+    /**
+     * No Bluetooth LE.
+     */
+    case unsupported
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension BluetoothState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBluetoothState: FfiConverterRustBuffer {
+    typealias SwiftType = BluetoothState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BluetoothState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .on
+        
+        case 2: return .off
+        
+        case 3: return .unauthorized
+        
+        case 4: return .unsupported
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: BluetoothState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .on:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .off:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unauthorized:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .unsupported:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBluetoothState_lift(_ buf: RustBuffer) throws -> BluetoothState {
+    return try FfiConverterTypeBluetoothState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBluetoothState_lower(_ value: BluetoothState) -> RustBuffer {
+    return FfiConverterTypeBluetoothState.lower(value)
+}
+
+
+
+/**
  * Why a call failed. `code` is stable across releases; apps branch on it.
  */
 public 
@@ -2964,6 +4397,97 @@ public func FfiConverterTypeBluezoneError_lower(_ value: BluezoneError) -> RustB
 
 
 /**
+ * The state of collection.
+ */
+
+public enum CollectionState: Equatable, Hashable {
+    
+    /**
+     * Turned off by the person.
+     */
+    case off
+    /**
+     * Scanning (and advertising, where the platform can).
+     */
+    case collecting
+    /**
+     * On, but not collecting.
+     */
+    case paused(
+        /**
+         * Why.
+         */reason: PauseReason
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CollectionState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCollectionState: FfiConverterRustBuffer {
+    typealias SwiftType = CollectionState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CollectionState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .off
+        
+        case 2: return .collecting
+        
+        case 3: return .paused(reason: try FfiConverterTypePauseReason.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CollectionState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .off:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .collecting:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .paused(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypePauseReason.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectionState_lift(_ buf: RustBuffer) throws -> CollectionState {
+    return try FfiConverterTypeCollectionState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectionState_lower(_ value: CollectionState) -> RustBuffer {
+    return FfiConverterTypeCollectionState.lower(value)
+}
+
+
+
+/**
  * Why a key file could not be processed.
  */
 
@@ -3046,6 +4570,553 @@ public func FfiConverterTypeDownloadFailure_lift(_ buf: RustBuffer) throws -> Do
 #endif
 public func FfiConverterTypeDownloadFailure_lower(_ value: DownloadFailure) -> RustBuffer {
     return FfiConverterTypeDownloadFailure.lower(value)
+}
+
+
+
+/**
+ * What the platform must do. Carry them out in order.
+ */
+
+public enum DriverCommand: Equatable, Hashable {
+    
+    /**
+     * Start scanning (never more than one scan at a time).
+     */
+    case startScan(
+        /**
+         * What to report.
+         */filters: ScanFilters, 
+        /**
+         * How to scan.
+         */mode: ScanMode, 
+        /**
+         * How long the window is meant to last, ms (`None`: until `StopScan`).
+         */windowMs: Int64?
+    )
+    /**
+     * Stop the scan.
+     */
+    case stopScan
+    /**
+     * Stop any advertising, then start this one.
+     */
+    case startAdvertising(
+        /**
+         * What and how.
+         */request: AdvertisingRequest
+    )
+    /**
+     * Stop advertising.
+     */
+    case stopAdvertising
+    /**
+     * Connect to `device`, read the payload characteristic, disconnect, and report
+     * `DriverEvent.PayloadRead` or `PayloadReadFailed`.
+     */
+    case readPayload(
+        /**
+         * The device.
+         */device: String
+    )
+    /**
+     * Give up a connection or read in progress (report nothing for it).
+     */
+    case cancelConnection(
+        /**
+         * The device.
+         */device: String
+    )
+    /**
+     * Answer a GATT read request.
+     */
+    case respondToRead(
+        /**
+         * The request's id.
+         */request: UInt64, 
+        /**
+         * The bytes to send (empty past the end), or `None`: answer "invalid offset".
+         */value: Data?
+    )
+    /**
+     * Deliver `DriverEvent.Timer` at this Unix time (ms), even while the device sleeps.
+     * Replaces any earlier request.
+     */
+    case wakeAt(
+        /**
+         * When, Unix ms.
+         */atMs: Int64
+    )
+    /**
+     * Keep the CPU awake until released.
+     */
+    case holdWakeLock
+    /**
+     * Let the CPU sleep.
+     */
+    case releaseWakeLock
+    /**
+     * Show this status to the person.
+     */
+    case showStatus(
+        /**
+         * The status.
+         */status: CollectionStatus
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DriverCommand: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDriverCommand: FfiConverterRustBuffer {
+    typealias SwiftType = DriverCommand
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DriverCommand {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .startScan(filters: try FfiConverterTypeScanFilters.read(from: &buf), mode: try FfiConverterTypeScanMode.read(from: &buf), windowMs: try FfiConverterOptionInt64.read(from: &buf)
+        )
+        
+        case 2: return .stopScan
+        
+        case 3: return .startAdvertising(request: try FfiConverterTypeAdvertisingRequest.read(from: &buf)
+        )
+        
+        case 4: return .stopAdvertising
+        
+        case 5: return .readPayload(device: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 6: return .cancelConnection(device: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 7: return .respondToRead(request: try FfiConverterUInt64.read(from: &buf), value: try FfiConverterOptionData.read(from: &buf)
+        )
+        
+        case 8: return .wakeAt(atMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 9: return .holdWakeLock
+        
+        case 10: return .releaseWakeLock
+        
+        case 11: return .showStatus(status: try FfiConverterTypeCollectionStatus.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DriverCommand, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .startScan(filters,mode,windowMs):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeScanFilters.write(filters, into: &buf)
+            FfiConverterTypeScanMode.write(mode, into: &buf)
+            FfiConverterOptionInt64.write(windowMs, into: &buf)
+            
+        
+        case .stopScan:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .startAdvertising(request):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeAdvertisingRequest.write(request, into: &buf)
+            
+        
+        case .stopAdvertising:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .readPayload(device):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(device, into: &buf)
+            
+        
+        case let .cancelConnection(device):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(device, into: &buf)
+            
+        
+        case let .respondToRead(request,value):
+            writeInt(&buf, Int32(7))
+            FfiConverterUInt64.write(request, into: &buf)
+            FfiConverterOptionData.write(value, into: &buf)
+            
+        
+        case let .wakeAt(atMs):
+            writeInt(&buf, Int32(8))
+            FfiConverterInt64.write(atMs, into: &buf)
+            
+        
+        case .holdWakeLock:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .releaseWakeLock:
+            writeInt(&buf, Int32(10))
+        
+        
+        case let .showStatus(status):
+            writeInt(&buf, Int32(11))
+            FfiConverterTypeCollectionStatus.write(status, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverCommand_lift(_ buf: RustBuffer) throws -> DriverCommand {
+    return try FfiConverterTypeDriverCommand.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverCommand_lower(_ value: DriverCommand) -> RustBuffer {
+    return FfiConverterTypeDriverCommand.lower(value)
+}
+
+
+
+/**
+ * Something that happened on the platform. Hand each to `BluezoneDriver.handle` with the
+ * time, and carry out the commands it returns, in order.
+ */
+
+public enum DriverEvent: Equatable, Hashable {
+    
+    /**
+     * The person turned exposure notifications on.
+     */
+    case enable
+    /**
+     * The person turned exposure notifications off.
+     */
+    case disable
+    /**
+     * The process starts with the driver's saved state: send first after a restart.
+     */
+    case restarted(
+        /**
+         * Why.
+         */reason: RestartReason
+    )
+    /**
+     * A wake-up asked for with `DriverCommand.WakeAt` fired (early or late).
+     */
+    case timer
+    /**
+     * Bluetooth changed state.
+     */
+    case bluetooth(
+        /**
+         * The new state.
+         */state: BluetoothState
+    )
+    /**
+     * The Bluetooth (Android: nearby devices / location) permission changed.
+     */
+    case permission(
+        /**
+         * Granted now.
+         */granted: Bool
+    )
+    /**
+     * The app moved.
+     */
+    case app(
+        /**
+         * Where it is now.
+         */state: AppState
+    )
+    /**
+     * The screen went on or off.
+     */
+    case screen(
+        /**
+         * On now.
+         */on: Bool
+    )
+    /**
+     * Battery saver went on or off.
+     */
+    case powerSave(
+        /**
+         * On now.
+         */on: Bool
+    )
+    /**
+     * A Bluetooth audio device connected or disconnected.
+     */
+    case bluetoothAudio(
+        /**
+         * Connected now.
+         */connected: Bool
+    )
+    /**
+     * The scanner reported an advert.
+     */
+    case scanResult(
+        /**
+         * What it reported.
+         */report: ScanReport
+    )
+    /**
+     * The scan asked for started.
+     */
+    case scanStarted
+    /**
+     * The scan asked for could not start.
+     */
+    case scanFailed(
+        /**
+         * The platform's reason (for diagnostics).
+         */reason: String
+    )
+    /**
+     * Advertising started.
+     */
+    case advertisingStarted
+    /**
+     * Advertising could not start.
+     */
+    case advertisingFailed(
+        /**
+         * The platform's reason (for diagnostics).
+         */reason: String
+    )
+    /**
+     * A read asked for by `DriverCommand.ReadPayload` gave this value.
+     */
+    case payloadRead(
+        /**
+         * The device read.
+         */device: String, 
+        /**
+         * The characteristic's value.
+         */value: Data
+    )
+    /**
+     * A read asked for by `DriverCommand.ReadPayload` failed.
+     */
+    case payloadReadFailed(
+        /**
+         * The device.
+         */device: String, 
+        /**
+         * Why.
+         */failure: ReadFailure
+    )
+    /**
+     * A central asks this phone's GATT server for the payload (iOS peripheral).
+     */
+    case payloadRequested(
+        /**
+         * The platform's id of the request, echoed in `DriverCommand.RespondToRead`.
+         */request: UInt64, 
+        /**
+         * The offset asked for.
+         */offset: UInt32
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DriverEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDriverEvent: FfiConverterRustBuffer {
+    typealias SwiftType = DriverEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DriverEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .enable
+        
+        case 2: return .disable
+        
+        case 3: return .restarted(reason: try FfiConverterTypeRestartReason.read(from: &buf)
+        )
+        
+        case 4: return .timer
+        
+        case 5: return .bluetooth(state: try FfiConverterTypeBluetoothState.read(from: &buf)
+        )
+        
+        case 6: return .permission(granted: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 7: return .app(state: try FfiConverterTypeAppState.read(from: &buf)
+        )
+        
+        case 8: return .screen(on: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 9: return .powerSave(on: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 10: return .bluetoothAudio(connected: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 11: return .scanResult(report: try FfiConverterTypeScanReport.read(from: &buf)
+        )
+        
+        case 12: return .scanStarted
+        
+        case 13: return .scanFailed(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 14: return .advertisingStarted
+        
+        case 15: return .advertisingFailed(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 16: return .payloadRead(device: try FfiConverterString.read(from: &buf), value: try FfiConverterData.read(from: &buf)
+        )
+        
+        case 17: return .payloadReadFailed(device: try FfiConverterString.read(from: &buf), failure: try FfiConverterTypeReadFailure.read(from: &buf)
+        )
+        
+        case 18: return .payloadRequested(request: try FfiConverterUInt64.read(from: &buf), offset: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DriverEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .enable:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .disable:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .restarted(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeRestartReason.write(reason, into: &buf)
+            
+        
+        case .timer:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .bluetooth(state):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeBluetoothState.write(state, into: &buf)
+            
+        
+        case let .permission(granted):
+            writeInt(&buf, Int32(6))
+            FfiConverterBool.write(granted, into: &buf)
+            
+        
+        case let .app(state):
+            writeInt(&buf, Int32(7))
+            FfiConverterTypeAppState.write(state, into: &buf)
+            
+        
+        case let .screen(on):
+            writeInt(&buf, Int32(8))
+            FfiConverterBool.write(on, into: &buf)
+            
+        
+        case let .powerSave(on):
+            writeInt(&buf, Int32(9))
+            FfiConverterBool.write(on, into: &buf)
+            
+        
+        case let .bluetoothAudio(connected):
+            writeInt(&buf, Int32(10))
+            FfiConverterBool.write(connected, into: &buf)
+            
+        
+        case let .scanResult(report):
+            writeInt(&buf, Int32(11))
+            FfiConverterTypeScanReport.write(report, into: &buf)
+            
+        
+        case .scanStarted:
+            writeInt(&buf, Int32(12))
+        
+        
+        case let .scanFailed(reason):
+            writeInt(&buf, Int32(13))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .advertisingStarted:
+            writeInt(&buf, Int32(14))
+        
+        
+        case let .advertisingFailed(reason):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .payloadRead(device,value):
+            writeInt(&buf, Int32(16))
+            FfiConverterString.write(device, into: &buf)
+            FfiConverterData.write(value, into: &buf)
+            
+        
+        case let .payloadReadFailed(device,failure):
+            writeInt(&buf, Int32(17))
+            FfiConverterString.write(device, into: &buf)
+            FfiConverterTypeReadFailure.write(failure, into: &buf)
+            
+        
+        case let .payloadRequested(request,offset):
+            writeInt(&buf, Int32(18))
+            FfiConverterUInt64.write(request, into: &buf)
+            FfiConverterUInt32.write(offset, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverEvent_lift(_ buf: RustBuffer) throws -> DriverEvent {
+    return try FfiConverterTypeDriverEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriverEvent_lower(_ value: DriverEvent) -> RustBuffer {
+    return FfiConverterTypeDriverEvent.lower(value)
 }
 
 
@@ -3254,6 +5325,466 @@ public func FfiConverterTypeKeyFileRefusal_lower(_ value: KeyFileRefusal) -> Rus
 }
 
 
+
+/**
+ * Why collection is paused (the app words it).
+ */
+
+public enum PauseReason: Equatable, Hashable {
+    
+    /**
+     * Bluetooth is switched off.
+     */
+    case bluetoothOff
+    /**
+     * The app may not use Bluetooth.
+     */
+    case bluetoothUnauthorized
+    /**
+     * The device cannot do Bluetooth LE.
+     */
+    case bluetoothUnsupported
+    /**
+     * A permission the scanner needs was revoked.
+     */
+    case permissionRevoked
+    /**
+     * The scanner keeps failing to start.
+     */
+    case scannerFailing
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PauseReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePauseReason: FfiConverterRustBuffer {
+    typealias SwiftType = PauseReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PauseReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .bluetoothOff
+        
+        case 2: return .bluetoothUnauthorized
+        
+        case 3: return .bluetoothUnsupported
+        
+        case 4: return .permissionRevoked
+        
+        case 5: return .scannerFailing
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PauseReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .bluetoothOff:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .bluetoothUnauthorized:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .bluetoothUnsupported:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .permissionRevoked:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .scannerFailing:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePauseReason_lift(_ buf: RustBuffer) throws -> PauseReason {
+    return try FfiConverterTypePauseReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePauseReason_lower(_ value: PauseReason) -> RustBuffer {
+    return FfiConverterTypePauseReason.lower(value)
+}
+
+
+
+/**
+ * Which platform carries out the commands.
+ */
+
+public enum Platform: Equatable, Hashable {
+    
+    /**
+     * Android: non-connectable legacy adverts with FD6F service data; exact alarms.
+     */
+    case android
+    /**
+     * iOS: connectable adverts with the service UUID only, the payload served over GATT;
+     * no timers in the background.
+     */
+    case ios
+    /**
+     * A desktop scanner (listens only).
+     */
+    case desktop
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Platform: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlatform: FfiConverterRustBuffer {
+    typealias SwiftType = Platform
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Platform {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .android
+        
+        case 2: return .ios
+        
+        case 3: return .desktop
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Platform, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .android:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .ios:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .desktop:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatform_lift(_ buf: RustBuffer) throws -> Platform {
+    return try FfiConverterTypePlatform.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatform_lower(_ value: Platform) -> RustBuffer {
+    return FfiConverterTypePlatform.lower(value)
+}
+
+
+
+/**
+ * Why a payload read failed.
+ */
+
+public enum ReadFailure: Equatable, Hashable {
+    
+    /**
+     * The connection failed or dropped.
+     */
+    case connectionFailed
+    /**
+     * Connected, but the device has no payload characteristic.
+     */
+    case notFound
+    /**
+     * The platform gave up (its own timeout).
+     */
+    case timeout
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReadFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReadFailure: FfiConverterRustBuffer {
+    typealias SwiftType = ReadFailure
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReadFailure {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .connectionFailed
+        
+        case 2: return .notFound
+        
+        case 3: return .timeout
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReadFailure, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .connectionFailed:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notFound:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .timeout:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReadFailure_lift(_ buf: RustBuffer) throws -> ReadFailure {
+    return try FfiConverterTypeReadFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReadFailure_lower(_ value: ReadFailure) -> RustBuffer {
+    return FfiConverterTypeReadFailure.lower(value)
+}
+
+
+
+/**
+ * Why the process starts with the driver's saved state.
+ */
+
+public enum RestartReason: Equatable, Hashable {
+    
+    /**
+     * The phone was switched on.
+     */
+    case boot
+    /**
+     * The app was updated.
+     */
+    case appUpdate
+    /**
+     * The system stopped the process and started it again (or it crashed).
+     */
+    case processRestart
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RestartReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRestartReason: FfiConverterRustBuffer {
+    typealias SwiftType = RestartReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RestartReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .boot
+        
+        case 2: return .appUpdate
+        
+        case 3: return .processRestart
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RestartReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .boot:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .appUpdate:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .processRestart:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestartReason_lift(_ buf: RustBuffer) throws -> RestartReason {
+    return try FfiConverterTypeRestartReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestartReason_lower(_ value: RestartReason) -> RustBuffer {
+    return FfiConverterTypeRestartReason.lower(value)
+}
+
+
+
+/**
+ * How aggressively to scan within a window.
+ */
+
+public enum ScanMode: Equatable, Hashable {
+    
+    /**
+     * Android `SCAN_MODE_LOW_LATENCY`.
+     */
+    case lowLatency
+    /**
+     * Android `SCAN_MODE_LOW_POWER`, or iOS's own choice.
+     */
+    case lowPower
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ScanMode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScanMode: FfiConverterRustBuffer {
+    typealias SwiftType = ScanMode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScanMode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .lowLatency
+        
+        case 2: return .lowPower
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ScanMode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .lowLatency:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .lowPower:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScanMode_lift(_ buf: RustBuffer) throws -> ScanMode {
+    return try FfiConverterTypeScanMode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScanMode_lower(_ value: ScanMode) -> RustBuffer {
+    return FfiConverterTypeScanMode.lower(value)
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionInt16: FfiConverterRustBuffer {
+    typealias SwiftType = Int16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -3329,6 +5860,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -3345,6 +5900,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3377,6 +5956,78 @@ fileprivate struct FfiConverterOptionTypeNotifier: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCollectionReport: FfiConverterRustBuffer {
+    typealias SwiftType = CollectionReport?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCollectionReport.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCollectionReport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeDriverSettings: FfiConverterRustBuffer {
+    typealias SwiftType = DriverSettings?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDriverSettings.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDriverSettings.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeNearbyCount: FfiConverterRustBuffer {
+    typealias SwiftType = NearbyCount?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNearbyCount.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNearbyCount.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
     typealias SwiftType = [UInt32]
 
@@ -3394,6 +6045,31 @@ fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
         }
         return seq
     }
@@ -3548,6 +6224,31 @@ fileprivate struct FfiConverterSequenceTypeTrustedSigner: FfiConverterRustBuffer
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDriverCommand: FfiConverterRustBuffer {
+    typealias SwiftType = [DriverCommand]
+
+    public static func write(_ value: [DriverCommand], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDriverCommand.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DriverCommand] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DriverCommand]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDriverCommand.read(from: &buf))
+        }
+        return seq
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -3645,6 +6346,24 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() != 7707) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() != 11848) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics() != 55072) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle() != 50233) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby() != 31331) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup() != 14007) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonedriver_status() != 1523) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bluezone_ffi_checksum_method_httpclient_post() != 36698) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3655,6 +6374,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open() != 52263) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() != 12163) {
         return InitializationResult.apiChecksumMismatch
     }
 

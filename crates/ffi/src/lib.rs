@@ -2,7 +2,8 @@
 //!
 //! The surface an app needs and nothing more: open a tracer, the current advertisement,
 //! record sightings, process key files, verify a code and upload keys, download, exposure
-//! state, diagnostics, delete everything. The platform provides HTTP through the
+//! state, diagnostics, delete everything; and the phone driver ([`BluezoneDriver`]), whose
+//! commands the shells carry out. The platform provides HTTP through the
 //! [`HttpClient`] callback interface. Every method forwards to `bluezone-core` in one step;
 //! errors become one flat [`BluezoneError`] with stable numeric codes; long work runs on its
 //! own thread behind `async` functions, so no UI thread ever waits. Exported objects are
@@ -10,17 +11,17 @@
 
 use std::sync::Arc;
 
-use bluezone_core::{
-    AdvertData, CoreError, MasterKey, SightingInput, StorageLocation, Tracer, TracerConfig,
-};
+use bluezone_core::{CoreError, MasterKey, SightingInput, StorageLocation, Tracer, TracerConfig};
 use bluezone_protocol::keyfile::{TrustedKey, TrustedKeys};
 
 uniffi::setup_scaffolding!("bluezone");
 
+mod driver;
 mod error;
 mod records;
 mod transport;
 
+pub use driver::BluezoneDriver;
 pub use error::BluezoneError;
 pub use records::*;
 pub use transport::{HttpClient, HttpResponse, Notifier};
@@ -198,15 +199,8 @@ fn core_config(config: &BluezoneConfig) -> Result<TracerConfig, BluezoneError> {
 }
 
 fn sighting_input(s: Sighting) -> SightingInput {
-    let advert = match s.advert {
-        Advert::RawAdvertisingData { bytes } => AdvertData::Raw(bytes),
-        Advert::ServiceDataMap { entries } => {
-            AdvertData::ServiceDataMap(entries.into_iter().map(|e| (e.uuid, e.data)).collect())
-        }
-        Advert::ServiceData { bytes } => AdvertData::ServiceData(bytes),
-    };
     SightingInput {
-        advert,
+        advert: s.advert.into(),
         rssi: s.rssi,
         time: s.time,
         scan_window: s.scan_window,

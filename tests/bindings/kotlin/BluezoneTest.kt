@@ -166,6 +166,121 @@ fun testClosedObjectsRefuseUse() {
     }
 }
 
+// --- The phone driver: scripted event traces in, commands out. ---------------------------
+
+/** An iPhone advertising in the background: Apple's overflow area, no payload. */
+val IPHONE_OVERFLOW = byteArrayOf(2, 1, 6, 20, 0xFF.toByte(), 0x4C, 0x00, 0x01) + ByteArray(16)
+
+fun nowMs() = System.currentTimeMillis()
+
+fun driver(t: BluezoneTracer, platform: Platform = Platform.ANDROID, settings: DriverSettings? = null, at: Long = nowMs()) =
+    BluezoneDriver(t, platform, settings, 7uL, at)
+
+fun heard(device: String, advert: Advert, rssi: Int = -60, serviceUuids: List<String> = listOf(), overflow: Boolean = false) =
+    DriverEvent.ScanResult(ScanReport(device, advert, serviceUuids, overflow, rssi.toShort(), null))
+
+fun otherPhone(tekByte: Int, atMs: Long): ByteArray = testingAdvertPayload(ByteArray(16) { tekByte.toByte() }, atMs / 1000)
+
+inline fun <reified T : DriverCommand> List<DriverCommand>.first(): T =
+    filterIsInstance<T>().firstOrNull() ?: throw AssertionError("no ${T::class.simpleName} in $this")
+
+fun testDriverScansAWindowAndStoresItWhenTheAlarmFires() {
+    tracer().use { t ->
+        val t0 = nowMs()
+        driver(t, at = t0).use { d ->
+            val on = d.handle(t0, DriverEvent.Enable)
+            val ad = on.first<DriverCommand.StartAdvertising>().request
+            check(ad.payload.size == 31 && ad.includeServiceData && !ad.connectable) { "$ad" }
+            val scan = on.first<DriverCommand.StartScan>()
+            check(scan.windowMs == 4_000L && scan.mode == ScanMode.LOW_LATENCY && scan.filters.appleManufacturerData) { "$scan" }
+            val endAt = on.first<DriverCommand.WakeAt>().atMs
+            check(endAt == t0 + 4_000 && d.nextWakeup() == endAt) { "wake at ${endAt - t0}" }
+            check(on.any { it is DriverCommand.HoldWakeLock }) { "$on" }
+            val payload = otherPhone(0xA1, t0)
+            check(d.handle(t0 + 1_000, heard("AA:00:00:00:00:01", Advert.RawAdvertisingData(payload), -50)).isEmpty()) { "mid-window" }
+            check(t.diagnostics().acceptedSinceOpen == 0uL) { "stored mid-window" }
+            val end = d.handle(endAt, DriverEvent.Timer)
+            check(end.contains(DriverCommand.StopScan) && end.contains(DriverCommand.ReleaseWakeLock)) { "$end" }
+            val diag = d.diagnostics()
+            check(diag.acceptedSinceOpen == 1uL) { "$diag" }
+            val c = diag.collection!!
+            check(c.driver.windows == 1uL && c.driver.sightings == 1uL && c.status.state == CollectionState.Collecting) { "$c" }
+            check(d.nearby()?.near == 1u) { "${d.nearby()}" }
+        }
+    }
+}
+
+fun testDriverPausesWhenBluetoothGoesOffMidWindow() {
+    tracer().use { t ->
+        val t0 = nowMs()
+        driver(t, at = t0).use { d ->
+            d.handle(t0, DriverEvent.Enable)
+            d.handle(t0 + 1_000, heard("AA:00:00:00:00:01", Advert.RawAdvertisingData(otherPhone(0xA1, t0))))
+            val off = d.handle(t0 + 2_000, DriverEvent.Bluetooth(BluetoothState.OFF))
+            check(off.contains(DriverCommand.StopScan) && off.contains(DriverCommand.StopAdvertising)) { "$off" }
+            check(off.none { it is DriverCommand.StartScan || it is DriverCommand.StartAdvertising }) { "$off" }
+            val paused = CollectionState.Paused(PauseReason.BLUETOOTH_OFF)
+            check(off.filterIsInstance<DriverCommand.ShowStatus>().last().status.state == paused) { "$off" }
+            check(d.status().state == paused && d.status().sinceMs == t0 + 2_000) { "${d.status()}" }
+            check(t.diagnostics().acceptedSinceOpen == 1uL) { "the cut window is kept" }
+        }
+    }
+}
+
+fun testDriverRefusesGattReadsPastThePayload() {
+    tracer().use { t ->
+        val t0 = nowMs()
+        driver(t, Platform.IOS, at = t0).use { d ->
+            val ad = d.handle(t0, DriverEvent.Enable).first<DriverCommand.StartAdvertising>().request
+            check(ad.servePayload && ad.connectable && !ad.includeServiceData) { "$ad" }
+            val bad = d.handle(t0 + 10, DriverEvent.PayloadRequested(41uL, 25u))
+            check(bad == listOf(DriverCommand.RespondToRead(41uL, null))) { "$bad" }
+            val whole = d.handle(t0 + 20, DriverEvent.PayloadRequested(42uL, 0u)).first<DriverCommand.RespondToRead>()
+            check(whole.request == 42uL && whole.value!!.contentEquals(ad.serviceData)) { "$whole" }
+        }
+    }
+}
+
+fun testDriverReadsAnIPhoneReportedInTheOverflowArea() {
+    tracer().use { t ->
+        val t0 = nowMs()
+        // iOS, in the background: each sighting is stored as soon as it is known.
+        driver(t, Platform.IOS, at = t0).use { d ->
+            d.handle(t0, DriverEvent.Enable)
+            val iphone = "6F1B2C3D-0000-4000-8000-000000000001"
+            val read = d.handle(t0 + 500, heard(iphone, Advert.ServiceDataMap(listOf()), -62, overflow = true))
+            check(read.first<DriverCommand.ReadPayload>().device == iphone) { "$read" }
+            val payload = otherPhone(0xC3, t0)
+            d.handle(t0 + 900, DriverEvent.PayloadRead(iphone, payload.copyOfRange(11, 31)))
+            check(t.diagnostics().acceptedSinceOpen == 1uL) { "${t.diagnostics()}" }
+            // Its next advert reuses the payload read: no new connection.
+            val again = d.handle(t0 + 1_500, heard(iphone, Advert.ServiceDataMap(listOf()), -61, overflow = true))
+            check(again.none { it is DriverCommand.ReadPayload }) { "$again" }
+            check(t.diagnostics().acceptedSinceOpen == 2uL) { "${t.diagnostics()}" }
+            val gatt = d.collection().driver.gatt
+            check(gatt.readsStarted == 1uL && gatt.readsSucceeded == 1uL && gatt.reused == 1uL) { "$gatt" }
+        }
+    }
+}
+
+fun testDriverComesBackAfterAPanic() {
+    tracer().use { t ->
+        val t0 = nowMs()
+        driver(t, at = t0).use { d ->
+            d.handle(t0, DriverEvent.Enable)
+            try {
+                d.testingPanic(t0 + 1_000)
+                throw AssertionError("no error")
+            } catch (e: BluezoneException.Internal) {
+                check(e.code == 90u) { "code ${e.code}" }
+            }
+            val out = d.handle(t0 + 2_000, DriverEvent.Screen(true))
+            check(out.any { it is DriverCommand.StartScan }) { "$out" }
+            check(d.collection().driver.restarts == 1uL) { "restarts" }
+        }
+    }
+}
+
 fun main(args: Array<String>) {
     samplePath = args[0]
     val tests = listOf(
@@ -175,6 +290,11 @@ fun main(args: Array<String>) {
         ::testACloseContactIsNotifiedThroughTheKotlinNotifier,
         ::testAPanicInRustIsAnExceptionAndTheProcessLives,
         ::testClosedObjectsRefuseUse,
+        ::testDriverScansAWindowAndStoresItWhenTheAlarmFires,
+        ::testDriverPausesWhenBluetoothGoesOffMidWindow,
+        ::testDriverRefusesGattReadsPastThePayload,
+        ::testDriverReadsAnIPhoneReportedInTheOverflowArea,
+        ::testDriverComesBackAfterAPanic,
     )
     var passed = 0
     var failed = 0

@@ -754,6 +754,18 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code(
     ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_status(
+    ): Int
     external fun uniffi_bluezone_ffi_checksum_method_httpclient_post(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_httpclient_get(
@@ -761,6 +773,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new(
     ): Int
     external fun ffi_bluezone_ffi_uniffi_contract_version(
     ): Int
@@ -812,6 +826,24 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_verify_code(`ptr`: Long,`http`: Long,`code`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_bluezone_ffi_fn_clone_bluezonedriver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bluezone_ffi_fn_free_bluezonedriver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new(`tracer`: Long,`platform`: RustBuffer.ByValue,`settings`: RustBuffer.ByValue,`seed`: Long,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_collection(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_handle(`ptr`: Long,`nowMs`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_nearby(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_next_wakeup(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bluezone_ffi_fn_clone_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bluezone_ffi_fn_free_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -982,6 +1014,24 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() and 0xFFFF) != 7707) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() and 0xFFFF) != 11848) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics() and 0xFFFF) != 55072) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle() and 0xFFFF) != 50233) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby() and 0xFFFF) != 31331) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup() and 0xFFFF) != 14007) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status() and 0xFFFF) != 1523) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bluezone_ffi_checksum_method_httpclient_post() and 0xFFFF) != 36698) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -992,6 +1042,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open() and 0xFFFF) != 52263) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() and 0xFFFF) != 12163) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1510,6 +1563,407 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The driver of this phone's radio: events in, commands out.
+ */
+public interface BluezoneDriverInterface {
+    
+    /**
+     * Collection: status, "nearby now" and the driver's counts.
+     */
+    fun `collection`(): CollectionReport
+    
+    /**
+     * The tracer's report on data collection with `collection` filled in (nothing in it
+     * leaves the phone).
+     */
+    fun `diagnostics`(): Diagnostics
+    
+    /**
+     * Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
+     */
+    fun `handle`(`nowMs`: kotlin.Long, `event`: DriverEvent): List<DriverCommand>
+    
+    /**
+     * Phones heard in the last completed window.
+     */
+    fun `nearby`(): NearbyCount?
+    
+    /**
+     * When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
+     */
+    fun `nextWakeup`(): kotlin.Long?
+    
+    /**
+     * What to show the person.
+     */
+    fun `status`(): CollectionStatus
+    
+    companion object
+}
+
+/**
+ * The driver of this phone's radio: events in, commands out.
+ */
+open class BluezoneDriver: Disposable, AutoCloseable, BluezoneDriverInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A driver over `tracer`'s engine, resuming from the state it saved (off, as on a fresh
+     * install, when there is none). `settings` override the platform's defaults; `seed`
+     * feeds the scan jitter only (take it from the OS generator); `now_ms` is Unix ms.
+     * Send `Restarted` first after a process start, or `Enable` on first use.
+     */
+    constructor(`tracer`: BluezoneTracer, `platform`: Platform, `settings`: DriverSettings?, `seed`: kotlin.ULong, `nowMs`: kotlin.Long) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new(
+    
+        
+        FfiConverterTypeBluezoneTracer.lower(`tracer`),
+        FfiConverterTypePlatform.lower(`platform`),
+        FfiConverterOptionalTypeDriverSettings.lower(`settings`),
+        FfiConverterULong.lower(`seed`),
+        FfiConverterLong.lower(`nowMs`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonedriver(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonedriver(handle, status)
+        }
+    }
+
+    
+    /**
+     * Collection: status, "nearby now" and the driver's counts.
+     */
+    @Throws(BluezoneException::class)override fun `collection`(): CollectionReport {
+            return FfiConverterTypeCollectionReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The tracer's report on data collection with `collection` filled in (nothing in it
+     * leaves the phone).
+     */
+    @Throws(BluezoneException::class)override fun `diagnostics`(): Diagnostics {
+            return FfiConverterTypeDiagnostics.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
+     */
+    @Throws(BluezoneException::class)override fun `handle`(`nowMs`: kotlin.Long, `event`: DriverEvent): List<DriverCommand> {
+            return FfiConverterSequenceTypeDriverCommand.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_handle(
+        it,
+        
+        FfiConverterLong.lower(`nowMs`),
+        FfiConverterTypeDriverEvent.lower(`event`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Phones heard in the last completed window.
+     */
+    @Throws(BluezoneException::class)override fun `nearby`(): NearbyCount? {
+            return FfiConverterOptionalTypeNearbyCount.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_nearby(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
+     */
+    @Throws(BluezoneException::class)override fun `nextWakeup`(): kotlin.Long? {
+            return FfiConverterOptionalLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_next_wakeup(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What to show the person.
+     */
+    @Throws(BluezoneException::class)override fun `status`(): CollectionStatus {
+            return FfiConverterTypeCollectionStatus.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_status(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBluezoneDriver: FfiConverter<BluezoneDriver, Long> {
+    override fun lower(value: BluezoneDriver): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): BluezoneDriver {
+        return BluezoneDriver(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): BluezoneDriver {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: BluezoneDriver) = 8UL
+
+    override fun write(value: BluezoneDriver, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -2763,6 +3217,93 @@ public object FfiConverterTypeNotifier: FfiConverter<Notifier, Long> {
 
 
 /**
+ * What to advertise and how.
+ */
+data class AdvertisingRequest (
+    /**
+     * The 20-byte FD6F service data (RPI then AEM).
+     */
+    var `serviceData`: kotlin.ByteArray
+    , 
+    /**
+     * The full 31-byte legacy advertising payload.
+     */
+    var `payload`: kotlin.ByteArray
+    , 
+    /**
+     * Connectable (iOS: so scanners can read the payload characteristic).
+     */
+    var `connectable`: kotlin.Boolean
+    , 
+    /**
+     * Put the service data in the advert (Android); iOS advertises the UUID only.
+     */
+    var `includeServiceData`: kotlin.Boolean
+    , 
+    /**
+     * Serve the payload from the GATT characteristic (iOS).
+     */
+    var `servePayload`: kotlin.Boolean
+    , 
+    /**
+     * Advertising interval to aim for, ms.
+     */
+    var `intervalMs`: kotlin.UInt
+    , 
+    /**
+     * Unix time (ms) at which this payload must be off the air.
+     */
+    var `untilMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdvertisingRequest: FfiConverterRustBuffer<AdvertisingRequest> {
+    override fun read(buf: ByteBuffer): AdvertisingRequest {
+        return AdvertisingRequest(
+            FfiConverterByteArray.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AdvertisingRequest) = (
+            FfiConverterByteArray.allocationSize(value.`serviceData`) +
+            FfiConverterByteArray.allocationSize(value.`payload`) +
+            FfiConverterBoolean.allocationSize(value.`connectable`) +
+            FfiConverterBoolean.allocationSize(value.`includeServiceData`) +
+            FfiConverterBoolean.allocationSize(value.`servePayload`) +
+            FfiConverterUInt.allocationSize(value.`intervalMs`) +
+            FfiConverterLong.allocationSize(value.`untilMs`)
+    )
+
+    override fun write(value: AdvertisingRequest, buf: ByteBuffer) {
+            FfiConverterByteArray.write(value.`serviceData`, buf)
+            FfiConverterByteArray.write(value.`payload`, buf)
+            FfiConverterBoolean.write(value.`connectable`, buf)
+            FfiConverterBoolean.write(value.`includeServiceData`, buf)
+            FfiConverterBoolean.write(value.`servePayload`, buf)
+            FfiConverterUInt.write(value.`intervalMs`, buf)
+            FfiConverterLong.write(value.`untilMs`, buf)
+    }
+}
+
+
+
+/**
  * The app's settings for the core.
  */
 data class BluezoneConfig (
@@ -2820,6 +3361,124 @@ public object FfiConverterTypeBluezoneConfig: FfiConverterRustBuffer<BluezoneCon
             FfiConverterByte.write(value.`rssiCorrectionDb`, buf)
             FfiConverterSequenceTypeTrustedSigner.write(value.`trustedSigners`, buf)
             FfiConverterOptionalString.write(value.`uploadPublicKey`, buf)
+    }
+}
+
+
+
+/**
+ * Collection, as diagnostics show it.
+ */
+data class CollectionReport (
+    /**
+     * What the person sees.
+     */
+    var `status`: CollectionStatus
+    , 
+    /**
+     * Phones heard in the last window.
+     */
+    var `nearby`: NearbyCount?
+    , 
+    /**
+     * What the driver did.
+     */
+    var `driver`: DriverCounters
+    , 
+    /**
+     * Engine calls that failed.
+     */
+    var `engineErrors`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCollectionReport: FfiConverterRustBuffer<CollectionReport> {
+    override fun read(buf: ByteBuffer): CollectionReport {
+        return CollectionReport(
+            FfiConverterTypeCollectionStatus.read(buf),
+            FfiConverterOptionalTypeNearbyCount.read(buf),
+            FfiConverterTypeDriverCounters.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CollectionReport) = (
+            FfiConverterTypeCollectionStatus.allocationSize(value.`status`) +
+            FfiConverterOptionalTypeNearbyCount.allocationSize(value.`nearby`) +
+            FfiConverterTypeDriverCounters.allocationSize(value.`driver`) +
+            FfiConverterULong.allocationSize(value.`engineErrors`)
+    )
+
+    override fun write(value: CollectionReport, buf: ByteBuffer) {
+            FfiConverterTypeCollectionStatus.write(value.`status`, buf)
+            FfiConverterOptionalTypeNearbyCount.write(value.`nearby`, buf)
+            FfiConverterTypeDriverCounters.write(value.`driver`, buf)
+            FfiConverterULong.write(value.`engineErrors`, buf)
+    }
+}
+
+
+
+/**
+ * What to show the person about collection.
+ */
+data class CollectionStatus (
+    /**
+     * The state.
+     */
+    var `state`: CollectionState
+    , 
+    /**
+     * Unix time (ms) since which it holds.
+     */
+    var `sinceMs`: kotlin.Long
+    , 
+    /**
+     * Advertising is failing (others' adverts may still be collected).
+     */
+    var `advertisingFailing`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCollectionStatus: FfiConverterRustBuffer<CollectionStatus> {
+    override fun read(buf: ByteBuffer): CollectionStatus {
+        return CollectionStatus(
+            FfiConverterTypeCollectionState.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CollectionStatus) = (
+            FfiConverterTypeCollectionState.allocationSize(value.`state`) +
+            FfiConverterLong.allocationSize(value.`sinceMs`) +
+            FfiConverterBoolean.allocationSize(value.`advertisingFailing`)
+    )
+
+    override fun write(value: CollectionStatus, buf: ByteBuffer) {
+            FfiConverterTypeCollectionState.write(value.`state`, buf)
+            FfiConverterLong.write(value.`sinceMs`, buf)
+            FfiConverterBoolean.write(value.`advertisingFailing`, buf)
     }
 }
 
@@ -2950,6 +3609,12 @@ data class Diagnostics (
      * How many key files are failing (all of them, even past the list's limit).
      */
     var `failingKeyFileCount`: kotlin.UInt
+    , 
+    /**
+     * Collection (status, "nearby now", the driver's counts): filled by
+     * `BluezoneDriver.diagnostics`, `None` from `BluezoneTracer.diagnostics`.
+     */
+    var `collection`: CollectionReport?
     
 ){
     
@@ -2976,6 +3641,7 @@ public object FfiConverterTypeDiagnostics: FfiConverterRustBuffer<Diagnostics> {
             FfiConverterULong.read(buf),
             FfiConverterSequenceTypeFailingKeyFile.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterOptionalTypeCollectionReport.read(buf),
         )
     }
 
@@ -2989,7 +3655,8 @@ public object FfiConverterTypeDiagnostics: FfiConverterRustBuffer<Diagnostics> {
             FfiConverterULong.allocationSize(value.`acceptedSinceOpen`) +
             FfiConverterULong.allocationSize(value.`refusedSinceOpen`) +
             FfiConverterSequenceTypeFailingKeyFile.allocationSize(value.`failingKeyFiles`) +
-            FfiConverterUInt.allocationSize(value.`failingKeyFileCount`)
+            FfiConverterUInt.allocationSize(value.`failingKeyFileCount`) +
+            FfiConverterOptionalTypeCollectionReport.allocationSize(value.`collection`)
     )
 
     override fun write(value: Diagnostics, buf: ByteBuffer) {
@@ -3003,6 +3670,263 @@ public object FfiConverterTypeDiagnostics: FfiConverterRustBuffer<Diagnostics> {
             FfiConverterULong.write(value.`refusedSinceOpen`, buf)
             FfiConverterSequenceTypeFailingKeyFile.write(value.`failingKeyFiles`, buf)
             FfiConverterUInt.write(value.`failingKeyFileCount`, buf)
+            FfiConverterOptionalTypeCollectionReport.write(value.`collection`, buf)
+    }
+}
+
+
+
+/**
+ * What the driver has done since it was created.
+ */
+data class DriverCounters (
+    /**
+     * Scan windows completed.
+     */
+    var `windows`: kotlin.ULong
+    , 
+    /**
+     * Sightings handed to the engine.
+     */
+    var `sightings`: kotlin.ULong
+    , 
+    /**
+     * Adverts that were not exposure notification.
+     */
+    var `unrelated`: kotlin.ULong
+    , 
+    /**
+     * iPhone adverts dropped unread.
+     */
+    var `unread`: kotlin.ULong
+    , 
+    /**
+     * Results reported while no scan was running.
+     */
+    var `lateResults`: kotlin.ULong
+    , 
+    /**
+     * Scan starts the platform refused.
+     */
+    var `scanFailures`: kotlin.ULong
+    , 
+    /**
+     * Advertising starts the platform refused.
+     */
+    var `advertisingFailures`: kotlin.ULong
+    , 
+    /**
+     * Identifier rotations.
+     */
+    var `rotations`: kotlin.ULong
+    , 
+    /**
+     * Restarts from saved state.
+     */
+    var `restarts`: kotlin.ULong
+    , 
+    /**
+     * The GATT fallback's counts.
+     */
+    var `gatt`: GattCounters
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDriverCounters: FfiConverterRustBuffer<DriverCounters> {
+    override fun read(buf: ByteBuffer): DriverCounters {
+        return DriverCounters(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeGattCounters.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DriverCounters) = (
+            FfiConverterULong.allocationSize(value.`windows`) +
+            FfiConverterULong.allocationSize(value.`sightings`) +
+            FfiConverterULong.allocationSize(value.`unrelated`) +
+            FfiConverterULong.allocationSize(value.`unread`) +
+            FfiConverterULong.allocationSize(value.`lateResults`) +
+            FfiConverterULong.allocationSize(value.`scanFailures`) +
+            FfiConverterULong.allocationSize(value.`advertisingFailures`) +
+            FfiConverterULong.allocationSize(value.`rotations`) +
+            FfiConverterULong.allocationSize(value.`restarts`) +
+            FfiConverterTypeGattCounters.allocationSize(value.`gatt`)
+    )
+
+    override fun write(value: DriverCounters, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`windows`, buf)
+            FfiConverterULong.write(value.`sightings`, buf)
+            FfiConverterULong.write(value.`unrelated`, buf)
+            FfiConverterULong.write(value.`unread`, buf)
+            FfiConverterULong.write(value.`lateResults`, buf)
+            FfiConverterULong.write(value.`scanFailures`, buf)
+            FfiConverterULong.write(value.`advertisingFailures`, buf)
+            FfiConverterULong.write(value.`rotations`, buf)
+            FfiConverterULong.write(value.`restarts`, buf)
+            FfiConverterTypeGattCounters.write(value.`gatt`, buf)
+    }
+}
+
+
+
+/**
+ * Settings of the driver an app may tune. Every field left `None` keeps the platform's
+ * default (`DriverConfig::default_for` in the core); the driver checks the result.
+ */
+data class DriverSettings (
+    /**
+     * Time between scan starts before jitter, ms (default 300,000).
+     */
+    var `scanPeriodMs`: kotlin.Long? = null 
+    , 
+    /**
+     * Scan window, ms (default 4,000).
+     */
+    var `scanWindowMs`: kotlin.Long? = null 
+    , 
+    /**
+     * Window while a Bluetooth audio device shares the radio, ms (default 17,000).
+     */
+    var `busyScanWindowMs`: kotlin.Long? = null 
+    , 
+    /**
+     * Each period is shortened by a random amount up to this, ms (default 90,000).
+     */
+    var `scanJitterMs`: kotlin.Long? = null 
+    , 
+    /**
+     * Shortest period, ms (default 60,000).
+     */
+    var `minScanPeriodMs`: kotlin.Long? = null 
+    , 
+    /**
+     * Scan continuously, cut into windows (default: on iOS only).
+     */
+    var `continuousScan`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Window length when scanning continuously, ms (default 60,000).
+     */
+    var `continuousWindowMs`: kotlin.Long? = null 
+    , 
+    /**
+     * Advertising interval asked of the platform, ms (default 250).
+     */
+    var `advertisingIntervalMs`: kotlin.UInt? = null 
+    , 
+    /**
+     * This phone's RSSI correction for the "nearby now" count, dB (default 0; use the
+     * calibration entry's, as in `BluezoneConfig`).
+     */
+    var `rssiCorrectionDb`: kotlin.Short? = null 
+    , 
+    /**
+     * Transmit power assumed for senders in the "nearby now" count, dBm (default −15).
+     */
+    var `assumedTxDbm`: kotlin.Short? = null 
+    , 
+    /**
+     * Read iPhones' payloads over GATT (default: on, except on the desktop).
+     */
+    var `gattEnabled`: kotlin.Boolean? = null 
+    , 
+    /**
+     * GATT reads at once (default 1 on Android, 3 on iOS).
+     */
+    var `gattMaxConcurrent`: kotlin.UInt? = null 
+    , 
+    /**
+     * A GATT read not answered in this long is cancelled, ms (default 5,000).
+     */
+    var `gattTimeoutMs`: kotlin.Long? = null 
+    , 
+    /**
+     * A device read is not read again for this long, ms (default 300,000).
+     */
+    var `gattCooldownMs`: kotlin.Long? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDriverSettings: FfiConverterRustBuffer<DriverSettings> {
+    override fun read(buf: ByteBuffer): DriverSettings {
+        return DriverSettings(
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalShort.read(buf),
+            FfiConverterOptionalShort.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DriverSettings) = (
+            FfiConverterOptionalLong.allocationSize(value.`scanPeriodMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`scanWindowMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`busyScanWindowMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`scanJitterMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`minScanPeriodMs`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`continuousScan`) +
+            FfiConverterOptionalLong.allocationSize(value.`continuousWindowMs`) +
+            FfiConverterOptionalUInt.allocationSize(value.`advertisingIntervalMs`) +
+            FfiConverterOptionalShort.allocationSize(value.`rssiCorrectionDb`) +
+            FfiConverterOptionalShort.allocationSize(value.`assumedTxDbm`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`gattEnabled`) +
+            FfiConverterOptionalUInt.allocationSize(value.`gattMaxConcurrent`) +
+            FfiConverterOptionalLong.allocationSize(value.`gattTimeoutMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`gattCooldownMs`)
+    )
+
+    override fun write(value: DriverSettings, buf: ByteBuffer) {
+            FfiConverterOptionalLong.write(value.`scanPeriodMs`, buf)
+            FfiConverterOptionalLong.write(value.`scanWindowMs`, buf)
+            FfiConverterOptionalLong.write(value.`busyScanWindowMs`, buf)
+            FfiConverterOptionalLong.write(value.`scanJitterMs`, buf)
+            FfiConverterOptionalLong.write(value.`minScanPeriodMs`, buf)
+            FfiConverterOptionalBoolean.write(value.`continuousScan`, buf)
+            FfiConverterOptionalLong.write(value.`continuousWindowMs`, buf)
+            FfiConverterOptionalUInt.write(value.`advertisingIntervalMs`, buf)
+            FfiConverterOptionalShort.write(value.`rssiCorrectionDb`, buf)
+            FfiConverterOptionalShort.write(value.`assumedTxDbm`, buf)
+            FfiConverterOptionalBoolean.write(value.`gattEnabled`, buf)
+            FfiConverterOptionalUInt.write(value.`gattMaxConcurrent`, buf)
+            FfiConverterOptionalLong.write(value.`gattTimeoutMs`, buf)
+            FfiConverterOptionalLong.write(value.`gattCooldownMs`, buf)
     }
 }
 
@@ -3232,6 +4156,77 @@ public object FfiConverterTypeFailingKeyFile: FfiConverterRustBuffer<FailingKeyF
 
 
 /**
+ * The GATT fallback's counts.
+ */
+data class GattCounters (
+    /**
+     * Reads asked of the platform.
+     */
+    var `readsStarted`: kotlin.ULong
+    , 
+    /**
+     * Reads that gave a payload.
+     */
+    var `readsSucceeded`: kotlin.ULong
+    , 
+    /**
+     * Reads that failed or timed out.
+     */
+    var `readsFailed`: kotlin.ULong
+    , 
+    /**
+     * Devices without the payload characteristic.
+     */
+    var `notOurs`: kotlin.ULong
+    , 
+    /**
+     * Adverts stored with a payload read earlier.
+     */
+    var `reused`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGattCounters: FfiConverterRustBuffer<GattCounters> {
+    override fun read(buf: ByteBuffer): GattCounters {
+        return GattCounters(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: GattCounters) = (
+            FfiConverterULong.allocationSize(value.`readsStarted`) +
+            FfiConverterULong.allocationSize(value.`readsSucceeded`) +
+            FfiConverterULong.allocationSize(value.`readsFailed`) +
+            FfiConverterULong.allocationSize(value.`notOurs`) +
+            FfiConverterULong.allocationSize(value.`reused`)
+    )
+
+    override fun write(value: GattCounters, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`readsStarted`, buf)
+            FfiConverterULong.write(value.`readsSucceeded`, buf)
+            FfiConverterULong.write(value.`readsFailed`, buf)
+            FfiConverterULong.write(value.`notOurs`, buf)
+            FfiConverterULong.write(value.`reused`, buf)
+    }
+}
+
+
+
+/**
  * An HTTP answer.
  */
 data class HttpResponse (
@@ -3344,6 +4339,200 @@ public object FfiConverterTypeIngestReport: FfiConverterRustBuffer<IngestReport>
             FfiConverterULong.write(value.`implausibleRssi`, buf)
             FfiConverterULong.write(value.`fromTheFuture`, buf)
             FfiConverterULong.write(value.`tooOld`, buf)
+    }
+}
+
+
+
+/**
+ * Phones heard in one scan window, by distance class ("nearby now").
+ */
+data class NearbyCount (
+    /**
+     * Unix time (ms) the window started.
+     */
+    var `windowStartMs`: kotlin.Long
+    , 
+    /**
+     * About 1.5 m or closer.
+     */
+    var `near`: kotlin.UInt
+    , 
+    /**
+     * Between the thresholds.
+     */
+    var `mid`: kotlin.UInt
+    , 
+    /**
+     * Farther.
+     */
+    var `far`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNearbyCount: FfiConverterRustBuffer<NearbyCount> {
+    override fun read(buf: ByteBuffer): NearbyCount {
+        return NearbyCount(
+            FfiConverterLong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NearbyCount) = (
+            FfiConverterLong.allocationSize(value.`windowStartMs`) +
+            FfiConverterUInt.allocationSize(value.`near`) +
+            FfiConverterUInt.allocationSize(value.`mid`) +
+            FfiConverterUInt.allocationSize(value.`far`)
+    )
+
+    override fun write(value: NearbyCount, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`windowStartMs`, buf)
+            FfiConverterUInt.write(value.`near`, buf)
+            FfiConverterUInt.write(value.`mid`, buf)
+            FfiConverterUInt.write(value.`far`, buf)
+    }
+}
+
+
+
+/**
+ * What the scanner should report.
+ */
+data class ScanFilters (
+    /**
+     * Adverts with FD6F service data or the FD6F service UUID.
+     */
+    var `exposureService`: kotlin.Boolean
+    , 
+    /**
+     * Adverts with Apple manufacturer data (0x004C), where backgrounded iPhones put their
+     * service UUIDs (Android only).
+     */
+    var `appleManufacturerData`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScanFilters: FfiConverterRustBuffer<ScanFilters> {
+    override fun read(buf: ByteBuffer): ScanFilters {
+        return ScanFilters(
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScanFilters) = (
+            FfiConverterBoolean.allocationSize(value.`exposureService`) +
+            FfiConverterBoolean.allocationSize(value.`appleManufacturerData`)
+    )
+
+    override fun write(value: ScanFilters, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`exposureService`, buf)
+            FfiConverterBoolean.write(value.`appleManufacturerData`, buf)
+    }
+}
+
+
+
+/**
+ * An advert as the scanner reported it: nothing decoded by the platform.
+ */
+data class ScanReport (
+    /**
+     * The platform's handle of the sender (Android: its address; iOS: the peripheral's
+     * identifier).
+     */
+    var `device`: kotlin.String
+    , 
+    /**
+     * The advert's data as the platform gives it (Android: raw AD structures; iOS: the
+     * service-data map).
+     */
+    var `advert`: Advert
+    , 
+    /**
+     * Service UUIDs reported outside `advert` (iOS: the service-UUID and overflow-UUID
+     * lists), as text.
+     */
+    var `serviceUuids`: List<kotlin.String>
+    , 
+    /**
+     * The platform reported our service UUID in Apple's overflow area (iOS:
+     * `CBAdvertisementDataOverflowServiceUUIDsKey`).
+     */
+    var `appleOverflow`: kotlin.Boolean
+    , 
+    /**
+     * Received signal strength, dBm.
+     */
+    var `rssi`: kotlin.Short
+    , 
+    /**
+     * Transmit power the sender advertised, dBm, if any.
+     */
+    var `txPowerDbm`: kotlin.Short?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScanReport: FfiConverterRustBuffer<ScanReport> {
+    override fun read(buf: ByteBuffer): ScanReport {
+        return ScanReport(
+            FfiConverterString.read(buf),
+            FfiConverterTypeAdvert.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterShort.read(buf),
+            FfiConverterOptionalShort.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScanReport) = (
+            FfiConverterString.allocationSize(value.`device`) +
+            FfiConverterTypeAdvert.allocationSize(value.`advert`) +
+            FfiConverterSequenceString.allocationSize(value.`serviceUuids`) +
+            FfiConverterBoolean.allocationSize(value.`appleOverflow`) +
+            FfiConverterShort.allocationSize(value.`rssi`) +
+            FfiConverterOptionalShort.allocationSize(value.`txPowerDbm`)
+    )
+
+    override fun write(value: ScanReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`device`, buf)
+            FfiConverterTypeAdvert.write(value.`advert`, buf)
+            FfiConverterSequenceString.write(value.`serviceUuids`, buf)
+            FfiConverterBoolean.write(value.`appleOverflow`, buf)
+            FfiConverterShort.write(value.`rssi`, buf)
+            FfiConverterOptionalShort.write(value.`txPowerDbm`, buf)
     }
 }
 
@@ -3697,6 +4886,104 @@ public object FfiConverterTypeAdvert : FfiConverterRustBuffer<Advert>{
 
 
 
+/**
+ * Where the app is.
+ */
+
+enum class AppState {
+    
+    /**
+     * On screen.
+     */
+    FOREGROUND,
+    /**
+     * Running but not on screen.
+     */
+    BACKGROUND,
+    /**
+     * About to be stopped: the last chance to store anything.
+     */
+    TERMINATING;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAppState: FfiConverterRustBuffer<AppState> {
+    override fun read(buf: ByteBuffer) = try {
+        AppState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AppState) = 4UL
+
+    override fun write(value: AppState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Whether Bluetooth can be used.
+ */
+
+enum class BluetoothState {
+    
+    /**
+     * Switched on.
+     */
+    ON,
+    /**
+     * Switched off.
+     */
+    OFF,
+    /**
+     * The person did not allow this app to use Bluetooth.
+     */
+    UNAUTHORIZED,
+    /**
+     * No Bluetooth LE.
+     */
+    UNSUPPORTED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBluetoothState: FfiConverterRustBuffer<BluetoothState> {
+    override fun read(buf: ByteBuffer) = try {
+        BluetoothState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: BluetoothState) = 4UL
+
+    override fun write(value: BluetoothState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -3995,6 +5282,108 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
 
 
 /**
+ * The state of collection.
+ */
+sealed class CollectionState {
+    
+    /**
+     * Turned off by the person.
+     */
+    object Off : CollectionState()
+    
+    
+    /**
+     * Scanning (and advertising, where the platform can).
+     */
+    object Collecting : CollectionState()
+    
+    
+    /**
+     * On, but not collecting.
+     */
+    data class Paused(
+        /**
+         * Why.
+         */
+        val `reason`: org.bluezone.core.PauseReason) : CollectionState()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCollectionState : FfiConverterRustBuffer<CollectionState>{
+    override fun read(buf: ByteBuffer): CollectionState {
+        return when(buf.getInt()) {
+            1 -> CollectionState.Off
+            2 -> CollectionState.Collecting
+            3 -> CollectionState.Paused(
+                FfiConverterTypePauseReason.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: CollectionState): ULong = when(value) {
+        is CollectionState.Off -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is CollectionState.Collecting -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is CollectionState.Paused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypePauseReason.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: CollectionState, buf: ByteBuffer) {
+        when(value) {
+            is CollectionState.Off -> {
+                buf.putInt(1)
+                Unit
+            }
+            is CollectionState.Collecting -> {
+                buf.putInt(2)
+                Unit
+            }
+            is CollectionState.Paused -> {
+                buf.putInt(3)
+                FfiConverterTypePauseReason.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Why a key file could not be processed.
  */
 sealed class DownloadFailure {
@@ -4082,6 +5471,880 @@ public object FfiConverterTypeDownloadFailure : FfiConverterRustBuffer<DownloadF
             is DownloadFailure.Refused -> {
                 buf.putInt(2)
                 FfiConverterTypeKeyFileRefusal.write(value.`kind`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * What the platform must do. Carry them out in order.
+ */
+sealed class DriverCommand {
+    
+    /**
+     * Start scanning (never more than one scan at a time).
+     */
+    data class StartScan(
+        /**
+         * What to report.
+         */
+        val `filters`: org.bluezone.core.ScanFilters, 
+        /**
+         * How to scan.
+         */
+        val `mode`: org.bluezone.core.ScanMode, 
+        /**
+         * How long the window is meant to last, ms (`None`: until `StopScan`).
+         */
+        val `windowMs`: kotlin.Long?) : DriverCommand()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Stop the scan.
+     */
+    object StopScan : DriverCommand()
+    
+    
+    /**
+     * Stop any advertising, then start this one.
+     */
+    data class StartAdvertising(
+        /**
+         * What and how.
+         */
+        val `request`: org.bluezone.core.AdvertisingRequest) : DriverCommand()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Stop advertising.
+     */
+    object StopAdvertising : DriverCommand()
+    
+    
+    /**
+     * Connect to `device`, read the payload characteristic, disconnect, and report
+     * `DriverEvent.PayloadRead` or `PayloadReadFailed`.
+     */
+    data class ReadPayload(
+        /**
+         * The device.
+         */
+        val `device`: kotlin.String) : DriverCommand()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Give up a connection or read in progress (report nothing for it).
+     */
+    data class CancelConnection(
+        /**
+         * The device.
+         */
+        val `device`: kotlin.String) : DriverCommand()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Answer a GATT read request.
+     */
+    data class RespondToRead(
+        /**
+         * The request's id.
+         */
+        val `request`: kotlin.ULong, 
+        /**
+         * The bytes to send (empty past the end), or `None`: answer "invalid offset".
+         */
+        val `value`: kotlin.ByteArray?) : DriverCommand()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Deliver `DriverEvent.Timer` at this Unix time (ms), even while the device sleeps.
+     * Replaces any earlier request.
+     */
+    data class WakeAt(
+        /**
+         * When, Unix ms.
+         */
+        val `atMs`: kotlin.Long) : DriverCommand()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Keep the CPU awake until released.
+     */
+    object HoldWakeLock : DriverCommand()
+    
+    
+    /**
+     * Let the CPU sleep.
+     */
+    object ReleaseWakeLock : DriverCommand()
+    
+    
+    /**
+     * Show this status to the person.
+     */
+    data class ShowStatus(
+        /**
+         * The status.
+         */
+        val `status`: org.bluezone.core.CollectionStatus) : DriverCommand()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDriverCommand : FfiConverterRustBuffer<DriverCommand>{
+    override fun read(buf: ByteBuffer): DriverCommand {
+        return when(buf.getInt()) {
+            1 -> DriverCommand.StartScan(
+                FfiConverterTypeScanFilters.read(buf),
+                FfiConverterTypeScanMode.read(buf),
+                FfiConverterOptionalLong.read(buf),
+                )
+            2 -> DriverCommand.StopScan
+            3 -> DriverCommand.StartAdvertising(
+                FfiConverterTypeAdvertisingRequest.read(buf),
+                )
+            4 -> DriverCommand.StopAdvertising
+            5 -> DriverCommand.ReadPayload(
+                FfiConverterString.read(buf),
+                )
+            6 -> DriverCommand.CancelConnection(
+                FfiConverterString.read(buf),
+                )
+            7 -> DriverCommand.RespondToRead(
+                FfiConverterULong.read(buf),
+                FfiConverterOptionalByteArray.read(buf),
+                )
+            8 -> DriverCommand.WakeAt(
+                FfiConverterLong.read(buf),
+                )
+            9 -> DriverCommand.HoldWakeLock
+            10 -> DriverCommand.ReleaseWakeLock
+            11 -> DriverCommand.ShowStatus(
+                FfiConverterTypeCollectionStatus.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: DriverCommand): ULong = when(value) {
+        is DriverCommand.StartScan -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeScanFilters.allocationSize(value.`filters`)
+                + FfiConverterTypeScanMode.allocationSize(value.`mode`)
+                + FfiConverterOptionalLong.allocationSize(value.`windowMs`)
+            )
+        }
+        is DriverCommand.StopScan -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverCommand.StartAdvertising -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeAdvertisingRequest.allocationSize(value.`request`)
+            )
+        }
+        is DriverCommand.StopAdvertising -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverCommand.ReadPayload -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`device`)
+            )
+        }
+        is DriverCommand.CancelConnection -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`device`)
+            )
+        }
+        is DriverCommand.RespondToRead -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`request`)
+                + FfiConverterOptionalByteArray.allocationSize(value.`value`)
+            )
+        }
+        is DriverCommand.WakeAt -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`atMs`)
+            )
+        }
+        is DriverCommand.HoldWakeLock -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverCommand.ReleaseWakeLock -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverCommand.ShowStatus -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCollectionStatus.allocationSize(value.`status`)
+            )
+        }
+    }
+
+    override fun write(value: DriverCommand, buf: ByteBuffer) {
+        when(value) {
+            is DriverCommand.StartScan -> {
+                buf.putInt(1)
+                FfiConverterTypeScanFilters.write(value.`filters`, buf)
+                FfiConverterTypeScanMode.write(value.`mode`, buf)
+                FfiConverterOptionalLong.write(value.`windowMs`, buf)
+                Unit
+            }
+            is DriverCommand.StopScan -> {
+                buf.putInt(2)
+                Unit
+            }
+            is DriverCommand.StartAdvertising -> {
+                buf.putInt(3)
+                FfiConverterTypeAdvertisingRequest.write(value.`request`, buf)
+                Unit
+            }
+            is DriverCommand.StopAdvertising -> {
+                buf.putInt(4)
+                Unit
+            }
+            is DriverCommand.ReadPayload -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`device`, buf)
+                Unit
+            }
+            is DriverCommand.CancelConnection -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`device`, buf)
+                Unit
+            }
+            is DriverCommand.RespondToRead -> {
+                buf.putInt(7)
+                FfiConverterULong.write(value.`request`, buf)
+                FfiConverterOptionalByteArray.write(value.`value`, buf)
+                Unit
+            }
+            is DriverCommand.WakeAt -> {
+                buf.putInt(8)
+                FfiConverterLong.write(value.`atMs`, buf)
+                Unit
+            }
+            is DriverCommand.HoldWakeLock -> {
+                buf.putInt(9)
+                Unit
+            }
+            is DriverCommand.ReleaseWakeLock -> {
+                buf.putInt(10)
+                Unit
+            }
+            is DriverCommand.ShowStatus -> {
+                buf.putInt(11)
+                FfiConverterTypeCollectionStatus.write(value.`status`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Something that happened on the platform. Hand each to `BluezoneDriver.handle` with the
+ * time, and carry out the commands it returns, in order.
+ */
+sealed class DriverEvent {
+    
+    /**
+     * The person turned exposure notifications on.
+     */
+    object Enable : DriverEvent()
+    
+    
+    /**
+     * The person turned exposure notifications off.
+     */
+    object Disable : DriverEvent()
+    
+    
+    /**
+     * The process starts with the driver's saved state: send first after a restart.
+     */
+    data class Restarted(
+        /**
+         * Why.
+         */
+        val `reason`: org.bluezone.core.RestartReason) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A wake-up asked for with `DriverCommand.WakeAt` fired (early or late).
+     */
+    object Timer : DriverEvent()
+    
+    
+    /**
+     * Bluetooth changed state.
+     */
+    data class Bluetooth(
+        /**
+         * The new state.
+         */
+        val `state`: org.bluezone.core.BluetoothState) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The Bluetooth (Android: nearby devices / location) permission changed.
+     */
+    data class Permission(
+        /**
+         * Granted now.
+         */
+        val `granted`: kotlin.Boolean) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The app moved.
+     */
+    data class App(
+        /**
+         * Where it is now.
+         */
+        val `state`: org.bluezone.core.AppState) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The screen went on or off.
+     */
+    data class Screen(
+        /**
+         * On now.
+         */
+        val `on`: kotlin.Boolean) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Battery saver went on or off.
+     */
+    data class PowerSave(
+        /**
+         * On now.
+         */
+        val `on`: kotlin.Boolean) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A Bluetooth audio device connected or disconnected.
+     */
+    data class BluetoothAudio(
+        /**
+         * Connected now.
+         */
+        val `connected`: kotlin.Boolean) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The scanner reported an advert.
+     */
+    data class ScanResult(
+        /**
+         * What it reported.
+         */
+        val `report`: org.bluezone.core.ScanReport) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The scan asked for started.
+     */
+    object ScanStarted : DriverEvent()
+    
+    
+    /**
+     * The scan asked for could not start.
+     */
+    data class ScanFailed(
+        /**
+         * The platform's reason (for diagnostics).
+         */
+        val `reason`: kotlin.String) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Advertising started.
+     */
+    object AdvertisingStarted : DriverEvent()
+    
+    
+    /**
+     * Advertising could not start.
+     */
+    data class AdvertisingFailed(
+        /**
+         * The platform's reason (for diagnostics).
+         */
+        val `reason`: kotlin.String) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A read asked for by `DriverCommand.ReadPayload` gave this value.
+     */
+    data class PayloadRead(
+        /**
+         * The device read.
+         */
+        val `device`: kotlin.String, 
+        /**
+         * The characteristic's value.
+         */
+        val `value`: kotlin.ByteArray) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A read asked for by `DriverCommand.ReadPayload` failed.
+     */
+    data class PayloadReadFailed(
+        /**
+         * The device.
+         */
+        val `device`: kotlin.String, 
+        /**
+         * Why.
+         */
+        val `failure`: org.bluezone.core.ReadFailure) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A central asks this phone's GATT server for the payload (iOS peripheral).
+     */
+    data class PayloadRequested(
+        /**
+         * The platform's id of the request, echoed in `DriverCommand.RespondToRead`.
+         */
+        val `request`: kotlin.ULong, 
+        /**
+         * The offset asked for.
+         */
+        val `offset`: kotlin.UInt) : DriverEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDriverEvent : FfiConverterRustBuffer<DriverEvent>{
+    override fun read(buf: ByteBuffer): DriverEvent {
+        return when(buf.getInt()) {
+            1 -> DriverEvent.Enable
+            2 -> DriverEvent.Disable
+            3 -> DriverEvent.Restarted(
+                FfiConverterTypeRestartReason.read(buf),
+                )
+            4 -> DriverEvent.Timer
+            5 -> DriverEvent.Bluetooth(
+                FfiConverterTypeBluetoothState.read(buf),
+                )
+            6 -> DriverEvent.Permission(
+                FfiConverterBoolean.read(buf),
+                )
+            7 -> DriverEvent.App(
+                FfiConverterTypeAppState.read(buf),
+                )
+            8 -> DriverEvent.Screen(
+                FfiConverterBoolean.read(buf),
+                )
+            9 -> DriverEvent.PowerSave(
+                FfiConverterBoolean.read(buf),
+                )
+            10 -> DriverEvent.BluetoothAudio(
+                FfiConverterBoolean.read(buf),
+                )
+            11 -> DriverEvent.ScanResult(
+                FfiConverterTypeScanReport.read(buf),
+                )
+            12 -> DriverEvent.ScanStarted
+            13 -> DriverEvent.ScanFailed(
+                FfiConverterString.read(buf),
+                )
+            14 -> DriverEvent.AdvertisingStarted
+            15 -> DriverEvent.AdvertisingFailed(
+                FfiConverterString.read(buf),
+                )
+            16 -> DriverEvent.PayloadRead(
+                FfiConverterString.read(buf),
+                FfiConverterByteArray.read(buf),
+                )
+            17 -> DriverEvent.PayloadReadFailed(
+                FfiConverterString.read(buf),
+                FfiConverterTypeReadFailure.read(buf),
+                )
+            18 -> DriverEvent.PayloadRequested(
+                FfiConverterULong.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: DriverEvent): ULong = when(value) {
+        is DriverEvent.Enable -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverEvent.Disable -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverEvent.Restarted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeRestartReason.allocationSize(value.`reason`)
+            )
+        }
+        is DriverEvent.Timer -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverEvent.Bluetooth -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeBluetoothState.allocationSize(value.`state`)
+            )
+        }
+        is DriverEvent.Permission -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`granted`)
+            )
+        }
+        is DriverEvent.App -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeAppState.allocationSize(value.`state`)
+            )
+        }
+        is DriverEvent.Screen -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`on`)
+            )
+        }
+        is DriverEvent.PowerSave -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`on`)
+            )
+        }
+        is DriverEvent.BluetoothAudio -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`connected`)
+            )
+        }
+        is DriverEvent.ScanResult -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeScanReport.allocationSize(value.`report`)
+            )
+        }
+        is DriverEvent.ScanStarted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverEvent.ScanFailed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+        is DriverEvent.AdvertisingStarted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DriverEvent.AdvertisingFailed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+        is DriverEvent.PayloadRead -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`device`)
+                + FfiConverterByteArray.allocationSize(value.`value`)
+            )
+        }
+        is DriverEvent.PayloadReadFailed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`device`)
+                + FfiConverterTypeReadFailure.allocationSize(value.`failure`)
+            )
+        }
+        is DriverEvent.PayloadRequested -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`request`)
+                + FfiConverterUInt.allocationSize(value.`offset`)
+            )
+        }
+    }
+
+    override fun write(value: DriverEvent, buf: ByteBuffer) {
+        when(value) {
+            is DriverEvent.Enable -> {
+                buf.putInt(1)
+                Unit
+            }
+            is DriverEvent.Disable -> {
+                buf.putInt(2)
+                Unit
+            }
+            is DriverEvent.Restarted -> {
+                buf.putInt(3)
+                FfiConverterTypeRestartReason.write(value.`reason`, buf)
+                Unit
+            }
+            is DriverEvent.Timer -> {
+                buf.putInt(4)
+                Unit
+            }
+            is DriverEvent.Bluetooth -> {
+                buf.putInt(5)
+                FfiConverterTypeBluetoothState.write(value.`state`, buf)
+                Unit
+            }
+            is DriverEvent.Permission -> {
+                buf.putInt(6)
+                FfiConverterBoolean.write(value.`granted`, buf)
+                Unit
+            }
+            is DriverEvent.App -> {
+                buf.putInt(7)
+                FfiConverterTypeAppState.write(value.`state`, buf)
+                Unit
+            }
+            is DriverEvent.Screen -> {
+                buf.putInt(8)
+                FfiConverterBoolean.write(value.`on`, buf)
+                Unit
+            }
+            is DriverEvent.PowerSave -> {
+                buf.putInt(9)
+                FfiConverterBoolean.write(value.`on`, buf)
+                Unit
+            }
+            is DriverEvent.BluetoothAudio -> {
+                buf.putInt(10)
+                FfiConverterBoolean.write(value.`connected`, buf)
+                Unit
+            }
+            is DriverEvent.ScanResult -> {
+                buf.putInt(11)
+                FfiConverterTypeScanReport.write(value.`report`, buf)
+                Unit
+            }
+            is DriverEvent.ScanStarted -> {
+                buf.putInt(12)
+                Unit
+            }
+            is DriverEvent.ScanFailed -> {
+                buf.putInt(13)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DriverEvent.AdvertisingStarted -> {
+                buf.putInt(14)
+                Unit
+            }
+            is DriverEvent.AdvertisingFailed -> {
+                buf.putInt(15)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DriverEvent.PayloadRead -> {
+                buf.putInt(16)
+                FfiConverterString.write(value.`device`, buf)
+                FfiConverterByteArray.write(value.`value`, buf)
+                Unit
+            }
+            is DriverEvent.PayloadReadFailed -> {
+                buf.putInt(17)
+                FfiConverterString.write(value.`device`, buf)
+                FfiConverterTypeReadFailure.write(value.`failure`, buf)
+                Unit
+            }
+            is DriverEvent.PayloadRequested -> {
+                buf.putInt(18)
+                FfiConverterULong.write(value.`request`, buf)
+                FfiConverterUInt.write(value.`offset`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4187,6 +6450,278 @@ public object FfiConverterTypeKeyFileRefusal: FfiConverterRustBuffer<KeyFileRefu
 
 
 
+/**
+ * Why collection is paused (the app words it).
+ */
+
+enum class PauseReason {
+    
+    /**
+     * Bluetooth is switched off.
+     */
+    BLUETOOTH_OFF,
+    /**
+     * The app may not use Bluetooth.
+     */
+    BLUETOOTH_UNAUTHORIZED,
+    /**
+     * The device cannot do Bluetooth LE.
+     */
+    BLUETOOTH_UNSUPPORTED,
+    /**
+     * A permission the scanner needs was revoked.
+     */
+    PERMISSION_REVOKED,
+    /**
+     * The scanner keeps failing to start.
+     */
+    SCANNER_FAILING;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePauseReason: FfiConverterRustBuffer<PauseReason> {
+    override fun read(buf: ByteBuffer) = try {
+        PauseReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: PauseReason) = 4UL
+
+    override fun write(value: PauseReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Which platform carries out the commands.
+ */
+
+enum class Platform {
+    
+    /**
+     * Android: non-connectable legacy adverts with FD6F service data; exact alarms.
+     */
+    ANDROID,
+    /**
+     * iOS: connectable adverts with the service UUID only, the payload served over GATT;
+     * no timers in the background.
+     */
+    IOS,
+    /**
+     * A desktop scanner (listens only).
+     */
+    DESKTOP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlatform: FfiConverterRustBuffer<Platform> {
+    override fun read(buf: ByteBuffer) = try {
+        Platform.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Platform) = 4UL
+
+    override fun write(value: Platform, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Why a payload read failed.
+ */
+
+enum class ReadFailure {
+    
+    /**
+     * The connection failed or dropped.
+     */
+    CONNECTION_FAILED,
+    /**
+     * Connected, but the device has no payload characteristic.
+     */
+    NOT_FOUND,
+    /**
+     * The platform gave up (its own timeout).
+     */
+    TIMEOUT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReadFailure: FfiConverterRustBuffer<ReadFailure> {
+    override fun read(buf: ByteBuffer) = try {
+        ReadFailure.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReadFailure) = 4UL
+
+    override fun write(value: ReadFailure, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Why the process starts with the driver's saved state.
+ */
+
+enum class RestartReason {
+    
+    /**
+     * The phone was switched on.
+     */
+    BOOT,
+    /**
+     * The app was updated.
+     */
+    APP_UPDATE,
+    /**
+     * The system stopped the process and started it again (or it crashed).
+     */
+    PROCESS_RESTART;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRestartReason: FfiConverterRustBuffer<RestartReason> {
+    override fun read(buf: ByteBuffer) = try {
+        RestartReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RestartReason) = 4UL
+
+    override fun write(value: RestartReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How aggressively to scan within a window.
+ */
+
+enum class ScanMode {
+    
+    /**
+     * Android `SCAN_MODE_LOW_LATENCY`.
+     */
+    LOW_LATENCY,
+    /**
+     * Android `SCAN_MODE_LOW_POWER`, or iOS's own choice.
+     */
+    LOW_POWER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScanMode: FfiConverterRustBuffer<ScanMode> {
+    override fun read(buf: ByteBuffer) = try {
+        ScanMode.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ScanMode) = 4UL
+
+    override fun write(value: ScanMode, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalShort: FfiConverterRustBuffer<kotlin.Short?> {
+    override fun read(buf: ByteBuffer): kotlin.Short? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Short?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Short?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterShort.write(value, buf)
+        }
+    }
+}
+
+
+
 
 /**
  * @suppress
@@ -4287,6 +6822,38 @@ public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -4309,6 +6876,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
+    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterByteArray.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ByteArray?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterByteArray.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterByteArray.write(value, buf)
         }
     }
 }
@@ -4351,6 +6950,102 @@ public object FfiConverterOptionalTypeNotifier: FfiConverterRustBuffer<Notifier?
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeCollectionReport: FfiConverterRustBuffer<CollectionReport?> {
+    override fun read(buf: ByteBuffer): CollectionReport? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCollectionReport.read(buf)
+    }
+
+    override fun allocationSize(value: CollectionReport?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCollectionReport.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CollectionReport?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCollectionReport.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeDriverSettings: FfiConverterRustBuffer<DriverSettings?> {
+    override fun read(buf: ByteBuffer): DriverSettings? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDriverSettings.read(buf)
+    }
+
+    override fun allocationSize(value: DriverSettings?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDriverSettings.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DriverSettings?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDriverSettings.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeNearbyCount: FfiConverterRustBuffer<NearbyCount?> {
+    override fun read(buf: ByteBuffer): NearbyCount? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNearbyCount.read(buf)
+    }
+
+    override fun allocationSize(value: NearbyCount?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNearbyCount.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NearbyCount?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNearbyCount.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
     override fun read(buf: ByteBuffer): List<kotlin.UInt> {
         val len = buf.getInt()
@@ -4369,6 +7064,34 @@ public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterUInt.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
         }
     }
 }
@@ -4537,6 +7260,34 @@ public object FfiConverterSequenceTypeTrustedSigner: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeTrustedSigner.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDriverCommand: FfiConverterRustBuffer<List<DriverCommand>> {
+    override fun read(buf: ByteBuffer): List<DriverCommand> {
+        val len = buf.getInt()
+        return List<DriverCommand>(len) {
+            FfiConverterTypeDriverCommand.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DriverCommand>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDriverCommand.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DriverCommand>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDriverCommand.write(it, buf)
         }
     }
 }

@@ -1,11 +1,22 @@
 package org.bluezone.android
 
+import android.Manifest
 import android.annotation.SuppressLint
+import android.app.AlarmManager
 import android.app.Notification
 import android.app.NotificationChannel
 import android.app.NotificationManager
+import android.app.PendingIntent
 import android.app.Service
+import android.bluetooth.BluetoothA2dp
+import android.bluetooth.BluetoothAdapter
+import android.bluetooth.BluetoothDevice
+import android.bluetooth.BluetoothGatt
+import android.bluetooth.BluetoothGattCallback
+import android.bluetooth.BluetoothGattCharacteristic
+import android.bluetooth.BluetoothHeadset
 import android.bluetooth.BluetoothManager
+import android.bluetooth.BluetoothProfile
 import android.bluetooth.le.AdvertiseCallback
 import android.bluetooth.le.AdvertiseData
 import android.bluetooth.le.AdvertiseSettings
@@ -13,103 +24,465 @@ import android.bluetooth.le.ScanCallback
 import android.bluetooth.le.ScanFilter
 import android.bluetooth.le.ScanResult
 import android.bluetooth.le.ScanSettings
+import android.content.BroadcastReceiver
+import android.content.Context
 import android.content.Intent
+import android.content.IntentFilter
+import android.content.pm.PackageManager
+import android.content.pm.ServiceInfo
+import android.os.Build
 import android.os.Handler
+import android.os.HandlerThread
 import android.os.IBinder
-import android.os.Looper
 import android.os.ParcelUuid
-import org.bluezone.shim.AdvertisingSchedule
-import org.bluezone.shim.CoreBridge
-import org.bluezone.shim.ScanScheduler
-import org.bluezone.shim.SightingBatcher
-import kotlin.random.Random
+import android.os.PowerManager
+import android.util.Log
+import androidx.core.app.ServiceCompat
+import androidx.core.content.ContextCompat
+import androidx.lifecycle.DefaultLifecycleObserver
+import androidx.lifecycle.LifecycleOwner
+import androidx.lifecycle.ProcessLifecycleOwner
+import org.bluezone.core.AdvertisingRequest
+import org.bluezone.core.AppState
+import org.bluezone.core.BluetoothState
+import org.bluezone.core.BluezoneDriver
+import org.bluezone.core.CollectionState
+import org.bluezone.core.CollectionStatus
+import org.bluezone.core.DriverEvent
+import org.bluezone.core.PauseReason
+import org.bluezone.core.Platform
+import org.bluezone.core.ReadFailure
+import org.bluezone.core.RestartReason
+import org.bluezone.core.ScanFilters
+import org.bluezone.core.ScanMode
+import org.bluezone.shim.AndroidValues
+import org.bluezone.shim.DriverLoop
+import org.bluezone.shim.PlatformFacts
+import org.bluezone.shim.RadioExecutor
+import java.security.SecureRandom
+import java.util.UUID
+import java.util.concurrent.ConcurrentHashMap
 
 /**
- * The foreground service: advertises the core's payload (restarting at each rotation so the
- * address changes with the RPI) and scans on GAEN's duty cycle, filtered on 0xFD6F, handing
- * raw scan records to the core. Every decision is in `shared` or in Rust.
+ * The foreground service: an executor of the core's phone driver. It reports what happens
+ * (Bluetooth, screen, battery saver, audio, the app's lifecycle, scan results, advertising and
+ * GATT outcomes, alarms) as [DriverEvent]s and carries out the commands that come back. When to
+ * scan, what to advertise until when, which iPhones to read, when to store, what to show: all
+ * decided in Rust.
+ *
+ * Every event is handled on one thread ([worker]); platform callbacks only post to it.
  */
-@SuppressLint("MissingPermission") // The app requests the runtime permissions before starting us.
-class ExposureService : Service() {
-    private val handler = Handler(Looper.getMainLooper())
-    private val scheduler = ScanScheduler(Random.Default)
-    private val batcher = SightingBatcher()
-    private lateinit var bridge: CoreBridge
-    private val bluetooth get() = getSystemService(BluetoothManager::class.java).adapter
-    private val serviceUuid = ParcelUuid.fromString("0000fd6f-0000-1000-8000-00805f9b34fb")
+@SuppressLint("MissingPermission") // The app asks for the runtime permissions; a refusal throws and is reported.
+class ExposureService : Service(), RadioExecutor {
+    private lateinit var worker: HandlerThread
+    private lateinit var handler: Handler
+    private lateinit var driver: BluezoneDriver
+    private lateinit var loop: DriverLoop
+    private lateinit var wakeLock: PowerManager.WakeLock
+    private var started = false
+
+    /** Reads in flight, by device address (the driver bounds how many). */
+    private val reads = ConcurrentHashMap<String, BluetoothGatt>()
+
+    /** Android has no "scan started" callback: the first result after a start confirms it. */
+    @Volatile private var scanUnconfirmed = false
+
+    private val adapter: BluetoothAdapter? get() = getSystemService(BluetoothManager::class.java)?.adapter
+    private val power: PowerManager get() = getSystemService(PowerManager::class.java)
 
     override fun onBind(intent: Intent?): IBinder? = null
 
     override fun onCreate() {
         super.onCreate()
-        bridge = CoreBridge(Bluezone.tracer())
-        startForeground(1, notification())
-        advertise()
-        handler.post(::scanWindow)
+        worker = HandlerThread("bluezone-driver").also { it.start() }
+        handler = Handler(worker.looper)
+        wakeLock = power.newWakeLock(PowerManager.PARTIAL_WAKE_LOCK, "bluezone:radio").apply {
+            setReferenceCounted(false)
+        }
+        driver = BluezoneDriver(
+            Bluezone.tracer(), Platform.ANDROID, Bluezone.driverSettings,
+            SecureRandom().nextLong().toULong(), System.currentTimeMillis(),
+        )
+        loop = DriverLoop(driver, this, onError = { Log.w(TAG, "driver: $it") })
+    }
+
+    override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
+        // Every start by startForegroundService must be answered with startForeground.
+        try {
+            goForeground(getString(R.string.bluezone_status_starting))
+        } catch (e: IllegalStateException) {
+            // Android 12+ refused (a restart from the background): the next alarm brings it back.
+            Log.w(TAG, "not allowed in the foreground now: $e")
+            stopSelf()
+            return START_NOT_STICKY
+        }
+        val action = intent?.action
+        if (!started) {
+            started = true
+            // A driver made in this process resumes from its saved state, then learns the facts,
+            // then hears what happens from here on.
+            val reason = when (action) {
+                ACTION_BOOT -> RestartReason.BOOT
+                ACTION_UPDATE -> RestartReason.APP_UPDATE
+                else -> RestartReason.PROCESS_RESTART
+            }
+            val facts = facts()
+            handler.post { loop.start(reason, facts) }
+            val filter = IntentFilter().apply {
+                addAction(BluetoothAdapter.ACTION_STATE_CHANGED)
+                addAction(Intent.ACTION_SCREEN_ON)
+                addAction(Intent.ACTION_SCREEN_OFF)
+                addAction(PowerManager.ACTION_POWER_SAVE_MODE_CHANGED)
+                addAction(BluetoothA2dp.ACTION_CONNECTION_STATE_CHANGED)
+                addAction(BluetoothHeadset.ACTION_CONNECTION_STATE_CHANGED)
+            }
+            // System broadcasts only: they reach a receiver that is not exported.
+            ContextCompat.registerReceiver(this, systemEvents, filter, ContextCompat.RECEIVER_NOT_EXPORTED)
+            ProcessLifecycleOwner.get().lifecycle.addObserver(appLifecycle)
+            running = this
+        }
+        take(action)
+        return START_STICKY
     }
 
     override fun onDestroy() {
-        handler.removeCallbacksAndMessages(null)
-        bluetooth?.bluetoothLeAdvertiser?.stopAdvertising(advertiseCallback)
-        bluetooth?.bluetoothLeScanner?.stopScan(scanCallback)
+        running = null
+        val wasStarted = started
+        if (wasStarted) {
+            ProcessLifecycleOwner.get().lifecycle.removeObserver(appLifecycle)
+            unregisterReceiver(systemEvents)
+        }
+        handler.post {
+            // A driver never started is not woken up just to be told it ends.
+            if (wasStarted) loop.send(DriverEvent.App(AppState.TERMINATING))
+            // What this service ran ends with it; a new service makes a new driver, which is
+            // told `Restarted`. The alarm stays while collection is on, to bring it back.
+            runCatching { adapter?.bluetoothLeScanner?.stopScan(scanCallback) }
+            runCatching { adapter?.bluetoothLeAdvertiser?.stopAdvertising(advertiseCallback) }
+            reads.values.forEach { runCatching { it.disconnect(); it.close() } }
+            reads.clear()
+            if (runCatching { driver.status().state }.getOrNull() == CollectionState.Off) {
+                getSystemService(AlarmManager::class.java).cancel(alarmIntent(this))
+            }
+            if (wakeLock.isHeld) wakeLock.release()
+            driver.close()
+        }
+        worker.quitSafely()
         super.onDestroy()
     }
 
-    private val advertiseCallback = object : AdvertiseCallback() {}
+    private fun post(event: DriverEvent) {
+        handler.post { loop.send(event) }
+    }
 
-    /** (Re)starts advertising the current payload; a restart gets a new random address. */
-    private fun advertise() {
-        val advertiser = bluetooth?.bluetoothLeAdvertiser ?: return
-        advertiser.stopAdvertising(advertiseCallback)
-        val current = bridge.advertisement()
-        val settings = AdvertiseSettings.Builder()
-            .setAdvertiseMode(AdvertiseSettings.ADVERTISE_MODE_BALANCED) // about 250 ms
-            .setTxPowerLevel(AdvertiseSettings.ADVERTISE_TX_POWER_LOW)
-            .setConnectable(false)
+    /** Posts the events an intent's action stands for. */
+    private fun take(action: String?) {
+        when (action) {
+            ACTION_ENABLE -> post(DriverEvent.Enable)
+            ACTION_DISABLE -> post(DriverEvent.Disable)
+            ACTION_TIMER -> post(DriverEvent.Timer)
+            ACTION_FACTS -> facts().events().forEach(::post)
+        }
+    }
+
+    // --- Facts and platform events -----------------------------------------------------------
+
+    private fun facts(): PlatformFacts {
+        val le = packageManager.hasSystemFeature(PackageManager.FEATURE_BLUETOOTH_LE)
+        val bluetooth = adapter.let {
+            if (it == null || !le) BluetoothState.UNSUPPORTED else AndroidValues.bluetoothState(it.state)
+        }
+        return PlatformFacts(
+            bluetooth = bluetooth,
+            permissionGranted = permissionGranted(),
+            screenOn = power.isInteractive,
+            powerSave = power.isPowerSaveMode,
+            bluetoothAudioConnected = audioConnected(),
+        )
+    }
+
+    private fun permissionGranted(): Boolean {
+        val needed = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
+            listOf(Manifest.permission.BLUETOOTH_SCAN, Manifest.permission.BLUETOOTH_ADVERTISE, Manifest.permission.BLUETOOTH_CONNECT)
+        } else {
+            listOf(Manifest.permission.ACCESS_FINE_LOCATION)
+        }
+        return needed.all { ContextCompat.checkSelfPermission(this, it) == PackageManager.PERMISSION_GRANTED }
+    }
+
+    private fun audioConnected(): Boolean = runCatching {
+        val a = adapter ?: return false
+        a.getProfileConnectionState(BluetoothProfile.A2DP) == BluetoothProfile.STATE_CONNECTED ||
+            a.getProfileConnectionState(BluetoothProfile.HEADSET) == BluetoothProfile.STATE_CONNECTED
+    }.getOrDefault(false)
+
+    private val systemEvents = object : BroadcastReceiver() {
+        override fun onReceive(context: Context, intent: Intent) {
+            val event = when (intent.action) {
+                BluetoothAdapter.ACTION_STATE_CHANGED ->
+                    AndroidValues.bluetoothState(intent.getIntExtra(BluetoothAdapter.EXTRA_STATE, -1))
+                        ?.let { DriverEvent.Bluetooth(it) }
+                Intent.ACTION_SCREEN_ON -> DriverEvent.Screen(true)
+                Intent.ACTION_SCREEN_OFF -> DriverEvent.Screen(false)
+                PowerManager.ACTION_POWER_SAVE_MODE_CHANGED -> DriverEvent.PowerSave(power.isPowerSaveMode)
+                BluetoothA2dp.ACTION_CONNECTION_STATE_CHANGED,
+                BluetoothHeadset.ACTION_CONNECTION_STATE_CHANGED -> DriverEvent.BluetoothAudio(audioConnected())
+                else -> null
+            }
+            event?.let(::post)
+        }
+    }
+
+    private val appLifecycle = object : DefaultLifecycleObserver {
+        override fun onStart(owner: LifecycleOwner) = post(DriverEvent.App(AppState.FOREGROUND))
+        override fun onStop(owner: LifecycleOwner) = post(DriverEvent.App(AppState.BACKGROUND))
+    }
+
+    // --- Commands ----------------------------------------------------------------------------
+
+    override fun startScan(filters: ScanFilters, mode: ScanMode, windowMs: Long?) {
+        val scanner = checkNotNull(adapter?.bluetoothLeScanner) { "no scanner (Bluetooth off?)" }
+        scanner.stopScan(scanCallback)
+        val list = buildList {
+            if (filters.exposureService) {
+                add(ScanFilter.Builder().setServiceData(EXPOSURE_SERVICE, ByteArray(0), ByteArray(0)).build())
+                add(ScanFilter.Builder().setServiceUuid(EXPOSURE_SERVICE).build())
+            }
+            if (filters.appleManufacturerData) {
+                add(
+                    ScanFilter.Builder()
+                        .setManufacturerData(AndroidValues.APPLE_COMPANY_ID, AndroidValues.APPLE_OVERFLOW_DATA, AndroidValues.APPLE_OVERFLOW_MASK)
+                        .build(),
+                )
+            }
+        }
+        val settings = ScanSettings.Builder()
+            .setScanMode(AndroidValues.scanMode(mode))
+            .setCallbackType(ScanSettings.CALLBACK_TYPE_ALL_MATCHES)
+            .setReportDelay(0)
             .build()
-        val data = AdvertiseData.Builder()
-            .addServiceUuid(serviceUuid)
-            .addServiceData(serviceUuid, current.serviceData)
-            .setIncludeDeviceName(false)
-            .setIncludeTxPowerLevel(false)
-            .build()
-        advertiser.startAdvertising(settings, data, advertiseCallback)
-        handler.postDelayed(::advertise, AdvertisingSchedule.delayUntilRotation(current, System.currentTimeMillis()))
+        scanUnconfirmed = true
+        scanner.startScan(list, settings, scanCallback)
+    }
+
+    override fun stopScan() {
+        scanUnconfirmed = false
+        adapter?.bluetoothLeScanner?.stopScan(scanCallback)
     }
 
     private val scanCallback = object : ScanCallback() {
         override fun onScanResult(callbackType: Int, result: ScanResult) {
-            val bytes = result.scanRecord?.bytes ?: return
-            val wallClockMillis = System.currentTimeMillis() -
-                (android.os.SystemClock.elapsedRealtimeNanos() - result.timestampNanos) / 1_000_000
-            batcher.add(bytes, result.rssi, wallClockMillis)?.let(bridge::record)
+            val record = result.scanRecord
+            val report = AndroidValues.scanReport(
+                result.device.address, record?.bytes, result.rssi, record?.txPowerLevel ?: Int.MIN_VALUE,
+            ) ?: return
+            if (scanUnconfirmed) {
+                scanUnconfirmed = false
+                post(DriverEvent.ScanStarted)
+            }
+            post(DriverEvent.ScanResult(report))
+        }
+
+        override fun onBatchScanResults(results: MutableList<ScanResult>) {
+            results.forEach { onScanResult(ScanSettings.CALLBACK_TYPE_ALL_MATCHES, it) }
+        }
+
+        override fun onScanFailed(errorCode: Int) {
+            scanUnconfirmed = false
+            post(DriverEvent.ScanFailed(AndroidValues.scanFailure(errorCode)))
         }
     }
 
-    /** One scan window, then the next is scheduled by the duty cycle. */
-    private fun scanWindow() {
-        val scanner = bluetooth?.bluetoothLeScanner
-        val plan = scheduler.next(System.currentTimeMillis(), ScanScheduler.DeviceState())
-        if (scanner != null) {
-            batcher.startWindow()
-            val filter = ScanFilter.Builder().setServiceData(serviceUuid, ByteArray(0), ByteArray(0)).build()
-            val settings = ScanSettings.Builder().setScanMode(ScanSettings.SCAN_MODE_LOW_LATENCY).build()
-            scanner.startScan(listOf(filter), settings, scanCallback)
-            handler.postDelayed({
-                scanner.stopScan(scanCallback)
-                bridge.record(batcher.drain())
-            }, plan.durationMillis)
-        }
-        handler.postDelayed(::scanWindow, maxOf(plan.startAtMillis - System.currentTimeMillis(), 60_000))
+    override fun startAdvertising(request: AdvertisingRequest) {
+        val advertiser = checkNotNull(adapter?.bluetoothLeAdvertiser) { "no advertiser (Bluetooth off, or no LE advertising)" }
+        advertiser.stopAdvertising(advertiseCallback)
+        val settings = AdvertiseSettings.Builder()
+            .setAdvertiseMode(AndroidValues.advertiseMode(request.intervalMs))
+            // The driver does not choose a power level; the calibration tables assume low.
+            .setTxPowerLevel(AdvertiseSettings.ADVERTISE_TX_POWER_LOW)
+            .setConnectable(request.connectable)
+            .setTimeout(0)
+            .build()
+        val data = AdvertiseData.Builder()
+            .addServiceUuid(EXPOSURE_SERVICE)
+            .apply { if (request.includeServiceData) addServiceData(EXPOSURE_SERVICE, request.serviceData) }
+            .setIncludeDeviceName(false)
+            .setIncludeTxPowerLevel(false)
+            .build()
+        advertiser.startAdvertising(settings, data, advertiseCallback)
     }
 
-    private fun notification(): Notification {
-        val channel = NotificationChannel("bluezone-service", "Exposure notifications", NotificationManager.IMPORTANCE_LOW)
+    override fun stopAdvertising() {
+        adapter?.bluetoothLeAdvertiser?.stopAdvertising(advertiseCallback)
+    }
+
+    private val advertiseCallback = object : AdvertiseCallback() {
+        override fun onStartSuccess(settingsInEffect: AdvertiseSettings) = post(DriverEvent.AdvertisingStarted)
+        override fun onStartFailure(errorCode: Int) =
+            post(DriverEvent.AdvertisingFailed(AndroidValues.advertiseFailure(errorCode)))
+    }
+
+    override fun readPayload(device: String) {
+        val remote = checkNotNull(adapter?.getRemoteDevice(device)) { "no adapter" }
+        val gatt = checkNotNull(remote.connectGatt(this, false, gattCallback, BluetoothDevice.TRANSPORT_LE)) { "connectGatt refused" }
+        reads.put(device, gatt)?.close()
+    }
+
+    override fun cancelConnection(device: String) {
+        reads.remove(device)?.let { it.disconnect(); it.close() }
+    }
+
+    /** Ends a read: reported once (a cancelled read is not reported), the connection closed. */
+    private fun finish(gatt: BluetoothGatt, event: DriverEvent) {
+        val device = gatt.device.address
+        if (reads.remove(device, gatt)) {
+            gatt.disconnect()
+            post(event)
+        }
+        gatt.close()
+    }
+
+    private val gattCallback = object : BluetoothGattCallback() {
+        override fun onConnectionStateChange(gatt: BluetoothGatt, status: Int, newState: Int) {
+            val address = gatt.device.address
+            if (status == BluetoothGatt.GATT_SUCCESS && newState == BluetoothProfile.STATE_CONNECTED) {
+                if (!gatt.discoverServices()) finish(gatt, DriverEvent.PayloadReadFailed(address, ReadFailure.CONNECTION_FAILED))
+            } else {
+                finish(gatt, DriverEvent.PayloadReadFailed(address, ReadFailure.CONNECTION_FAILED))
+            }
+        }
+
+        override fun onServicesDiscovered(gatt: BluetoothGatt, status: Int) {
+            val address = gatt.device.address
+            val characteristic = gatt.getService(EXPOSURE_SERVICE.uuid)?.getCharacteristic(PAYLOAD_CHARACTERISTIC)
+            when {
+                status != BluetoothGatt.GATT_SUCCESS -> finish(gatt, DriverEvent.PayloadReadFailed(address, ReadFailure.CONNECTION_FAILED))
+                characteristic == null -> finish(gatt, DriverEvent.PayloadReadFailed(address, ReadFailure.NOT_FOUND))
+                !gatt.readCharacteristic(characteristic) -> finish(gatt, DriverEvent.PayloadReadFailed(address, ReadFailure.CONNECTION_FAILED))
+            }
+        }
+
+        // Android 13+ calls this one (and, for compatibility, the one below: `finish` reports once).
+        override fun onCharacteristicRead(gatt: BluetoothGatt, characteristic: BluetoothGattCharacteristic, value: ByteArray, status: Int) {
+            finish(gatt, AndroidValues.payloadRead(gatt.device.address, status, value))
+        }
+
+        @Deprecated("Android 12 and lower")
+        @Suppress("DEPRECATION")
+        override fun onCharacteristicRead(gatt: BluetoothGatt, characteristic: BluetoothGattCharacteristic, status: Int) {
+            finish(gatt, AndroidValues.payloadRead(gatt.device.address, status, characteristic.value))
+        }
+    }
+
+    /** Android never serves the payload over GATT (its adverts carry it), so never asked. */
+    override fun respondToRead(request: ULong, value: ByteArray?) = Unit
+
+    override fun wakeAt(atMs: Long) {
+        val alarms = getSystemService(AlarmManager::class.java)
+        val intent = alarmIntent(this)
+        if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S || alarms.canScheduleExactAlarms()) {
+            alarms.setExactAndAllowWhileIdle(AlarmManager.RTC_WAKEUP, atMs, intent)
+        } else {
+            // The person withheld exact alarms: Android delivers this one late, and the driver
+            // copes with late timers (it checks the time).
+            alarms.setAndAllowWhileIdle(AlarmManager.RTC_WAKEUP, atMs, intent)
+        }
+    }
+
+    override fun holdWakeLock() {
+        // A cap in case a release is ever lost; the driver releases long before.
+        wakeLock.acquire(WAKE_LOCK_CAP_MS)
+    }
+
+    override fun releaseWakeLock() {
+        if (wakeLock.isHeld) wakeLock.release()
+    }
+
+    override fun showStatus(status: CollectionStatus) {
+        getSystemService(NotificationManager::class.java).notify(NOTIFICATION_ID, notification(describe(status)))
+        Bluezone.statusListener?.invoke(status)
+        if (status.state == CollectionState.Off) {
+            // Off: the service goes (checked after the events already queued, e.g. an Enable).
+            handler.post {
+                if (runCatching { driver.status().state }.getOrNull() == CollectionState.Off) stopSelf()
+            }
+        }
+    }
+
+    private fun describe(status: CollectionStatus): String = when (val state = status.state) {
+        CollectionState.Off -> getString(R.string.bluezone_status_off)
+        CollectionState.Collecting ->
+            if (status.advertisingFailing) getString(R.string.bluezone_status_not_advertising) else getString(R.string.bluezone_status_on)
+        is CollectionState.Paused -> when (state.reason) {
+            PauseReason.BLUETOOTH_OFF -> getString(R.string.bluezone_status_bluetooth_off)
+            PauseReason.BLUETOOTH_UNAUTHORIZED, PauseReason.PERMISSION_REVOKED -> getString(R.string.bluezone_status_permission)
+            PauseReason.BLUETOOTH_UNSUPPORTED -> getString(R.string.bluezone_status_unsupported)
+            PauseReason.SCANNER_FAILING -> getString(R.string.bluezone_status_scanner_failing)
+        }
+    }
+
+    private fun goForeground(text: String) {
+        ServiceCompat.startForeground(
+            this, NOTIFICATION_ID, notification(text), ServiceInfo.FOREGROUND_SERVICE_TYPE_CONNECTED_DEVICE,
+        )
+    }
+
+    private fun notification(text: String): Notification {
+        val channel = NotificationChannel(CHANNEL, getString(R.string.bluezone_channel), NotificationManager.IMPORTANCE_LOW)
         getSystemService(NotificationManager::class.java).createNotificationChannel(channel)
-        return Notification.Builder(this, channel.id)
-            .setContentTitle("Exposure notifications are on")
+        return Notification.Builder(this, CHANNEL)
+            .setContentTitle(text)
             .setSmallIcon(android.R.drawable.stat_sys_data_bluetooth)
             .setOngoing(true)
             .build()
+    }
+
+    companion object {
+        private const val TAG = "Bluezone"
+        private const val NOTIFICATION_ID = 1
+        private const val CHANNEL = "bluezone-service"
+        private const val WAKE_LOCK_CAP_MS = 10 * 60 * 1000L
+        private val EXPOSURE_SERVICE: ParcelUuid = ParcelUuid.fromString(AndroidValues.EXPOSURE_SERVICE_UUID)
+        private val PAYLOAD_CHARACTERISTIC: UUID = UUID.fromString(AndroidValues.PAYLOAD_CHARACTERISTIC_UUID)
+
+        const val ACTION_ENABLE = "org.bluezone.action.ENABLE"
+        const val ACTION_DISABLE = "org.bluezone.action.DISABLE"
+        const val ACTION_TIMER = "org.bluezone.action.TIMER"
+        const val ACTION_BOOT = "org.bluezone.action.BOOT"
+        const val ACTION_UPDATE = "org.bluezone.action.UPDATE"
+        /** Re-read the facts (after the app obtained a permission). */
+        const val ACTION_FACTS = "org.bluezone.action.FACTS"
+
+        /** The service of this process, while it runs. */
+        @Volatile private var running: ExposureService? = null
+
+        /**
+         * Hands `action` to the running service, or starts it with it (allowed at boot, after an
+         * update, from an exact alarm and from the app in the foreground). [handled] runs once the
+         * running service has handled it (at once when the service must start).
+         */
+        fun deliver(context: Context, action: String, handled: () -> Unit = {}) {
+            val service = running
+            if (service != null) {
+                service.take(action)
+                if (!service.handler.post { handled() }) handled()
+                return
+            }
+            try {
+                ContextCompat.startForegroundService(context, Intent(context, ExposureService::class.java).setAction(action))
+            } catch (e: IllegalStateException) {
+                // Android 12+ refused a start from the background; the next alarm or the app
+                // starts it.
+                Log.w(TAG, "could not start the service: $e")
+            } finally {
+                handled()
+            }
+        }
+
+        /** The one alarm (replaced by each `WakeAt`): a broadcast to [AlarmReceiver]. */
+        fun alarmIntent(context: Context): PendingIntent = PendingIntent.getBroadcast(
+            context, 0, Intent(context, AlarmReceiver::class.java).setAction(ACTION_TIMER),
+            PendingIntent.FLAG_UPDATE_CURRENT or PendingIntent.FLAG_IMMUTABLE,
+        )
     }
 }

@@ -1,4 +1,7 @@
-//! Why desktop scanning cannot start or stopped, in words a user can act on.
+//! Why desktop scanning cannot start or stopped, in words a user can act on, and which of
+//! these the phone driver sees as a Bluetooth state (off, not allowed, not supported).
+
+use bluezone_core::driver::BluetoothState;
 
 /// A desktop Bluetooth failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +27,9 @@ pub enum BleError {
     /// The adapter is there but switched off.
     #[error("the Bluetooth adapter is off: switch it on and retry [{0}]")]
     AdapterOff(String),
+    /// The adapter or the stack cannot do what was asked (Bluetooth LE scanning).
+    #[error("the Bluetooth adapter cannot scan for Bluetooth LE adverts [{0}]")]
+    Unsupported(String),
     /// Anything else the Bluetooth stack reported.
     #[error("Bluetooth failed: {0}")]
     Stack(String),
@@ -38,6 +44,7 @@ impl BleError {
         match kind {
             ErrorKind::NoAdapter => return Self::NoAdapter,
             ErrorKind::PermissionDenied => return Self::PermissionDenied(text),
+            ErrorKind::Unsupported => return Self::Unsupported(text),
             ErrorKind::Other => {}
         }
         let lower = message.to_ascii_lowercase();
@@ -60,8 +67,25 @@ impl BleError {
             Self::PermissionDenied(text)
         } else if lower.contains("notready") || lower.contains("powered off") {
             Self::AdapterOff(text)
+        } else if lower.contains("notsupported") || lower.contains("not supported") {
+            Self::Unsupported(text)
         } else {
             Self::Stack(text)
+        }
+    }
+}
+
+impl BleError {
+    /// The Bluetooth state this failure tells the phone driver of, when it is one the driver
+    /// knows (off, not allowed, not supported); `None` for the rest (no system bus, no
+    /// Bluetooth service, other stack failures).
+    #[must_use]
+    pub fn bluetooth_state(&self) -> Option<BluetoothState> {
+        match self {
+            Self::AdapterOff(_) => Some(BluetoothState::Off),
+            Self::PermissionDenied(_) => Some(BluetoothState::Unauthorized),
+            Self::NoAdapter | Self::Unsupported(_) => Some(BluetoothState::Unsupported),
+            Self::NoSystemBus(_) | Self::NoBluetoothService(_) | Self::Stack(_) => None,
         }
     }
 }
@@ -73,6 +97,8 @@ pub enum ErrorKind {
     NoAdapter,
     /// btleplug said permission was denied.
     PermissionDenied,
+    /// btleplug said the operation is not supported.
+    Unsupported,
     /// Anything else: the message decides.
     Other,
 }
@@ -100,6 +126,10 @@ mod tests {
                 "D-Bus error: Resource Not Ready (org.bluez.Error.NotReady)",
                 "the Bluetooth adapter is off",
             ),
+            (
+                "D-Bus error: Operation is not supported (org.bluez.Error.NotSupported)",
+                "the Bluetooth adapter cannot scan",
+            ),
             ("something new", "Bluetooth failed: something new"),
         ];
         for (message, expected) in cases {
@@ -114,5 +144,22 @@ mod tests {
             BleError::classify(ErrorKind::PermissionDenied, "x"),
             BleError::PermissionDenied(_)
         ));
+        // What the driver hears of each.
+        let state = |message: &str| BleError::classify(ErrorKind::Other, message).bluetooth_state();
+        assert_eq!(state("org.bluez.Error.NotReady"), Some(BluetoothState::Off));
+        assert_eq!(
+            state("org.freedesktop.DBus.Error.AccessDenied"),
+            Some(BluetoothState::Unauthorized)
+        );
+        assert_eq!(
+            state("org.bluez.Error.NotSupported"),
+            Some(BluetoothState::Unsupported)
+        );
+        assert_eq!(
+            BleError::NoAdapter.bluetooth_state(),
+            Some(BluetoothState::Unsupported)
+        );
+        assert_eq!(state("org.freedesktop.DBus.Error.ServiceUnknown"), None);
+        assert_eq!(state("something new"), None);
     }
 }

@@ -1,39 +1,42 @@
-//! What each operating system lets an exposure-notification app do: how often it advertises,
-//! and when and how it scans. These decide which of the adverts in the air are heard.
+//! What each operating system lets an exposure-notification app do with the radio: the
+//! constraints the simulator's executor applies to the commands of each phone's driver
+//! (`bluezone_core::driver`). When to scan, rotate, read and store is the driver's decision;
+//! what the OS then lets through is decided here.
 //!
-//! Defaults: Android follows GAEN's scanner (a 4-second low-latency scan every 300 s minus up
-//! to 90 s, every advert reported) and advertises every 200 to 270 ms. iOS apps in the
-//! background advertise slowly (about once a second), scan at a low duty cycle, and report
-//! each nearby device at most once per scan (CoreBluetooth coalesces duplicates); an iPhone in
-//! the background is hard for another iPhone to discover at all (the original Bluezone's
-//! known iPhone-to-iPhone gap, see `ios_background_discovery`). Each can be
-//! overridden in a scenario's `[policies.android]` or `[policies.ios]` table.
+//! Defaults: Android advertises every 200 to 270 ms and reports every advert a scan hears.
+//! An iPhone advertises about once a second; in the background iOS moves its service UUID to
+//! Apple's "overflow area", which Android sees only with an Apple manufacturer-data filter and
+//! another iPhone sees only while its own app is on screen. An iOS app scans continuously, but
+//! in the background iOS listens in short bursts (every `background_burst_every_s`) and
+//! reports each device once per burst. Every iPhone payload has to be read over GATT; a read
+//! succeeds with `gatt_success` above `gatt_min_rssi_dbm` and takes `gatt_latency_s`. Each can
+//! be overridden in a scenario's `[policies.android]` or `[policies.ios]` table (the scanner's
+//! table sets its read figures).
 
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::Os;
 
-/// One operating system's advertising and scanning behaviour.
+/// One operating system's radio constraints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OsPolicy {
     /// Advertising interval range, milliseconds: each phone draws its own within it.
     pub advert_interval_ms: [f64; 2],
-    /// Time between scan starts, seconds, before the random shortening.
-    pub scan_period_s: f64,
-    /// Each scan period is shortened by a random amount up to this, seconds.
-    pub scan_period_jitter_s: f64,
-    /// Length of a scan window, seconds.
-    pub scan_window_s: f64,
-    /// Share of the adverts in the air during a window that the scanner can catch (its own
-    /// duty cycle within the window), 0 to 1.
+    /// Share of the adverts in the air during a scan that the scanner catches, 0 to 1.
     pub scan_duty: f64,
-    /// Whether one advertiser is reported at most once per window.
-    pub coalesce_duplicates: bool,
-    /// Chance that a scan window discovers an iPhone advertising in the background, 0 to 1.
-    /// iOS moves a background app's service UUID to Apple's "overflow area", which another
-    /// iPhone in the background does not see; the iOS shim's GATT fallback (connect and read
-    /// the payload) recovers only part of it. Android scanners read the overflow bitmap.
-    pub ios_background_discovery: f64,
+    /// While the app is in the background, the OS scans in bursts this far apart, seconds
+    /// (iOS; 0 = it honours the app's scans as asked, as Android's foreground service does).
+    pub background_burst_every_s: f64,
+    /// Length of a background burst, seconds.
+    pub background_burst_s: f64,
+    /// In the background, one advertiser is reported at most once per burst (iOS coalesces).
+    pub background_coalesces: bool,
+    /// Chance that a GATT read of a device in reach succeeds, 0 to 1.
+    pub gatt_success: f64,
+    /// Below this signal a connection is not attempted successfully, dBm.
+    pub gatt_min_rssi_dbm: f64,
+    /// Time a read takes, shortest and longest, seconds.
+    pub gatt_latency_s: [f64; 2],
 }
 
 impl OsPolicy {
@@ -43,21 +46,23 @@ impl OsPolicy {
         match os {
             Os::Android => Self {
                 advert_interval_ms: [200.0, 270.0],
-                scan_period_s: 300.0,
-                scan_period_jitter_s: 90.0,
-                scan_window_s: 4.0,
                 scan_duty: 1.0,
-                coalesce_duplicates: false,
-                ios_background_discovery: 0.9,
+                background_burst_every_s: 0.0,
+                background_burst_s: 4.0,
+                background_coalesces: false,
+                gatt_success: 0.8,
+                gatt_min_rssi_dbm: -90.0,
+                gatt_latency_s: [0.4, 2.0],
             },
             Os::Ios => Self {
                 advert_interval_ms: [1_000.0, 1_100.0],
-                scan_period_s: 300.0,
-                scan_period_jitter_s: 90.0,
-                scan_window_s: 4.0,
                 scan_duty: 0.5,
-                coalesce_duplicates: true,
-                ios_background_discovery: 0.25,
+                background_burst_every_s: 30.0,
+                background_burst_s: 4.0,
+                background_coalesces: true,
+                gatt_success: 0.85,
+                gatt_min_rssi_dbm: -90.0,
+                gatt_latency_s: [0.3, 1.5],
             },
         }
     }
@@ -71,22 +76,29 @@ impl OsPolicy {
         if !(20.0..=10_240.0).contains(&lo) || !(lo..=10_240.0).contains(&hi) {
             return Err(("advert_interval_ms", "[shortest, longest], 20 to 10,240 ms"));
         }
-        if !(self.scan_window_s > 0.0 && self.scan_window_s <= 60.0) {
-            return Err(("scan_window_s", "more than 0, at most 60 s"));
-        }
-        if !(self.scan_window_s..=3_600.0).contains(&self.scan_period_s) {
-            return Err(("scan_period_s", "at least the window, at most 3,600 s"));
-        }
-        if !(0.0..self.scan_period_s - self.scan_window_s + 1e-9)
-            .contains(&self.scan_period_jitter_s)
-        {
-            return Err(("scan_period_jitter_s", "0 to the period minus the window"));
-        }
         if !(self.scan_duty > 0.0 && self.scan_duty <= 1.0) {
             return Err(("scan_duty", "more than 0, at most 1"));
         }
-        if !(0.0..=1.0).contains(&self.ios_background_discovery) {
-            return Err(("ios_background_discovery", "0 to 1"));
+        if !(self.background_burst_s > 0.0 && self.background_burst_s <= 60.0) {
+            return Err(("background_burst_s", "more than 0, at most 60 s"));
+        }
+        if self.background_burst_every_s != 0.0
+            && !(self.background_burst_s..=3_600.0).contains(&self.background_burst_every_s)
+        {
+            return Err((
+                "background_burst_every_s",
+                "0, or at least the burst and at most 3,600 s",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.gatt_success) {
+            return Err(("gatt_success", "0 to 1"));
+        }
+        if !(-127.0..=0.0).contains(&self.gatt_min_rssi_dbm) {
+            return Err(("gatt_min_rssi_dbm", "-127 to 0 dBm"));
+        }
+        let [lo, hi] = self.gatt_latency_s;
+        if !(0.01..=30.0).contains(&lo) || !(lo..=30.0).contains(&hi) {
+            return Err(("gatt_latency_s", "[shortest, longest], 0.01 to 30 s"));
         }
         Ok(())
     }
@@ -128,18 +140,20 @@ impl Policies {
 pub struct OsPolicyOverrides {
     /// See [`OsPolicy::advert_interval_ms`].
     pub advert_interval_ms: Option<[f64; 2]>,
-    /// See [`OsPolicy::scan_period_s`].
-    pub scan_period_s: Option<f64>,
-    /// See [`OsPolicy::scan_period_jitter_s`].
-    pub scan_period_jitter_s: Option<f64>,
-    /// See [`OsPolicy::scan_window_s`].
-    pub scan_window_s: Option<f64>,
     /// See [`OsPolicy::scan_duty`].
     pub scan_duty: Option<f64>,
-    /// See [`OsPolicy::coalesce_duplicates`].
-    pub coalesce_duplicates: Option<bool>,
-    /// See [`OsPolicy::ios_background_discovery`].
-    pub ios_background_discovery: Option<f64>,
+    /// See [`OsPolicy::background_burst_every_s`].
+    pub background_burst_every_s: Option<f64>,
+    /// See [`OsPolicy::background_burst_s`].
+    pub background_burst_s: Option<f64>,
+    /// See [`OsPolicy::background_coalesces`].
+    pub background_coalesces: Option<bool>,
+    /// See [`OsPolicy::gatt_success`].
+    pub gatt_success: Option<f64>,
+    /// See [`OsPolicy::gatt_min_rssi_dbm`].
+    pub gatt_min_rssi_dbm: Option<f64>,
+    /// See [`OsPolicy::gatt_latency_s`].
+    pub gatt_latency_s: Option<[f64; 2]>,
 }
 
 impl OsPolicyOverrides {
@@ -148,16 +162,17 @@ impl OsPolicyOverrides {
     pub fn apply(&self, base: OsPolicy) -> OsPolicy {
         OsPolicy {
             advert_interval_ms: self.advert_interval_ms.unwrap_or(base.advert_interval_ms),
-            scan_period_s: self.scan_period_s.unwrap_or(base.scan_period_s),
-            scan_period_jitter_s: self
-                .scan_period_jitter_s
-                .unwrap_or(base.scan_period_jitter_s),
-            scan_window_s: self.scan_window_s.unwrap_or(base.scan_window_s),
             scan_duty: self.scan_duty.unwrap_or(base.scan_duty),
-            coalesce_duplicates: self.coalesce_duplicates.unwrap_or(base.coalesce_duplicates),
-            ios_background_discovery: self
-                .ios_background_discovery
-                .unwrap_or(base.ios_background_discovery),
+            background_burst_every_s: self
+                .background_burst_every_s
+                .unwrap_or(base.background_burst_every_s),
+            background_burst_s: self.background_burst_s.unwrap_or(base.background_burst_s),
+            background_coalesces: self
+                .background_coalesces
+                .unwrap_or(base.background_coalesces),
+            gatt_success: self.gatt_success.unwrap_or(base.gatt_success),
+            gatt_min_rssi_dbm: self.gatt_min_rssi_dbm.unwrap_or(base.gatt_min_rssi_dbm),
+            gatt_latency_s: self.gatt_latency_s.unwrap_or(base.gatt_latency_s),
         }
     }
 }
@@ -183,6 +198,22 @@ impl PolicyOverrides {
     }
 }
 
+/// A scenario's `[driver]` table: settings of the phones' driver (the app's own choices).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriverSettings {
+    /// Read iPhones' payloads over GATT (default true). Off, no phone ever records an iPhone.
+    pub gatt_fallback: bool,
+}
+
+impl Default for DriverSettings {
+    fn default() -> Self {
+        Self {
+            gatt_fallback: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,10 +223,10 @@ mod tests {
         assert!(OsPolicy::default_for(Os::Android).check().is_ok());
         assert!(OsPolicy::default_for(Os::Ios).check().is_ok());
         let bad = OsPolicy {
-            scan_period_s: 2.0,
+            gatt_latency_s: [2.0, 1.0],
             ..OsPolicy::default_for(Os::Android)
         };
-        assert_eq!(bad.check().unwrap_err().0, "scan_period_s");
+        assert_eq!(bad.check().unwrap_err().0, "gatt_latency_s");
         let bad = OsPolicy {
             advert_interval_ms: [300.0, 200.0],
             ..OsPolicy::default_for(Os::Ios)
@@ -210,7 +241,7 @@ mod tests {
         };
         let policies = overrides.apply();
         assert_eq!(policies.ios.scan_duty, 1.0);
-        assert!(policies.ios.coalesce_duplicates);
+        assert!(policies.ios.background_coalesces);
         assert_eq!(policies.android, OsPolicy::default_for(Os::Android));
     }
 }

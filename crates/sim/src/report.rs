@@ -27,6 +27,10 @@ pub struct Report {
     pub totals: Totals,
     /// Each positive person's upload.
     pub uploads: Vec<UploadRow>,
+    /// Detection by scanner and advertiser platform and app state: of the scan windows in
+    /// which an advertiser was within the contact distance, the share in which the scanner's
+    /// driver stored its identifier.
+    pub detection: Vec<DetectionRow>,
     /// Each person.
     pub persons: Vec<PersonRow>,
     /// Measured attenuation by true distance, over every advert heard.
@@ -137,6 +141,26 @@ pub struct PersonRow {
     pub scans_near_positive: u32,
     /// Of those, scans in which the positive person's phone was heard.
     pub scans_detecting_positive: u32,
+    /// Share of the time present that the phone's driver was collecting (not paused, not
+    /// rebooting).
+    pub collecting_share: Option<f64>,
+}
+
+/// One cell of the detection matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetectionRow {
+    /// The scanning phone's platform.
+    pub scanner: &'static str,
+    /// The advertising phone's platform.
+    pub advertiser: &'static str,
+    /// The advertiser's app state (`any` for Android, whose advert does not change).
+    pub advertiser_app: &'static str,
+    /// Scan windows with such an advertiser within the contact distance.
+    pub windows_near: u64,
+    /// Of those, windows in which the scanner stored its identifier.
+    pub windows_detected: u64,
+    /// `windows_detected / windows_near`.
+    pub share: Option<f64>,
 }
 
 /// Attenuation statistics for one band of true distance.
@@ -247,6 +271,47 @@ impl Report {
              published.\n",
             t.people, t.positives, t.scans, t.adverts_heard, t.adverts_refused, t.files_published
         );
+        let _ = writeln!(md, "## Detection by platform\n");
+        let _ = writeln!(
+            md,
+            "Scan windows in which a phone was within {} m, and the share in which the scanner's \
+             driver stored its identifier (iPhones only through a GATT read).\n",
+            self.truth.distance_m
+        );
+        let _ = writeln!(
+            md,
+            "| scanner | advertiser | advertiser app | windows near | detected | share |\n\
+             |---|---|---|---:|---:|---:|"
+        );
+        for d in &self.detection {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} |",
+                d.scanner,
+                d.advertiser,
+                d.advertiser_app,
+                d.windows_near,
+                d.windows_detected,
+                percent(d.share)
+            );
+        }
+        let shares: Vec<f64> = self
+            .persons
+            .iter()
+            .filter_map(|p| p.collecting_share)
+            .collect();
+        if !shares.is_empty() {
+            #[allow(clippy::cast_precision_loss)]
+            let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+            let below = shares.iter().filter(|&&s| s < 0.99).count();
+            let _ = writeln!(
+                md,
+                "\nCollection uptime while present: {} on average; {} phone(s) below 99 % \
+                 (Bluetooth off, reboots).\n",
+                percent(Some(round3(mean))),
+                below
+            );
+        }
         let _ = writeln!(md, "## Uploads\n");
         for u in &self.uploads {
             let outcome = match (&u.keys_accepted, &u.error) {

@@ -1,44 +1,49 @@
 //! Playing a scenario through real phones and a real server.
 //!
 //! Time advances in fixed steps (2 s by default). At each step the people present are placed
-//! from their planned trajectories and bucketed in a [`Grid`]. Phones whose advertisement is
-//! due rotate it by asking their own Tracer. Ground truth accumulates the time each person
-//! spends within the contact distance of a positive person. Phones whose scan window opens in
-//! the step listen: each advertiser in radio range sends its packets through the radio model
-//! and the receiver's OS policy, and the packets heard go, as one batch, into the receiver's
-//! Tracer through the [`bluezone_core::SightingSink`] port (the same door a phone shell or a desktop scanner
-//! uses). Receivers are processed in parallel; every random draw is a hash of the seed and of
-//! what it is about, so the result does not depend on thread timing.
+//! from their planned trajectories and bucketed in a [`Grid`]. Ground truth accumulates the
+//! time each person spends within the contact distance of a positive person. Every phone runs
+//! the real phone driver (`bluezone_core::driver`) through `bluezone_core::Phone`, with the
+//! simulator as its platform (`run::device`): the driver's alarms fire on time, its scans
+//! listen through the radio model and the OS constraints (`run::listen`, `policy`), its
+//! advertising puts the payload on air in the form the OS allows, its GATT reads of iPhones
+//! succeed or fail after a latency, and what it stores goes into the phone's own Tracer.
+//! Phones are processed in parallel, each seeing what the others had on air when the step
+//! began; every random draw is a hash of the seed and of what it is about, so the result does
+//! not depend on thread timing.
 //!
 //! When a person tests positive, a health official issues a code on the server, the person's
 //! phone verifies it and uploads its keys, all over HTTP on loopback. After the last day the
 //! server publishes its signed key files and every phone downloads, verifies, matches and
 //! scores them with its own engine.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bluezone_core::{CoreError, CurrentAdvertisement, ManualClock};
+use bluezone_core::{CoreError, ManualClock};
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::risk::{ExposureWindow, RiskConfig};
 use rayon::prelude::*;
 
 use crate::grid::Grid;
 use crate::movement::Pose;
-use crate::noise::{hash, unit};
 use crate::phones;
 use crate::radio::Obstacles;
-use crate::report::{Report, RiskSummary, TimelineRow, Totals, ratio, round3};
-use crate::scenario::{Scenario, days_of};
+use crate::report::{DetectionRow, Report, RiskSummary, TimelineRow, Totals, ratio, round3};
+use crate::scenario::{Os, Scenario, days_of};
 
+mod device;
 mod fleet;
 mod health;
 mod listen;
 mod tally;
 
-use fleet::{Phone, TAG_SCAN_JITTER, TAG_SCAN_PHASE, open_phones};
+use device::{Air, AirForm, Device, Step};
+use fleet::{Phone, open_phones};
 use health::Health;
-use listen::{ScanResult, World};
+use listen::World;
+use tally::os_name;
 use tally::{Tally, accumulate_truth, distance_bins, keep_lowest, person_row};
 
 const DAY_S: f64 = 86_400.0;
@@ -167,11 +172,12 @@ pub fn simulate(
     let phones = open_phones(
         scenario,
         seed,
-        &clock,
+        start_unix,
         &health.authority,
         &risk,
         &scenario.policies(),
     )?;
+    let mut devices = fleet::open_devices(&phones, scenario.driver(), seed, start_unix)?;
     let (strongest, best_offset) = phones::extremes();
     let world = World {
         range_m: radio.range_m(strongest, best_offset),
@@ -179,7 +185,6 @@ pub fn simulate(
         radio,
         rule,
         seed,
-        start_unix,
         phones: &phones,
     };
     let (width, depth) = (
@@ -217,13 +222,10 @@ pub fn simulate(
         }
         cases.until(t, &health, &phones, &clock, start_unix, &mut run);
         while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= t {
-            let (at, i) = arrivals[next_arrival];
+            let (_, i) = arrivals[next_arrival];
             if let Err(slot) = run.active.binary_search(&i) {
                 run.active.insert(slot, i);
             }
-            let period = phones[i].policy.scan_period_s;
-            run.next_scan[i] =
-                at + period * unit(hash(&[seed, TAG_SCAN_PHASE, i as u64, at.to_bits()]));
             next_arrival += 1;
         }
         // Whoever has left is dropped until their next arrival puts them back.
@@ -238,24 +240,42 @@ pub fn simulate(
         #[allow(clippy::cast_possible_truncation)]
         let now_unix = start_unix + t.floor() as i64;
         clock.set(now_unix);
-        run.rotate(&phones, &poses, now_unix)?;
         let points: Vec<_> = poses.iter().map(|(_, p)| p.at).collect();
         let grid = Grid::build(cell, width, depth, &points);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let day = ((t / DAY_S) as usize).min(days as usize - 1);
         accumulate_truth(&world, &poses, &grid, t, step, day, &mut run.tallies);
-        let scanning: Vec<usize> = (0..poses.len())
-            .filter(|&slot| run.next_scan[poses[slot].0] < t + step)
+        // What everyone has on air as the step begins; whose identifiers are whose.
+        let air: Vec<Option<Air>> = devices.iter().map(|d| d.air).collect();
+        for (i, on) in air.iter().enumerate() {
+            if let Some(on) = on {
+                run.owners.entry(on.advertisement.rpi.0).or_insert(i);
+            }
+        }
+        let slot_of: HashMap<usize, usize> = poses
+            .iter()
+            .enumerate()
+            .map(|(s, (i, _))| (*i, s))
             .collect();
-        let results: Vec<ScanResult> = scanning
-            .par_iter()
-            .map(|&slot| {
-                let i = poses[slot].0;
-                let (start, scan) = (run.next_scan[i], run.tallies[i].scans);
-                world.scan(slot, start, scan, &poses, &grid, &run.adverts)
-            })
-            .collect();
-        run.record(&phones, &poses, t, results, seed)?;
+        let context = Step {
+            world: &world,
+            poses: &poses,
+            grid: &grid,
+            air: &air,
+            owners: &run.owners,
+            slot_of: &slot_of,
+            start_unix,
+            seed,
+        };
+        devices
+            .par_iter_mut()
+            .enumerate()
+            .filter(|(i, _)| slot_of.contains_key(i))
+            .for_each(|(i, device)| {
+                device.arrive(i, t, &context);
+                device.advance(i, t, t + step, &context);
+            });
+        run.record(&phones, &mut devices, &poses, t)?;
         t += step;
         if t - reported >= BUCKET_S || t >= total_s {
             reported = t;
@@ -273,12 +293,19 @@ pub fn simulate(
         start_unix,
         &mut run,
     );
+    for device in &mut devices {
+        device.finish();
+    }
+    run.record(&phones, &mut devices, &[], total_s)?;
     let simulation = looped.elapsed();
 
     let exposure_began = Instant::now();
     #[allow(clippy::cast_possible_truncation)]
     let settle = start_unix + total_s.max(last_case) as i64 + SETTLE_S;
     clock.set(settle);
+    for phone in &phones {
+        phone.clock.set(settle);
+    }
     run.totals.files_published = u32::try_from(health.publish(settle)?).unwrap_or(u32::MAX);
     let decisions = phones
         .par_iter()
@@ -290,12 +317,14 @@ pub fn simulate(
     let mut persons = Vec::with_capacity(phones.len());
     let mut windows = Vec::with_capacity(phones.len());
     let (mut near, mut detecting) = (0u64, 0u64);
-    for ((phone, tally), decision) in phones.iter().zip(&run.tallies).zip(decisions) {
+    for (((phone, tally), decision), device) in
+        phones.iter().zip(&run.tallies).zip(decisions).zip(&devices)
+    {
         let (status, phone_windows) = decision.map_err(|source| SimError::Phone {
             person: phone.name.clone(),
             source,
         })?;
-        let row = person_row(phone, tally, &status, &rule);
+        let row = person_row(phone, tally, &status, &rule, device.uptime);
         run.totals.count(row.outcome);
         near += u64::from(tally.near_positive);
         detecting += u64::from(tally.detecting_positive);
@@ -323,6 +352,7 @@ pub fn simulate(
         },
         totals: run.totals,
         uploads: run.uploads,
+        detection: detection_rows(&run.matrix),
         persons,
         attenuation_by_distance: distance_bins(&run.bands),
         timeline: run
@@ -403,9 +433,9 @@ impl Cases {
                         clock,
                         start_unix,
                     );
+                    // The upload released today's key; the phone's glue rotates at its
+                    // next driver event, as on a real phone.
                     run.uploads.push(row);
-                    // An upload releases today's key: the next advert comes from a new one.
-                    run.adverts[i] = None;
                     last = when;
                 }
                 _ => return last,
@@ -417,15 +447,47 @@ impl Cases {
 /// The state the time loop carries from step to step.
 struct Loop {
     tallies: Vec<Tally>,
-    adverts: Vec<Option<CurrentAdvertisement>>,
-    next_scan: Vec<f64>,
     active: Vec<usize>,
+    /// Every identifier put on air, and whose.
+    owners: HashMap<[u8; 16], usize>,
+    /// Detections by (scanner OS, advertiser form): (windows near, windows detected).
+    matrix: BTreeMap<(Os, AirFormKey), (u64, u64)>,
     timeline: Vec<TimelineRow>,
     bands: Vec<[u64; 128]>,
     scatter: Vec<(u64, Sample)>,
     totals: Totals,
     uploads: Vec<crate::report::UploadRow>,
     ingest_cpu: Duration,
+}
+
+/// [`AirForm`] as a sortable key.
+type AirFormKey = u8;
+
+fn form_key(form: AirForm) -> AirFormKey {
+    match form {
+        AirForm::AndroidPayload => 0,
+        AirForm::IosForeground => 1,
+        AirForm::IosBackground => 2,
+    }
+}
+
+/// The detection matrix, one row per (scanner, advertiser) pair of platforms and states.
+fn detection_rows(matrix: &BTreeMap<(Os, AirFormKey), (u64, u64)>) -> Vec<DetectionRow> {
+    matrix
+        .iter()
+        .map(|(&(scanner, form), &(near, detected))| DetectionRow {
+            scanner: os_name(scanner),
+            advertiser: if form == 0 { "android" } else { "ios" },
+            advertiser_app: match form {
+                1 => "foreground",
+                2 => "background",
+                _ => "any",
+            },
+            windows_near: near,
+            windows_detected: detected,
+            share: ratio(detected, near),
+        })
+        .collect()
 }
 
 impl Loop {
@@ -438,9 +500,9 @@ impl Loop {
                 };
                 phones
             ],
-            adverts: vec![None; phones],
-            next_scan: vec![f64::INFINITY; phones],
             active: Vec::new(),
+            owners: HashMap::new(),
+            matrix: BTreeMap::new(),
             timeline: vec![TimelineRow::default(); days as usize * 144],
             bands: vec![[0u64; 128]; BANDS],
             scatter: Vec::new(),
@@ -450,37 +512,13 @@ impl Loop {
         }
     }
 
-    /// Asks each present phone whose identifier is due for its new advertisement.
-    fn rotate(
-        &mut self,
-        phones: &[Phone],
-        poses: &[(usize, Pose)],
-        now_unix: i64,
-    ) -> Result<(), SimError> {
-        for &(i, _) in poses {
-            if self.adverts[i].is_none_or(|a| now_unix >= a.next_rotation_at) {
-                let current =
-                    phones[i]
-                        .tracer
-                        .current_advertisement()
-                        .map_err(|source| SimError::Phone {
-                            person: phones[i].name.clone(),
-                            source,
-                        })?;
-                self.adverts[i] = Some(current);
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts a step's scans and schedules each scanner's next window.
+    /// Collects what the step's devices heard, settled and stored.
     fn record(
         &mut self,
         phones: &[Phone],
+        devices: &mut [Device],
         poses: &[(usize, Pose)],
         t: f64,
-        results: Vec<ScanResult>,
-        seed: u64,
     ) -> Result<(), SimError> {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let bucket = ((t / BUCKET_S) as usize).min(self.timeline.len() - 1);
@@ -488,35 +526,40 @@ impl Loop {
         if row.present == 0 {
             row.present = u32::try_from(poses.len()).unwrap_or(u32::MAX);
         }
-        for result in results {
-            let i = poses[result.slot].0;
-            if let Some(source) = result.error {
-                return Err(SimError::Phone {
-                    person: phones[i].name.clone(),
-                    source,
-                });
+        for (i, device) in devices.iter_mut().enumerate() {
+            let engine = device.phone.engine_mut();
+            self.ingest_cpu += std::mem::take(&mut engine.ingest);
+            self.totals.adverts_refused += std::mem::take(&mut engine.refused);
+            self.totals.adverts_heard += std::mem::take(&mut engine.accepted);
+            if let Some(e) = device.phone.engine_counters().last_error.clone() {
+                return Err(SimError::Server(format!("{}'s phone: {e}", phones[i].name)));
             }
             let tally = &mut self.tallies[i];
-            tally.scans += 1;
-            tally.near_positive += result.near_positive;
-            tally.detecting_positive += result.detecting_positive;
-            let policy = &phones[i].policy;
-            self.next_scan[i] += policy.scan_period_s
-                - policy.scan_period_jitter_s
-                    * unit(hash(&[seed, TAG_SCAN_JITTER, i as u64, tally.scans]));
-            let heard = result.batch.len() as u64;
-            row.scans += 1;
-            row.adverts_heard += heard;
-            row.scans_near_positive += result.near_positive;
-            row.scans_detecting_positive += result.detecting_positive;
-            self.totals.scans += 1;
-            self.totals.adverts_heard += heard;
-            self.totals.adverts_refused += result.refused;
-            self.ingest_cpu += result.ingest;
-            for (band, attenuation) in result.heard {
-                self.bands[band][attenuation.min(127) as usize] += 1;
+            for heard in device.heard.drain(..) {
+                tally.scans += 1;
+                row.scans += 1;
+                self.totals.scans += 1;
+                row.adverts_heard += heard.bands.len() as u64;
+                for (band, attenuation) in heard.bands {
+                    self.bands[band][attenuation.min(127) as usize] += 1;
+                }
+                keep_lowest(&mut self.scatter, heard.samples);
             }
-            keep_lowest(&mut self.scatter, result.samples);
+            for (at, sender, form, detected) in device.settled.drain(..) {
+                let cell = self
+                    .matrix
+                    .entry((phones[i].os, form_key(form)))
+                    .or_insert((0, 0));
+                cell.0 += 1;
+                cell.1 += u64::from(detected);
+                let positive = phones[sender].positive_at.is_some_and(|p| at < p);
+                if positive {
+                    tally.near_positive += 1;
+                    tally.detecting_positive += u32::from(detected);
+                    row.scans_near_positive += 1;
+                    row.scans_detecting_positive += u32::from(detected);
+                }
+            }
         }
         Ok(())
     }

@@ -27,6 +27,15 @@
 //! present = { from = "09:00", to = "12:00" }
 //! movement = { kind = "random_walk", area = [[2.0, 2.0], [11.0, 7.0]], speed_mps = 0.8, dwell_s = [30, 240] }
 //!
+//! [[people]]
+//! name = "walker"
+//! count = 40
+//! phone = { os = "android", model = "Oppo A15", app = "background" }  # app: foreground or background (default)
+//! ios_share = 0.25           # optional: this share of the group carries iPhones instead
+//! ios_model = "iPhone 11"    # optional (default iPhone 11)
+//! present = { from = "10:00", to = "11:00" }
+//! movement = { kind = "random_walk", area = [[2.0, 2.0], [11.0, 7.0]], speed_mps = 1.0, dwell_s = [10, 60] }
+//!
 //! [[events]]
 //! day = 1
 //! at = "18:00"
@@ -34,6 +43,15 @@
 //! kind = "tests_positive"    # the official issues a code; the person enters it and uploads
 //! enters_code_after_minutes = 20   # optional (default 0; codes last 60 minutes)
 //! consents = true            # optional: false = verifies the code but declines to upload
+//!
+//! [[events]]                 # also: bluetooth_on, reboots, opens_app, closes_app
+//! day = 1
+//! at = "09:30"
+//! person = "shopper#3"
+//! kind = "bluetooth_off"
+//!
+//! [driver]
+//! gatt_fallback = true       # read iPhones' payloads over GATT (default true)
 //! ```
 
 use std::collections::HashSet;
@@ -42,7 +60,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
-use crate::policy::{Policies, PolicyOverrides};
+use crate::policy::{DriverSettings, Policies, PolicyOverrides};
 use crate::radio::RadioModel;
 use crate::settings::{ContactRule, RiskSettings};
 
@@ -85,6 +103,9 @@ pub struct Scenario {
     /// Operating-system policy overrides (`[policies.android]`, `[policies.ios]`).
     #[serde(default)]
     pub policies: Option<Spanned<PolicyOverrides>>,
+    /// The phones' driver settings (`[driver]`).
+    #[serde(default)]
+    pub driver: Option<Spanned<DriverSettings>>,
     /// The close-contact rule (`[truth]`).
     #[serde(default)]
     pub truth: Option<Spanned<ContactRule>>,
@@ -145,10 +166,24 @@ pub struct Phone {
     pub os: Os,
     /// Model name (for calibration).
     pub model: String,
+    /// Where the app is (default: in the background, the phone in a pocket or bag).
+    #[serde(default)]
+    pub app: AppMode,
+}
+
+/// Where the exposure-notification app is on a phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppMode {
+    /// On screen (and the screen on).
+    Foreground,
+    /// In the background, the screen off.
+    #[default]
+    Background,
 }
 
 /// A phone operating system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {
     /// Android.
@@ -264,6 +299,12 @@ pub struct People {
     pub present: Presence,
     /// How they move.
     pub movement: Spanned<Movement>,
+    /// This share of the group (0 to 1) carries iPhones instead of `phone`.
+    #[serde(default)]
+    pub ios_share: Option<Spanned<f64>>,
+    /// The iPhone model of that share (default `iPhone 11`).
+    #[serde(default)]
+    pub ios_model: Option<String>,
 }
 
 /// What happens to someone.
@@ -272,6 +313,16 @@ pub struct People {
 pub enum EventKind {
     /// Tests positive: an official issues a code, the person enters it and uploads.
     TestsPositive,
+    /// Switches Bluetooth off.
+    BluetoothOff,
+    /// Switches Bluetooth on again.
+    BluetoothOn,
+    /// The phone reboots (off for two minutes; the app comes back from its saved state).
+    Reboots,
+    /// Opens the app (foreground, screen on).
+    OpensApp,
+    /// Leaves the app (background, screen off).
+    ClosesApp,
 }
 
 /// An event.
@@ -370,6 +421,15 @@ impl Scenario {
         self.policies
             .as_ref()
             .map_or_else(Policies::default, |p| p.get_ref().apply())
+    }
+
+    /// The driver settings.
+    #[must_use]
+    pub fn driver(&self) -> DriverSettings {
+        self.driver
+            .as_ref()
+            .map(|d| *d.get_ref())
+            .unwrap_or_default()
     }
 
     /// The close-contact rule.
@@ -509,6 +569,11 @@ impl Scenario {
             }
             if !(1..=10_000).contains(p.count.get_ref()) {
                 return Err(err(p.count.span(), field("count"), "1 to 10,000"));
+            }
+            if let Some(share) = &p.ios_share
+                && !(0.0..=1.0).contains(share.get_ref())
+            {
+                return Err(err(share.span(), field("ios_share"), "0 to 1"));
             }
             let from = minutes_of(p.present.from.get_ref());
             let to = minutes_of(p.present.to.get_ref());

@@ -140,13 +140,22 @@ fn wet_market_stays_within_its_expected_ranges() {
 fn bus_stays_within_its_expected_ranges() {
     // The Swiss thresholds notify almost nobody on a crowded bus, as Leith and Farrell
     // measured on trams and buses; looser thresholds recover about half.
-    let outcome = play(&bundled("bus"), 1);
-    check_consistency(&outcome);
-    let r = &outcome.report;
-    assert!((10..=25).contains(&contacts(r)), "{:?}", r.totals);
-    assert!(within(r.totals.recall, 0.0, 0.2), "{:?}", r.totals);
-    let (recall, precision) = at_55(&outcome);
-    assert!(within(recall, 0.3, 0.8) && within(precision, 0.8, 1.0));
+    // One seed can land anywhere from an eighth to three quarters at 55 dB (a 45-minute ride
+    // is about ten scans a phone): the mean of three seeds is checked.
+    let (mut swiss, mut recalls) = (Vec::new(), Vec::new());
+    for seed in 1..=3 {
+        let outcome = play(&bundled("bus"), seed);
+        check_consistency(&outcome);
+        let r = &outcome.report;
+        assert!((8..=25).contains(&contacts(r)), "{:?}", r.totals);
+        swiss.push(r.totals.recall.unwrap());
+        let (recall, precision) = at_55(&outcome);
+        assert!(within(precision, 0.8, 1.0), "{precision:?}");
+        recalls.push(recall.unwrap());
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / 3.0;
+    assert!(mean(&swiss) <= 0.25, "{swiss:?}");
+    assert!((0.3..=0.8).contains(&mean(&recalls)), "{recalls:?}");
 }
 
 #[test]
@@ -279,26 +288,104 @@ fn attenuation_grows_with_distance() {
     assert!(kept > 0 && kept <= 4_000, "{kept}");
 }
 
+/// The two-desk scenario with `f0`'s and the neighbour's phones replaced, the stay made
+/// longer, and `extra` appended.
+fn desks(f0: &str, neighbour: &str, extra: &str) -> Outcome {
+    let android = r#"phone = { os = "android", model = "Samsung Galaxy A52" }"#;
+    // Placeholders first: `f0` may be the very phone being replaced.
+    let text = TWO_METRES
+        .replacen(android, "F0_PHONE", 1)
+        .replacen(android, "NEIGHBOUR_PHONE", 1)
+        .replace("F0_PHONE", &format!("phone = {{ {f0} }}"))
+        .replace("NEIGHBOUR_PHONE", &format!("phone = {{ {neighbour} }}"))
+        .replace("09:10", "09:00")
+        .replace("09:40", "12:00")
+        .replace("10:00", "12:00")
+        + extra;
+    play(&Scenario::parse(&text).unwrap(), 1)
+}
+
+/// Share of the neighbour's windows near `f0` in which `f0` was stored.
+fn neighbour_hears_f0(outcome: &Outcome) -> f64 {
+    let n = person(&outcome.report, "neighbour");
+    assert!(n.scans_near_positive > 20, "{n:?}");
+    f64::from(n.scans_detecting_positive) / f64::from(n.scans_near_positive)
+}
+
 #[test]
-fn iphones_in_the_background_barely_hear_each_other() {
-    let pair = |os: &str, model: &str| {
-        let text = TWO_METRES
-            .replace(
-                r#"os = "android", model = "Samsung Galaxy A52""#,
-                &format!(r#"os = "{os}", model = "{model}""#),
-            )
-            .replace("09:10", "09:00")
-            .replace("09:40", "12:00")
-            .replace("10:00", "12:00");
-        let outcome = play(&Scenario::parse(&text).unwrap(), 1);
-        let n = person(&outcome.report, "neighbour");
-        f64::from(n.scans_detecting_positive) / f64::from(n.scans_near_positive)
-    };
-    let android = pair("android", "Samsung Galaxy A52");
-    let iphone = pair("ios", "iPhone 12");
-    assert!(android > 0.95, "{android}");
-    // About one window in four (the iOS policy's `ios_background_discovery`).
-    assert!((0.1..0.45).contains(&iphone), "{iphone}");
+fn detection_follows_what_each_platform_lets_through() {
+    let android = r#"os = "android", model = "Samsung Galaxy A52""#;
+    let iphone = r#"os = "ios", model = "iPhone 12""#;
+    let iphone_open = r#"os = "ios", model = "iPhone 12", app = "foreground""#;
+    // Android hears Android directly.
+    assert!(neighbour_hears_f0(&desks(android, android, "")) > 0.95);
+    // Android meets a background iPhone only through Apple's overflow area and a GATT read.
+    let read = desks(iphone, android, "");
+    assert!(
+        neighbour_hears_f0(&read) > 0.6,
+        "{}",
+        neighbour_hears_f0(&read)
+    );
+    let row = read
+        .report
+        .detection
+        .iter()
+        .find(|d| d.scanner == "android" && d.advertiser == "ios")
+        .unwrap();
+    assert_eq!(row.advertiser_app, "background");
+    // A driver that never reads iPhones never records one.
+    let unread = desks(iphone, android, "\n[driver]\ngatt_fallback = false\n");
+    assert!(
+        neighbour_hears_f0(&unread) < 0.02,
+        "{}",
+        neighbour_hears_f0(&unread)
+    );
+    // Two iPhones in the background do not hear each other at all (the original Bluezone's
+    // known gap); the app on screen on the scanning side recovers it.
+    assert!(neighbour_hears_f0(&desks(iphone, iphone, "")) < 0.02);
+    let open = neighbour_hears_f0(&desks(iphone, iphone_open, ""));
+    assert!(open > 0.6, "{open}");
+    // An iPhone hears Android adverts in its background bursts.
+    let bursts = desks(android, iphone, "");
+    let n = person(&bursts.report, "neighbour");
+    assert!(neighbour_hears_f0(&bursts) > 0.9, "{n:?}");
+}
+
+#[test]
+fn bluetooth_off_and_a_reboot_show_in_uptime_and_collection_resumes() {
+    let android = r#"os = "android", model = "Samsung Galaxy A52""#;
+    let events = r#"
+[[events]]
+day = 1
+at = "09:30"
+person = "neighbour"
+kind = "bluetooth_off"
+
+[[events]]
+day = 1
+at = "10:00"
+person = "neighbour"
+kind = "bluetooth_on"
+
+[[events]]
+day = 1
+at = "11:00"
+person = "neighbour"
+kind = "reboots"
+"#;
+    let outcome = desks(android, android, events);
+    let n = person(&outcome.report, "neighbour");
+    // Present 3 hours; off 30 minutes and rebooting 2: about 82 %.
+    let share = n.collecting_share.unwrap();
+    assert!((0.78..0.86).contains(&share), "{share}");
+    assert_eq!(
+        person(&outcome.report, "across").collecting_share,
+        Some(1.0)
+    );
+    // Windows near f0 counted only while collecting; detection is as good as ever then.
+    assert!(neighbour_hears_f0(&outcome) > 0.95);
+    let md = outcome.report.to_markdown();
+    assert!(md.contains("1 phone(s) below 99 %"), "{md}");
 }
 
 #[test]

@@ -4,18 +4,20 @@
 
 use std::sync::Arc;
 
+use bluezone_core::driver::{DriverConfig, Platform};
 use bluezone_core::{ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig};
 use bluezone_protocol::keyfile::TrustedKeys;
 use bluezone_protocol::risk::RiskConfig;
 use bluezone_server::Authority;
 use rand::SeedableRng;
 
+use super::device::{Device, SimEngine};
 use super::{DAY_S, SimError};
 use crate::movement::Trajectory;
 use crate::noise::{hash, unit};
 use crate::phones::{self, PhoneProfile};
-use crate::policy::{OsPolicy, Policies};
-use crate::scenario::{Carry, EventKind, Os, Scenario, minutes_of};
+use crate::policy::{DriverSettings, OsPolicy, Policies};
+use crate::scenario::{AppMode, Carry, EventKind, Os, Scenario, minutes_of};
 
 // Domain tags of the noise hashes.
 pub(super) const TAG_SHADOW: u64 = 1;
@@ -48,7 +50,14 @@ pub(super) struct Phone {
     /// Where its owner is, when.
     pub(super) trajectory: Trajectory,
     /// Its engine.
-    pub(super) tracer: Tracer,
+    pub(super) tracer: Arc<Tracer>,
+    /// The engine's clock (each phone's own: the executor sets it to each event's time).
+    pub(super) clock: Arc<ManualClock>,
+    /// The app starts on screen.
+    pub(super) app_foreground: bool,
+    /// The person's scripted events other than a positive test: (seconds since the start,
+    /// kind), in time order.
+    pub(super) person_events: Vec<(f64, EventKind)>,
     /// Tested positive at this time (seconds since the start), if at all: the official issues
     /// a code then, and contacts count in the truth until then.
     pub(super) positive_at: Option<f64>,
@@ -73,7 +82,7 @@ pub(super) fn seed_bytes(seed: u64, tag: u64) -> [u8; 32] {
 pub(super) fn open_phones(
     scenario: &Scenario,
     seed: u64,
-    clock: &Arc<ManualClock>,
+    start_unix: i64,
     authority: &Authority,
     risk: &RiskConfig,
     policies: &Policies,
@@ -87,11 +96,37 @@ pub(super) fn open_phones(
         let periods: Vec<(f64, f64)> = (0..*scenario.days.get_ref())
             .map(|d| (f64::from(d) * DAY_S + from, f64::from(d) * DAY_S + to))
             .collect();
-        let profile = phones::profile(&group.phone.model);
-        let policy = policies.of(group.phone.os).clone();
-        for _ in 0..*group.count.get_ref() {
+        let share = group.ios_share.as_ref().map_or(0.0, |s| *s.get_ref());
+        let ios_model = group
+            .ios_model
+            .clone()
+            .unwrap_or_else(|| "iPhone 11".into());
+        for member in 0..*group.count.get_ref() {
+            // The iPhone share spread evenly through the group, the same for every seed.
+            let (os, model) =
+                if (f64::from(member + 1) * share).floor() > (f64::from(member) * share).floor() {
+                    (Os::Ios, ios_model.clone())
+                } else {
+                    (group.phone.os, group.phone.model.clone())
+                };
+            let profile = phones::profile(&model);
+            let policy = policies.of(os).clone();
             let name = names[index].clone();
             let id = index as u64;
+            let person_events: Vec<(f64, EventKind)> = {
+                let mut list: Vec<(f64, EventKind)> = scenario
+                    .events
+                    .iter()
+                    .filter(|e| e.kind != EventKind::TestsPositive && *e.person.get_ref() == name)
+                    .map(|e| {
+                        let at = f64::from(e.day.get_ref() - 1) * DAY_S
+                            + f64::from(minutes_of(e.at.get_ref()).unwrap_or(0)) * 60.0;
+                        (at, e.kind)
+                    })
+                    .collect();
+                list.sort_by(|a, b| a.0.total_cmp(&b.0));
+                list
+            };
             // The first positive test of the person counts.
             let test = scenario
                 .events
@@ -118,6 +153,7 @@ pub(super) fn open_phones(
                 risk: risk.clone(),
                 ..TracerConfig::default()
             };
+            let clock = Arc::new(ManualClock::new(start_unix));
             let tracer = Tracer::open_with(
                 config,
                 StorageLocation::InMemory,
@@ -140,12 +176,15 @@ pub(super) fn open_phones(
                 ),
                 interval_s: (lo + (hi - lo) * unit(hash(&[seed, TAG_INTERVAL, id]))) / 1_000.0,
                 name,
-                os: group.phone.os,
-                model: group.phone.model.clone(),
+                os,
+                model,
                 carry: group.carry,
                 profile,
                 policy: policy.clone(),
-                tracer,
+                tracer: Arc::new(tracer),
+                clock,
+                app_foreground: group.phone.app == AppMode::Foreground,
+                person_events,
                 positive_at,
                 entry,
             });
@@ -153,6 +192,50 @@ pub(super) fn open_phones(
         }
     }
     Ok(phones)
+}
+
+/// Each phone's executor, running the real driver with the scenario's driver settings.
+///
+/// # Errors
+/// [`SimError::Phone`] when an engine cannot give its saved state.
+pub(super) fn open_devices(
+    phones: &[Phone],
+    settings: DriverSettings,
+    seed: u64,
+    start_unix: i64,
+) -> Result<Vec<Device>, SimError> {
+    phones
+        .iter()
+        .enumerate()
+        .map(|(i, phone)| {
+            let mut config = DriverConfig::default_for(match phone.os {
+                Os::Android => Platform::Android,
+                Os::Ios => Platform::Ios,
+            });
+            config.gatt.enabled = settings.gatt_fallback;
+            config.rssi_correction_db = phone.profile.rssi_correction_db;
+            let engine = SimEngine {
+                tracer: phone.tracer.clone(),
+                clock: phone.clock.clone(),
+                stored: Vec::new(),
+                ingest: std::time::Duration::ZERO,
+                refused: 0,
+                accepted: 0,
+            };
+            Device::new(
+                phone,
+                engine,
+                config,
+                hash(&[seed, TAG_SCAN_JITTER, i as u64]),
+                start_unix,
+                phone.person_events.clone(),
+            )
+            .map_err(|source| SimError::Phone {
+                person: phone.name.clone(),
+                source,
+            })
+        })
+        .collect()
 }
 
 /// Every arrival (start of a presence period), in time order: `(time, phone)`.

@@ -89,6 +89,7 @@ impl Health {
         let (issued_at, code) = issued;
         let now = unix(start_unix, at);
         clock.set(now);
+        phone.clock.set(now);
         let outcome = code.and_then(|code| {
             let verified = phone
                 .tracer

@@ -1,12 +1,14 @@
-//! One receiver's scan window: which advertisers are in range, what each one's packets go
-//! through (path loss, obstacles, carry and body losses, shadowing, fading, loss, collisions,
-//! the receiver's OS policy), and the batch of adverts heard, delivered to the receiver's
-//! engine through the `SightingSink` port.
+//! What one receiver's radio hears during a span of time: which advertisers are in range,
+//! what each one's packets go through (path loss, obstacles, carry and body losses,
+//! shadowing, fading, loss, collisions, the receiver's OS), and which of them the receiver's
+//! OS reports given how each advertiser is on air (an Android payload, an iPhone's service
+//! UUID, an iPhone's overflow area) and the scan's filters. The reports go to the receiver's
+//! driver as scan results; nothing here decides what the phone does with them.
 
-use std::time::{Duration, Instant};
+use bluezone_core::AdvertData;
+use bluezone_core::driver::{ScanFilters, ScanReport};
 
-use bluezone_core::{AdvertData, CoreError, CurrentAdvertisement, SightingInput, SightingSink};
-
+use super::device::{Air, AirForm};
 use super::fleet::{Phone, TAG_DISCOVERY, TAG_PACKET, TAG_PHASE, TAG_SHADOW};
 use super::{BAND_M, BANDS, Sample};
 use crate::geometry::distance_squared;
@@ -18,30 +20,60 @@ use crate::report::round3;
 use crate::scenario::Os;
 use crate::settings::ContactRule;
 
-/// What one receiver's scan produced.
-#[derive(Default)]
-pub(super) struct ScanResult {
-    /// The receiver's slot among the people present.
-    pub(super) slot: usize,
-    /// The adverts heard, as delivered to the receiver's engine.
-    pub(super) batch: Vec<SightingInput>,
-    /// (distance band, attenuation) of each advert heard within the banded distances.
-    pub(super) heard: Vec<(usize, u32)>,
-    /// Candidates for the scatter plot, with the hash that ranks them.
-    pub(super) samples: Vec<(u64, Sample)>,
-    /// Positive people within the contact distance at the scan.
-    pub(super) near_positive: u32,
-    /// Of those, the ones heard.
-    pub(super) detecting_positive: u32,
-    /// Adverts the engine refused.
-    pub(super) refused: u64,
-    /// Time spent in the engine storing the batch.
-    pub(super) ingest: Duration,
-    /// The engine's error, if storing failed.
-    pub(super) error: Option<CoreError>,
+/// An iPhone in the foreground: flags and the FD6F service UUID, no payload.
+pub(super) const IOS_FOREGROUND_ADVERT: [u8; 7] = [2, 1, 6, 3, 3, 0x6f, 0xfd];
+
+/// An iPhone in the background: flags and Apple's overflow area with one bit set.
+pub(super) fn ios_overflow_advert() -> Vec<u8> {
+    let mut bytes = vec![2, 1, 6, 20, 0xff, 0x4c, 0x00, 0x01];
+    bytes.extend([0u8; 16]);
+    bytes[12] = 0x40;
+    bytes
 }
 
-/// What every scan needs to know.
+/// One advert reported to a receiver.
+#[derive(Debug, Clone)]
+pub(super) struct Reported {
+    /// When, seconds since the scenario began.
+    pub(super) at: f64,
+    /// The advertiser's index.
+    pub(super) sender: usize,
+    /// The scan result.
+    pub(super) report: ScanReport,
+}
+
+/// What one span of listening produced.
+#[derive(Default)]
+pub(super) struct Heard {
+    /// The adverts reported, in time order per sender (the device sorts them).
+    pub(super) reports: Vec<Reported>,
+    /// (distance band, attenuation) of each packet received within the banded distances.
+    pub(super) bands: Vec<(usize, u32)>,
+    /// Candidates for the scatter plot, with the hash that ranks them.
+    pub(super) samples: Vec<(u64, Sample)>,
+    /// Advertisers on air within the contact distance at the start, and how they were on
+    /// air: `(sender, form)`.
+    pub(super) near: Vec<(usize, AirForm)>,
+}
+
+/// How the receiver listens.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Listening {
+    /// Start, seconds since the scenario began.
+    pub(super) start: f64,
+    /// Length, seconds.
+    pub(super) length: f64,
+    /// A number unique to this span for this receiver (the hashes' subject).
+    pub(super) id: u64,
+    /// The scan's filters.
+    pub(super) filters: ScanFilters,
+    /// The receiver's app is on screen (iOS reports overflow adverts only then).
+    pub(super) foreground: bool,
+    /// One report per advertiser.
+    pub(super) coalesce: bool,
+}
+
+/// What every listening span needs to know.
 pub(super) struct World<'a> {
     /// The radio model.
     pub(super) radio: RadioModel,
@@ -53,50 +85,57 @@ pub(super) struct World<'a> {
     pub(super) range_m: f64,
     /// The run's seed.
     pub(super) seed: u64,
-    /// Unix time of the first day's midnight.
-    pub(super) start_unix: i64,
     /// Everyone's phone.
     pub(super) phones: &'a [Phone],
 }
 
 impl World<'_> {
-    /// One receiver's scan window opening at `start` (seconds since the scenario began).
-    pub(super) fn scan(
+    /// Whether receiver `r` (with `how`) is told of adverts in `form` at all.
+    fn visible(&self, r: usize, form: AirForm, how: &Listening) -> bool {
+        match form {
+            AirForm::AndroidPayload | AirForm::IosForeground => how.filters.exposure_service,
+            AirForm::IosBackground => match self.phones[r].os {
+                Os::Android => how.filters.apple_manufacturer_data,
+                Os::Ios => how.foreground && how.filters.exposure_service,
+            },
+        }
+    }
+
+    /// Receiver at `slot` listens as `how`, with everyone on air as `air`.
+    #[allow(clippy::too_many_lines)] // One packet's journey, kept in one place.
+    pub(super) fn listen(
         &self,
         slot: usize,
-        start: f64,
-        scan_id: u64,
+        how: &Listening,
         poses: &[(usize, Pose)],
         grid: &Grid,
-        adverts: &[Option<CurrentAdvertisement>],
-    ) -> ScanResult {
+        air: &[Option<Air>],
+    ) -> Heard {
         let (r, receiver_pose) = poses[slot];
         let receiver = &self.phones[r];
         let radio = &self.radio;
-        let mut result = ScanResult {
-            slot,
-            ..ScanResult::default()
-        };
+        let mut heard = Heard::default();
         let mut candidates = Vec::new();
         grid.candidates(receiver_pose.at, self.range_m, &mut candidates);
         candidates.sort_unstable();
         let range_squared = self.range_m * self.range_m;
-        let in_range: Vec<(usize, Pose, f64)> = candidates
+        let in_range: Vec<(usize, Pose, f64, Air)> = candidates
             .iter()
             .map(|&s| poses[s as usize])
-            .filter(|(a, _)| *a != r && adverts[*a].is_some())
-            .map(|(a, pose)| (a, pose, distance_squared(receiver_pose.at, pose.at)))
-            .filter(|(_, _, d2)| *d2 <= range_squared)
-            .map(|(a, pose, d2)| (a, pose, d2.sqrt()))
+            .filter(|(a, _)| *a != r)
+            .filter_map(|(a, pose)| air[a].map(|on| (a, pose, on)))
+            .map(|(a, pose, on)| (a, pose, distance_squared(receiver_pose.at, pose.at), on))
+            .filter(|(_, _, d2, _)| *d2 <= range_squared)
+            .map(|(a, pose, d2, on)| (a, pose, d2.sqrt(), on))
             .collect();
-        let window = receiver.policy.scan_window_s;
-        for &(a, pose, d) in &in_range {
+        let scan_id = how.id;
+        for &(a, pose, d, on) in &in_range {
             let sender = &self.phones[a];
-            let Some(current) = adverts[a] else { continue };
-            let near_positive =
-                sender.positive_at.is_some_and(|at| start < at) && d <= self.rule.distance_m;
-            if near_positive {
-                result.near_positive += 1;
+            if d <= self.rule.distance_m {
+                heard.near.push((a, on.form));
+            }
+            if !self.visible(r, on.form, how) {
+                continue;
             }
             // Unit vector from sender to receiver; its cosine with each facing direction sets
             // the body losses.
@@ -126,23 +165,12 @@ impl World<'_> {
             }
             let (lo, hi) = (a.min(r) as u64, a.max(r) as u64);
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let block = (start / radio.shadowing_coherence_s) as u64;
+            let block = (how.start / radio.shadowing_coherence_s) as u64;
             // Shadowing beyond three sigmas is cut off, consistently with the bound above.
             let shadow = radio.shadowing_sigma_db
                 * normal(hash(&[self.seed, TAG_SHADOW, lo, hi, block])).clamp(-3.0, 3.0);
             let mean = unobstructed + shadow - self.obstacles.loss_db(pose.at, receiver_pose.at);
             if mean + 4.0 * radio.fading_sigma_db < radio.sensitivity_dbm {
-                continue;
-            }
-            if sender.os == Os::Ios
-                && unit(hash(&[
-                    self.seed,
-                    TAG_DISCOVERY,
-                    r as u64,
-                    a as u64,
-                    scan_id,
-                ])) >= receiver.policy.ios_background_discovery
-            {
                 continue;
             }
             let collision = radio.collision_probability(
@@ -152,12 +180,12 @@ impl World<'_> {
             let lost = radio.packet_loss + (1.0 - radio.packet_loss) * collision;
             let mut offset = sender.interval_s
                 * unit(hash(&[self.seed, TAG_PHASE, a as u64, r as u64, scan_id]));
-            let mut heard_any = false;
             let mut k = 0u64;
-            while offset < window {
+            let device = format!("{a}.{}", on.epoch);
+            while offset < how.length {
                 let h = hash(&[self.seed, TAG_PACKET, r as u64, a as u64, scan_id, k]);
                 k += 1;
-                let at = start + offset;
+                let at = how.start + offset;
                 offset += sender.interval_s;
                 let rssi = mean + radio.fading_sigma_db * normal(h);
                 if rssi < radio.sensitivity_dbm
@@ -168,13 +196,22 @@ impl World<'_> {
                 }
                 #[allow(clippy::cast_possible_truncation)]
                 let reported = rssi.round().clamp(-127.0, 20.0) as i16;
-                #[allow(clippy::cast_possible_truncation)]
-                let time = self.start_unix + at.floor() as i64;
-                result.batch.push(SightingInput {
-                    advert: AdvertData::Decoded(current.advertisement),
-                    rssi: reported,
-                    time,
-                    scan_window: Some(scan_id),
+                let advert = match on.form {
+                    AirForm::AndroidPayload => AdvertData::Decoded(on.advertisement),
+                    AirForm::IosForeground => AdvertData::Raw(IOS_FOREGROUND_ADVERT.to_vec()),
+                    AirForm::IosBackground => AdvertData::Raw(ios_overflow_advert()),
+                };
+                heard.reports.push(Reported {
+                    at,
+                    sender: a,
+                    report: ScanReport {
+                        device: device.clone(),
+                        advert,
+                        service_uuids: Vec::new(),
+                        apple_overflow: false,
+                        rssi: reported,
+                        tx_power_dbm: None,
+                    },
                 });
                 let attenuation = (f64::from(sender.profile.calibrated_tx_dbm)
                     - (f64::from(reported) + f64::from(receiver.profile.rssi_correction_db)))
@@ -183,11 +220,11 @@ impl World<'_> {
                 let band = (d / BAND_M) as usize;
                 if band < BANDS {
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    result.heard.push((band, attenuation.round() as u32));
+                    heard.bands.push((band, attenuation.round() as u32));
                 }
                 let pick = mix(h ^ 0x3333);
                 if pick < u64::MAX / 32 {
-                    result.samples.push((
+                    heard.samples.push((
                         pick,
                         Sample {
                             distance_m: round3(d),
@@ -195,28 +232,43 @@ impl World<'_> {
                         },
                     ));
                 }
-                heard_any = true;
-                if receiver.policy.coalesce_duplicates {
+                if how.coalesce {
                     break;
                 }
             }
-            if heard_any && near_positive {
-                result.detecting_positive += 1;
-            }
         }
-        if !result.batch.is_empty() {
-            let began = Instant::now();
-            match receiver.tracer.deliver(&result.batch) {
-                Ok(report) => {
-                    result.refused = report.malformed
-                        + report.implausible_rssi
-                        + report.from_the_future
-                        + report.too_old;
-                }
-                Err(e) => result.error = Some(e),
-            }
-            result.ingest = began.elapsed();
+        heard
+    }
+
+    /// Whether a GATT read by `r` of `a` (on air as `on`) succeeds, and how long it takes:
+    /// the receiver's OS figures, the signal at the read, and a draw.
+    pub(super) fn read(
+        &self,
+        r: usize,
+        a: usize,
+        distance_m: Option<f64>,
+        on: Option<Air>,
+        draw: u64,
+    ) -> (bool, f64) {
+        let receiver = &self.phones[r];
+        let policy = &receiver.policy;
+        let [lo, hi] = policy.gatt_latency_s;
+        let latency = lo + (hi - lo) * unit(mix(draw ^ 0x4444));
+        let (Some(d), Some(on)) = (distance_m, on) else {
+            return (false, latency);
+        };
+        if on.form == AirForm::AndroidPayload || d > self.range_m {
+            return (false, latency);
         }
-        result
+        let sender = &self.phones[a];
+        let mean = sender.profile.tx_dbm
+            - self.radio.path_loss_db(d)
+            - self.radio.carry_loss_db(sender.carry)
+            - self.radio.carry_loss_db(receiver.carry)
+            + receiver.profile.rssi_offset_db;
+        let ok = mean >= policy.gatt_min_rssi_dbm
+            && unit(hash(&[self.seed, TAG_DISCOVERY, r as u64, a as u64, draw]))
+                < policy.gatt_success;
+        (ok, latency)
     }
 }

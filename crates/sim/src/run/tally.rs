@@ -107,6 +107,7 @@ pub(super) fn person_row(
     tally: &Tally,
     status: &ExposureStatus,
     rule: &ContactRule,
+    uptime: (f64, f64),
 ) -> PersonRow {
     let true_s = tally.truth_s.iter().copied().fold(0.0, f64::max);
     let close = true_s >= rule.minutes * 60.0;
@@ -124,10 +125,7 @@ pub(super) fn person_row(
     };
     PersonRow {
         name: phone.name.clone(),
-        os: match phone.os {
-            Os::Android => "android",
-            Os::Ios => "ios",
-        },
+        os: os_name(phone.os),
         model: phone.model.clone(),
         carry: match phone.carry {
             Carry::Hand => "hand",
@@ -143,5 +141,19 @@ pub(super) fn person_row(
         outcome,
         scans_near_positive: tally.near_positive,
         scans_detecting_positive: tally.detecting_positive,
+        collecting_share: ratio_f(uptime.0, uptime.1),
+    }
+}
+
+/// `collecting / present`, rounded (none when never present).
+fn ratio_f(part: f64, whole: f64) -> Option<f64> {
+    (whole > 0.0).then(|| round3(part / whole))
+}
+
+/// `android` or `ios`.
+pub(super) fn os_name(os: Os) -> &'static str {
+    match os {
+        Os::Android => "android",
+        Os::Ios => "ios",
     }
 }

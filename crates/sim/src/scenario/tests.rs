@@ -134,13 +134,18 @@ fn settings_tables_and_new_movements_are_checked_too() {
     assert_eq!(parsed.radio().far_exponent, 3.0);
     assert_eq!(parsed.radio().pocket_loss_db, 3.0);
     assert_eq!(parsed.policies().ios.scan_duty, 1.0);
-    assert!(parsed.policies().ios.coalesce_duplicates);
+    assert!(parsed.policies().ios.background_coalesces);
+    assert!(parsed.driver().gatt_fallback);
+    let extra = with("[driver]\ngatt_fallback = false\n\n[policies.android]\ngatt_success = 0.5");
+    let parsed = Scenario::parse(&extra).unwrap();
+    assert!(!parsed.driver().gatt_fallback);
+    assert_eq!(parsed.policies().android.gatt_success, 0.5);
     let cases = [
         (with("[radio]\npacket_loss = 2.0"), "radio.packet_loss"),
         (with("[radio]\npaket_loss = 0.1"), "paket_loss"),
         (
-            with("[policies.android]\nscan_period_s = 1.0"),
-            "policies.android.scan_period_s",
+            with("[policies.android]\ngatt_latency_s = [3.0, 1.0]"),
+            "policies.android.gatt_latency_s",
         ),
         (with("[truth]\nminutes = 0.0"), "truth.minutes"),
         (

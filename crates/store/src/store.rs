@@ -446,19 +446,17 @@ impl Store {
             }
         };
         let name = table.name();
+        // Cached statements: a phone appends a batch every few seconds to minutes.
         let last: Option<i64> = tx
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
             .optional()?;
         let id = last.unwrap_or(0) + 1;
         let sealed = key.seal(rng, &row_aad(name, day, id), plaintext);
-        tx.execute(
-            &format!("INSERT INTO {name} (id, day, sealed) VALUES (?1, ?2, ?3)"),
-            params![id, day, sealed],
-        )?;
+        tx.prepare_cached(&format!(
+            "INSERT INTO {name} (id, day, sealed) VALUES (?1, ?2, ?3)"
+        ))?
+        .execute(params![id, day, sealed])?;
         Ok(RowId(id))
     }
 
@@ -595,11 +593,12 @@ impl Store {
     pub fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
         let rng = self.rng.as_deref_mut().ok_or(StoreError::ReadOnly)?;
         let sealed = self.settings.seal(rng, &setting_aad(name), value);
-        self.conn.execute(
-            "INSERT INTO settings (name, sealed) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed",
-            params![name, sealed],
-        )?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO settings (name, sealed) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed",
+            )?
+            .execute(params![name, sealed])?;
         Ok(())
     }
 

@@ -77,9 +77,12 @@ pub struct DriverConfig {
     /// While the screen is on, periods are multiplied by this (default 0.8: the person is
     /// likely moving among others).
     pub screen_on_factor: f64,
-    /// Every sighting is stored as soon as it is heard while the app is in the background
-    /// (iOS: a suspended app may be killed without warning, so nothing waits in memory).
-    pub store_each_sighting_in_background: bool,
+    /// While the app is in the background, sightings wait at most this long (ms) in memory
+    /// before they are stored, under a held wake lock (iOS: background task time, so the app
+    /// is not suspended with them). iOS may kill a suspended app without warning, and wakes
+    /// a background app for a few seconds per burst of scan results: this stores a burst at
+    /// once instead of one write per advert. `None`: they wait for the window's end.
+    pub background_store_delay_ms: Option<i64>,
     /// At most this many scan starts in `scan_start_window_ms` (Android refuses a sixth
     /// start within 30 s, silently).
     pub max_scan_starts: usize,
@@ -125,7 +128,7 @@ impl DriverConfig {
             continuous_scan: platform == Platform::Ios,
             continuous_window_ms: 60_000,
             screen_on_factor: 0.8,
-            store_each_sighting_in_background: platform == Platform::Ios,
+            background_store_delay_ms: (platform == Platform::Ios).then_some(3_000),
             max_scan_starts: 5,
             scan_start_window_ms: 30_000,
             scan_failures_before_pause: 3,
@@ -180,6 +183,12 @@ impl DriverConfig {
         }
         if self.nearby_thresholds_db[0] > self.nearby_thresholds_db[1] {
             return Err("driver nearby_thresholds_db: ascending");
+        }
+        if self
+            .background_store_delay_ms
+            .is_some_and(|d| !(0..=20_000).contains(&d))
+        {
+            return Err("driver background_store_delay_ms: 0 to 20 s");
         }
         if self.max_pending_sightings == 0 {
             return Err("driver max_pending_sightings: at least 1");

@@ -250,6 +250,11 @@ impl GattPlanner {
         !self.in_flight.is_empty() || !self.queue.is_empty()
     }
 
+    /// Reads in flight now.
+    pub(super) fn reading(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
     /// Reads waiting to start.
     pub(super) fn queued(&self) -> bool {
         !self.queue.is_empty()

@@ -149,6 +149,8 @@ pub struct Driver {
     rechecking: bool,
     current: Option<CurrentAdvertisement>,
     pending: Vec<SightingInput>,
+    /// When the oldest sighting in `pending` was heard.
+    pending_since_ms: Option<i64>,
     /// Strongest RSSI per sender in the open window.
     window_senders: HashMap<String, i16>,
     nearby: Option<NearbyCount>,
@@ -209,6 +211,7 @@ impl Driver {
             rechecking: false,
             current: None,
             pending: Vec::new(),
+            pending_since_ms: None,
             window_senders: HashMap::new(),
             nearby: None,
             gatt: GattPlanner::default(),
@@ -231,6 +234,7 @@ impl Driver {
             self.run_advertising(now);
             self.run_scanning(now);
             self.run_reads(now);
+            self.run_background_store(now);
         }
         self.apply(event);
         self.reconcile();
@@ -439,6 +443,8 @@ impl Driver {
             self.run_advertising(now);
             self.run_scanning(now);
             self.run_reads(now);
+            self.run_background_store(now);
+            self.store_when_quiet();
         } else {
             self.stop_everything();
         }
@@ -664,6 +670,7 @@ impl Driver {
             return;
         }
         let batch = std::mem::take(&mut self.pending);
+        self.pending_since_ms = None;
         self.counters.sightings += batch.len() as u64;
         self.out
             .push_back(Output::Engine(EngineRequest::Record(batch)));
@@ -737,15 +744,39 @@ impl Driver {
         }
     }
 
-    /// Stores at once when the platform may kill the app without warning, when the batch is
-    /// full, or when the window has already closed.
+    /// Stores at once when the batch is full; in the background on a platform that may kill
+    /// the app unannounced, within `background_store_delay_ms` of the oldest waiting
+    /// sighting; otherwise (in `reconcile`) when the window has closed and no payload read
+    /// is in flight: reads after a window land together, not one write each.
     fn after_new_sightings(&mut self) {
-        let background_now =
-            self.config.store_each_sighting_in_background && self.app != AppState::Foreground;
-        if background_now
-            || self.pending.len() >= self.config.max_pending_sightings
-            || !self.scanning()
-        {
+        if self.pending_since_ms.is_none() && !self.pending.is_empty() {
+            self.pending_since_ms = Some(self.now_ms);
+        }
+        if self.pending.len() >= self.config.max_pending_sightings {
+            self.store_pending();
+        }
+        self.run_background_store(self.now_ms);
+    }
+
+    /// Between windows, once no read is in flight (run by `reconcile` after the next queued
+    /// read, if any, has started).
+    fn store_when_quiet(&mut self) {
+        if !self.scanning() && !self.gatt.reading() {
+            self.store_pending();
+        }
+    }
+
+    /// When what waits in memory must be stored because the app is in the background.
+    fn background_store_due(&self) -> Option<i64> {
+        let delay = self.config.background_store_delay_ms?;
+        if self.app == AppState::Foreground {
+            return None;
+        }
+        self.pending_since_ms.map(|since| since + delay)
+    }
+
+    fn run_background_store(&mut self, now: i64) {
+        if self.background_store_due().is_some_and(|due| now >= due) {
             self.store_pending();
         }
     }
@@ -899,7 +930,8 @@ impl Driver {
 
     fn update_wake_lock(&mut self) {
         let windowed = self.scanning() && !self.config.continuous_scan;
-        let want = self.can_run() && (windowed || self.gatt.busy());
+        let want = self.can_run()
+            && (windowed || self.gatt.busy() || self.background_store_due().is_some());
         if want != self.wake_lock {
             self.wake_lock = want;
             self.push(if want {
@@ -932,11 +964,17 @@ impl Driver {
                         .map(|(_, end)| end + self.config.gatt.grace_ms)
                 })
                 .flatten();
-            [Some(scan), advertising, self.gatt.next_deadline(), grace]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|t| t.max(now))
+            [
+                Some(scan),
+                advertising,
+                self.gatt.next_deadline(),
+                grace,
+                self.background_store_due(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t.max(now))
         };
         // The platform keeps one alarm: asked again only when the time changes.
         if next != self.wake_at {

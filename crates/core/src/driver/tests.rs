@@ -368,6 +368,34 @@ fn a_background_iphone_seen_fifty_times_in_ten_minutes_is_read_once_per_cooldown
 }
 
 #[test]
+fn payloads_read_after_the_window_are_stored_together() {
+    let mut rig = Rig::new(Platform::Android);
+    rig.send(T0, Event::Enable);
+    rig.send(T0 + 1_000, background_iphone("iphone-1", -60));
+    rig.send(T0 + 1_100, background_iphone("iphone-2", -61));
+    rig.send(T0 + 1_200, background_iphone("iphone-3", -62));
+    let reads = |rig: &Rig| rig.count(|c| matches!(c, Command::ReadPayload { .. }));
+    assert_eq!(reads(&rig), 1, "one connection at a time on Android");
+    rig.run_until(T0 + 4_000);
+    assert!(!rig.scanning);
+    // Each read answered after the window; the next starts as the last ends.
+    for (k, device) in ["iphone-1", "iphone-2", "iphone-3"].into_iter().enumerate() {
+        assert_eq!(reads(&rig), k + 1);
+        rig.send(
+            T0 + 4_500 + 500 * k as i64,
+            Event::PayloadRead {
+                device: device.into(),
+                result: Ok(vec![k as u8; 20]),
+            },
+        );
+    }
+    assert_eq!((rig.stored.len(), rig.batches), (3, 1));
+    // A late scan result while nothing is read is stored at once.
+    rig.send(T0 + 5_800, android_advert("a", 1, -60));
+    assert_eq!((rig.stored.len(), rig.batches), (4, 2));
+}
+
+#[test]
 fn reads_time_out_back_off_and_respect_the_connection_limit() {
     let mut rig = Rig::new(Platform::Android);
     rig.send(T0, Event::Enable);
@@ -485,21 +513,39 @@ fn termination_mid_window_stores_the_partial_window() {
 }
 
 #[test]
-fn ios_in_the_background_stores_each_sighting_at_once() {
+fn ios_in_the_background_stores_a_burst_within_seconds_under_a_wake_lock() {
     let mut rig = Rig::new(Platform::Ios);
     rig.send(T0, Event::Enable);
     rig.send(T0 + 10, Event::App(AppState::Background));
+    let locks = |rig: &Rig| rig.count(|c| matches!(c, Command::HoldWakeLock));
+    assert_eq!(locks(&rig), 0, "continuous scanning needs no wake lock");
+    // A burst of results: held (with background time) and stored together 3 s after the
+    // first, not one write per advert.
     rig.send(T0 + 1_000, android_advert("a", 1, -60));
-    assert_eq!(rig.stored.len(), 1);
-    rig.send(T0 + 1_100, Event::App(AppState::Foreground));
-    rig.send(T0 + 2_000, android_advert("a", 1, -60));
+    rig.send(T0 + 1_500, android_advert("b", 2, -70));
+    assert_eq!(rig.stored.len(), 0);
+    assert_eq!(locks(&rig), 1);
+    assert_eq!(rig.driver.next_wakeup(), Some(T0 + 4_000));
+    rig.send(T0 + 2_500, android_advert("c", 3, -65));
+    rig.run_until(T0 + 4_000);
+    assert_eq!((rig.stored.len(), rig.batches), (3, 1));
     assert_eq!(
-        rig.stored.len(),
-        1,
-        "in the foreground the window is stored when it ends"
+        rig.log.last().map(|(_, c)| c.clone()),
+        Some(Command::WakeAt { at_ms: T0 + 60_000 }),
+        "the wake lock released, the next wake-up at the window's end"
     );
+    assert_eq!(rig.count(|c| matches!(c, Command::ReleaseWakeLock)), 1);
+    // A late event also stores what is overdue, before anything else.
+    rig.send(T0 + 5_000, android_advert("a", 1, -60));
+    rig.send(T0 + 30_000, android_advert("b", 2, -60));
+    assert_eq!(rig.stored.len(), 4);
+    // In the foreground the window is stored when it ends (with `b`, still waiting).
+    rig.send(T0 + 30_100, Event::App(AppState::Foreground));
+    rig.send(T0 + 31_000, android_advert("c", 3, -60));
+    rig.run_until(T0 + 59_000);
+    assert_eq!(rig.stored.len(), 4);
     rig.run_until(T0 + 61_000);
-    assert_eq!(rig.stored.len(), 2);
+    assert_eq!(rig.stored.len(), 6);
 }
 
 #[test]

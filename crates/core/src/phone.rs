@@ -43,41 +43,30 @@ pub trait PhoneEngine {
     }
 }
 
-impl PhoneEngine for &Tracer {
-    fn current_advertisement(&mut self) -> Result<CurrentAdvertisement, CoreError> {
-        Tracer::current_advertisement(self)
-    }
-    fn record(&mut self, batch: &[SightingInput]) -> Result<IngestReport, CoreError> {
-        self.record_sightings(batch)
-    }
-    fn load_driver_state(&mut self) -> Result<Option<Vec<u8>>, CoreError> {
-        self.driver_state()
-    }
-    fn save_driver_state(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
-        Tracer::save_driver_state(self, bytes)
-    }
-    fn identity_changes(&mut self) -> Result<u64, CoreError> {
-        Tracer::identity_changes(self)
-    }
+/// The tracer answers a phone's requests, held by reference or shared.
+macro_rules! tracer_engine {
+    ($($holder:ty),+) => {$(
+        impl PhoneEngine for $holder {
+            fn current_advertisement(&mut self) -> Result<CurrentAdvertisement, CoreError> {
+                Tracer::current_advertisement(self)
+            }
+            fn record(&mut self, batch: &[SightingInput]) -> Result<IngestReport, CoreError> {
+                self.record_sightings(batch)
+            }
+            fn load_driver_state(&mut self) -> Result<Option<Vec<u8>>, CoreError> {
+                self.driver_state()
+            }
+            fn save_driver_state(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
+                Tracer::save_driver_state(self, bytes)
+            }
+            fn identity_changes(&mut self) -> Result<u64, CoreError> {
+                Tracer::identity_changes(self)
+            }
+        }
+    )+};
 }
 
-impl PhoneEngine for std::sync::Arc<Tracer> {
-    fn current_advertisement(&mut self) -> Result<CurrentAdvertisement, CoreError> {
-        Tracer::current_advertisement(self)
-    }
-    fn record(&mut self, batch: &[SightingInput]) -> Result<IngestReport, CoreError> {
-        self.record_sightings(batch)
-    }
-    fn load_driver_state(&mut self) -> Result<Option<Vec<u8>>, CoreError> {
-        self.driver_state()
-    }
-    fn save_driver_state(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
-        Tracer::save_driver_state(self, bytes)
-    }
-    fn identity_changes(&mut self) -> Result<u64, CoreError> {
-        Tracer::identity_changes(self)
-    }
-}
+tracer_engine!(&Tracer, std::sync::Arc<Tracer>);
 
 /// What the glue saw of the engine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -244,18 +244,24 @@ fun testDriverRefusesGattReadsPastThePayload() {
 fun testDriverReadsAnIPhoneReportedInTheOverflowArea() {
     tracer().use { t ->
         val t0 = nowMs()
-        // iOS, in the background: each sighting is stored as soon as it is known.
+        // iOS, in the background: a burst's sightings are stored within 3 s of the first,
+        // under background task time (the wake lock).
         driver(t, Platform.IOS, at = t0).use { d ->
             d.handle(t0, DriverEvent.Enable)
             val iphone = "6F1B2C3D-0000-4000-8000-000000000001"
             val read = d.handle(t0 + 500, heard(iphone, Advert.ServiceDataMap(listOf()), -62, overflow = true))
             check(read.first<DriverCommand.ReadPayload>().device == iphone) { "$read" }
+            check(read.contains(DriverCommand.HoldWakeLock)) { "$read" }
             val payload = otherPhone(0xC3, t0)
-            d.handle(t0 + 900, DriverEvent.PayloadRead(iphone, payload.copyOfRange(11, 31)))
-            check(t.diagnostics().acceptedSinceOpen == 1uL) { "${t.diagnostics()}" }
+            val held = d.handle(t0 + 900, DriverEvent.PayloadRead(iphone, payload.copyOfRange(11, 31)))
+            check(held == listOf(DriverCommand.WakeAt(t0 + 3_900))) { "$held" }
+            check(t.diagnostics().acceptedSinceOpen == 0uL) { "${t.diagnostics()}" }
             // Its next advert reuses the payload read: no new connection.
             val again = d.handle(t0 + 1_500, heard(iphone, Advert.ServiceDataMap(listOf()), -61, overflow = true))
             check(again.none { it is DriverCommand.ReadPayload }) { "$again" }
+            check(d.nextWakeup() == t0 + 3_900) { "${d.nextWakeup()}" }
+            val stored = d.handle(t0 + 3_900, DriverEvent.Timer)
+            check(stored.contains(DriverCommand.ReleaseWakeLock)) { "$stored" }
             check(t.diagnostics().acceptedSinceOpen == 2uL) { "${t.diagnostics()}" }
             val gatt = d.collection().driver.gatt
             check(gatt.readsStarted == 1uL && gatt.readsSucceeded == 1uL && gatt.reused == 1uL) { "$gatt" }

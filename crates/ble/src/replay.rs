@@ -76,7 +76,7 @@ pub fn replay<E: PhoneEngine>(
     let start = start_time_ms(lines);
     let commands = session.start(start, BluetoothState::On);
     execute(session, commands);
-    let mut flow = deliver(session, on_shown);
+    let mut flow = session.deliver(on_shown);
     let mut now = start;
     for line in lines {
         if flow.is_break() {
@@ -90,22 +90,12 @@ pub fn replay<E: PhoneEngine>(
             Recorded::Read(read) => session.read_finished(read),
         };
         execute(session, commands);
-        flow = deliver(session, on_shown);
+        flow = session.deliver(on_shown);
     }
     let commands = session.terminate(now);
     execute(session, commands);
-    let end = deliver(session, on_shown);
+    let end = session.deliver(on_shown);
     if flow.is_break() { flow } else { end }
-}
-
-fn deliver<E: PhoneEngine>(
-    session: &mut Session<E>,
-    on_shown: &mut dyn FnMut(Shown) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    for shown in session.drain_shown() {
-        on_shown(shown)?;
-    }
-    ControlFlow::Continue(())
 }
 
 #[cfg(test)]

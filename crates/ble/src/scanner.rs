@@ -460,17 +460,6 @@ impl Executor {
     }
 }
 
-/// Hands what is to show to `on_shown`.
-fn deliver<E: PhoneEngine>(
-    session: &mut Session<E>,
-    on_shown: &mut dyn FnMut(Shown) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    for shown in session.drain_shown() {
-        on_shown(shown)?;
-    }
-    ControlFlow::Continue(())
-}
-
 /// Runs `session` on the first adapter for `duration` (or until `on_shown` breaks, or
 /// Ctrl-C), then terminates it. `on_adapter` is told the adapter's name once it is found.
 /// With the GATT fallback on (the session's driver config), the scan is unfiltered, so that
@@ -528,7 +517,7 @@ pub fn scan<E: PhoneEngine>(
         tokio::pin!(interrupted);
         let mut last_timer_ms = i64::MIN;
         let end = loop {
-            if deliver(session, on_shown).is_break() {
+            if session.deliver(on_shown).is_break() {
                 break ScanEnd::Stopped;
             }
             let wake = session.next_wakeup().map(|at| {
@@ -584,7 +573,7 @@ pub fn scan<E: PhoneEngine>(
             futures_util::future::join_all(disconnects),
         )
         .await;
-        let _ = deliver(session, on_shown);
+        let _ = session.deliver(on_shown);
         Ok(ScanOutcome {
             end,
             last_error: executor.last_error,

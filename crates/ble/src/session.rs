@@ -387,6 +387,17 @@ impl<E: PhoneEngine> Session<E> {
         self.shown.drain(..).collect()
     }
 
+    /// Hands what is to show to `on_shown`, in order, until it breaks.
+    pub fn deliver(
+        &mut self,
+        on_shown: &mut dyn FnMut(Shown) -> std::ops::ControlFlow<()>,
+    ) -> std::ops::ControlFlow<()> {
+        while let Some(shown) = self.shown.pop_front() {
+            on_shown(shown)?;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
     /// What happened so far.
     #[must_use]
     pub fn summary(&self) -> ScanSummary {

@@ -525,6 +525,8 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_bluezone_ffi_checksum_func_open_tracer() != 40304:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() != 11848:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics() != 55072:
@@ -545,6 +547,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_diagnostics() != 29879:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all() != 54094:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files() != 50536:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_exposure_status() != 38378:
@@ -562,6 +566,12 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() != 7707:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open() != 52263:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel() != 44418:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled() != 58491:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_constructor_downloadcancellation_new() != 64622:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_httpclient_post() != 36698:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -598,6 +608,9 @@ _UniffiLib.ffi_bluezone_ffi_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_bluezone_ffi_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_bluezone_ffi_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_bluezone_ffi_checksum_func_open_tracer.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_func_open_tracer.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection.restype = ctypes.c_uint16
@@ -628,6 +641,9 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_delete_all_data.re
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_diagnostics.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_diagnostics.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files.restype = ctypes.c_uint16
@@ -655,6 +671,15 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code.restyp
 _UniffiLib.uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_constructor_downloadcancellation_new.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_constructor_downloadcancellation_new.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_httpclient_post.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_httpclient_post.restype = ctypes.c_uint16
@@ -664,6 +689,13 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_httpclient_get.restype = ctypes.c
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_fn_func_open_tracer.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_func_open_tracer.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -720,6 +752,12 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_diagnostics.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_diagnostics.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all.restype = ctypes.c_uint64
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_download_key_files.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -772,6 +810,20 @@ _UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonetracer_open.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonetracer_open.restype = ctypes.c_uint64
+_UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_cancel.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_cancel.restype = None
+_UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_is_cancelled.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_is_cancelled.restype = ctypes.c_int8
+_UniffiLib.uniffi_bluezone_ffi_fn_constructor_downloadcancellation_new.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_constructor_downloadcancellation_new.restype = ctypes.c_uint64
 _UniffiLib.uniffi_bluezone_ffi_fn_method_httpclient_post.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -811,6 +863,16 @@ _UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonetracer.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonetracer.restype = None
+_UniffiLib.uniffi_bluezone_ffi_fn_clone_downloadcancellation.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_clone_downloadcancellation.restype = ctypes.c_uint64
+_UniffiLib.uniffi_bluezone_ffi_fn_free_downloadcancellation.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_free_downloadcancellation.restype = None
 _UniffiLib.uniffi_bluezone_ffi_fn_clone_httpclient.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -2693,6 +2755,432 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.failing_key_file_count, buf)
         _UniffiFfiConverterOptionalTypeCollectionReport.write(value.collection, buf)
 
+class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
+    @staticmethod
+    def read(buf):
+        return buf.read_double()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_double(value)
+
+@dataclass
+class ExposureDay:
+    """
+    One day of exposure.
+"""
+    def __init__(self, *, day_start:int, score:float, weighted_minutes:float, over_threshold:bool):
+        self.day_start = day_start
+        self.score = score
+        self.weighted_minutes = weighted_minutes
+        self.over_threshold = over_threshold
+        
+        
+
+    
+    def __str__(self):
+        return "ExposureDay(day_start={}, score={}, weighted_minutes={}, over_threshold={})".format(self.day_start, self.score, self.weighted_minutes, self.over_threshold)
+    def __eq__(self, other):
+        if self.day_start != other.day_start:
+            return False
+        if self.score != other.score:
+            return False
+        if self.weighted_minutes != other.weighted_minutes:
+            return False
+        if self.over_threshold != other.over_threshold:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeExposureDay(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ExposureDay(
+            day_start=_UniffiFfiConverterInt64.read(buf),
+            score=_UniffiFfiConverterFloat64.read(buf),
+            weighted_minutes=_UniffiFfiConverterFloat64.read(buf),
+            over_threshold=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.day_start)
+        _UniffiFfiConverterFloat64.check_lower(value.score)
+        _UniffiFfiConverterFloat64.check_lower(value.weighted_minutes)
+        _UniffiFfiConverterBoolean.check_lower(value.over_threshold)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.day_start, buf)
+        _UniffiFfiConverterFloat64.write(value.score, buf)
+        _UniffiFfiConverterFloat64.write(value.weighted_minutes, buf)
+        _UniffiFfiConverterBoolean.write(value.over_threshold, buf)
+
+class _UniffiFfiConverterSequenceTypeExposureDay(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeExposureDay.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeExposureDay.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeExposureDay.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class ExposureStatus:
+    """
+    What to tell the person.
+"""
+    def __init__(self, *, notify:bool, newly_notified:bool, exposure_day_start:typing.Optional[int], days:typing.List[ExposureDay], files_matched:int, keys_checked:int, files_failed:int, files_remaining:int):
+        self.notify = notify
+        self.newly_notified = newly_notified
+        self.exposure_day_start = exposure_day_start
+        self.days = days
+        self.files_matched = files_matched
+        self.keys_checked = keys_checked
+        self.files_failed = files_failed
+        self.files_remaining = files_remaining
+        
+        
+
+    
+    def __str__(self):
+        return "ExposureStatus(notify={}, newly_notified={}, exposure_day_start={}, days={}, files_matched={}, keys_checked={}, files_failed={}, files_remaining={})".format(self.notify, self.newly_notified, self.exposure_day_start, self.days, self.files_matched, self.keys_checked, self.files_failed, self.files_remaining)
+    def __eq__(self, other):
+        if self.notify != other.notify:
+            return False
+        if self.newly_notified != other.newly_notified:
+            return False
+        if self.exposure_day_start != other.exposure_day_start:
+            return False
+        if self.days != other.days:
+            return False
+        if self.files_matched != other.files_matched:
+            return False
+        if self.keys_checked != other.keys_checked:
+            return False
+        if self.files_failed != other.files_failed:
+            return False
+        if self.files_remaining != other.files_remaining:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeExposureStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ExposureStatus(
+            notify=_UniffiFfiConverterBoolean.read(buf),
+            newly_notified=_UniffiFfiConverterBoolean.read(buf),
+            exposure_day_start=_UniffiFfiConverterOptionalInt64.read(buf),
+            days=_UniffiFfiConverterSequenceTypeExposureDay.read(buf),
+            files_matched=_UniffiFfiConverterUInt32.read(buf),
+            keys_checked=_UniffiFfiConverterUInt64.read(buf),
+            files_failed=_UniffiFfiConverterUInt32.read(buf),
+            files_remaining=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.notify)
+        _UniffiFfiConverterBoolean.check_lower(value.newly_notified)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.exposure_day_start)
+        _UniffiFfiConverterSequenceTypeExposureDay.check_lower(value.days)
+        _UniffiFfiConverterUInt32.check_lower(value.files_matched)
+        _UniffiFfiConverterUInt64.check_lower(value.keys_checked)
+        _UniffiFfiConverterUInt32.check_lower(value.files_failed)
+        _UniffiFfiConverterUInt32.check_lower(value.files_remaining)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.notify, buf)
+        _UniffiFfiConverterBoolean.write(value.newly_notified, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.exposure_day_start, buf)
+        _UniffiFfiConverterSequenceTypeExposureDay.write(value.days, buf)
+        _UniffiFfiConverterUInt32.write(value.files_matched, buf)
+        _UniffiFfiConverterUInt64.write(value.keys_checked, buf)
+        _UniffiFfiConverterUInt32.write(value.files_failed, buf)
+        _UniffiFfiConverterUInt32.write(value.files_remaining, buf)
+
+
+
+
+
+
+class DownloadEnd:
+    """
+    How a download run ended, as the platform's job reports it to its scheduler.
+"""
+    def __init__(self):
+        raise RuntimeError("DownloadEnd cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class DONE:
+        """
+        Everything new was processed: the job succeeded.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DownloadEnd.DONE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DownloadEnd):
+                return NotImplemented
+            if not other.is_DONE():
+                return False
+            return True
+
+    @dataclass
+    class CANCELLED:
+        """
+        The job was cancelled; what was processed is kept and the next run goes on.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DownloadEnd.CANCELLED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, DownloadEnd):
+                return NotImplemented
+            if not other.is_CANCELLED():
+                return False
+            return True
+
+    @dataclass
+    class RETRY_SOON:
+        """
+        A passing failure (network, server busy, disk full): retry with back-off.
+"""
+        
+        def __init__(self, code:int, reason:str):
+            self.code = code
+            
+            """
+        The [`BluezoneError`] code (30 network, 40/41 server, 22 storage full, ...).
+"""
+        
+            self.reason = reason
+            
+            """
+        What failed (log-safe).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DownloadEnd.RETRY_SOON(code={}, reason={})".format(self.code, self.reason)
+        def __eq__(self, other):
+            if not isinstance(other, DownloadEnd):
+                return NotImplemented
+            if not other.is_RETRY_SOON():
+                return False
+            if self.code != other.code:
+                return False
+            if self.reason != other.reason:
+                return False
+            return True
+
+    @dataclass
+    class WAIT_FOR_NEXT_RUN:
+        """
+        Retrying cannot help before something changes (no trusted signer configured, a store
+        the key does not open, the server refusing this client): report failure to the
+        scheduler and wait for the next periodic run; never retry in a loop.
+"""
+        
+        def __init__(self, code:int, reason:str):
+            self.code = code
+            
+            """
+        The [`BluezoneError`] code.
+"""
+        
+            self.reason = reason
+            
+            """
+        What failed (log-safe).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "DownloadEnd.WAIT_FOR_NEXT_RUN(code={}, reason={})".format(self.code, self.reason)
+        def __eq__(self, other):
+            if not isinstance(other, DownloadEnd):
+                return NotImplemented
+            if not other.is_WAIT_FOR_NEXT_RUN():
+                return False
+            if self.code != other.code:
+                return False
+            if self.reason != other.reason:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_DONE(self) -> bool:
+        return isinstance(self, DownloadEnd.DONE)
+    def is_done(self) -> bool:
+        return isinstance(self, DownloadEnd.DONE)
+    def is_CANCELLED(self) -> bool:
+        return isinstance(self, DownloadEnd.CANCELLED)
+    def is_cancelled(self) -> bool:
+        return isinstance(self, DownloadEnd.CANCELLED)
+    def is_RETRY_SOON(self) -> bool:
+        return isinstance(self, DownloadEnd.RETRY_SOON)
+    def is_retry_soon(self) -> bool:
+        return isinstance(self, DownloadEnd.RETRY_SOON)
+    def is_WAIT_FOR_NEXT_RUN(self) -> bool:
+        return isinstance(self, DownloadEnd.WAIT_FOR_NEXT_RUN)
+    def is_wait_for_next_run(self) -> bool:
+        return isinstance(self, DownloadEnd.WAIT_FOR_NEXT_RUN)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+DownloadEnd.DONE = type("DownloadEnd.DONE", (DownloadEnd.DONE, DownloadEnd,), {})  # type: ignore
+DownloadEnd.CANCELLED = type("DownloadEnd.CANCELLED", (DownloadEnd.CANCELLED, DownloadEnd,), {})  # type: ignore
+DownloadEnd.RETRY_SOON = type("DownloadEnd.RETRY_SOON", (DownloadEnd.RETRY_SOON, DownloadEnd,), {})  # type: ignore
+DownloadEnd.WAIT_FOR_NEXT_RUN = type("DownloadEnd.WAIT_FOR_NEXT_RUN", (DownloadEnd.WAIT_FOR_NEXT_RUN, DownloadEnd,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeDownloadEnd(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DownloadEnd.DONE(
+            )
+        if variant == 2:
+            return DownloadEnd.CANCELLED(
+            )
+        if variant == 3:
+            return DownloadEnd.RETRY_SOON(
+                _UniffiFfiConverterUInt32.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 4:
+            return DownloadEnd.WAIT_FOR_NEXT_RUN(
+                _UniffiFfiConverterUInt32.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_DONE():
+            return
+        if value.is_CANCELLED():
+            return
+        if value.is_RETRY_SOON():
+            _UniffiFfiConverterUInt32.check_lower(value.code)
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if value.is_WAIT_FOR_NEXT_RUN():
+            _UniffiFfiConverterUInt32.check_lower(value.code)
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_DONE():
+            buf.write_i32(1)
+        if value.is_CANCELLED():
+            buf.write_i32(2)
+        if value.is_RETRY_SOON():
+            buf.write_i32(3)
+            _UniffiFfiConverterUInt32.write(value.code, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if value.is_WAIT_FOR_NEXT_RUN():
+            buf.write_i32(4)
+            _UniffiFfiConverterUInt32.write(value.code, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
+
+
+
+@dataclass
+class DownloadReport:
+    """
+    What a download run did.
+"""
+    def __init__(self, *, status:ExposureStatus, batches:int, end:DownloadEnd):
+        self.status = status
+        self.batches = batches
+        self.end = end
+        
+        
+
+    
+    def __str__(self):
+        return "DownloadReport(status={}, batches={}, end={})".format(self.status, self.batches, self.end)
+    def __eq__(self, other):
+        if self.status != other.status:
+            return False
+        if self.batches != other.batches:
+            return False
+        if self.end != other.end:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDownloadReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DownloadReport(
+            status=_UniffiFfiConverterTypeExposureStatus.read(buf),
+            batches=_UniffiFfiConverterUInt32.read(buf),
+            end=_UniffiFfiConverterTypeDownloadEnd.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeExposureStatus.check_lower(value.status)
+        _UniffiFfiConverterUInt32.check_lower(value.batches)
+        _UniffiFfiConverterTypeDownloadEnd.check_lower(value.end)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeExposureStatus.write(value.status, buf)
+        _UniffiFfiConverterUInt32.write(value.batches, buf)
+        _UniffiFfiConverterTypeDownloadEnd.write(value.end, buf)
+
 class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -2893,164 +3381,6 @@ class _UniffiFfiConverterTypeDriverSettings(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt64.write(value.gatt_timeout_ms, buf)
         _UniffiFfiConverterOptionalInt64.write(value.gatt_cooldown_ms, buf)
 
-class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
-    @staticmethod
-    def read(buf):
-        return buf.read_double()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_double(value)
-
-@dataclass
-class ExposureDay:
-    """
-    One day of exposure.
-"""
-    def __init__(self, *, day_start:int, score:float, weighted_minutes:float, over_threshold:bool):
-        self.day_start = day_start
-        self.score = score
-        self.weighted_minutes = weighted_minutes
-        self.over_threshold = over_threshold
-        
-        
-
-    
-    def __str__(self):
-        return "ExposureDay(day_start={}, score={}, weighted_minutes={}, over_threshold={})".format(self.day_start, self.score, self.weighted_minutes, self.over_threshold)
-    def __eq__(self, other):
-        if self.day_start != other.day_start:
-            return False
-        if self.score != other.score:
-            return False
-        if self.weighted_minutes != other.weighted_minutes:
-            return False
-        if self.over_threshold != other.over_threshold:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeExposureDay(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ExposureDay(
-            day_start=_UniffiFfiConverterInt64.read(buf),
-            score=_UniffiFfiConverterFloat64.read(buf),
-            weighted_minutes=_UniffiFfiConverterFloat64.read(buf),
-            over_threshold=_UniffiFfiConverterBoolean.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterInt64.check_lower(value.day_start)
-        _UniffiFfiConverterFloat64.check_lower(value.score)
-        _UniffiFfiConverterFloat64.check_lower(value.weighted_minutes)
-        _UniffiFfiConverterBoolean.check_lower(value.over_threshold)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterInt64.write(value.day_start, buf)
-        _UniffiFfiConverterFloat64.write(value.score, buf)
-        _UniffiFfiConverterFloat64.write(value.weighted_minutes, buf)
-        _UniffiFfiConverterBoolean.write(value.over_threshold, buf)
-
-class _UniffiFfiConverterSequenceTypeExposureDay(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeExposureDay.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeExposureDay.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeExposureDay.read(buf) for i in range(count)
-        ]
-
-@dataclass
-class ExposureStatus:
-    """
-    What to tell the person.
-"""
-    def __init__(self, *, notify:bool, newly_notified:bool, exposure_day_start:typing.Optional[int], days:typing.List[ExposureDay], files_matched:int, keys_checked:int, files_failed:int, files_remaining:int):
-        self.notify = notify
-        self.newly_notified = newly_notified
-        self.exposure_day_start = exposure_day_start
-        self.days = days
-        self.files_matched = files_matched
-        self.keys_checked = keys_checked
-        self.files_failed = files_failed
-        self.files_remaining = files_remaining
-        
-        
-
-    
-    def __str__(self):
-        return "ExposureStatus(notify={}, newly_notified={}, exposure_day_start={}, days={}, files_matched={}, keys_checked={}, files_failed={}, files_remaining={})".format(self.notify, self.newly_notified, self.exposure_day_start, self.days, self.files_matched, self.keys_checked, self.files_failed, self.files_remaining)
-    def __eq__(self, other):
-        if self.notify != other.notify:
-            return False
-        if self.newly_notified != other.newly_notified:
-            return False
-        if self.exposure_day_start != other.exposure_day_start:
-            return False
-        if self.days != other.days:
-            return False
-        if self.files_matched != other.files_matched:
-            return False
-        if self.keys_checked != other.keys_checked:
-            return False
-        if self.files_failed != other.files_failed:
-            return False
-        if self.files_remaining != other.files_remaining:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeExposureStatus(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ExposureStatus(
-            notify=_UniffiFfiConverterBoolean.read(buf),
-            newly_notified=_UniffiFfiConverterBoolean.read(buf),
-            exposure_day_start=_UniffiFfiConverterOptionalInt64.read(buf),
-            days=_UniffiFfiConverterSequenceTypeExposureDay.read(buf),
-            files_matched=_UniffiFfiConverterUInt32.read(buf),
-            keys_checked=_UniffiFfiConverterUInt64.read(buf),
-            files_failed=_UniffiFfiConverterUInt32.read(buf),
-            files_remaining=_UniffiFfiConverterUInt32.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterBoolean.check_lower(value.notify)
-        _UniffiFfiConverterBoolean.check_lower(value.newly_notified)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.exposure_day_start)
-        _UniffiFfiConverterSequenceTypeExposureDay.check_lower(value.days)
-        _UniffiFfiConverterUInt32.check_lower(value.files_matched)
-        _UniffiFfiConverterUInt64.check_lower(value.keys_checked)
-        _UniffiFfiConverterUInt32.check_lower(value.files_failed)
-        _UniffiFfiConverterUInt32.check_lower(value.files_remaining)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterBoolean.write(value.notify, buf)
-        _UniffiFfiConverterBoolean.write(value.newly_notified, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.exposure_day_start, buf)
-        _UniffiFfiConverterSequenceTypeExposureDay.write(value.days, buf)
-        _UniffiFfiConverterUInt32.write(value.files_matched, buf)
-        _UniffiFfiConverterUInt64.write(value.keys_checked, buf)
-        _UniffiFfiConverterUInt32.write(value.files_failed, buf)
-        _UniffiFfiConverterUInt32.write(value.files_remaining, buf)
-
 @dataclass
 class HttpResponse:
     """
@@ -3146,634 +3476,6 @@ class _UniffiFfiConverterTypeIngestReport(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.implausible_rssi, buf)
         _UniffiFfiConverterUInt64.write(value.from_the_future, buf)
         _UniffiFfiConverterUInt64.write(value.too_old, buf)
-
-@dataclass
-class ScanFilters:
-    """
-    What the scanner should report.
-"""
-    def __init__(self, *, exposure_service:bool, apple_manufacturer_data:bool):
-        self.exposure_service = exposure_service
-        self.apple_manufacturer_data = apple_manufacturer_data
-        
-        
-
-    
-    def __str__(self):
-        return "ScanFilters(exposure_service={}, apple_manufacturer_data={})".format(self.exposure_service, self.apple_manufacturer_data)
-    def __eq__(self, other):
-        if self.exposure_service != other.exposure_service:
-            return False
-        if self.apple_manufacturer_data != other.apple_manufacturer_data:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeScanFilters(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ScanFilters(
-            exposure_service=_UniffiFfiConverterBoolean.read(buf),
-            apple_manufacturer_data=_UniffiFfiConverterBoolean.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterBoolean.check_lower(value.exposure_service)
-        _UniffiFfiConverterBoolean.check_lower(value.apple_manufacturer_data)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterBoolean.write(value.exposure_service, buf)
-        _UniffiFfiConverterBoolean.write(value.apple_manufacturer_data, buf)
-
-@dataclass
-class ServiceDataEntry:
-    """
-    One service UUID and its data, as the platform reports them.
-"""
-    def __init__(self, *, uuid:str, data:bytes):
-        self.uuid = uuid
-        self.data = data
-        
-        
-
-    
-    def __str__(self):
-        return "ServiceDataEntry(uuid={}, data={})".format(self.uuid, self.data)
-    def __eq__(self, other):
-        if self.uuid != other.uuid:
-            return False
-        if self.data != other.data:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeServiceDataEntry(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ServiceDataEntry(
-            uuid=_UniffiFfiConverterString.read(buf),
-            data=_UniffiFfiConverterBytes.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.uuid)
-        _UniffiFfiConverterBytes.check_lower(value.data)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.uuid, buf)
-        _UniffiFfiConverterBytes.write(value.data, buf)
-
-class _UniffiFfiConverterSequenceTypeServiceDataEntry(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeServiceDataEntry.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeServiceDataEntry.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeServiceDataEntry.read(buf) for i in range(count)
-        ]
-
-
-
-
-
-
-class Advert:
-    """
-    The advert bytes, in whichever form the platform gives them (parsed in Rust).
-"""
-    def __init__(self):
-        raise RuntimeError("Advert cannot be instantiated directly")
-
-    # Each enum variant is a nested class of the enum itself.
-    @dataclass
-    class RAW_ADVERTISING_DATA:
-        """
-        Raw advertising data (Android `ScanRecord.getBytes()`).
-"""
-        
-        def __init__(self, bytes:bytes):
-            self.bytes = bytes
-            
-            """
-        The bytes.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "Advert.RAW_ADVERTISING_DATA(bytes={})".format(self.bytes)
-        def __eq__(self, other):
-            if not isinstance(other, Advert):
-                return NotImplemented
-            if not other.is_RAW_ADVERTISING_DATA():
-                return False
-            if self.bytes != other.bytes:
-                return False
-            return True
-
-    @dataclass
-    class SERVICE_DATA_MAP:
-        """
-        Service UUIDs to data (iOS `CBAdvertisementDataServiceDataKey`).
-"""
-        
-        def __init__(self, entries:typing.List[ServiceDataEntry]):
-            self.entries = entries
-            
-            """
-        The entries.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "Advert.SERVICE_DATA_MAP(entries={})".format(self.entries)
-        def __eq__(self, other):
-            if not isinstance(other, Advert):
-                return NotImplemented
-            if not other.is_SERVICE_DATA_MAP():
-                return False
-            if self.entries != other.entries:
-                return False
-            return True
-
-    @dataclass
-    class SERVICE_DATA:
-        """
-        The FD6F service data alone.
-"""
-        
-        def __init__(self, bytes:bytes):
-            self.bytes = bytes
-            
-            """
-        The bytes.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "Advert.SERVICE_DATA(bytes={})".format(self.bytes)
-        def __eq__(self, other):
-            if not isinstance(other, Advert):
-                return NotImplemented
-            if not other.is_SERVICE_DATA():
-                return False
-            if self.bytes != other.bytes:
-                return False
-            return True
-
-    
-
-    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
-    # whether an instance is that variant.
-    def is_RAW_ADVERTISING_DATA(self) -> bool:
-        return isinstance(self, Advert.RAW_ADVERTISING_DATA)
-    def is_raw_advertising_data(self) -> bool:
-        return isinstance(self, Advert.RAW_ADVERTISING_DATA)
-    def is_SERVICE_DATA_MAP(self) -> bool:
-        return isinstance(self, Advert.SERVICE_DATA_MAP)
-    def is_service_data_map(self) -> bool:
-        return isinstance(self, Advert.SERVICE_DATA_MAP)
-    def is_SERVICE_DATA(self) -> bool:
-        return isinstance(self, Advert.SERVICE_DATA)
-    def is_service_data(self) -> bool:
-        return isinstance(self, Advert.SERVICE_DATA)
-    
-
-# Now, a little trick - we make each nested variant class be a subclass of the main
-# enum class, so that method calls and instance checks etc will work intuitively.
-# We might be able to do this a little more neatly with a metaclass, but this'll do.
-Advert.RAW_ADVERTISING_DATA = type("Advert.RAW_ADVERTISING_DATA", (Advert.RAW_ADVERTISING_DATA, Advert,), {})  # type: ignore
-Advert.SERVICE_DATA_MAP = type("Advert.SERVICE_DATA_MAP", (Advert.SERVICE_DATA_MAP, Advert,), {})  # type: ignore
-Advert.SERVICE_DATA = type("Advert.SERVICE_DATA", (Advert.SERVICE_DATA, Advert,), {})  # type: ignore
-
-
-
-
-class _UniffiFfiConverterTypeAdvert(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return Advert.RAW_ADVERTISING_DATA(
-                _UniffiFfiConverterBytes.read(buf),
-            )
-        if variant == 2:
-            return Advert.SERVICE_DATA_MAP(
-                _UniffiFfiConverterSequenceTypeServiceDataEntry.read(buf),
-            )
-        if variant == 3:
-            return Advert.SERVICE_DATA(
-                _UniffiFfiConverterBytes.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value.is_RAW_ADVERTISING_DATA():
-            _UniffiFfiConverterBytes.check_lower(value.bytes)
-            return
-        if value.is_SERVICE_DATA_MAP():
-            _UniffiFfiConverterSequenceTypeServiceDataEntry.check_lower(value.entries)
-            return
-        if value.is_SERVICE_DATA():
-            _UniffiFfiConverterBytes.check_lower(value.bytes)
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value.is_RAW_ADVERTISING_DATA():
-            buf.write_i32(1)
-            _UniffiFfiConverterBytes.write(value.bytes, buf)
-        if value.is_SERVICE_DATA_MAP():
-            buf.write_i32(2)
-            _UniffiFfiConverterSequenceTypeServiceDataEntry.write(value.entries, buf)
-        if value.is_SERVICE_DATA():
-            buf.write_i32(3)
-            _UniffiFfiConverterBytes.write(value.bytes, buf)
-
-
-
-class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterString.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterString.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterString.read(buf) for i in range(count)
-        ]
-
-@dataclass
-class ScanReport:
-    """
-    An advert as the scanner reported it: nothing decoded by the platform.
-"""
-    def __init__(self, *, device:str, advert:Advert, service_uuids:typing.List[str], apple_overflow:bool, rssi:int, tx_power_dbm:typing.Optional[int]):
-        self.device = device
-        self.advert = advert
-        self.service_uuids = service_uuids
-        self.apple_overflow = apple_overflow
-        self.rssi = rssi
-        self.tx_power_dbm = tx_power_dbm
-        
-        
-
-    
-    def __str__(self):
-        return "ScanReport(device={}, advert={}, service_uuids={}, apple_overflow={}, rssi={}, tx_power_dbm={})".format(self.device, self.advert, self.service_uuids, self.apple_overflow, self.rssi, self.tx_power_dbm)
-    def __eq__(self, other):
-        if self.device != other.device:
-            return False
-        if self.advert != other.advert:
-            return False
-        if self.service_uuids != other.service_uuids:
-            return False
-        if self.apple_overflow != other.apple_overflow:
-            return False
-        if self.rssi != other.rssi:
-            return False
-        if self.tx_power_dbm != other.tx_power_dbm:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeScanReport(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ScanReport(
-            device=_UniffiFfiConverterString.read(buf),
-            advert=_UniffiFfiConverterTypeAdvert.read(buf),
-            service_uuids=_UniffiFfiConverterSequenceString.read(buf),
-            apple_overflow=_UniffiFfiConverterBoolean.read(buf),
-            rssi=_UniffiFfiConverterInt16.read(buf),
-            tx_power_dbm=_UniffiFfiConverterOptionalInt16.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.device)
-        _UniffiFfiConverterTypeAdvert.check_lower(value.advert)
-        _UniffiFfiConverterSequenceString.check_lower(value.service_uuids)
-        _UniffiFfiConverterBoolean.check_lower(value.apple_overflow)
-        _UniffiFfiConverterInt16.check_lower(value.rssi)
-        _UniffiFfiConverterOptionalInt16.check_lower(value.tx_power_dbm)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.device, buf)
-        _UniffiFfiConverterTypeAdvert.write(value.advert, buf)
-        _UniffiFfiConverterSequenceString.write(value.service_uuids, buf)
-        _UniffiFfiConverterBoolean.write(value.apple_overflow, buf)
-        _UniffiFfiConverterInt16.write(value.rssi, buf)
-        _UniffiFfiConverterOptionalInt16.write(value.tx_power_dbm, buf)
-
-class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterUInt64.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterUInt64.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterUInt64.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-@dataclass
-class Sighting:
-    """
-    One advert heard.
-"""
-    def __init__(self, *, advert:Advert, rssi:int, time:int, scan_window:typing.Optional[int]):
-        self.advert = advert
-        self.rssi = rssi
-        self.time = time
-        self.scan_window = scan_window
-        
-        
-
-    
-    def __str__(self):
-        return "Sighting(advert={}, rssi={}, time={}, scan_window={})".format(self.advert, self.rssi, self.time, self.scan_window)
-    def __eq__(self, other):
-        if self.advert != other.advert:
-            return False
-        if self.rssi != other.rssi:
-            return False
-        if self.time != other.time:
-            return False
-        if self.scan_window != other.scan_window:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeSighting(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return Sighting(
-            advert=_UniffiFfiConverterTypeAdvert.read(buf),
-            rssi=_UniffiFfiConverterInt16.read(buf),
-            time=_UniffiFfiConverterInt64.read(buf),
-            scan_window=_UniffiFfiConverterOptionalUInt64.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterTypeAdvert.check_lower(value.advert)
-        _UniffiFfiConverterInt16.check_lower(value.rssi)
-        _UniffiFfiConverterInt64.check_lower(value.time)
-        _UniffiFfiConverterOptionalUInt64.check_lower(value.scan_window)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterTypeAdvert.write(value.advert, buf)
-        _UniffiFfiConverterInt16.write(value.rssi, buf)
-        _UniffiFfiConverterInt64.write(value.time, buf)
-        _UniffiFfiConverterOptionalUInt64.write(value.scan_window, buf)
-
-class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u8"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**8
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u8()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u8(value)
-
-@dataclass
-class VerifiedCode:
-    """
-    A redeemed code.
-"""
-    def __init__(self, *, token:str, report_type:int, symptom_onset_interval:typing.Optional[int]):
-        self.token = token
-        self.report_type = report_type
-        self.symptom_onset_interval = symptom_onset_interval
-        
-        
-
-    
-    def __str__(self):
-        return "VerifiedCode(token={}, report_type={}, symptom_onset_interval={})".format(self.token, self.report_type, self.symptom_onset_interval)
-    def __eq__(self, other):
-        if self.token != other.token:
-            return False
-        if self.report_type != other.report_type:
-            return False
-        if self.symptom_onset_interval != other.symptom_onset_interval:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeVerifiedCode(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return VerifiedCode(
-            token=_UniffiFfiConverterString.read(buf),
-            report_type=_UniffiFfiConverterUInt8.read(buf),
-            symptom_onset_interval=_UniffiFfiConverterOptionalUInt32.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.token)
-        _UniffiFfiConverterUInt8.check_lower(value.report_type)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.symptom_onset_interval)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.token, buf)
-        _UniffiFfiConverterUInt8.write(value.report_type, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.symptom_onset_interval, buf)
-
-
-
-
-
-
-class AppState(enum.Enum):
-    """
-    Where the app is.
-"""
-    
-    FOREGROUND = 0
-    """
-    On screen.
-"""
-    
-    BACKGROUND = 1
-    """
-    Running but not on screen.
-"""
-    
-    TERMINATING = 2
-    """
-    About to be stopped: the last chance to store anything.
-"""
-    
-
-
-class _UniffiFfiConverterTypeAppState(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return AppState.FOREGROUND
-        if variant == 2:
-            return AppState.BACKGROUND
-        if variant == 3:
-            return AppState.TERMINATING
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == AppState.FOREGROUND:
-            return
-        if value == AppState.BACKGROUND:
-            return
-        if value == AppState.TERMINATING:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == AppState.FOREGROUND:
-            buf.write_i32(1)
-        if value == AppState.BACKGROUND:
-            buf.write_i32(2)
-        if value == AppState.TERMINATING:
-            buf.write_i32(3)
-
-
-
-
-
-
-
-
-class BluetoothState(enum.Enum):
-    """
-    Whether Bluetooth can be used.
-"""
-    
-    ON = 0
-    """
-    Switched on.
-"""
-    
-    OFF = 1
-    """
-    Switched off.
-"""
-    
-    UNAUTHORIZED = 2
-    """
-    The person did not allow this app to use Bluetooth.
-"""
-    
-    UNSUPPORTED = 3
-    """
-    No Bluetooth LE.
-"""
-    
-
-
-class _UniffiFfiConverterTypeBluetoothState(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return BluetoothState.ON
-        if variant == 2:
-            return BluetoothState.OFF
-        if variant == 3:
-            return BluetoothState.UNAUTHORIZED
-        if variant == 4:
-            return BluetoothState.UNSUPPORTED
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == BluetoothState.ON:
-            return
-        if value == BluetoothState.OFF:
-            return
-        if value == BluetoothState.UNAUTHORIZED:
-            return
-        if value == BluetoothState.UNSUPPORTED:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == BluetoothState.ON:
-            buf.write_i32(1)
-        if value == BluetoothState.OFF:
-            buf.write_i32(2)
-        if value == BluetoothState.UNAUTHORIZED:
-            buf.write_i32(3)
-        if value == BluetoothState.UNSUPPORTED:
-            buf.write_i32(4)
-
-
 
 
 
@@ -4020,6 +3722,1663 @@ class _UniffiFfiConverterTypeBluezoneError(_UniffiConverterRustBuffer):
             buf.write_i32(7)
             _UniffiFfiConverterUInt32.write(value.code, buf)
             _UniffiFfiConverterString.write(value.reason, buf)
+
+
+class HttpClient():
+    """
+    HTTP to the health authority's server, implemented by the app. Paths start with `/`;
+    the app prepends its server's HTTPS base address. Return an error only when no answer
+    arrived; HTTP error statuses are answers.
+"""
+    
+    def post(self, path: str,body: bytes) -> HttpResponse:
+        """
+        `POST path` with `body` (JSON or sealed bytes).
+"""
+        raise NotImplementedError
+    def get(self, path: str) -> HttpResponse:
+        """
+        `GET path`.
+"""
+        raise NotImplementedError
+
+class HttpClientImpl(HttpClient):
+    """
+    HTTP to the health authority's server, implemented by the app. Paths start with `/`;
+    the app prepends its server's HTTPS base address. Return an error only when no answer
+    arrived; HTTP error statuses are answers.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_httpclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_httpclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def post(self, path: str,body: bytes) -> HttpResponse:
+        """
+        `POST path` with `body` (JSON or sealed bytes).
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterBytes.check_lower(body)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterBytes.lower(body),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeHttpResponse.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_httpclient_post,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def get(self, path: str) -> HttpResponse:
+        """
+        `GET path`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeHttpResponse.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_httpclient_get,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplHttpClientImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_HTTP_CLIENT_METHOD0
+    def post(
+            uniffi_handle,
+            path,
+            body,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeHttpClient._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(path), _UniffiFfiConverterBytes.lift(body), )
+            uniffi_method = uniffi_obj.post
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterTypeHttpResponse.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                BluezoneError,
+                _UniffiFfiConverterTypeBluezoneError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_HTTP_CLIENT_METHOD1
+    def get(
+            uniffi_handle,
+            path,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeHttpClient._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(path), )
+            uniffi_method = uniffi_obj.get
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterTypeHttpResponse.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                BluezoneError,
+                _UniffiFfiConverterTypeBluezoneError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_BLUEZONE_HTTP_CLIENT
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeHttpClient._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_BLUEZONE_HTTP_CLIENT
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeHttpClient._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceBluezoneHttpClient(
+        _uniffi_free,
+        _uniffi_clone,
+        post,
+        get,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_httpclient(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeHttpClient:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return HttpClientImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeHttpClient._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: HttpClient):
+        if not isinstance(value, HttpClient):
+            raise TypeError("Expected HttpClient subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: HttpClient):
+         if isinstance(value, HttpClientImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeHttpClient._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: HttpClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class DownloadCancellationProtocol(typing.Protocol):
+    """
+    A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
+    coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
+    file and between batches.
+"""
+    
+    def cancel(self, ) -> None:
+        """
+        Asks the download to stop as soon as it can; what it processed is kept.
+"""
+        raise NotImplementedError
+    def is_cancelled(self, ) -> bool:
+        """
+        Whether [`DownloadCancellation::cancel`] was called.
+"""
+        raise NotImplementedError
+
+class DownloadCancellation(DownloadCancellationProtocol):
+    """
+    A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
+    coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
+    file and between batches.
+"""
+    
+    _handle: ctypes.c_uint64
+    def __init__(self, ):
+        """
+        A flag not set.
+"""
+        _uniffi_lowered_args = (
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDownloadCancellation.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_constructor_downloadcancellation_new,
+            *_uniffi_lowered_args,
+        )
+        self._handle = _uniffi_ffi_result
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_downloadcancellation, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_downloadcancellation, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def cancel(self, ) -> None:
+        """
+        Asks the download to stop as soon as it can; what it processed is kept.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_cancel,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def is_cancelled(self, ) -> bool:
+        """
+        Whether [`DownloadCancellation::cancel`] was called.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_is_cancelled,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeDownloadCancellation:
+    @staticmethod
+    def lift(value: int) -> DownloadCancellation:
+        return DownloadCancellation._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: DownloadCancellation):
+        if not isinstance(value, DownloadCancellation):
+            raise TypeError("Expected DownloadCancellation instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: DownloadCancellation) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> DownloadCancellation:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: DownloadCancellation, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterSequenceBytes(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterBytes.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterBytes.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterBytes.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class ServiceDataEntry:
+    """
+    One service UUID and its data, as the platform reports them.
+"""
+    def __init__(self, *, uuid:str, data:bytes):
+        self.uuid = uuid
+        self.data = data
+        
+        
+
+    
+    def __str__(self):
+        return "ServiceDataEntry(uuid={}, data={})".format(self.uuid, self.data)
+    def __eq__(self, other):
+        if self.uuid != other.uuid:
+            return False
+        if self.data != other.data:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeServiceDataEntry(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ServiceDataEntry(
+            uuid=_UniffiFfiConverterString.read(buf),
+            data=_UniffiFfiConverterBytes.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.uuid)
+        _UniffiFfiConverterBytes.check_lower(value.data)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.uuid, buf)
+        _UniffiFfiConverterBytes.write(value.data, buf)
+
+class _UniffiFfiConverterSequenceTypeServiceDataEntry(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeServiceDataEntry.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeServiceDataEntry.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeServiceDataEntry.read(buf) for i in range(count)
+        ]
+
+
+
+
+
+
+class Advert:
+    """
+    The advert bytes, in whichever form the platform gives them (parsed in Rust).
+"""
+    def __init__(self):
+        raise RuntimeError("Advert cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class RAW_ADVERTISING_DATA:
+        """
+        Raw advertising data (Android `ScanRecord.getBytes()`).
+"""
+        
+        def __init__(self, bytes:bytes):
+            self.bytes = bytes
+            
+            """
+        The bytes.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Advert.RAW_ADVERTISING_DATA(bytes={})".format(self.bytes)
+        def __eq__(self, other):
+            if not isinstance(other, Advert):
+                return NotImplemented
+            if not other.is_RAW_ADVERTISING_DATA():
+                return False
+            if self.bytes != other.bytes:
+                return False
+            return True
+
+    @dataclass
+    class SERVICE_DATA_MAP:
+        """
+        Service UUIDs to data (iOS `CBAdvertisementDataServiceDataKey`).
+"""
+        
+        def __init__(self, entries:typing.List[ServiceDataEntry]):
+            self.entries = entries
+            
+            """
+        The entries.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Advert.SERVICE_DATA_MAP(entries={})".format(self.entries)
+        def __eq__(self, other):
+            if not isinstance(other, Advert):
+                return NotImplemented
+            if not other.is_SERVICE_DATA_MAP():
+                return False
+            if self.entries != other.entries:
+                return False
+            return True
+
+    @dataclass
+    class SERVICE_DATA:
+        """
+        The FD6F service data alone.
+"""
+        
+        def __init__(self, bytes:bytes):
+            self.bytes = bytes
+            
+            """
+        The bytes.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Advert.SERVICE_DATA(bytes={})".format(self.bytes)
+        def __eq__(self, other):
+            if not isinstance(other, Advert):
+                return NotImplemented
+            if not other.is_SERVICE_DATA():
+                return False
+            if self.bytes != other.bytes:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_RAW_ADVERTISING_DATA(self) -> bool:
+        return isinstance(self, Advert.RAW_ADVERTISING_DATA)
+    def is_raw_advertising_data(self) -> bool:
+        return isinstance(self, Advert.RAW_ADVERTISING_DATA)
+    def is_SERVICE_DATA_MAP(self) -> bool:
+        return isinstance(self, Advert.SERVICE_DATA_MAP)
+    def is_service_data_map(self) -> bool:
+        return isinstance(self, Advert.SERVICE_DATA_MAP)
+    def is_SERVICE_DATA(self) -> bool:
+        return isinstance(self, Advert.SERVICE_DATA)
+    def is_service_data(self) -> bool:
+        return isinstance(self, Advert.SERVICE_DATA)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+Advert.RAW_ADVERTISING_DATA = type("Advert.RAW_ADVERTISING_DATA", (Advert.RAW_ADVERTISING_DATA, Advert,), {})  # type: ignore
+Advert.SERVICE_DATA_MAP = type("Advert.SERVICE_DATA_MAP", (Advert.SERVICE_DATA_MAP, Advert,), {})  # type: ignore
+Advert.SERVICE_DATA = type("Advert.SERVICE_DATA", (Advert.SERVICE_DATA, Advert,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeAdvert(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Advert.RAW_ADVERTISING_DATA(
+                _UniffiFfiConverterBytes.read(buf),
+            )
+        if variant == 2:
+            return Advert.SERVICE_DATA_MAP(
+                _UniffiFfiConverterSequenceTypeServiceDataEntry.read(buf),
+            )
+        if variant == 3:
+            return Advert.SERVICE_DATA(
+                _UniffiFfiConverterBytes.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_RAW_ADVERTISING_DATA():
+            _UniffiFfiConverterBytes.check_lower(value.bytes)
+            return
+        if value.is_SERVICE_DATA_MAP():
+            _UniffiFfiConverterSequenceTypeServiceDataEntry.check_lower(value.entries)
+            return
+        if value.is_SERVICE_DATA():
+            _UniffiFfiConverterBytes.check_lower(value.bytes)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_RAW_ADVERTISING_DATA():
+            buf.write_i32(1)
+            _UniffiFfiConverterBytes.write(value.bytes, buf)
+        if value.is_SERVICE_DATA_MAP():
+            buf.write_i32(2)
+            _UniffiFfiConverterSequenceTypeServiceDataEntry.write(value.entries, buf)
+        if value.is_SERVICE_DATA():
+            buf.write_i32(3)
+            _UniffiFfiConverterBytes.write(value.bytes, buf)
+
+
+
+class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt64.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt64.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt64.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class Sighting:
+    """
+    One advert heard.
+"""
+    def __init__(self, *, advert:Advert, rssi:int, time:int, scan_window:typing.Optional[int]):
+        self.advert = advert
+        self.rssi = rssi
+        self.time = time
+        self.scan_window = scan_window
+        
+        
+
+    
+    def __str__(self):
+        return "Sighting(advert={}, rssi={}, time={}, scan_window={})".format(self.advert, self.rssi, self.time, self.scan_window)
+    def __eq__(self, other):
+        if self.advert != other.advert:
+            return False
+        if self.rssi != other.rssi:
+            return False
+        if self.time != other.time:
+            return False
+        if self.scan_window != other.scan_window:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSighting(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Sighting(
+            advert=_UniffiFfiConverterTypeAdvert.read(buf),
+            rssi=_UniffiFfiConverterInt16.read(buf),
+            time=_UniffiFfiConverterInt64.read(buf),
+            scan_window=_UniffiFfiConverterOptionalUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeAdvert.check_lower(value.advert)
+        _UniffiFfiConverterInt16.check_lower(value.rssi)
+        _UniffiFfiConverterInt64.check_lower(value.time)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.scan_window)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeAdvert.write(value.advert, buf)
+        _UniffiFfiConverterInt16.write(value.rssi, buf)
+        _UniffiFfiConverterInt64.write(value.time, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.scan_window, buf)
+
+class _UniffiFfiConverterSequenceTypeSighting(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeSighting.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeSighting.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeSighting.read(buf) for i in range(count)
+        ]
+
+
+class Notifier():
+    """
+    Posts the exposure notification; implemented by the app. Called once when an exposure
+    first reaches the threshold, from the worker thread that processed the key files.
+"""
+    
+    def exposure_detected(self, status: ExposureStatus) -> None:
+        """
+        Show the person that they may have been exposed.
+"""
+        raise NotImplementedError
+
+class NotifierImpl(Notifier):
+    """
+    Posts the exposure notification; implemented by the app. Called once when an exposure
+    first reaches the threshold, from the worker thread that processed the key files.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_notifier, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_notifier, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def exposure_detected(self, status: ExposureStatus) -> None:
+        """
+        Show the person that they may have been exposed.
+"""
+        
+        _UniffiFfiConverterTypeExposureStatus.check_lower(status)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeExposureStatus.lower(status),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplNotifierImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_NOTIFIER_METHOD0
+    def exposure_detected(
+            uniffi_handle,
+            status,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeNotifier._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeExposureStatus.lift(status), )
+            uniffi_method = uniffi_obj.exposure_detected
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_BLUEZONE_NOTIFIER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeNotifier._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_BLUEZONE_NOTIFIER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeNotifier._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceBluezoneNotifier(
+        _uniffi_free,
+        _uniffi_clone,
+        exposure_detected,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_notifier(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeNotifier:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return NotifierImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeNotifier._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: Notifier):
+        if not isinstance(value, Notifier):
+            raise TypeError("Expected Notifier subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Notifier):
+         if isinstance(value, NotifierImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeNotifier._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Notifier, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterOptionalTypeNotifier(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeNotifier.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeNotifier.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeNotifier.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u8"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**8
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u8()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u8(value)
+
+@dataclass
+class VerifiedCode:
+    """
+    A redeemed code.
+"""
+    def __init__(self, *, token:str, report_type:int, symptom_onset_interval:typing.Optional[int]):
+        self.token = token
+        self.report_type = report_type
+        self.symptom_onset_interval = symptom_onset_interval
+        
+        
+
+    
+    def __str__(self):
+        return "VerifiedCode(token={}, report_type={}, symptom_onset_interval={})".format(self.token, self.report_type, self.symptom_onset_interval)
+    def __eq__(self, other):
+        if self.token != other.token:
+            return False
+        if self.report_type != other.report_type:
+            return False
+        if self.symptom_onset_interval != other.symptom_onset_interval:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerifiedCode(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerifiedCode(
+            token=_UniffiFfiConverterString.read(buf),
+            report_type=_UniffiFfiConverterUInt8.read(buf),
+            symptom_onset_interval=_UniffiFfiConverterOptionalUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.token)
+        _UniffiFfiConverterUInt8.check_lower(value.report_type)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.symptom_onset_interval)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.token, buf)
+        _UniffiFfiConverterUInt8.write(value.report_type, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.symptom_onset_interval, buf)
+
+
+class BluezoneTracerProtocol(typing.Protocol):
+    """
+    The exposure-notification engine of this phone.
+"""
+    
+    def current_advertisement(self, ) -> CurrentAdvertisement:
+        """
+        The advertisement to broadcast now and when to rotate it.
+"""
+        raise NotImplementedError
+    def delete_all_data(self, ) -> None:
+        """
+        Deletes everything: keys, sightings, exposure state.
+"""
+        raise NotImplementedError
+    def diagnostics(self, ) -> Diagnostics:
+        """
+        A report on data collection (nothing in it leaves the phone).
+"""
+        raise NotImplementedError
+    async def download_all(self, http: HttpClient,cancellation: DownloadCancellation) -> DownloadReport:
+        """
+        The download job's work: downloads and processes every new key file through `http`,
+        batch after batch, until the server lists nothing new or `cancellation` is set. Never
+        fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
+        The platform's job only carries that out (and posts the notification when
+        `status.newly_notified`).
+"""
+        raise NotImplementedError
+    async def download_key_files(self, http: HttpClient) -> ExposureStatus:
+        """
+        Downloads new key files through `http` and processes them, oldest first, a batch at
+        a time: call again at once while `files_remaining` is above zero. Files that fail are
+        skipped, retried later and listed in [`Diagnostics::failing_key_files`].
+"""
+        raise NotImplementedError
+    def exposure_status(self, ) -> ExposureStatus:
+        """
+        The current exposure decision.
+"""
+        raise NotImplementedError
+    async def process_key_files(self, files: typing.List[bytes]) -> ExposureStatus:
+        """
+        Verifies and matches downloaded key files; says whether to notify.
+"""
+        raise NotImplementedError
+    def record_sightings(self, batch: typing.List[Sighting]) -> IngestReport:
+        """
+        Records adverts heard; refused ones are counted in the report, never stored.
+"""
+        raise NotImplementedError
+    def run_maintenance(self, ) -> None:
+        """
+        Destroys data past the retention period; call once a day.
+"""
+        raise NotImplementedError
+    def set_notifier(self, notifier: typing.Optional[Notifier]) -> None:
+        """
+        Sets who posts the exposure notification (`None` removes it).
+"""
+        raise NotImplementedError
+    async def upload_keys(self, http: HttpClient,verified: VerifiedCode,consent_at: int) -> int:
+        """
+        Uploads this phone's keys of the last 14 days, with the consent the person gave at
+        `consent_at` (Unix seconds, at most 10 minutes ago).
+"""
+        raise NotImplementedError
+    async def verify_code(self, http: HttpClient,code: str) -> VerifiedCode:
+        """
+        Exchanges an official's code for a token.
+"""
+        raise NotImplementedError
+
+class BluezoneTracer(BluezoneTracerProtocol):
+    """
+    The exposure-notification engine of this phone.
+"""
+    
+    _handle: ctypes.c_uint64
+    @classmethod
+    def open(cls, config: BluezoneConfig,storage_path: typing.Optional[str],master_key: bytes) -> BluezoneTracer:
+        """
+        Opens (or creates) the tracer. `storage_path` is the database file (`None`: memory
+        only); `master_key` is 32 bytes kept by Android Keystore or the iOS Keychain.
+"""
+        
+        _UniffiFfiConverterTypeBluezoneConfig.check_lower(config)
+
+        _UniffiFfiConverterOptionalString.check_lower(storage_path)
+
+        _UniffiFfiConverterBytes.check_lower(master_key)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeBluezoneConfig.lower(config),
+            _UniffiFfiConverterOptionalString.lower(storage_path),
+            _UniffiFfiConverterBytes.lower(master_key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeBluezoneTracer.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonetracer_open,
+            *_uniffi_lowered_args,
+        )
+        return cls._uniffi_make_instance(_uniffi_ffi_result)
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonetracer, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonetracer, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def current_advertisement(self, ) -> CurrentAdvertisement:
+        """
+        The advertisement to broadcast now and when to rotate it.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCurrentAdvertisement.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_current_advertisement,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def delete_all_data(self, ) -> None:
+        """
+        Deletes everything: keys, sightings, exposure state.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_delete_all_data,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def diagnostics(self, ) -> Diagnostics:
+        """
+        A report on data collection (nothing in it leaves the phone).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDiagnostics.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_diagnostics,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def download_all(self, http: HttpClient,cancellation: DownloadCancellation) -> DownloadReport:
+        """
+        The download job's work: downloads and processes every new key file through `http`,
+        batch after batch, until the server lists nothing new or `cancellation` is set. Never
+        fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
+        The platform's job only carries that out (and posts the notification when
+        `status.newly_notified`).
+"""
+        
+        _UniffiFfiConverterTypeHttpClient.check_lower(http)
+
+        _UniffiFfiConverterTypeDownloadCancellation.check_lower(cancellation)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeHttpClient.lower(http),
+            _UniffiFfiConverterTypeDownloadCancellation.lower(cancellation),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDownloadReport.lift
+        _uniffi_error_converter = None
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all(*_uniffi_lowered_args),
+            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def download_key_files(self, http: HttpClient) -> ExposureStatus:
+        """
+        Downloads new key files through `http` and processes them, oldest first, a batch at
+        a time: call again at once while `files_remaining` is above zero. Files that fail are
+        skipped, retried later and listed in [`Diagnostics::failing_key_files`].
+"""
+        
+        _UniffiFfiConverterTypeHttpClient.check_lower(http)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeHttpClient.lower(http),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeExposureStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_download_key_files(*_uniffi_lowered_args),
+            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def exposure_status(self, ) -> ExposureStatus:
+        """
+        The current exposure decision.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeExposureStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_exposure_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def process_key_files(self, files: typing.List[bytes]) -> ExposureStatus:
+        """
+        Verifies and matches downloaded key files; says whether to notify.
+"""
+        
+        _UniffiFfiConverterSequenceBytes.check_lower(files)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterSequenceBytes.lower(files),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeExposureStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_process_key_files(*_uniffi_lowered_args),
+            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def record_sightings(self, batch: typing.List[Sighting]) -> IngestReport:
+        """
+        Records adverts heard; refused ones are counted in the report, never stored.
+"""
+        
+        _UniffiFfiConverterSequenceTypeSighting.check_lower(batch)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterSequenceTypeSighting.lower(batch),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeIngestReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def run_maintenance(self, ) -> None:
+        """
+        Destroys data past the retention period; call once a day.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def set_notifier(self, notifier: typing.Optional[Notifier]) -> None:
+        """
+        Sets who posts the exposure notification (`None` removes it).
+"""
+        
+        _UniffiFfiConverterOptionalTypeNotifier.check_lower(notifier)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalTypeNotifier.lower(notifier),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def upload_keys(self, http: HttpClient,verified: VerifiedCode,consent_at: int) -> int:
+        """
+        Uploads this phone's keys of the last 14 days, with the consent the person gave at
+        `consent_at` (Unix seconds, at most 10 minutes ago).
+"""
+        
+        _UniffiFfiConverterTypeHttpClient.check_lower(http)
+
+        _UniffiFfiConverterTypeVerifiedCode.check_lower(verified)
+
+        _UniffiFfiConverterInt64.check_lower(consent_at)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeHttpClient.lower(http),
+            _UniffiFfiConverterTypeVerifiedCode.lower(verified),
+            _UniffiFfiConverterInt64.lower(consent_at),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_upload_keys(*_uniffi_lowered_args),
+            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_u32,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_u32,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_free_u32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def verify_code(self, http: HttpClient,code: str) -> VerifiedCode:
+        """
+        Exchanges an official's code for a token.
+"""
+        
+        _UniffiFfiConverterTypeHttpClient.check_lower(http)
+
+        _UniffiFfiConverterString.check_lower(code)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeHttpClient.lower(http),
+            _UniffiFfiConverterString.lower(code),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVerifiedCode.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_verify_code(*_uniffi_lowered_args),
+            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeBluezoneTracer:
+    @staticmethod
+    def lift(value: int) -> BluezoneTracer:
+        return BluezoneTracer._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: BluezoneTracer):
+        if not isinstance(value, BluezoneTracer):
+            raise TypeError("Expected BluezoneTracer instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: BluezoneTracer) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> BluezoneTracer:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: BluezoneTracer, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+
+
+
+
+class StoreReset(enum.Enum):
+    """
+    Why the store was deleted and started afresh.
+"""
+    
+    KEY_NO_LONGER_OPENS_STORE = 0
+    """
+    The master key does not open the store: the app's data was restored onto another
+    phone, or the platform's key was lost or invalidated.
+"""
+    
+    UNREADABLE = 1
+    """
+    The store was damaged, or was not a Bluezone store.
+"""
+    
+
+
+class _UniffiFfiConverterTypeStoreReset(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return StoreReset.KEY_NO_LONGER_OPENS_STORE
+        if variant == 2:
+            return StoreReset.UNREADABLE
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == StoreReset.KEY_NO_LONGER_OPENS_STORE:
+            return
+        if value == StoreReset.UNREADABLE:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == StoreReset.KEY_NO_LONGER_OPENS_STORE:
+            buf.write_i32(1)
+        if value == StoreReset.UNREADABLE:
+            buf.write_i32(2)
+
+
+
+class _UniffiFfiConverterOptionalTypeStoreReset(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeStoreReset.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeStoreReset.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeStoreReset.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class OpenedTracer:
+    """
+    A tracer opened at launch, and whether its store had to be started afresh.
+"""
+    def __init__(self, *, tracer:BluezoneTracer, reset:typing.Optional[StoreReset]):
+        self.tracer = tracer
+        self.reset = reset
+        
+        
+
+    
+    def __str__(self):
+        return "OpenedTracer(tracer={}, reset={})".format(self.tracer, self.reset)
+    def __eq__(self, other):
+        if self.tracer != other.tracer:
+            return False
+        if self.reset != other.reset:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOpenedTracer(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OpenedTracer(
+            tracer=_UniffiFfiConverterTypeBluezoneTracer.read(buf),
+            reset=_UniffiFfiConverterOptionalTypeStoreReset.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeBluezoneTracer.check_lower(value.tracer)
+        _UniffiFfiConverterOptionalTypeStoreReset.check_lower(value.reset)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeBluezoneTracer.write(value.tracer, buf)
+        _UniffiFfiConverterOptionalTypeStoreReset.write(value.reset, buf)
+
+@dataclass
+class ScanFilters:
+    """
+    What the scanner should report.
+"""
+    def __init__(self, *, exposure_service:bool, apple_manufacturer_data:bool):
+        self.exposure_service = exposure_service
+        self.apple_manufacturer_data = apple_manufacturer_data
+        
+        
+
+    
+    def __str__(self):
+        return "ScanFilters(exposure_service={}, apple_manufacturer_data={})".format(self.exposure_service, self.apple_manufacturer_data)
+    def __eq__(self, other):
+        if self.exposure_service != other.exposure_service:
+            return False
+        if self.apple_manufacturer_data != other.apple_manufacturer_data:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeScanFilters(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ScanFilters(
+            exposure_service=_UniffiFfiConverterBoolean.read(buf),
+            apple_manufacturer_data=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.exposure_service)
+        _UniffiFfiConverterBoolean.check_lower(value.apple_manufacturer_data)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.exposure_service, buf)
+        _UniffiFfiConverterBoolean.write(value.apple_manufacturer_data, buf)
+
+class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterString.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterString.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterString.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class ScanReport:
+    """
+    An advert as the scanner reported it: nothing decoded by the platform.
+"""
+    def __init__(self, *, device:str, advert:Advert, service_uuids:typing.List[str], apple_overflow:bool, rssi:int, tx_power_dbm:typing.Optional[int]):
+        self.device = device
+        self.advert = advert
+        self.service_uuids = service_uuids
+        self.apple_overflow = apple_overflow
+        self.rssi = rssi
+        self.tx_power_dbm = tx_power_dbm
+        
+        
+
+    
+    def __str__(self):
+        return "ScanReport(device={}, advert={}, service_uuids={}, apple_overflow={}, rssi={}, tx_power_dbm={})".format(self.device, self.advert, self.service_uuids, self.apple_overflow, self.rssi, self.tx_power_dbm)
+    def __eq__(self, other):
+        if self.device != other.device:
+            return False
+        if self.advert != other.advert:
+            return False
+        if self.service_uuids != other.service_uuids:
+            return False
+        if self.apple_overflow != other.apple_overflow:
+            return False
+        if self.rssi != other.rssi:
+            return False
+        if self.tx_power_dbm != other.tx_power_dbm:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeScanReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ScanReport(
+            device=_UniffiFfiConverterString.read(buf),
+            advert=_UniffiFfiConverterTypeAdvert.read(buf),
+            service_uuids=_UniffiFfiConverterSequenceString.read(buf),
+            apple_overflow=_UniffiFfiConverterBoolean.read(buf),
+            rssi=_UniffiFfiConverterInt16.read(buf),
+            tx_power_dbm=_UniffiFfiConverterOptionalInt16.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.device)
+        _UniffiFfiConverterTypeAdvert.check_lower(value.advert)
+        _UniffiFfiConverterSequenceString.check_lower(value.service_uuids)
+        _UniffiFfiConverterBoolean.check_lower(value.apple_overflow)
+        _UniffiFfiConverterInt16.check_lower(value.rssi)
+        _UniffiFfiConverterOptionalInt16.check_lower(value.tx_power_dbm)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.device, buf)
+        _UniffiFfiConverterTypeAdvert.write(value.advert, buf)
+        _UniffiFfiConverterSequenceString.write(value.service_uuids, buf)
+        _UniffiFfiConverterBoolean.write(value.apple_overflow, buf)
+        _UniffiFfiConverterInt16.write(value.rssi, buf)
+        _UniffiFfiConverterOptionalInt16.write(value.tx_power_dbm, buf)
+
+
+
+
+
+
+class AppState(enum.Enum):
+    """
+    Where the app is.
+"""
+    
+    FOREGROUND = 0
+    """
+    On screen.
+"""
+    
+    BACKGROUND = 1
+    """
+    Running but not on screen.
+"""
+    
+    TERMINATING = 2
+    """
+    About to be stopped: the last chance to store anything.
+"""
+    
+
+
+class _UniffiFfiConverterTypeAppState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return AppState.FOREGROUND
+        if variant == 2:
+            return AppState.BACKGROUND
+        if variant == 3:
+            return AppState.TERMINATING
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == AppState.FOREGROUND:
+            return
+        if value == AppState.BACKGROUND:
+            return
+        if value == AppState.TERMINATING:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == AppState.FOREGROUND:
+            buf.write_i32(1)
+        if value == AppState.BACKGROUND:
+            buf.write_i32(2)
+        if value == AppState.TERMINATING:
+            buf.write_i32(3)
+
+
+
+
+
+
+
+
+class BluetoothState(enum.Enum):
+    """
+    Whether Bluetooth can be used.
+"""
+    
+    ON = 0
+    """
+    Switched on.
+"""
+    
+    OFF = 1
+    """
+    Switched off.
+"""
+    
+    UNAUTHORIZED = 2
+    """
+    The person did not allow this app to use Bluetooth.
+"""
+    
+    UNSUPPORTED = 3
+    """
+    No Bluetooth LE.
+"""
+    
+
+
+class _UniffiFfiConverterTypeBluetoothState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return BluetoothState.ON
+        if variant == 2:
+            return BluetoothState.OFF
+        if variant == 3:
+            return BluetoothState.UNAUTHORIZED
+        if variant == 4:
+            return BluetoothState.UNSUPPORTED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == BluetoothState.ON:
+            return
+        if value == BluetoothState.OFF:
+            return
+        if value == BluetoothState.UNAUTHORIZED:
+            return
+        if value == BluetoothState.UNSUPPORTED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == BluetoothState.ON:
+            buf.write_i32(1)
+        if value == BluetoothState.OFF:
+            buf.write_i32(2)
+        if value == BluetoothState.UNAUTHORIZED:
+            buf.write_i32(3)
+        if value == BluetoothState.UNSUPPORTED:
+            buf.write_i32(4)
+
+
 
 
 
@@ -5877,766 +7236,6 @@ class _UniffiFfiConverterTypeBluezoneDriver:
     def write(cls, value: BluezoneDriver, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
-
-class HttpClient():
-    """
-    HTTP to the health authority's server, implemented by the app. Paths start with `/`;
-    the app prepends its server's HTTPS base address. Return an error only when no answer
-    arrived; HTTP error statuses are answers.
-"""
-    
-    def post(self, path: str,body: bytes) -> HttpResponse:
-        """
-        `POST path` with `body` (JSON or sealed bytes).
-"""
-        raise NotImplementedError
-    def get(self, path: str) -> HttpResponse:
-        """
-        `GET path`.
-"""
-        raise NotImplementedError
-
-class HttpClientImpl(HttpClient):
-    """
-    HTTP to the health authority's server, implemented by the app. Paths start with `/`;
-    the app prepends its server's HTTPS base address. Return an error only when no answer
-    arrived; HTTP error statuses are answers.
-"""
-    
-    _handle: ctypes.c_uint64
-    
-    def __init__(self, *args, **kwargs):
-        raise ValueError("This class has no default constructor")
-
-    def __del__(self):
-        # In case of partial initialization of instances.
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_httpclient, handle)
-
-    def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_httpclient, self._handle)
-
-    # Used by alternative constructors or any methods which return this type.
-    @classmethod
-    def _uniffi_make_instance(cls, handle):
-        # Lightly yucky way to bypass the usual __init__ logic
-        # and just create a new instance with the required handle.
-        inst = cls.__new__(cls)
-        inst._handle = handle
-        return inst
-    def post(self, path: str,body: bytes) -> HttpResponse:
-        """
-        `POST path` with `body` (JSON or sealed bytes).
-"""
-        
-        _UniffiFfiConverterString.check_lower(path)
-
-        _UniffiFfiConverterBytes.check_lower(body)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(path),
-            _UniffiFfiConverterBytes.lower(body),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeHttpResponse.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_httpclient_post,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def get(self, path: str) -> HttpResponse:
-        """
-        `GET path`.
-"""
-        
-        _UniffiFfiConverterString.check_lower(path)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(path),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeHttpResponse.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_httpclient_get,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-
-
-
-
-# Put all the bits inside a class to keep the top-level namespace clean
-class _UniffiTraitImplHttpClientImpl:
-    # For each method, generate a callback function to pass to Rust
-
-    @_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_HTTP_CLIENT_METHOD0
-    def post(
-            uniffi_handle,
-            path,
-            body,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
-        ):
-        uniffi_obj = _UniffiFfiConverterTypeHttpClient._handle_map.get(uniffi_handle)
-        def make_call():
-            uniffi_args = (_UniffiFfiConverterString.lift(path), _UniffiFfiConverterBytes.lift(body), )
-            uniffi_method = uniffi_obj.post
-            return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterTypeHttpResponse.lower(v)
-        _uniffi_trait_interface_call_with_error(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-                BluezoneError,
-                _UniffiFfiConverterTypeBluezoneError.lower,
-        )
-
-    @_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_HTTP_CLIENT_METHOD1
-    def get(
-            uniffi_handle,
-            path,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
-        ):
-        uniffi_obj = _UniffiFfiConverterTypeHttpClient._handle_map.get(uniffi_handle)
-        def make_call():
-            uniffi_args = (_UniffiFfiConverterString.lift(path), )
-            uniffi_method = uniffi_obj.get
-            return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterTypeHttpResponse.lower(v)
-        _uniffi_trait_interface_call_with_error(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-                BluezoneError,
-                _UniffiFfiConverterTypeBluezoneError.lower,
-        )
-
-    @_UNIFFI_CALLBACK_INTERFACE_FREE_BLUEZONE_HTTP_CLIENT
-    def _uniffi_free(uniffi_handle):
-        _UniffiFfiConverterTypeHttpClient._handle_map.remove(uniffi_handle)
-
-    @_UNIFFI_CALLBACK_INTERFACE_CLONE_BLUEZONE_HTTP_CLIENT
-    def _uniffi_clone(uniffi_handle):
-        return _UniffiFfiConverterTypeHttpClient._handle_map.clone(uniffi_handle)
-
-    # Generate the FFI VTable.  This has a field for each callback interface method.
-    _uniffi_vtable = _UniffiVTableCallbackInterfaceBluezoneHttpClient(
-        _uniffi_free,
-        _uniffi_clone,
-        post,
-        get,
-    )
-    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
-    # or else bad things will happen when Rust tries to access it.
-    _UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_httpclient(ctypes.byref(_uniffi_vtable))
-
-class _UniffiFfiConverterTypeHttpClient:
-    _handle_map = _UniffiHandleMap()
-
-    @staticmethod
-    def lift(value: int):
-        if (value & 1) == 0:
-            # Rust-generated handle, construct a new class that uses the handle to implement the
-            # interface
-            return HttpClientImpl._uniffi_make_instance(value)
-        else:
-            # Python-generated handle, get the object from the handle map
-            return _UniffiFfiConverterTypeHttpClient._handle_map.remove(value)
-
-    @staticmethod
-    def check_lower(value: HttpClient):
-        if not isinstance(value, HttpClient):
-            raise TypeError("Expected HttpClient subclass, {} found".format(type(value).__name__))
-
-    @staticmethod
-    def lower(value: HttpClient):
-         if isinstance(value, HttpClientImpl):
-            # Rust-implementated object.  Clone the handle and return it
-            return value._uniffi_clone_handle()
-         else:
-            # Python-implementated object, generate a new vtable handle and return that.
-            return _UniffiFfiConverterTypeHttpClient._handle_map.insert(value)
-
-    @classmethod
-    def read(cls, buf: _UniffiRustBuffer):
-        ptr = buf.read_u64()
-        if ptr == 0:
-            raise InternalError("Raw handle value was null")
-        return cls.lift(ptr)
-
-    @classmethod
-    def write(cls, value: HttpClient, buf: _UniffiRustBuffer):
-        buf.write_u64(cls.lower(value))
-
-class _UniffiFfiConverterSequenceBytes(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterBytes.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterBytes.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterBytes.read(buf) for i in range(count)
-        ]
-
-class _UniffiFfiConverterSequenceTypeSighting(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeSighting.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeSighting.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeSighting.read(buf) for i in range(count)
-        ]
-
-
-class Notifier():
-    """
-    Posts the exposure notification; implemented by the app. Called once when an exposure
-    first reaches the threshold, from the worker thread that processed the key files.
-"""
-    
-    def exposure_detected(self, status: ExposureStatus) -> None:
-        """
-        Show the person that they may have been exposed.
-"""
-        raise NotImplementedError
-
-class NotifierImpl(Notifier):
-    """
-    Posts the exposure notification; implemented by the app. Called once when an exposure
-    first reaches the threshold, from the worker thread that processed the key files.
-"""
-    
-    _handle: ctypes.c_uint64
-    
-    def __init__(self, *args, **kwargs):
-        raise ValueError("This class has no default constructor")
-
-    def __del__(self):
-        # In case of partial initialization of instances.
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_notifier, handle)
-
-    def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_notifier, self._handle)
-
-    # Used by alternative constructors or any methods which return this type.
-    @classmethod
-    def _uniffi_make_instance(cls, handle):
-        # Lightly yucky way to bypass the usual __init__ logic
-        # and just create a new instance with the required handle.
-        inst = cls.__new__(cls)
-        inst._handle = handle
-        return inst
-    def exposure_detected(self, status: ExposureStatus) -> None:
-        """
-        Show the person that they may have been exposed.
-"""
-        
-        _UniffiFfiConverterTypeExposureStatus.check_lower(status)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeExposureStatus.lower(status),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_notifier_exposure_detected,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-
-
-
-
-# Put all the bits inside a class to keep the top-level namespace clean
-class _UniffiTraitImplNotifierImpl:
-    # For each method, generate a callback function to pass to Rust
-
-    @_UNIFFI_CALLBACK_INTERFACE_BLUEZONE_NOTIFIER_METHOD0
-    def exposure_detected(
-            uniffi_handle,
-            status,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
-        ):
-        uniffi_obj = _UniffiFfiConverterTypeNotifier._handle_map.get(uniffi_handle)
-        def make_call():
-            uniffi_args = (_UniffiFfiConverterTypeExposureStatus.lift(status), )
-            uniffi_method = uniffi_obj.exposure_detected
-            return uniffi_method(*uniffi_args)
-        write_return_value = lambda v: None
-        _uniffi_trait_interface_call(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-        )
-
-    @_UNIFFI_CALLBACK_INTERFACE_FREE_BLUEZONE_NOTIFIER
-    def _uniffi_free(uniffi_handle):
-        _UniffiFfiConverterTypeNotifier._handle_map.remove(uniffi_handle)
-
-    @_UNIFFI_CALLBACK_INTERFACE_CLONE_BLUEZONE_NOTIFIER
-    def _uniffi_clone(uniffi_handle):
-        return _UniffiFfiConverterTypeNotifier._handle_map.clone(uniffi_handle)
-
-    # Generate the FFI VTable.  This has a field for each callback interface method.
-    _uniffi_vtable = _UniffiVTableCallbackInterfaceBluezoneNotifier(
-        _uniffi_free,
-        _uniffi_clone,
-        exposure_detected,
-    )
-    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
-    # or else bad things will happen when Rust tries to access it.
-    _UniffiLib.uniffi_bluezone_ffi_fn_init_callback_vtable_notifier(ctypes.byref(_uniffi_vtable))
-
-class _UniffiFfiConverterTypeNotifier:
-    _handle_map = _UniffiHandleMap()
-
-    @staticmethod
-    def lift(value: int):
-        if (value & 1) == 0:
-            # Rust-generated handle, construct a new class that uses the handle to implement the
-            # interface
-            return NotifierImpl._uniffi_make_instance(value)
-        else:
-            # Python-generated handle, get the object from the handle map
-            return _UniffiFfiConverterTypeNotifier._handle_map.remove(value)
-
-    @staticmethod
-    def check_lower(value: Notifier):
-        if not isinstance(value, Notifier):
-            raise TypeError("Expected Notifier subclass, {} found".format(type(value).__name__))
-
-    @staticmethod
-    def lower(value: Notifier):
-         if isinstance(value, NotifierImpl):
-            # Rust-implementated object.  Clone the handle and return it
-            return value._uniffi_clone_handle()
-         else:
-            # Python-implementated object, generate a new vtable handle and return that.
-            return _UniffiFfiConverterTypeNotifier._handle_map.insert(value)
-
-    @classmethod
-    def read(cls, buf: _UniffiRustBuffer):
-        ptr = buf.read_u64()
-        if ptr == 0:
-            raise InternalError("Raw handle value was null")
-        return cls.lift(ptr)
-
-    @classmethod
-    def write(cls, value: Notifier, buf: _UniffiRustBuffer):
-        buf.write_u64(cls.lower(value))
-
-class _UniffiFfiConverterOptionalTypeNotifier(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTypeNotifier.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTypeNotifier.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTypeNotifier.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-
-class BluezoneTracerProtocol(typing.Protocol):
-    """
-    The exposure-notification engine of this phone.
-"""
-    
-    def current_advertisement(self, ) -> CurrentAdvertisement:
-        """
-        The advertisement to broadcast now and when to rotate it.
-"""
-        raise NotImplementedError
-    def delete_all_data(self, ) -> None:
-        """
-        Deletes everything: keys, sightings, exposure state.
-"""
-        raise NotImplementedError
-    def diagnostics(self, ) -> Diagnostics:
-        """
-        A report on data collection (nothing in it leaves the phone).
-"""
-        raise NotImplementedError
-    async def download_key_files(self, http: HttpClient) -> ExposureStatus:
-        """
-        Downloads new key files through `http` and processes them, oldest first, a batch at
-        a time: call again at once while `files_remaining` is above zero. Files that fail are
-        skipped, retried later and listed in [`Diagnostics::failing_key_files`].
-"""
-        raise NotImplementedError
-    def exposure_status(self, ) -> ExposureStatus:
-        """
-        The current exposure decision.
-"""
-        raise NotImplementedError
-    async def process_key_files(self, files: typing.List[bytes]) -> ExposureStatus:
-        """
-        Verifies and matches downloaded key files; says whether to notify.
-"""
-        raise NotImplementedError
-    def record_sightings(self, batch: typing.List[Sighting]) -> IngestReport:
-        """
-        Records adverts heard; refused ones are counted in the report, never stored.
-"""
-        raise NotImplementedError
-    def run_maintenance(self, ) -> None:
-        """
-        Destroys data past the retention period; call once a day.
-"""
-        raise NotImplementedError
-    def set_notifier(self, notifier: typing.Optional[Notifier]) -> None:
-        """
-        Sets who posts the exposure notification (`None` removes it).
-"""
-        raise NotImplementedError
-    async def upload_keys(self, http: HttpClient,verified: VerifiedCode,consent_at: int) -> int:
-        """
-        Uploads this phone's keys of the last 14 days, with the consent the person gave at
-        `consent_at` (Unix seconds, at most 10 minutes ago).
-"""
-        raise NotImplementedError
-    async def verify_code(self, http: HttpClient,code: str) -> VerifiedCode:
-        """
-        Exchanges an official's code for a token.
-"""
-        raise NotImplementedError
-
-class BluezoneTracer(BluezoneTracerProtocol):
-    """
-    The exposure-notification engine of this phone.
-"""
-    
-    _handle: ctypes.c_uint64
-    @classmethod
-    def open(cls, config: BluezoneConfig,storage_path: typing.Optional[str],master_key: bytes) -> BluezoneTracer:
-        """
-        Opens (or creates) the tracer. `storage_path` is the database file (`None`: memory
-        only); `master_key` is 32 bytes kept by Android Keystore or the iOS Keychain.
-"""
-        
-        _UniffiFfiConverterTypeBluezoneConfig.check_lower(config)
-
-        _UniffiFfiConverterOptionalString.check_lower(storage_path)
-
-        _UniffiFfiConverterBytes.check_lower(master_key)
-        _uniffi_lowered_args = (
-            _UniffiFfiConverterTypeBluezoneConfig.lower(config),
-            _UniffiFfiConverterOptionalString.lower(storage_path),
-            _UniffiFfiConverterBytes.lower(master_key),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeBluezoneTracer.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonetracer_open,
-            *_uniffi_lowered_args,
-        )
-        return cls._uniffi_make_instance(_uniffi_ffi_result)
-    
-    def __init__(self, *args, **kwargs):
-        raise ValueError("This class has no default constructor")
-
-    def __del__(self):
-        # In case of partial initialization of instances.
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_free_bluezonetracer, handle)
-
-    def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_bluezone_ffi_fn_clone_bluezonetracer, self._handle)
-
-    # Used by alternative constructors or any methods which return this type.
-    @classmethod
-    def _uniffi_make_instance(cls, handle):
-        # Lightly yucky way to bypass the usual __init__ logic
-        # and just create a new instance with the required handle.
-        inst = cls.__new__(cls)
-        inst._handle = handle
-        return inst
-    def current_advertisement(self, ) -> CurrentAdvertisement:
-        """
-        The advertisement to broadcast now and when to rotate it.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCurrentAdvertisement.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_current_advertisement,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def delete_all_data(self, ) -> None:
-        """
-        Deletes everything: keys, sightings, exposure state.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_delete_all_data,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def diagnostics(self, ) -> Diagnostics:
-        """
-        A report on data collection (nothing in it leaves the phone).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeDiagnostics.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_diagnostics,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def download_key_files(self, http: HttpClient) -> ExposureStatus:
-        """
-        Downloads new key files through `http` and processes them, oldest first, a batch at
-        a time: call again at once while `files_remaining` is above zero. Files that fail are
-        skipped, retried later and listed in [`Diagnostics::failing_key_files`].
-"""
-        
-        _UniffiFfiConverterTypeHttpClient.check_lower(http)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeHttpClient.lower(http),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeExposureStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_download_key_files(*_uniffi_lowered_args),
-            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def exposure_status(self, ) -> ExposureStatus:
-        """
-        The current exposure decision.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeExposureStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_exposure_status,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def process_key_files(self, files: typing.List[bytes]) -> ExposureStatus:
-        """
-        Verifies and matches downloaded key files; says whether to notify.
-"""
-        
-        _UniffiFfiConverterSequenceBytes.check_lower(files)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterSequenceBytes.lower(files),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeExposureStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_process_key_files(*_uniffi_lowered_args),
-            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def record_sightings(self, batch: typing.List[Sighting]) -> IngestReport:
-        """
-        Records adverts heard; refused ones are counted in the report, never stored.
-"""
-        
-        _UniffiFfiConverterSequenceTypeSighting.check_lower(batch)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterSequenceTypeSighting.lower(batch),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeIngestReport.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def run_maintenance(self, ) -> None:
-        """
-        Destroys data past the retention period; call once a day.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def set_notifier(self, notifier: typing.Optional[Notifier]) -> None:
-        """
-        Sets who posts the exposure notification (`None` removes it).
-"""
-        
-        _UniffiFfiConverterOptionalTypeNotifier.check_lower(notifier)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterOptionalTypeNotifier.lower(notifier),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def upload_keys(self, http: HttpClient,verified: VerifiedCode,consent_at: int) -> int:
-        """
-        Uploads this phone's keys of the last 14 days, with the consent the person gave at
-        `consent_at` (Unix seconds, at most 10 minutes ago).
-"""
-        
-        _UniffiFfiConverterTypeHttpClient.check_lower(http)
-
-        _UniffiFfiConverterTypeVerifiedCode.check_lower(verified)
-
-        _UniffiFfiConverterInt64.check_lower(consent_at)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeHttpClient.lower(http),
-            _UniffiFfiConverterTypeVerifiedCode.lower(verified),
-            _UniffiFfiConverterInt64.lower(consent_at),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_upload_keys(*_uniffi_lowered_args),
-            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_u32,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_u32,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_free_u32,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def verify_code(self, http: HttpClient,code: str) -> VerifiedCode:
-        """
-        Exchanges an official's code for a token.
-"""
-        
-        _UniffiFfiConverterTypeHttpClient.check_lower(http)
-
-        _UniffiFfiConverterString.check_lower(code)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeHttpClient.lower(http),
-            _UniffiFfiConverterString.lower(code),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeVerifiedCode.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_verify_code(*_uniffi_lowered_args),
-            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-
-
-
-
-
-class _UniffiFfiConverterTypeBluezoneTracer:
-    @staticmethod
-    def lift(value: int) -> BluezoneTracer:
-        return BluezoneTracer._uniffi_make_instance(value)
-
-    @staticmethod
-    def check_lower(value: BluezoneTracer):
-        if not isinstance(value, BluezoneTracer):
-            raise TypeError("Expected BluezoneTracer instance, {} found".format(type(value).__name__))
-
-    @staticmethod
-    def lower(value: BluezoneTracer) -> ctypes.c_uint64:
-        return value._uniffi_clone_handle()
-
-    @classmethod
-    def read(cls, buf: _UniffiRustBuffer) -> BluezoneTracer:
-        ptr = buf.read_u64()
-        if ptr == 0:
-            raise InternalError("Raw handle value was null")
-        return cls.lift(ptr)
-
-    @classmethod
-    def write(cls, value: BluezoneTracer, buf: _UniffiRustBuffer):
-        buf.write_u64(cls.lower(value))
-
 class _UniffiFfiConverterOptionalTypeDriverSettings(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -6661,6 +7260,33 @@ class _UniffiFfiConverterOptionalTypeDriverSettings(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterTypeDriverSettings.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+def open_tracer(config: BluezoneConfig,storage_path: str,master_key: bytes) -> OpenedTracer:
+    """
+    What an app calls at launch (off the main thread): opens the tracer on the database
+    file at `storage_path` with the platform-held 32-byte `master_key`. A store the key
+    no longer opens, or a damaged one, is deleted and replaced by an empty one, and
+    [`OpenedTracer::reset`] says so. Anything else (a full disk, a store written by a
+    newer app version, an invalid configuration) is an error and the file is kept.
+"""
+    
+    _UniffiFfiConverterTypeBluezoneConfig.check_lower(config)
+
+    _UniffiFfiConverterString.check_lower(storage_path)
+
+    _UniffiFfiConverterBytes.check_lower(master_key)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterTypeBluezoneConfig.lower(config),
+        _UniffiFfiConverterString.lower(storage_path),
+        _UniffiFfiConverterBytes.lower(master_key),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeOpenedTracer.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_bluezone_ffi_fn_func_open_tracer,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
@@ -6668,10 +7294,12 @@ __all__ = [
     "CollectionState",
     "KeyFileRefusal",
     "DownloadFailure",
+    "DownloadEnd",
+    "BluezoneError",
     "Advert",
+    "StoreReset",
     "AppState",
     "BluetoothState",
-    "BluezoneError",
     "ScanMode",
     "DriverCommand",
     "RestartReason",
@@ -6689,22 +7317,27 @@ __all__ = [
     "CurrentAdvertisement",
     "FailingKeyFile",
     "Diagnostics",
-    "DriverSettings",
     "ExposureDay",
     "ExposureStatus",
+    "DownloadReport",
+    "DriverSettings",
     "HttpResponse",
     "IngestReport",
-    "ScanFilters",
     "ServiceDataEntry",
-    "ScanReport",
     "Sighting",
     "VerifiedCode",
-    "BluezoneDriver",
-    "BluezoneDriverProtocol",
+    "OpenedTracer",
+    "ScanFilters",
+    "ScanReport",
+    "open_tracer",
     "HttpClientImpl",
     "HttpClient",
+    "DownloadCancellation",
+    "DownloadCancellationProtocol",
     "NotifierImpl",
     "Notifier",
     "BluezoneTracer",
     "BluezoneTracerProtocol",
+    "BluezoneDriver",
+    "BluezoneDriverProtocol",
 ]

@@ -987,6 +987,15 @@ public protocol BluezoneTracerProtocol: AnyObject, Sendable {
      */
     func verifyCode(http: HttpClient, code: String) async throws  -> VerifiedCode
     
+    /**
+     * The download job's work: downloads and processes every new key file through `http`,
+     * batch after batch, until the server lists nothing new or `cancellation` is set. Never
+     * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
+     * The platform's job only carries that out (and posts the notification when
+     * `status.newly_notified`).
+     */
+    func downloadAll(http: HttpClient, cancellation: DownloadCancellation) async  -> DownloadReport
+    
 }
 /**
  * The exposure-notification engine of this phone.
@@ -1221,6 +1230,30 @@ open func verifyCode(http: HttpClient, code: String)async throws  -> VerifiedCod
         )
 }
     
+    /**
+     * The download job's work: downloads and processes every new key file through `http`,
+     * batch after batch, until the server lists nothing new or `cancellation` is set. Never
+     * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
+     * The platform's job only carries that out (and posts the notification when
+     * `status.newly_notified`).
+     */
+open func downloadAll(http: HttpClient, cancellation: DownloadCancellation)async  -> DownloadReport  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all(
+                        self.uniffiCloneHandle(),FfiConverterTypeHttpClient_lower(http),FfiConverterTypeDownloadCancellation_lower(cancellation)
+                )
+            },
+            pollFunc: ffi_bluezone_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_bluezone_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_bluezone_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDownloadReport_lift,
+            errorHandler: nil
+            
+        )
+}
+    
 
     
 }
@@ -1264,6 +1297,166 @@ public func FfiConverterTypeBluezoneTracer_lift(_ handle: UInt64) throws -> Blue
 #endif
 public func FfiConverterTypeBluezoneTracer_lower(_ value: BluezoneTracer) -> UInt64 {
     return FfiConverterTypeBluezoneTracer.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
+ * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
+ * file and between batches.
+ */
+public protocol DownloadCancellationProtocol: AnyObject, Sendable {
+    
+    /**
+     * Asks the download to stop as soon as it can; what it processed is kept.
+     */
+    func cancel() 
+    
+    /**
+     * Whether [`DownloadCancellation::cancel`] was called.
+     */
+    func isCancelled()  -> Bool
+    
+}
+/**
+ * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
+ * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
+ * file and between batches.
+ */
+open class DownloadCancellation: DownloadCancellationProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bluezone_ffi_fn_clone_downloadcancellation(self.handle, $0) }
+    }
+    /**
+     * A flag not set.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_constructor_downloadcancellation_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bluezone_ffi_fn_free_downloadcancellation(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Asks the download to stop as soon as it can; what it processed is kept.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_downloadcancellation_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Whether [`DownloadCancellation::cancel`] was called.
+     */
+open func isCancelled() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_downloadcancellation_is_cancelled(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadCancellation: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = DownloadCancellation
+
+    public static func lift(_ handle: UInt64) throws -> DownloadCancellation {
+        return DownloadCancellation(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: DownloadCancellation) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadCancellation {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DownloadCancellation, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadCancellation_lift(_ handle: UInt64) throws -> DownloadCancellation {
+    return try FfiConverterTypeDownloadCancellation.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadCancellation_lower(_ value: DownloadCancellation) -> UInt64 {
+    return FfiConverterTypeDownloadCancellation.lower(value)
 }
 
 
@@ -2382,6 +2575,87 @@ public func FfiConverterTypeDiagnostics_lower(_ value: Diagnostics) -> RustBuffe
 
 
 /**
+ * What a download run did.
+ */
+public struct DownloadReport: Equatable, Hashable {
+    /**
+     * The batches together. Post the exposure notification when `newly_notified` is true,
+     * whatever [`DownloadReport::end`] says.
+     */
+    public var status: ExposureStatus
+    /**
+     * Batches that completed.
+     */
+    public var batches: UInt32
+    /**
+     * What to tell the scheduler.
+     */
+    public var end: DownloadEnd
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The batches together. Post the exposure notification when `newly_notified` is true,
+         * whatever [`DownloadReport::end`] says.
+         */status: ExposureStatus, 
+        /**
+         * Batches that completed.
+         */batches: UInt32, 
+        /**
+         * What to tell the scheduler.
+         */end: DownloadEnd) {
+        self.status = status
+        self.batches = batches
+        self.end = end
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DownloadReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadReport {
+        return
+            try DownloadReport(
+                status: FfiConverterTypeExposureStatus.read(from: &buf), 
+                batches: FfiConverterUInt32.read(from: &buf), 
+                end: FfiConverterTypeDownloadEnd.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DownloadReport, into buf: inout [UInt8]) {
+        FfiConverterTypeExposureStatus.write(value.status, into: &buf)
+        FfiConverterUInt32.write(value.batches, into: &buf)
+        FfiConverterTypeDownloadEnd.write(value.end, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadReport_lift(_ buf: RustBuffer) throws -> DownloadReport {
+    return try FfiConverterTypeDownloadReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadReport_lower(_ value: DownloadReport) -> RustBuffer {
+    return FfiConverterTypeDownloadReport.lower(value)
+}
+
+
+/**
  * What the driver has done since it was created.
  */
 public struct DriverCounters: Equatable, Hashable {
@@ -3386,6 +3660,79 @@ public func FfiConverterTypeNearbyCount_lift(_ buf: RustBuffer) throws -> Nearby
 #endif
 public func FfiConverterTypeNearbyCount_lower(_ value: NearbyCount) -> RustBuffer {
     return FfiConverterTypeNearbyCount.lower(value)
+}
+
+
+/**
+ * A tracer opened at launch, and whether its store had to be started afresh.
+ */
+public struct OpenedTracer {
+    /**
+     * The tracer.
+     */
+    public var tracer: BluezoneTracer
+    /**
+     * `Some`: the old store could never be read again and was deleted. Tell the person
+     * that their exposure history on this phone starts now, and ask them to turn exposure
+     * notifications on again (collection is off in a new store).
+     */
+    public var reset: StoreReset?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The tracer.
+         */tracer: BluezoneTracer, 
+        /**
+         * `Some`: the old store could never be read again and was deleted. Tell the person
+         * that their exposure history on this phone starts now, and ask them to turn exposure
+         * notifications on again (collection is off in a new store).
+         */reset: StoreReset?) {
+        self.tracer = tracer
+        self.reset = reset
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OpenedTracer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOpenedTracer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OpenedTracer {
+        return
+            try OpenedTracer(
+                tracer: FfiConverterTypeBluezoneTracer.read(from: &buf), 
+                reset: FfiConverterOptionTypeStoreReset.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OpenedTracer, into buf: inout [UInt8]) {
+        FfiConverterTypeBluezoneTracer.write(value.tracer, into: &buf)
+        FfiConverterOptionTypeStoreReset.write(value.reset, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpenedTracer_lift(_ buf: RustBuffer) throws -> OpenedTracer {
+    return try FfiConverterTypeOpenedTracer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpenedTracer_lower(_ value: OpenedTracer) -> RustBuffer {
+    return FfiConverterTypeOpenedTracer.lower(value)
 }
 
 
@@ -4483,6 +4830,123 @@ public func FfiConverterTypeCollectionState_lift(_ buf: RustBuffer) throws -> Co
 #endif
 public func FfiConverterTypeCollectionState_lower(_ value: CollectionState) -> RustBuffer {
     return FfiConverterTypeCollectionState.lower(value)
+}
+
+
+
+/**
+ * How a download run ended, as the platform's job reports it to its scheduler.
+ */
+
+public enum DownloadEnd: Equatable, Hashable {
+    
+    /**
+     * Everything new was processed: the job succeeded.
+     */
+    case done
+    /**
+     * The job was cancelled; what was processed is kept and the next run goes on.
+     */
+    case cancelled
+    /**
+     * A passing failure (network, server busy, disk full): retry with back-off.
+     */
+    case retrySoon(
+        /**
+         * The [`BluezoneError`] code (30 network, 40/41 server, 22 storage full, ...).
+         */code: UInt32, 
+        /**
+         * What failed (log-safe).
+         */reason: String
+    )
+    /**
+     * Retrying cannot help before something changes (no trusted signer configured, a store
+     * the key does not open, the server refusing this client): report failure to the
+     * scheduler and wait for the next periodic run; never retry in a loop.
+     */
+    case waitForNextRun(
+        /**
+         * The [`BluezoneError`] code.
+         */code: UInt32, 
+        /**
+         * What failed (log-safe).
+         */reason: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DownloadEnd: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadEnd: FfiConverterRustBuffer {
+    typealias SwiftType = DownloadEnd
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadEnd {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .done
+        
+        case 2: return .cancelled
+        
+        case 3: return .retrySoon(code: try FfiConverterUInt32.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .waitForNextRun(code: try FfiConverterUInt32.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DownloadEnd, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .done:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .cancelled:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .retrySoon(code,reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .waitForNextRun(code,reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadEnd_lift(_ buf: RustBuffer) throws -> DownloadEnd {
+    return try FfiConverterTypeDownloadEnd.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadEnd_lower(_ value: DownloadEnd) -> RustBuffer {
+    return FfiConverterTypeDownloadEnd.lower(value)
 }
 
 
@@ -5761,6 +6225,82 @@ public func FfiConverterTypeScanMode_lower(_ value: ScanMode) -> RustBuffer {
 }
 
 
+
+/**
+ * Why the store was deleted and started afresh.
+ */
+
+public enum StoreReset: Equatable, Hashable {
+    
+    /**
+     * The master key does not open the store: the app's data was restored onto another
+     * phone, or the platform's key was lost or invalidated.
+     */
+    case keyNoLongerOpensStore
+    /**
+     * The store was damaged, or was not a Bluezone store.
+     */
+    case unreadable
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension StoreReset: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStoreReset: FfiConverterRustBuffer {
+    typealias SwiftType = StoreReset
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreReset {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .keyNoLongerOpensStore
+        
+        case 2: return .unreadable
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StoreReset, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .keyNoLongerOpensStore:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .unreadable:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreReset_lift(_ buf: RustBuffer) throws -> StoreReset {
+    return try FfiConverterTypeStoreReset.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreReset_lower(_ value: StoreReset) -> RustBuffer {
+    return FfiConverterTypeStoreReset.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -6020,6 +6560,30 @@ fileprivate struct FfiConverterOptionTypeNearbyCount: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeNearbyCount.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeStoreReset: FfiConverterRustBuffer {
+    typealias SwiftType = StoreReset?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeStoreReset.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeStoreReset.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6297,6 +6861,23 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+/**
+ * What an app calls at launch (off the main thread): opens the tracer on the database
+ * file at `storage_path` with the platform-held 32-byte `master_key`. A store the key
+ * no longer opens, or a damaged one, is deleted and replaced by an empty one, and
+ * [`OpenedTracer::reset`] says so. Anything else (a full disk, a store written by a
+ * newer app version, an invalid configuration) is an error and the file is kept.
+ */
+public func openTracer(config: BluezoneConfig, storagePath: String, masterKey: Data)throws  -> OpenedTracer  {
+    return try  FfiConverterTypeOpenedTracer_lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_func_open_tracer(
+        FfiConverterTypeBluezoneConfig_lower(config),
+        FfiConverterString.lower(storagePath),
+        FfiConverterData.lower(masterKey),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -6312,6 +6893,9 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_bluezone_ffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_func_open_tracer() != 40304) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_current_advertisement() != 60448) {
         return InitializationResult.apiChecksumMismatch
@@ -6346,6 +6930,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() != 7707) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all() != 54094) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel() != 44418) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled() != 58491) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() != 11848) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6374,6 +6967,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open() != 52263) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_constructor_downloadcancellation_new() != 64622) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() != 12163) {

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod diagnostics;
+pub mod download_run;
 pub mod downloads;
 pub mod driver;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod ingest;
 pub mod own_keys;
 pub mod phone;
 pub mod ports;
+pub mod reset;
 pub mod rotation;
 pub mod tracer;
 pub mod transport;
@@ -19,6 +21,7 @@ pub mod upload;
 pub use bluezone_store::{MasterKey, StoreStats};
 pub use config::TracerConfig;
 pub use diagnostics::{Diagnostics, HourlyCount};
+pub use download_run::{DownloadEnd, DownloadRun, Retry};
 pub use downloads::{DownloadFailure, FailingKeyFile, KeyFileRefusal};
 pub use error::CoreError;
 pub use exposure::{ExposureDay, ExposureStatus};
@@ -27,6 +30,7 @@ pub use phone::{CollectionReport, EngineCounters, Phone, PhoneEngine};
 pub use ports::{
     Clock, ManualClock, Notifier, SecureRandom, SightingSink, SystemClock, system_random,
 };
+pub use reset::StoreReset;
 pub use rotation::CurrentAdvertisement;
 pub use tracer::{MaintenanceReport, StorageLocation, Tracer};
 pub use transport::{HttpReply, HttpTransport, Transport, TransportError};

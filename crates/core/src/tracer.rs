@@ -472,6 +472,20 @@ impl Tracer {
         &self,
         transport: &dyn Transport,
     ) -> Result<ExposureStatus, CoreError> {
+        self.download_batch(transport, &|| false)
+    }
+
+    /// One batch of [`Tracer::download_key_files`] that stops fetching as soon as
+    /// `cancelled` says so: the files fetched before are processed and kept, the ones not
+    /// reached are counted in [`ExposureStatus::files_remaining`].
+    ///
+    /// # Errors
+    /// As [`Tracer::download_key_files`].
+    pub fn download_batch(
+        &self,
+        transport: &dyn Transport,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<ExposureStatus, CoreError> {
         let _downloading = self.downloading.lock().map_err(|_| CoreError::Poisoned)?;
         let (mut ledger, max, now) = {
             let engine = self.lock()?;
@@ -503,7 +517,13 @@ impl Tracer {
         let mut bodies = Vec::with_capacity(plan.fetch.len());
         let mut files_failed = 0u32;
         let mut network_error = None;
-        for name in plan.fetch {
+        let planned = plan.fetch.len();
+        let mut unreached = 0u32;
+        for (position, name) in plan.fetch.into_iter().enumerate() {
+            if cancelled() {
+                unreached = u32::try_from(planned - position).unwrap_or(u32::MAX);
+                break;
+            }
             match transport.get(&downloads::file_path(&name)) {
                 Ok(reply) if reply.status == 200 => {
                     names.push(name);
@@ -545,7 +565,7 @@ impl Tracer {
             return Err(error.into());
         }
         status.files_failed = files_failed;
-        status.files_remaining = plan.remaining;
+        status.files_remaining = plan.remaining.saturating_add(unreached);
         Ok(status)
     }
 

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bluezone_core::{
-    AdvertData, CoreError, DownloadFailure, HttpReply, KeyFileRefusal, ManualClock, MasterKey,
-    SightingInput, StorageLocation, Tracer, TracerConfig, Transport, TransportError,
+    AdvertData, CoreError, DownloadEnd, DownloadFailure, HttpReply, KeyFileRefusal, ManualClock,
+    MasterKey, Retry, SightingInput, StorageLocation, Tracer, TracerConfig, Transport,
+    TransportError,
 };
 use bluezone_protocol::keyfile::{
     DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
@@ -407,4 +408,103 @@ fn a_hostile_index_is_read_within_bounds() {
     server.serve(3, Served::File(key_file(3, &[], &authority())));
     phone.download_key_files(&server).unwrap();
     assert_eq!(server.take_fetched(), [name(3)]);
+}
+
+#[test]
+fn a_run_takes_every_batch_until_nothing_is_left() {
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let phone = phone(&clock, StorageLocation::InMemory, 64);
+    let server = FakeServer::default();
+    server.publish(0..200);
+    let run = phone.download_all(&server, &|| false);
+    assert!(matches!(run.end, DownloadEnd::Done), "{:?}", run.end);
+    assert_eq!(run.batches, 4);
+    assert_eq!(server.take_fetched(), names(0..200));
+    assert_eq!(
+        (run.status.files_matched, run.status.files_remaining),
+        (200, 0)
+    );
+
+    let again = phone.download_all(&server, &|| false);
+    assert_eq!((again.batches, again.status.files_matched), (1, 0));
+    assert!(server.take_fetched().is_empty());
+}
+
+#[test]
+fn a_cancelled_run_stops_between_files_and_the_next_run_goes_on_from_there() {
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let phone = phone(&clock, StorageLocation::InMemory, 64);
+    let server = FakeServer::default();
+    server.publish(0..100);
+    // The platform cancels while the 70th file is on its way.
+    let cancelled = || server.fetched.lock().unwrap().len() >= 70;
+    let run = phone.download_all(&server, &cancelled);
+    assert!(matches!(run.end, DownloadEnd::Cancelled), "{:?}", run.end);
+    assert_eq!(server.take_fetched(), names(0..70));
+    assert_eq!(
+        run.status.files_matched, 70,
+        "fetched files are processed and kept"
+    );
+    assert_eq!(run.status.files_remaining, 30);
+
+    let run = phone.download_all(&server, &|| false);
+    assert!(matches!(run.end, DownloadEnd::Done));
+    assert_eq!(server.take_fetched(), names(70..100));
+}
+
+#[test]
+fn a_failed_run_keeps_its_batches_and_says_when_to_retry() {
+    let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let phone = phone(&clock, StorageLocation::InMemory, 64);
+    near_the_f0(&phone, &clock, &f0);
+    clock.set(MORNING + 86_400);
+    let server = FakeServer::default();
+    server.publish(0..100);
+    server.serve(2, Served::File(key_file(2, &[f0_key(&f0)], &authority())));
+    // The network goes after the first batch and a few files of the second.
+    *server.answers_left.lock().unwrap() = Some(70);
+    let run = phone.download_all(&server, &|| false);
+    let DownloadEnd::Failed { error, retry } = &run.end else {
+        panic!("{:?}", run.end);
+    };
+    assert!(matches!(error, CoreError::Network(_)), "{error:?}");
+    assert_eq!(*retry, Retry::Soon);
+    assert_eq!(run.batches, 1);
+    assert!(
+        run.status.newly_notified,
+        "the first batch's notification is not lost with the second batch's failure"
+    );
+
+    // A server that no longer lists anything this client may have waits for the next run.
+    *server.answers_left.lock().unwrap() = None;
+    let gone = IndexStatus(404);
+    let run = phone.download_all(&gone, &|| false);
+    assert!(
+        matches!(
+            run.end,
+            DownloadEnd::Failed {
+                retry: Retry::NextRun,
+                ..
+            }
+        ),
+        "{:?}",
+        run.end
+    );
+}
+
+/// A server whose index answers one status.
+struct IndexStatus(u16);
+
+impl Transport for IndexStatus {
+    fn post(&self, _path: &str, _body: &[u8]) -> Result<HttpReply, TransportError> {
+        Err(TransportError("downloads never post".into()))
+    }
+
+    fn get(&self, _path: &str) -> Result<HttpReply, TransportError> {
+        Ok(HttpReply {
+            status: self.0,
+            body: br#"{"error":"not_found","message":"no such path"}"#.to_vec(),
+        })
+    }
 }

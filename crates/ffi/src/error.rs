@@ -160,3 +160,19 @@ pub(crate) fn from_core(e: &CoreError) -> BluezoneError {
         },
     }
 }
+
+impl BluezoneError {
+    /// The stable numeric code of any variant.
+    #[must_use]
+    pub fn code(&self) -> u32 {
+        match self {
+            Self::InvalidInput { code, .. }
+            | Self::Storage { code, .. }
+            | Self::Network { code, .. }
+            | Self::Server { code, .. }
+            | Self::KeyFile { code, .. }
+            | Self::ConsentRequired { code }
+            | Self::Internal { code, .. } => *code,
+        }
+    }
+}

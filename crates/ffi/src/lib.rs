@@ -16,13 +16,17 @@ use bluezone_protocol::keyfile::{TrustedKey, TrustedKeys};
 
 uniffi::setup_scaffolding!("bluezone");
 
+mod download;
 mod driver;
 mod error;
+mod open;
 mod records;
 mod transport;
 
+pub use download::{DownloadCancellation, DownloadEnd, DownloadReport};
 pub use driver::BluezoneDriver;
 pub use error::BluezoneError;
+pub use open::{OpenedTracer, StoreReset, open_tracer};
 pub use records::*;
 pub use transport::{HttpClient, HttpResponse, Notifier};
 
@@ -218,80 +222,4 @@ impl From<CoreError> for BluezoneError {
 #[uniffi::export]
 pub fn testing_panic() -> Result<(), BluezoneError> {
     panic!("deliberate panic for binding tests")
-}
-
-#[cfg(feature = "testing")]
-fn testing_signer() -> Result<bluezone_protocol::keyfile::KeyFileSigner, BluezoneError> {
-    Ok(bluezone_protocol::keyfile::KeyFileSigner {
-        key_id: "test".into(),
-        version: "v1".into(),
-        key: p256::ecdsa::SigningKey::from_slice(&[0x42; 32])
-            .map_err(|e| BluezoneError::internal(&e.to_string()))?,
-    })
-}
-
-/// Test-only: the public key (base64 SPKI) of the fixed signer of `testing_key_file`.
-#[cfg(feature = "testing")]
-#[uniffi::export]
-pub fn testing_signer_public_key() -> Result<String, BluezoneError> {
-    use base64ct::{Base64, Encoding};
-    use p256::pkcs8::EncodePublicKey;
-    let der = testing_signer()?
-        .key
-        .verifying_key()
-        .to_public_key_der()
-        .map_err(|e| BluezoneError::internal(&e.to_string()))?;
-    Ok(Base64::encode_string(der.as_bytes()))
-}
-
-/// Test-only: the 31-byte advert a GAEN phone with `tek` sends at `unix_time`.
-#[cfg(feature = "testing")]
-#[uniffi::export]
-pub fn testing_advert_payload(tek: Vec<u8>, unix_time: i64) -> Result<Vec<u8>, BluezoneError> {
-    let tek = bluezone_protocol::TemporaryExposureKey::from_slice(&tek)
-        .map_err(|e| BluezoneError::invalid(&e.to_string()))?;
-    let keys = tek.derive_keys();
-    let interval = bluezone_protocol::IntervalNumber::from_unix_seconds(unix_time)
-        .map_err(|e| BluezoneError::invalid(&e.to_string()))?;
-    let rpi = keys.rpik.identifier(interval);
-    let aem = keys.aemk.encrypt(&rpi, [0x40, 0xf1, 0, 0]);
-    Ok(bluezone_protocol::Advertisement { rpi, aem }
-        .to_legacy_payload()
-        .to_vec())
-}
-
-/// Test-only: a key file publishing `teks` (valid a full day from `rolling_start`), signed by
-/// the testing signer.
-#[cfg(feature = "testing")]
-#[uniffi::export]
-pub fn testing_key_file(
-    teks: Vec<Vec<u8>>,
-    rolling_start: u32,
-    now: i64,
-) -> Result<Vec<u8>, BluezoneError> {
-    use bluezone_protocol::keyfile::{DiagnosisKey, ExportInfo, ReportType, write_key_file};
-    let keys = teks
-        .into_iter()
-        .map(|t| {
-            Ok(DiagnosisKey {
-                key_data: t
-                    .try_into()
-                    .map_err(|_| BluezoneError::invalid("a TEK is 16 bytes"))?,
-                rolling_start: bluezone_protocol::IntervalNumber::new(rolling_start),
-                rolling_period: bluezone_protocol::RollingPeriod::FULL_DAY,
-                transmission_risk: 0,
-                report_type: ReportType::ConfirmedTest,
-                days_since_onset: Some(0),
-            })
-        })
-        .collect::<Result<Vec<_>, BluezoneError>>()?;
-    let info = ExportInfo {
-        start_timestamp: u64::try_from(now - 3600).unwrap_or(0),
-        end_timestamp: u64::try_from(now).unwrap_or(0),
-        region: "452".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
-    write_key_file(&info, &keys, &testing_signer()?)
-        .map_err(|e| BluezoneError::internal(&e.to_string()))
 }

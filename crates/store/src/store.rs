@@ -192,6 +192,25 @@ impl Store {
         self.rng.is_none()
     }
 
+    /// Deletes the store at `path` for good: the database and the `-wal`, `-shm` and
+    /// `-journal` files SQLite keeps beside it. Files that do not exist are skipped. Call it
+    /// only with no store open on `path` (after [`Store::open`] refused the file, say).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when a file exists but cannot be removed.
+    pub fn remove_files(path: &Path) -> Result<(), StoreError> {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::remove_file(&name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Opens a store that lives in memory only (simulations and tests).
     ///
     /// # Errors

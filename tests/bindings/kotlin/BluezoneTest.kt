@@ -1,9 +1,13 @@
-// The Bluezone core from Kotlin on the JVM, through the generated bindings and JNA, against
-// the real cdylib built with the `testing` feature. Prints `N passed, N failed` last.
+// The Bluezone core from Kotlin on the JVM, through the bindings committed in bindings/kotlin
+// and JNA, against the real cdylib; test data (signed key files, GAEN adverts) from the
+// test-only library bluezone_testing. Prints `N passed, N failed` last.
 // Run by scripts/test-bindings.
 
 import kotlinx.coroutines.runBlocking
 import org.bluezone.core.*
+import org.bluezone.testing.testingAdvertPayload
+import org.bluezone.testing.testingKeyFile
+import org.bluezone.testing.testingSignerPublicKey
 import java.io.File
 
 const val GAEN_SAMPLE_KEY =
@@ -145,16 +149,6 @@ fun testACloseContactIsNotifiedThroughTheKotlinNotifier() = runBlocking {
     }
 }
 
-fun testAPanicInRustIsAnExceptionAndTheProcessLives() {
-    try {
-        testingPanic()
-        throw AssertionError("no exception")
-    } catch (e: InternalException) {
-        // expected
-    }
-    check(tracer().currentAdvertisement().payload.size == 31) { "usable after a panic" }
-}
-
 fun testClosedObjectsRefuseUse() {
     val t = tracer()
     t.close()
@@ -269,21 +263,78 @@ fun testDriverReadsAnIPhoneReportedInTheOverflowArea() {
     }
 }
 
-fun testDriverComesBackAfterAPanic() {
-    tracer().use { t ->
-        val t0 = nowMs()
-        driver(t, at = t0).use { d ->
-            d.handle(t0, DriverEvent.Enable)
-            try {
-                d.testingPanic(t0 + 1_000)
-                throw AssertionError("no error")
-            } catch (e: BluezoneException.Internal) {
-                check(e.code == 90u) { "code ${e.code}" }
-            }
-            val out = d.handle(t0 + 2_000, DriverEvent.Screen(true))
-            check(out.any { it is DriverCommand.StartScan }) { "$out" }
-            check(d.collection().driver.restarts == 1uL) { "restarts" }
-        }
+// --- Storage errors and the reset at launch. ----------------------------------------------
+
+fun withDir(body: (File) -> Unit) {
+    val dir = kotlin.io.path.createTempDirectory("bluezone").toFile()
+    try { body(dir) } finally { dir.deleteRecursively() }
+}
+
+fun testStoreErrorsHaveTheirCodes() = withDir { dir ->
+    val path = File(dir, "bluezone.db").path
+    BluezoneTracer.open(config(), path, ByteArray(32) { 1 }).use { it.currentAdvertisement() }
+    try {
+        BluezoneTracer.open(config(), path, ByteArray(32) { 2 })
+        throw AssertionError("another key opened the store")
+    } catch (e: BluezoneException.Storage) {
+        check(e.code == 20u) { "wrong key: code ${e.code}" }
+    }
+    val damaged = File(dir, "damaged.db").apply { writeBytes("not a database".repeat(200).toByteArray()) }
+    try {
+        BluezoneTracer.open(config(), damaged.path, ByteArray(32) { 1 })
+        throw AssertionError("a damaged file opened")
+    } catch (e: BluezoneException.Storage) {
+        check(e.code == 21u) { "corrupt: code ${e.code}" }
+    }
+}
+
+fun testOpenTracerStartsAfreshWhenTheKeyNoLongerOpensTheStore() = withDir { dir ->
+    val path = File(dir, "bluezone.db").path
+    openTracer(config(), path, ByteArray(32) { 1 }).let { first ->
+        check(first.reset == null) { "a new store was reset: ${first.reset}" }
+        first.tracer.use { it.currentAdvertisement() }
+    }
+    // Restored onto a new phone: the Keystore key stayed on the old one, a new key was made.
+    val again = openTracer(config(), path, ByteArray(32) { 2 })
+    check(again.reset == StoreReset.KEY_NO_LONGER_OPENS_STORE) { "${again.reset}" }
+    again.tracer.use { check(it.currentAdvertisement().payload.size == 31) { "usable" } }
+}
+
+/** A health authority's download server: an index and signed key files. */
+class Authority(private val files: Map<String, ByteArray>, private val onFile: (Int) -> Unit = {}) : HttpClient {
+    val fetched = mutableListOf<String>()
+    override fun post(path: String, body: ByteArray): HttpResponse = throw BluezoneException.Network(30u, "downloads never post")
+    override fun get(path: String): HttpResponse {
+        if (path == "/v1/index.txt") return HttpResponse(200u.toUShort(), files.keys.joinToString("") { "$it\n" }.toByteArray())
+        val name = path.removePrefix("/v1/files/")
+        fetched += name
+        onFile(fetched.size)
+        return HttpResponse(200u.toUShort(), files.getValue(name))
+    }
+}
+
+fun testDownloadAllHonoursCancellationAndSaysWhatToRetry() = runBlocking {
+    val signer = TrustedSigner("test", "v1", testingSignerPublicKey())
+    val now = System.currentTimeMillis() / 1000
+    val files = (0 until 100).associate { i ->
+        "${now - 90_000 + i}-${i.toString().padStart(5, '0')}.zip" to
+            testingKeyFile(listOf(ByteArray(16) { i.toByte() }), ((now / 86400 - 1) * 144).toUInt(), now - 3600)
+    }
+    val config = config().copy(trustedSigners = listOf(signer))
+    BluezoneTracer.open(config, null, ByteArray(32)).use { t ->
+        val cancellation = DownloadCancellation()
+        val cancelling = Authority(files) { n -> if (n == 10) cancellation.cancel() }
+        val report = t.downloadAll(cancelling, cancellation)
+        check(report.end == DownloadEnd.Cancelled) { "${report.end}" }
+        check(report.status.filesMatched == 10u && report.status.filesRemaining == 90u) { "${report.status}" }
+        val rest = t.downloadAll(Authority(files), DownloadCancellation())
+        check(rest.end == DownloadEnd.Done && rest.batches == 2u && rest.status.filesMatched == 90u) { "$rest" }
+        val offline = t.downloadAll(Unreachable(), DownloadCancellation())
+        check(offline.end is DownloadEnd.RetrySoon && (offline.end as DownloadEnd.RetrySoon).code == 30u) { "${offline.end}" }
+    }
+    BluezoneTracer.open(config().copy(trustedSigners = listOf()), null, ByteArray(32)).use { t ->
+        val report = t.downloadAll(Authority(files), DownloadCancellation())
+        check(report.end is DownloadEnd.WaitForNextRun) { "no signer is not retried: ${report.end}" }
     }
 }
 
@@ -294,13 +345,14 @@ fun main(args: Array<String>) {
         ::testErrorsAreTypedWithStableCodes,
         ::testAsyncCallsAndKotlinCallbacks,
         ::testACloseContactIsNotifiedThroughTheKotlinNotifier,
-        ::testAPanicInRustIsAnExceptionAndTheProcessLives,
         ::testClosedObjectsRefuseUse,
         ::testDriverScansAWindowAndStoresItWhenTheAlarmFires,
         ::testDriverPausesWhenBluetoothGoesOffMidWindow,
         ::testDriverRefusesGattReadsPastThePayload,
         ::testDriverReadsAnIPhoneReportedInTheOverflowArea,
-        ::testDriverComesBackAfterAPanic,
+        ::testStoreErrorsHaveTheirCodes,
+        ::testOpenTracerStartsAfreshWhenTheKeyNoLongerOpensTheStore,
+        ::testDownloadAllHonoursCancellationAndSaysWhatToRetry,
     )
     var passed = 0
     var failed = 0

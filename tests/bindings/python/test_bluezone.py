@@ -1,15 +1,19 @@
-"""The Bluezone core from Python, through the generated bindings (QA engineers script with
-these). Runs against the real cdylib built with the `testing` feature; prints
-`N passed, N failed` last. Run by scripts/test."""
+"""The Bluezone core from Python, through the bindings committed in bindings/python (QA
+engineers script with these), against the real cdylib. Test data (signed key files, GAEN
+adverts) comes from the separate test-only library `bluezone_testing`. Prints
+`N passed, N failed` last. Run by scripts/test-bindings."""
 
 import asyncio
 import json
 import os
 import sys
 import time
-import traceback
+import subprocess
+import tempfile
 
 import bluezone as bz
+import bluezone_testing as bzt
+from runner import run_tests
 
 GAEN_SAMPLE_KEY = (
     "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0"
@@ -155,7 +159,7 @@ class Recorder(bz.Notifier):
 
 def test_a_close_contact_is_notified_through_the_python_notifier():
     async def run():
-        signer = bz.TrustedSigner(key_id="test", key_version="v1", public_key=bz.testing_signer_public_key())
+        signer = bz.TrustedSigner(key_id="test", key_version="v1", public_key=bzt.testing_signer_public_key())
         t = bz.BluezoneTracer.open(config(trusted_signers=[signer]), None, bytes(32))
         notifier = Recorder()
         t.set_notifier(notifier)
@@ -166,30 +170,20 @@ def test_a_close_contact_is_notified_through_the_python_notifier():
             start -= 3600
         for scan in range(7):  # 35 minutes, a scan every 5, close (-55 dBm at -15 dBm TX)
             when = start + scan * 300
-            payload = bz.testing_advert_payload(f0, when)
+            payload = bzt.testing_advert_payload(f0, when)
             t.record_sightings([
                 bz.Sighting(advert=bz.Advert.RAW_ADVERTISING_DATA(bytes=payload), rssi=-55, time=when + k, scan_window=scan)
                 for k in range(3)
             ])
         day_start = (start // 86400) * 144
-        status = await t.process_key_files([bz.testing_key_file([f0], day_start, now)])
+        status = await t.process_key_files([bzt.testing_key_file([f0], day_start, now)])
         assert status.notify and status.newly_notified, status
         assert len(notifier.calls) == 1 and notifier.calls[0].notify
         assert status.days and status.days[0].weighted_minutes >= 15
-        again = await t.process_key_files([bz.testing_key_file([f0], day_start, now)])
+        again = await t.process_key_files([bzt.testing_key_file([f0], day_start, now)])
         assert again.notify and not again.newly_notified and len(notifier.calls) == 1
 
     asyncio.run(run())
-
-
-def test_a_panic_in_rust_is_an_exception_and_the_process_lives():
-    try:
-        bz.testing_panic()
-        raise AssertionError("no exception")
-    except bz.InternalError:
-        pass
-    # Still usable afterwards.
-    assert len(tracer().current_advertisement().payload) == 31
 
 
 # --- The phone driver: scripted event traces in, commands out. ---------------------------
@@ -231,7 +225,7 @@ def heard(device, advert_bytes, rssi=-60, apple_overflow=False):
 
 
 def other_phone(tek_byte, at_ms):
-    return bz.testing_advert_payload(bytes([tek_byte] * 16), at_ms // 1000)
+    return bzt.testing_advert_payload(bytes([tek_byte] * 16), at_ms // 1000)
 
 
 def test_driver_scans_a_window_and_stores_what_it_heard_when_it_ends():
@@ -341,7 +335,7 @@ def test_driver_reads_a_backgrounded_iphone_and_stores_its_payload():
     assert (gatt.reads_started, gatt.reads_succeeded, gatt.reads_failed, gatt.not_ours) == (2, 1, 1, 1), gatt
 
 
-def test_driver_settings_and_a_panic_inside_it():
+def test_driver_settings():
     t = tracer()
     t0 = now_ms()
     quiet = bz.DriverSettings(gatt_enabled=False, scan_window_ms=8_000)
@@ -353,54 +347,147 @@ def test_driver_settings_and_a_panic_inside_it():
         raise AssertionError("a 10 ms window was accepted")
     except bz.BluezoneError.InvalidInput as e:
         assert e.code == 11, e
-    try:
-        d.testing_panic(t0 + 1_000)
-        raise AssertionError("no error")
-    except bz.BluezoneError.Internal as e:
-        assert e.code == 90, e
-    # Reopened from its saved state and restarted: collecting again at the next event.
-    out = d.handle(t0 + 2_000, bz.DriverEvent.SCREEN(on=True))
-    assert {"START_SCAN", "START_ADVERTISING"} <= set(kinds(out)), kinds(out)
-    assert d.collection().driver.restarts == 1
 
 
-def main():
-    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-    passed = failed = 0
-    for test in tests:
+# --- Storage errors and the reset at launch. ----------------------------------------------
+
+def file_tracer(path, key_byte):
+    return bz.BluezoneTracer.open(config(), path, bytes([key_byte] * 32))
+
+
+def test_store_errors_have_their_codes_wrong_key_corrupt():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "bluezone.db")
+        file_tracer(path, 1).current_advertisement()
         try:
-            test()
-            passed += 1
-            print(f"ok   {test.__name__}")
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL {test.__name__}")
-            traceback.print_exc()
-    print(f"{passed} passed, {failed} failed")
-    wait_for_core_threads()
-    return 1 if failed else 0
-
-
-def wait_for_core_threads(timeout=5.0):
-    """Lets the core's worker threads leave Python before the interpreter shuts down.
-
-    A worker that completes an awaited call wakes the event loop from its own thread
-    (`call_soon_threadsafe`, which releases the GIL while it writes to the loop's socket).
-    The loop can finish the script in that window; if the interpreter is already finalizing
-    when the worker takes the GIL back, CPython (before 3.14) ends that thread with
-    `pthread_exit`, and unwinding a Rust thread that way aborts the process. Scripts that
-    exit right after their last call should wait the same way (Linux: thread names in /proc).
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+            file_tracer(path, 2)
+            raise AssertionError("another key opened the store")
+        except bz.BluezoneError.Storage as e:
+            assert e.code == 20, e
+        damaged = os.path.join(d, "damaged.db")
+        with open(damaged, "wb") as f:
+            f.write(b"this is not a database" * 100)
         try:
-            names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
-        except OSError:
-            return
-        if "bluezone-work" not in names:
-            return
-        time.sleep(0.01)
+            file_tracer(damaged, 1)
+            raise AssertionError("a damaged file opened")
+        except bz.BluezoneError.Storage as e:
+            assert e.code == 21, e
+
+
+FILL_THE_DISK = """
+import os, sys, time
+sys.path[:0] = sys.argv[2].split(os.pathsep)
+import bluezone as bz
+import bluezone_testing as bzt
+config = bz.BluezoneConfig(tx_power_dbm=-15, rssi_correction_db=0, trusted_signers=[], upload_public_key=None)
+t = bz.BluezoneTracer.open(config, os.path.join(sys.argv[1], "bluezone.db"), bytes(32))
+now = int(time.time())
+try:
+    for i in range(20000):
+        t.record_sightings([
+            bz.Sighting(advert=bz.Advert.RAW_ADVERTISING_DATA(bytes=bzt.testing_advert_payload(os.urandom(16), now)),
+                        rssi=-60, time=now - i, scan_window=i)
+            for _ in range(50)])
+    print("never full")
+except bz.BluezoneError.Storage as e:
+    print(e.code)
+"""
+
+
+def test_a_full_disk_is_storage_code_22():
+    # A 256 KiB tmpfs in a private mount namespace (unshare: no root needed where user
+    # namespaces are allowed, as on Debian).
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "fill.py")
+        with open(script, "w") as f:
+            f.write(FILL_THE_DISK)
+        disk = os.path.join(d, "disk")
+        os.mkdir(disk)
+        shell = 'mount -t tmpfs -o size=256k tmpfs "$1" && exec python3 "$2" "$1" "$3"'
+        out = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", shell, "sh", disk, script, os.pathsep.join(sys.path)],
+            capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "22", (out.stdout, out.stderr[-2000:])
+
+
+def test_open_tracer_starts_afresh_when_the_key_no_longer_opens_the_store():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "bluezone.db")
+        first = bz.open_tracer(config(), path, bytes([1] * 32))
+        assert first.reset is None
+        first.tracer.current_advertisement()
+        # Restored onto a new phone: the platform made a new key.
+        again = bz.open_tracer(config(), path, bytes([2] * 32))
+        assert again.reset == bz.StoreReset.KEY_NO_LONGER_OPENS_STORE, again.reset
+        assert len(again.tracer.current_advertisement().payload) == 31
+        damaged_path = os.path.join(d, "damaged.db")
+        with open(damaged_path, "wb") as f:
+            f.write(b"this is not a database" * 100)
+        damaged = bz.open_tracer(config(), damaged_path, bytes([2] * 32))
+        assert damaged.reset == bz.StoreReset.UNREADABLE, damaged.reset
+        try:
+            bz.open_tracer(config(), path, b"short")
+            raise AssertionError("a short key was accepted")
+        except bz.BluezoneError.InvalidInput as e:
+            assert e.code == 10
+
+
+# --- The download job's call. ------------------------------------------------------------
+
+class Authority(bz.HttpClient):
+    """A health authority's download server: an index and signed key files."""
+
+    def __init__(self, files, index_status=200, on_file=None):
+        self.files = files
+        self.index_status = index_status
+        self.on_file = on_file
+        self.fetched = []
+
+    def post(self, path, body):
+        raise bz.BluezoneError.Network(code=30, reason="downloads never post")
+
+    def get(self, path):
+        if path == "/v1/index.txt":
+            body = "".join(name + "\n" for name in self.files).encode()
+            return bz.HttpResponse(status=self.index_status, body=body if self.index_status == 200 else b"{}")
+        name = path.removeprefix("/v1/files/")
+        self.fetched.append(name)
+        if self.on_file:
+            self.on_file(len(self.fetched))
+        return bz.HttpResponse(status=200, body=self.files[name])
+
+
+def test_download_all_takes_every_batch_honours_cancellation_and_says_what_to_retry():
+    async def run():
+        signer = bz.TrustedSigner(key_id="test", key_version="v1", public_key=bzt.testing_signer_public_key())
+        now = int(time.time())
+        files = {f"{now - 90000 + i}-{i:05}.zip": bzt.testing_key_file([bytes([i % 256] * 16)], (now // 86400 - 1) * 144, now - 3600 * (i % 20))
+                 for i in range(150)}
+        t = bz.BluezoneTracer.open(config(trusted_signers=[signer]), None, bytes(32))
+
+        cancellation = bz.DownloadCancellation()
+        server = Authority(files, on_file=lambda n: cancellation.cancel() if n == 20 else None)
+        report = await t.download_all(server, cancellation)
+        assert report.end == bz.DownloadEnd.CANCELLED(), report.end
+        assert report.status.files_matched == 20 and report.status.files_remaining == 130, report.status
+
+        server = Authority(files)
+        report = await t.download_all(server, bz.DownloadCancellation())
+        assert report.end == bz.DownloadEnd.DONE(), report.end
+        assert report.batches == 3 and report.status.files_matched == 130, report
+        assert sorted(server.fetched) == sorted(files)[20:], "each file fetched once"
+
+        report = await t.download_all(Unreachable(), bz.DownloadCancellation())
+        assert isinstance(report.end, bz.DownloadEnd.RETRY_SOON) and report.end.code == 30, report.end
+        report = await t.download_all(Authority(files, index_status=404), bz.DownloadCancellation())
+        assert isinstance(report.end, bz.DownloadEnd.WAIT_FOR_NEXT_RUN) and report.end.code == 40, report.end
+        unsigned = bz.BluezoneTracer.open(config(trusted_signers=[]), None, bytes(32))
+        report = await unsigned.download_all(Authority(files), bz.DownloadCancellation())
+        assert isinstance(report.end, bz.DownloadEnd.WAIT_FOR_NEXT_RUN) and report.end.code == 13, report.end
+
+    asyncio.run(run())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals()))

@@ -732,6 +732,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_bluezone_ffi_checksum_func_open_tracer(
+    ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_current_advertisement(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_delete_all_data(
@@ -754,6 +756,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code(
     ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled(
+    ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics(
@@ -773,6 +781,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bluezone_ffi_checksum_method_notifier_exposure_detected(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_constructor_downloadcancellation_new(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new(
     ): Int
@@ -826,6 +836,18 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_verify_code(`ptr`: Long,`http`: Long,`code`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all(`ptr`: Long,`http`: Long,`cancellation`: Long,
+    ): Long
+    external fun uniffi_bluezone_ffi_fn_clone_downloadcancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bluezone_ffi_fn_free_downloadcancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bluezone_ffi_fn_constructor_downloadcancellation_new(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bluezone_ffi_fn_method_downloadcancellation_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bluezone_ffi_fn_method_downloadcancellation_is_cancelled(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_bluezone_ffi_fn_clone_bluezonedriver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bluezone_ffi_fn_free_bluezonedriver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -862,6 +884,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bluezone_ffi_fn_method_notifier_exposure_detected(`ptr`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bluezone_ffi_fn_func_open_tracer(`config`: RustBuffer.ByValue,`storagePath`: RustBuffer.ByValue,`masterKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun ffi_bluezone_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_bluezone_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -981,6 +1005,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_bluezone_ffi_checksum_func_open_tracer() and 0xFFFF) != 40304) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_current_advertisement() and 0xFFFF) != 60448) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1014,6 +1041,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() and 0xFFFF) != 7707) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all() and 0xFFFF) != 54094) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel() and 0xFFFF) != 44418) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled() and 0xFFFF) != 58491) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() and 0xFFFF) != 11848) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1042,6 +1078,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_constructor_bluezonetracer_open() and 0xFFFF) != 52263) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_constructor_downloadcancellation_new() and 0xFFFF) != 64622) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() and 0xFFFF) != 12163) {
@@ -2126,6 +2165,15 @@ public interface BluezoneTracerInterface {
      */
     suspend fun `verifyCode`(`http`: HttpClient, `code`: kotlin.String): VerifiedCode
     
+    /**
+     * The download job's work: downloads and processes every new key file through `http`,
+     * batch after batch, until the server lists nothing new or `cancellation` is set. Never
+     * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
+     * The platform's job only carries that out (and posts the notification when
+     * `status.newly_notified`).
+     */
+    suspend fun `downloadAll`(`http`: HttpClient, `cancellation`: DownloadCancellation): DownloadReport
+    
     companion object
 }
 
@@ -2458,6 +2506,35 @@ open class BluezoneTracer: Disposable, AutoCloseable, BluezoneTracerInterface
     }
 
     
+    /**
+     * The download job's work: downloads and processes every new key file through `http`,
+     * batch after batch, until the server lists nothing new or `cancellation` is set. Never
+     * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
+     * The platform's job only carries that out (and posts the notification when
+     * `status.newly_notified`).
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `downloadAll`(`http`: HttpClient, `cancellation`: DownloadCancellation) : DownloadReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all(
+                uniffiHandle,
+                
+        FfiConverterTypeHttpClient.lower(`http`),
+        FfiConverterTypeDownloadCancellation.lower(`cancellation`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDownloadReport.lift(it) },
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
 
     
 
@@ -2508,6 +2585,308 @@ public object FfiConverterTypeBluezoneTracer: FfiConverter<BluezoneTracer, Long>
     override fun allocationSize(value: BluezoneTracer) = 8UL
 
     override fun write(value: BluezoneTracer, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
+ * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
+ * file and between batches.
+ */
+public interface DownloadCancellationInterface {
+    
+    /**
+     * Asks the download to stop as soon as it can; what it processed is kept.
+     */
+    fun `cancel`()
+    
+    /**
+     * Whether [`DownloadCancellation::cancel`] was called.
+     */
+    fun `isCancelled`(): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
+ * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
+ * file and between batches.
+ */
+open class DownloadCancellation: Disposable, AutoCloseable, DownloadCancellationInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A flag not set.
+     */
+    constructor() :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_constructor_downloadcancellation_new(
+    
+        _status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bluezone_ffi_fn_free_downloadcancellation(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bluezone_ffi_fn_clone_downloadcancellation(handle, status)
+        }
+    }
+
+    
+    /**
+     * Asks the download to stop as soon as it can; what it processed is kept.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Whether [`DownloadCancellation::cancel`] was called.
+     */override fun `isCancelled`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_downloadcancellation_is_cancelled(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadCancellation: FfiConverter<DownloadCancellation, Long> {
+    override fun lower(value: DownloadCancellation): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): DownloadCancellation {
+        return DownloadCancellation(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): DownloadCancellation {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DownloadCancellation) = 8UL
+
+    override fun write(value: DownloadCancellation, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3677,6 +4056,62 @@ public object FfiConverterTypeDiagnostics: FfiConverterRustBuffer<Diagnostics> {
 
 
 /**
+ * What a download run did.
+ */
+data class DownloadReport (
+    /**
+     * The batches together. Post the exposure notification when `newly_notified` is true,
+     * whatever [`DownloadReport::end`] says.
+     */
+    var `status`: ExposureStatus
+    , 
+    /**
+     * Batches that completed.
+     */
+    var `batches`: kotlin.UInt
+    , 
+    /**
+     * What to tell the scheduler.
+     */
+    var `end`: DownloadEnd
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadReport: FfiConverterRustBuffer<DownloadReport> {
+    override fun read(buf: ByteBuffer): DownloadReport {
+        return DownloadReport(
+            FfiConverterTypeExposureStatus.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeDownloadEnd.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DownloadReport) = (
+            FfiConverterTypeExposureStatus.allocationSize(value.`status`) +
+            FfiConverterUInt.allocationSize(value.`batches`) +
+            FfiConverterTypeDownloadEnd.allocationSize(value.`end`)
+    )
+
+    override fun write(value: DownloadReport, buf: ByteBuffer) {
+            FfiConverterTypeExposureStatus.write(value.`status`, buf)
+            FfiConverterUInt.write(value.`batches`, buf)
+            FfiConverterTypeDownloadEnd.write(value.`end`, buf)
+    }
+}
+
+
+
+/**
  * What the driver has done since it was created.
  */
 data class DriverCounters (
@@ -4402,6 +4837,64 @@ public object FfiConverterTypeNearbyCount: FfiConverterRustBuffer<NearbyCount> {
             FfiConverterUInt.write(value.`near`, buf)
             FfiConverterUInt.write(value.`mid`, buf)
             FfiConverterUInt.write(value.`far`, buf)
+    }
+}
+
+
+
+/**
+ * A tracer opened at launch, and whether its store had to be started afresh.
+ */
+data class OpenedTracer (
+    /**
+     * The tracer.
+     */
+    var `tracer`: BluezoneTracer
+    , 
+    /**
+     * `Some`: the old store could never be read again and was deleted. Tell the person
+     * that their exposure history on this phone starts now, and ask them to turn exposure
+     * notifications on again (collection is off in a new store).
+     */
+    var `reset`: StoreReset?
+    
+): Disposable{
+    
+
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`tracer`,
+        this.`reset`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOpenedTracer: FfiConverterRustBuffer<OpenedTracer> {
+    override fun read(buf: ByteBuffer): OpenedTracer {
+        return OpenedTracer(
+            FfiConverterTypeBluezoneTracer.read(buf),
+            FfiConverterOptionalTypeStoreReset.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OpenedTracer) = (
+            FfiConverterTypeBluezoneTracer.allocationSize(value.`tracer`) +
+            FfiConverterOptionalTypeStoreReset.allocationSize(value.`reset`)
+    )
+
+    override fun write(value: OpenedTracer, buf: ByteBuffer) {
+            FfiConverterTypeBluezoneTracer.write(value.`tracer`, buf)
+            FfiConverterOptionalTypeStoreReset.write(value.`reset`, buf)
     }
 }
 
@@ -5373,6 +5866,154 @@ public object FfiConverterTypeCollectionState : FfiConverterRustBuffer<Collectio
             is CollectionState.Paused -> {
                 buf.putInt(3)
                 FfiConverterTypePauseReason.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * How a download run ended, as the platform's job reports it to its scheduler.
+ */
+sealed class DownloadEnd {
+    
+    /**
+     * Everything new was processed: the job succeeded.
+     */
+    object Done : DownloadEnd()
+    
+    
+    /**
+     * The job was cancelled; what was processed is kept and the next run goes on.
+     */
+    object Cancelled : DownloadEnd()
+    
+    
+    /**
+     * A passing failure (network, server busy, disk full): retry with back-off.
+     */
+    data class RetrySoon(
+        /**
+         * The [`BluezoneError`] code (30 network, 40/41 server, 22 storage full, ...).
+         */
+        val `code`: kotlin.UInt, 
+        /**
+         * What failed (log-safe).
+         */
+        val `reason`: kotlin.String) : DownloadEnd()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Retrying cannot help before something changes (no trusted signer configured, a store
+     * the key does not open, the server refusing this client): report failure to the
+     * scheduler and wait for the next periodic run; never retry in a loop.
+     */
+    data class WaitForNextRun(
+        /**
+         * The [`BluezoneError`] code.
+         */
+        val `code`: kotlin.UInt, 
+        /**
+         * What failed (log-safe).
+         */
+        val `reason`: kotlin.String) : DownloadEnd()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadEnd : FfiConverterRustBuffer<DownloadEnd>{
+    override fun read(buf: ByteBuffer): DownloadEnd {
+        return when(buf.getInt()) {
+            1 -> DownloadEnd.Done
+            2 -> DownloadEnd.Cancelled
+            3 -> DownloadEnd.RetrySoon(
+                FfiConverterUInt.read(buf),
+                FfiConverterString.read(buf),
+                )
+            4 -> DownloadEnd.WaitForNextRun(
+                FfiConverterUInt.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: DownloadEnd): ULong = when(value) {
+        is DownloadEnd.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DownloadEnd.Cancelled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is DownloadEnd.RetrySoon -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+        is DownloadEnd.WaitForNextRun -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: DownloadEnd, buf: ByteBuffer) {
+        when(value) {
+            is DownloadEnd.Done -> {
+                buf.putInt(1)
+                Unit
+            }
+            is DownloadEnd.Cancelled -> {
+                buf.putInt(2)
+                Unit
+            }
+            is DownloadEnd.RetrySoon -> {
+                buf.putInt(3)
+                FfiConverterUInt.write(value.`code`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DownloadEnd.WaitForNextRun -> {
+                buf.putInt(4)
+                FfiConverterUInt.write(value.`code`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -6690,6 +7331,50 @@ public object FfiConverterTypeScanMode: FfiConverterRustBuffer<ScanMode> {
 
 
 
+/**
+ * Why the store was deleted and started afresh.
+ */
+
+enum class StoreReset {
+    
+    /**
+     * The master key does not open the store: the app's data was restored onto another
+     * phone, or the platform's key was lost or invalidated.
+     */
+    KEY_NO_LONGER_OPENS_STORE,
+    /**
+     * The store was damaged, or was not a Bluezone store.
+     */
+    UNREADABLE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreReset: FfiConverterRustBuffer<StoreReset> {
+    override fun read(buf: ByteBuffer) = try {
+        StoreReset.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: StoreReset) = 4UL
+
+    override fun write(value: StoreReset, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -7046,6 +7731,38 @@ public object FfiConverterOptionalTypeNearbyCount: FfiConverterRustBuffer<Nearby
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeStoreReset: FfiConverterRustBuffer<StoreReset?> {
+    override fun read(buf: ByteBuffer): StoreReset? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeStoreReset.read(buf)
+    }
+
+    override fun allocationSize(value: StoreReset?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeStoreReset.allocationSize(value)
+        }
+    }
+
+    override fun write(value: StoreReset?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeStoreReset.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
     override fun read(buf: ByteBuffer): List<kotlin.UInt> {
         val len = buf.getInt()
@@ -7298,5 +8015,26 @@ public object FfiConverterSequenceTypeDriverCommand: FfiConverterRustBuffer<List
 
 
 
+
+        /**
+         * What an app calls at launch (off the main thread): opens the tracer on the database
+         * file at `storage_path` with the platform-held 32-byte `master_key`. A store the key
+         * no longer opens, or a damaged one, is deleted and replaced by an empty one, and
+         * [`OpenedTracer::reset`] says so. Anything else (a full disk, a store written by a
+         * newer app version, an invalid configuration) is an error and the file is kept.
+         */
+    @Throws(BluezoneException::class) fun `openTracer`(`config`: BluezoneConfig, `storagePath`: kotlin.String, `masterKey`: kotlin.ByteArray): OpenedTracer {
+            return FfiConverterTypeOpenedTracer.lift(
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_func_open_tracer(
+    
+        
+        FfiConverterTypeBluezoneConfig.lower(`config`),
+        FfiConverterString.lower(`storagePath`),
+        FfiConverterByteArray.lower(`masterKey`),_status)
+}
+    )
+    }
+    
 
 

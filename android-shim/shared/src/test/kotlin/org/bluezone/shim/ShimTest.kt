@@ -14,7 +14,7 @@ import org.bluezone.core.ReadFailure
 import org.bluezone.core.RestartReason
 import org.bluezone.core.ScanFilters
 import org.bluezone.core.ScanMode
-import org.bluezone.core.testingAdvertPayload
+import org.bluezone.testing.testingAdvertPayload
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.atomic.AtomicInteger
 

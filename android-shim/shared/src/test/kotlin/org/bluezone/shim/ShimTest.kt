@@ -15,6 +15,28 @@ import org.bluezone.core.RestartReason
 import org.bluezone.core.ScanFilters
 import org.bluezone.core.ScanMode
 import org.bluezone.testing.testingAdvertPayload
+import org.bluezone.testing.testingKeyFile
+import org.bluezone.testing.testingSignerPublicKey
+import org.bluezone.core.Advert
+import org.bluezone.core.BluezoneException
+import org.bluezone.core.DownloadEnd
+import org.bluezone.core.HttpResponse
+import org.bluezone.core.Sighting
+import org.bluezone.core.StoreReset
+import org.bluezone.core.TrustedSigner
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.runBlocking
+import java.io.File
+import java.security.GeneralSecurityException
+import java.util.concurrent.ExecutionException
+import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
+import javax.crypto.Cipher
+import javax.crypto.KeyGenerator
+import javax.crypto.SecretKey
+import javax.crypto.spec.GCMParameterSpec
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.atomic.AtomicInteger
 
@@ -238,6 +260,173 @@ fun testAndroidValuesTranslateOneToOne() {
     check(facts.events() == listOf(DriverEvent.Permission(false), DriverEvent.Screen(true), DriverEvent.PowerSave(false), DriverEvent.BluetoothAudio(true))) { "${facts.events()}" }
 }
 
+
+// --- Master key, opening the tracer, downloads -------------------------------------------
+
+/** Stands in for the Android Keystore: AES-GCM under a key held in memory. */
+class MemoryKeystore : KeyWrapper {
+    private var key: SecretKey? = KeyGenerator.getInstance("AES").apply { init(256) }.generateKey()
+    override fun wrap(key: ByteArray): ByteArray {
+        val cipher = Cipher.getInstance("AES/GCM/NoPadding")
+        cipher.init(Cipher.ENCRYPT_MODE, checkNotNull(this.key))
+        return cipher.iv + cipher.doFinal(key)
+    }
+    override fun unwrap(wrapped: ByteArray): ByteArray {
+        val key = this.key ?: throw java.security.KeyStoreException("no key")
+        val cipher = Cipher.getInstance("AES/GCM/NoPadding")
+        cipher.init(Cipher.DECRYPT_MODE, key, GCMParameterSpec(128, wrapped, 0, 12))
+        return cipher.doFinal(wrapped, 12, wrapped.size - 12)
+    }
+    override fun destroy() { key = null }
+}
+
+fun <T> withDir(body: (File) -> T): T {
+    val dir = kotlin.io.path.createTempDirectory("bluezone-shim").toFile()
+    try { return body(dir) } finally { dir.deleteRecursively() }
+}
+
+fun testTheMasterKeyIsKeptAndReplacedWhenItNoLongerUnwraps() = withDir { dir ->
+    val file = File(dir, "no_backup/bluezone-key.wrapped")
+    val phone = MemoryKeystore()
+    val first = MasterKeys(file, phone).load()
+    check(!first.replacedUnreadable && first.bytes.size == 32) { "$first" }
+    check(MasterKeys(file, phone).load().bytes.contentEquals(first.bytes)) { "the same key at the next launch" }
+    check(!first.toString().contains(first.bytes[0].toString(16))) { "no key bytes in toString" }
+    // Restored onto a new phone: the file came along, the Keystore key did not.
+    val logs = mutableListOf<String>()
+    val newPhone = MemoryKeystore()
+    val replaced = MasterKeys(file, newPhone, log = { logs += it }).load()
+    check(replaced.replacedUnreadable && !replaced.bytes.contentEquals(first.bytes)) { "$replaced" }
+    check(logs.single().contains("AEADBadTagException")) { "$logs" }
+    val next = MasterKeys(file, newPhone).load()
+    check(!next.replacedUnreadable && next.bytes.contentEquals(replaced.bytes)) { "no reset loop" }
+    // The Keystore key deleted (the person cleared credentials): also replaced, never a crash.
+    newPhone.destroy()
+    check(MasterKeys(file, MemoryKeystore()).load().replacedUnreadable) { "a missing Keystore key" }
+}
+
+fun config(signers: List<TrustedSigner> = listOf()) = BluezoneConfig((-15).toByte(), 0.toByte(), signers, null)
+
+fun testTheTracerOpensOffTheCallersThreadAndAStoreRestoredElsewhereStartsAfresh() = withDir { dir ->
+    val db = File(dir, "no_backup/bluezone.db")
+    val keyFile = File(dir, "no_backup/bluezone-key.wrapped")
+    val core = Executors.newSingleThreadExecutor { Thread(it, "bluezone-core") }
+    try {
+        val phone = MemoryKeystore()
+        var thread: String? = null
+        val opener = TracerOpener(config(), db, MasterKeys(keyFile, object : KeyWrapper by phone {
+            override fun wrap(key: ByteArray): ByteArray { thread = Thread.currentThread().name; return phone.wrap(key) }
+        }), core)
+        val first = opener.opened.get(30, TimeUnit.SECONDS)
+        check(first.reset == null && thread == "bluezone-core") { "${first.reset} on $thread" }
+        first.tracer.close()
+
+        val restored = TracerOpener(config(), db, MasterKeys(keyFile, MemoryKeystore()), core).opened.get(30, TimeUnit.SECONDS)
+        check(restored.reset == StoreReset.KEY_NO_LONGER_OPENS_STORE) { "${restored.reset}" }
+        check(restored.tracer.currentAdvertisement().payload.size == 31) { "usable afresh" }
+        restored.tracer.close()
+
+        // A failure that is no reason to delete anything is reported, not thrown at launch.
+        val blocked = File(dir, "blocked.db").apply { mkdirs(); File(this, "keep").writeText("x") }
+        try {
+            TracerOpener(config(), blocked, MasterKeys(keyFile, MemoryKeystore()), core).opened.get(30, TimeUnit.SECONDS)
+            throw AssertionError("a directory opened as a store")
+        } catch (e: ExecutionException) {
+            check(e.cause is BluezoneException.Storage) { "${e.cause}" }
+            check(File(blocked, "keep").exists()) { "nothing deleted" }
+        }
+    } finally {
+        core.shutdown()
+    }
+}
+
+/** A health authority's download server; `gate` (if set) holds each file request. */
+class Authority(private val files: Map<String, ByteArray>, private val gate: CountDownLatch? = null) : CancellableHttpClient {
+    val fetched = AtomicInteger()
+    @Volatile var cancelled = false
+    override fun post(path: String, body: ByteArray): HttpResponse = throw BluezoneException.Network(30u, "downloads never post")
+    override fun get(path: String): HttpResponse {
+        if (cancelled) throw BluezoneException.Network(30u, "Canceled")
+        if (path == "/v1/index.txt") return HttpResponse(200u.toUShort(), files.keys.joinToString("") { "$it\n" }.toByteArray())
+        fetched.incrementAndGet()
+        gate?.await(30, TimeUnit.SECONDS)
+        if (cancelled) throw BluezoneException.Network(30u, "Canceled")
+        return HttpResponse(200u.toUShort(), files.getValue(path.removePrefix("/v1/files/")))
+    }
+    override fun cancelAll() { cancelled = true; gate?.countDown() }
+}
+
+fun testTheDownloadJobNotifiesOnceAndAnswersTheScheduler() = runBlocking {
+    val f0 = ByteArray(16) { 0xF0.toByte() }
+    val now = System.currentTimeMillis() / 1000
+    var start = now - 2 * 3600
+    if (start % 86400 > 86400 - 3600) start -= 3600
+    val signer = TrustedSigner("test", "v1", testingSignerPublicKey())
+    val tracer = BluezoneTracer.open(config(listOf(signer)), null, ByteArray(32))
+    for (scan in 0 until 7) {
+        val time = start + scan * 300
+        val advert = Advert.RawAdvertisingData(testingAdvertPayload(f0, time))
+        tracer.recordSightings((0 until 3).map { Sighting(advert, (-55).toShort(), time + it, scan.toULong()) })
+    }
+    val dayStart = ((start / 86400) * 144).toUInt()
+    val files = (0 until 70).associate { i ->
+        "${now - 7200 + i}-${i.toString().padStart(5, '0')}.zip" to
+            testingKeyFile(listOf(if (i == 66) f0 else ByteArray(16) { i.toByte() }), dayStart, now)
+    }
+    var notified = 0
+    check(DownloadJob.run(tracer, Authority(files)) { notified++ } == JobResult.SUCCESS) { "done" }
+    check(notified == 1) { "the exposure in the second batch is notified once: $notified" }
+    check(DownloadJob.run(tracer, Authority(files)) { notified++ } == JobResult.SUCCESS && notified == 1) { "again" }
+    val offline = object : CancellableHttpClient by Authority(files) {
+        override fun get(path: String): HttpResponse = throw BluezoneException.Network(30u, "UnknownHostException")
+    }
+    check(DownloadJob.run(tracer, offline) {} == JobResult.RETRY) { "offline is retried" }
+    val unsigned = BluezoneTracer.open(config(), null, ByteArray(32))
+    check(DownloadJob.run(unsigned, Authority(files)) {} == JobResult.FAILURE) { "no signer waits for the next run" }
+    check(DownloadJob.resultOf(DownloadEnd.Cancelled) == JobResult.RETRY) { "cancelled" }
+    tracer.close()
+    unsigned.close()
+}
+
+fun testACancelledDownloadJobAbortsTheRequestAndStops() = runBlocking {
+    val now = System.currentTimeMillis() / 1000
+    val signer = TrustedSigner("test", "v1", testingSignerPublicKey())
+    val tracer = BluezoneTracer.open(config(listOf(signer)), null, ByteArray(32))
+    val files = (0 until 10).associate { i ->
+        "${now - 7200 + i}-${i.toString().padStart(5, '0')}.zip" to
+            testingKeyFile(listOf(ByteArray(16) { i.toByte() }), ((now / 86400) * 144).toUInt(), now)
+    }
+    val gate = CountDownLatch(1)
+    val server = Authority(files, gate)
+    val job = async(Dispatchers.Default) { DownloadJob.run(tracer, server) {} }
+    while (server.fetched.get() == 0) Thread.sleep(5)
+    job.cancel() // WorkManager stopped the job while the first file was on its way
+    try {
+        job.await()
+        throw AssertionError("not cancelled")
+    } catch (e: CancellationException) {
+        // expected
+    }
+    check(server.cancelled) { "the request in flight was aborted" }
+    Thread.sleep(200)
+    check(server.fetched.get() == 1) { "no file asked for after the cancellation: ${server.fetched.get()}" }
+    tracer.close()
+}
+
+fun testStatusMessages() {
+    val rig = Rig()
+    try {
+        check(StatusMessage.of(rig.driver.status()) == StatusMessage.OFF) { "a new driver is off" }
+        rig.loop.start(RestartReason.PROCESS_RESTART, rig.facts(BluetoothState.OFF))
+        rig.loop.send(DriverEvent.Enable)
+        check(StatusMessage.of(rig.driver.status()) == StatusMessage.BLUETOOTH_OFF) { "${rig.driver.status()}" }
+        rig.loop.send(DriverEvent.Bluetooth(BluetoothState.ON))
+        check(StatusMessage.of(rig.driver.status()) == StatusMessage.ON) { "${rig.driver.status()}" }
+    } finally {
+        rig.close()
+    }
+}
+
 fun main() {
     val tests = listOf(
         ::testAWindowRunsThroughTheExecutorAndIsStoredWhenItsAlarmFires,
@@ -247,6 +436,11 @@ fun main() {
         ::testEventsSentFromInsideACommandWaitForTheCommandsBeforeThem,
         ::testSendersOnManyThreadsNeverOverlap,
         ::testAndroidValuesTranslateOneToOne,
+        ::testTheMasterKeyIsKeptAndReplacedWhenItNoLongerUnwraps,
+        ::testTheTracerOpensOffTheCallersThreadAndAStoreRestoredElsewhereStartsAfresh,
+        ::testTheDownloadJobNotifiesOnceAndAnswersTheScheduler,
+        ::testACancelledDownloadJobAbortsTheRequestAndStops,
+        ::testStatusMessages,
     )
     var passed = 0
     var failed = 0

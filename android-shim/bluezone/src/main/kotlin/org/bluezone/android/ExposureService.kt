@@ -49,7 +49,6 @@ import org.bluezone.core.BluezoneDriver
 import org.bluezone.core.CollectionState
 import org.bluezone.core.CollectionStatus
 import org.bluezone.core.DriverEvent
-import org.bluezone.core.PauseReason
 import org.bluezone.core.Platform
 import org.bluezone.core.ReadFailure
 import org.bluezone.core.RestartReason
@@ -59,6 +58,10 @@ import org.bluezone.shim.AndroidValues
 import org.bluezone.shim.DriverLoop
 import org.bluezone.shim.PlatformFacts
 import org.bluezone.shim.RadioExecutor
+import org.bluezone.shim.StatusMessage
+import org.bluezone.core.NearbyCount
+import kotlinx.coroutines.suspendCancellableCoroutine
+import kotlin.coroutines.resume
 import java.security.SecureRandom
 import java.util.UUID
 import java.util.concurrent.ConcurrentHashMap
@@ -99,12 +102,27 @@ class ExposureService : Service(), RadioExecutor {
         wakeLock = power.newWakeLock(PowerManager.PARTIAL_WAKE_LOCK, "bluezone:radio").apply {
             setReferenceCounted(false)
         }
-        driver = BluezoneDriver(
-            Bluezone.tracer(), Platform.ANDROID, Bluezone.driverSettings,
-            SecureRandom().nextLong().toULong(), System.currentTimeMillis(),
-        )
-        loop = DriverLoop(driver, this, onError = { Log.w(TAG, "driver: $it") })
+        // The driver is made on its own thread: opening it reads the store (never on main).
+        handler.post {
+            try {
+                driver = BluezoneDriver(
+                    Bluezone.tracerBlocking(), Platform.ANDROID, Bluezone.driverSettings,
+                    SecureRandom().nextLong().toULong(), System.currentTimeMillis(),
+                )
+                loop = DriverLoop(driver, this, onError = { Log.w(TAG, "driver: $it") })
+            } catch (e: Exception) {
+                // The store did not open (disk full, a newer app's store): the app reports it;
+                // the service does not crash-loop.
+                Log.w(TAG, "the driver could not start: ${e.javaClass.simpleName}")
+                mainHandler.post { stopSelf() }
+            }
+        }
     }
+
+    private val mainHandler = Handler(android.os.Looper.getMainLooper())
+
+    /** Whether the driver was made (false only when opening the store failed). */
+    private val ready: Boolean get() = ::loop.isInitialized
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
         // Every start by startForegroundService must be answered with startForeground.
@@ -127,7 +145,7 @@ class ExposureService : Service(), RadioExecutor {
                 else -> RestartReason.PROCESS_RESTART
             }
             val facts = facts()
-            handler.post { loop.start(reason, facts) }
+            handler.post { if (ready) loop.start(reason, facts) }
             val filter = IntentFilter().apply {
                 addAction(BluetoothAdapter.ACTION_STATE_CHANGED)
                 addAction(Intent.ACTION_SCREEN_ON)
@@ -153,6 +171,7 @@ class ExposureService : Service(), RadioExecutor {
             unregisterReceiver(systemEvents)
         }
         handler.post {
+            if (!ready) return@post
             // A driver never started is not woken up just to be told it ends.
             if (wasStarted) loop.send(DriverEvent.App(AppState.TERMINATING))
             // What this service ran ends with it; a new service makes a new driver, which is
@@ -172,7 +191,7 @@ class ExposureService : Service(), RadioExecutor {
     }
 
     private fun post(event: DriverEvent) {
-        handler.post { loop.send(event) }
+        handler.post { if (ready) loop.send(event) }
     }
 
     /** Posts the events an intent's action stands for. */
@@ -399,7 +418,7 @@ class ExposureService : Service(), RadioExecutor {
     }
 
     override fun showStatus(status: CollectionStatus) {
-        getSystemService(NotificationManager::class.java).notify(NOTIFICATION_ID, notification(describe(status)))
+        getSystemService(NotificationManager::class.java).notify(NOTIFICATION_ID, notification(getString(text(StatusMessage.of(status)))))
         Bluezone.statusListener?.invoke(status)
         if (status.state == CollectionState.Off) {
             // Off: the service goes (checked after the events already queued, e.g. an Enable).
@@ -409,16 +428,14 @@ class ExposureService : Service(), RadioExecutor {
         }
     }
 
-    private fun describe(status: CollectionStatus): String = when (val state = status.state) {
-        CollectionState.Off -> getString(R.string.bluezone_status_off)
-        CollectionState.Collecting ->
-            if (status.advertisingFailing) getString(R.string.bluezone_status_not_advertising) else getString(R.string.bluezone_status_on)
-        is CollectionState.Paused -> when (state.reason) {
-            PauseReason.BLUETOOTH_OFF -> getString(R.string.bluezone_status_bluetooth_off)
-            PauseReason.BLUETOOTH_UNAUTHORIZED, PauseReason.PERMISSION_REVOKED -> getString(R.string.bluezone_status_permission)
-            PauseReason.BLUETOOTH_UNSUPPORTED -> getString(R.string.bluezone_status_unsupported)
-            PauseReason.SCANNER_FAILING -> getString(R.string.bluezone_status_scanner_failing)
-        }
+    private fun text(message: StatusMessage): Int = when (message) {
+        StatusMessage.OFF -> R.string.bluezone_status_off
+        StatusMessage.ON -> R.string.bluezone_status_on
+        StatusMessage.ON_NOT_ADVERTISING -> R.string.bluezone_status_not_advertising
+        StatusMessage.BLUETOOTH_OFF -> R.string.bluezone_status_bluetooth_off
+        StatusMessage.PERMISSION_MISSING -> R.string.bluezone_status_permission
+        StatusMessage.UNSUPPORTED -> R.string.bluezone_status_unsupported
+        StatusMessage.SCANNER_FAILING -> R.string.bluezone_status_scanner_failing
     }
 
     private fun goForeground(text: String) {
@@ -476,6 +493,17 @@ class ExposureService : Service(), RadioExecutor {
                 Log.w(TAG, "could not start the service: $e")
             } finally {
                 handled()
+            }
+        }
+
+        /** The driver's "nearby now" count, asked on its thread; `null` when not running. */
+        suspend fun nearby(): NearbyCount? {
+            val service = running ?: return null
+            return suspendCancellableCoroutine { done ->
+                val posted = service.handler.post {
+                    done.resume(if (service.ready) runCatching { service.driver.nearby() }.getOrNull() else null)
+                }
+                if (!posted) done.resume(null)
             }
         }
 

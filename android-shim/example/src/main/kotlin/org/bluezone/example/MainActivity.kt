@@ -1,0 +1,149 @@
+package org.bluezone.example
+
+import android.Manifest
+import android.content.pm.PackageManager
+import android.os.Build
+import android.os.Bundle
+import android.text.InputType
+import android.view.View
+import android.widget.Button
+import android.widget.CheckBox
+import android.widget.EditText
+import android.widget.LinearLayout
+import android.widget.ScrollView
+import android.widget.TextView
+import androidx.activity.ComponentActivity
+import androidx.activity.result.contract.ActivityResultContracts
+import androidx.core.content.ContextCompat
+import androidx.lifecycle.Lifecycle
+import androidx.lifecycle.lifecycleScope
+import androidx.lifecycle.repeatOnLifecycle
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import org.bluezone.android.Bluezone
+import org.bluezone.core.BluezoneException
+import org.bluezone.core.VerifiedCode
+import org.bluezone.shim.StatusMessage
+import java.time.Instant
+import java.time.ZoneOffset
+
+/**
+ * The one screen: status, nearby now, exposure state, and "I tested positive". Every core
+ * call goes through [Bluezone]'s suspend functions, so nothing blocks the main thread.
+ */
+class MainActivity : ComponentActivity() {
+    private lateinit var status: TextView
+    private lateinit var nearby: TextView
+    private lateinit var exposure: TextView
+    private lateinit var notice: TextView
+    private lateinit var code: EditText
+    private lateinit var agree: CheckBox
+    private lateinit var share: Button
+    private var verified: VerifiedCode? = null
+
+    private val permissions = ActivityResultContracts.RequestMultiplePermissions()
+    private val ask = registerForActivityResult(permissions) { granted ->
+        Bluezone.permissionsChanged(this)
+        if (granted.values.all { it }) Bluezone.enable(this) else notice.setText(R.string.permissions_needed)
+    }
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        setContentView(layout())
+        Bluezone.statusListener = { s -> runOnUiThread { status.text = statusText(StatusMessage.of(s)) } }
+        lifecycleScope.launch {
+            try {
+                if (Bluezone.storeReset() != null) notice.setText(R.string.reset)
+            } catch (e: Exception) {
+                notice.text = getString(R.string.store_failed, e.javaClass.simpleName)
+            }
+        }
+        lifecycleScope.launch {
+            repeatOnLifecycle(Lifecycle.State.STARTED) {
+                while (true) {
+                    refresh()
+                    delay(10_000)
+                }
+            }
+        }
+    }
+
+    private suspend fun refresh() {
+        val count = Bluezone.nearbyNow()
+        nearby.text = count?.let { getString(R.string.nearby, it.near.toInt(), it.mid.toInt(), it.far.toInt()) }
+            ?: getString(R.string.nearby_unknown)
+        val state = runCatching { Bluezone.exposureStatus() }.getOrNull() ?: return
+        exposure.text = state.exposureDayStart?.takeIf { state.notify }?.let { day ->
+            getString(R.string.exposed, Instant.ofEpochSecond(day).atZone(ZoneOffset.UTC).toLocalDate().toString())
+        } ?: getString(R.string.not_exposed)
+    }
+
+    private fun turnOn() {
+        val needed = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
+            mutableListOf(Manifest.permission.BLUETOOTH_SCAN, Manifest.permission.BLUETOOTH_ADVERTISE, Manifest.permission.BLUETOOTH_CONNECT)
+        } else {
+            mutableListOf(Manifest.permission.ACCESS_FINE_LOCATION)
+        }
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) needed += Manifest.permission.POST_NOTIFICATIONS
+        val missing = needed.filter { ContextCompat.checkSelfPermission(this, it) != PackageManager.PERMISSION_GRANTED }
+        if (missing.isEmpty()) Bluezone.enable(this) else ask.launch(missing.toTypedArray())
+    }
+
+    private fun verify() = lifecycleScope.launch {
+        try {
+            verified = Bluezone.verifyCode(code.text.toString())
+            agree.visibility = View.VISIBLE
+            share.visibility = View.VISIBLE
+        } catch (e: BluezoneException) {
+            notice.text = getString(R.string.failed, e.message)
+        }
+    }
+
+    private fun upload() = lifecycleScope.launch {
+        val token = verified ?: return@launch
+        if (!agree.isChecked) return@launch
+        try {
+            val keys = Bluezone.uploadKeys(token, System.currentTimeMillis() / 1000)
+            notice.text = getString(R.string.shared, keys.toInt())
+            verified = null
+            share.visibility = View.GONE
+        } catch (e: BluezoneException) {
+            notice.text = getString(R.string.failed, e.message)
+        }
+    }
+
+    private fun statusText(message: StatusMessage): String = getString(
+        when (message) {
+            StatusMessage.OFF -> org.bluezone.android.R.string.bluezone_status_off
+            StatusMessage.ON -> org.bluezone.android.R.string.bluezone_status_on
+            StatusMessage.ON_NOT_ADVERTISING -> org.bluezone.android.R.string.bluezone_status_not_advertising
+            StatusMessage.BLUETOOTH_OFF -> org.bluezone.android.R.string.bluezone_status_bluetooth_off
+            StatusMessage.PERMISSION_MISSING -> org.bluezone.android.R.string.bluezone_status_permission
+            StatusMessage.UNSUPPORTED -> org.bluezone.android.R.string.bluezone_status_unsupported
+            StatusMessage.SCANNER_FAILING -> org.bluezone.android.R.string.bluezone_status_scanner_failing
+        },
+    )
+
+    private fun layout(): View {
+        val column = LinearLayout(this).apply {
+            orientation = LinearLayout.VERTICAL
+            setPadding(48, 48, 48, 48)
+        }
+        fun text(initial: Int? = null) = TextView(this).apply { initial?.let(::setText); textSize = 16f }.also(column::addView)
+        status = text(R.string.status_starting)
+        Button(this).apply { setText(R.string.turn_on); setOnClickListener { turnOn() } }.also(column::addView)
+        Button(this).apply { setText(R.string.turn_off); setOnClickListener { Bluezone.disable(this@MainActivity) } }.also(column::addView)
+        nearby = text(R.string.nearby_unknown)
+        exposure = text()
+        notice = text()
+        text(R.string.positive_title).textSize = 20f
+        code = EditText(this).apply {
+            setHint(R.string.code_hint)
+            inputType = InputType.TYPE_CLASS_NUMBER
+        }.also(column::addView)
+        Button(this).apply { setText(R.string.verify); setOnClickListener { verify() } }.also(column::addView)
+        agree = CheckBox(this).apply { setText(R.string.consent); visibility = View.GONE }.also(column::addView)
+        share = Button(this).apply { setText(R.string.share); visibility = View.GONE; setOnClickListener { upload() } }.also(column::addView)
+        return ScrollView(this).apply { addView(column) }
+    }
+}

@@ -9,13 +9,15 @@ import UIKit
 /// served) or done here (wake-ups, background time, status). Nothing is decided in Swift and
 /// no sighting waits in Swift memory: each scan result goes to the driver, which stores it.
 ///
-/// Everything runs on one serial queue, the Core Bluetooth managers' queue. An event sent while
+/// Everything runs on one serial queue, the Core Bluetooth managers' queue, including every
+/// call into the core. An event sent while
 /// commands are being carried out (a callback from inside a command) is handled right after
 /// them, so commands are never interleaved.
 public final class DriverHost {
     static let queue = DispatchQueue(label: "org.bluezone.driver")
 
-    private let driver: BluezoneDriver
+    /// Set on the driver's queue once the tracer is open (`nil` if opening failed).
+    private var driver: BluezoneDriver?
     private var central: Central!
     private var peripheral: Peripheral!
     private var pending: [DriverEvent] = []
@@ -30,12 +32,14 @@ public final class DriverHost {
     public var onError: ((Error) -> Void)?
 
     /// Call once at launch, on the main queue, also when iOS relaunches the app in the
-    /// background for Bluetooth (state restoration): the driver resumes from its saved state
-    /// and is told `Restarted`, then the current facts.
-    public init(tracer: BluezoneTracer, settings: DriverSettings? = nil) throws {
+    /// background for Bluetooth (state restoration). `open` runs on the driver's queue, never
+    /// on main (it reads the store); then the driver resumes from its saved state, is told
+    /// `Restarted` and the current facts, and the Core Bluetooth managers are made (with their
+    /// restoration identifiers). If `open` throws, `opened` gets the error and nothing runs.
+    public init(settings: DriverSettings? = nil,
+                open: @escaping () throws -> BluezoneTracer,
+                opened: @escaping (Result<BluezoneTracer, Error>) -> Void = { _ in }) {
         dispatchPrecondition(condition: .onQueue(.main))
-        driver = try BluezoneDriver(tracer: tracer, platform: .ios, settings: settings,
-                                    seed: Self.seed(), nowMs: Self.nowMs())
         let reason = Self.restartReason()
         let app = UIApplication.shared
         let facts: [DriverEvent] = [
@@ -44,12 +48,22 @@ public final class DriverHost {
             .powerSave(on: ProcessInfo.processInfo.isLowPowerModeEnabled),
         ]
         Self.queue.async {
+            let tracer: BluezoneTracer
+            do {
+                tracer = try open()
+                self.driver = try BluezoneDriver(tracer: tracer, platform: .ios, settings: settings,
+                                                 seed: Self.seed(), nowMs: Self.nowMs())
+            } catch {
+                opened(.failure(error))
+                return
+            }
             // The managers' callbacks run on this queue, so they come after this block: the
             // driver hears `Restarted` and the facts first, then Bluetooth's state.
             self.central = Central(host: self, queue: Self.queue)
             self.peripheral = Peripheral(host: self, queue: Self.queue)
             self.send(.restarted(reason: reason))
             facts.forEach { self.send($0) }
+            opened(.success(tracer))
         }
         observe()
     }
@@ -60,15 +74,26 @@ public final class DriverHost {
     /// The person turned them off.
     public func disable() { Self.queue.async { self.send(.disable) } }
 
-    /// What to show the person now.
-    public func status() throws -> CollectionStatus { try driver.status() }
+    /// What to show the person now (`nil` until the driver runs).
+    public func status() async throws -> CollectionStatus? { try await onQueue { try $0?.status() } }
+
+    /// Devices heard in the last scan window, by distance class.
+    public func nearbyNow() async throws -> NearbyCount? { try await onQueue { try $0?.nearby() } }
 
     /// The tracer's diagnostics with collection filled in.
-    public func diagnostics() throws -> Diagnostics { try driver.diagnostics() }
+    public func diagnostics() async throws -> Diagnostics? { try await onQueue { try $0?.diagnostics() } }
+
+    /// Runs `body` with the driver on its queue (never on the caller's thread).
+    private func onQueue<T>(_ body: @escaping (BluezoneDriver?) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { done in
+            Self.queue.async { done.resume(with: Result { try body(self.driver) }) }
+        }
+    }
 
     /// Hands one event to the driver and carries out its commands (on the driver's queue).
     func send(_ event: DriverEvent) {
         dispatchPrecondition(condition: .onQueue(Self.queue))
+        guard let driver else { return }
         pending.append(event)
         guard !draining else { return }
         draining = true

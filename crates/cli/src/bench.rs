@@ -33,6 +33,9 @@ pub enum BenchCommand {
     Match(MatchArgs),
     /// A whole scenario through the simulator: the grid against comparing every pair.
     Sim(SimBenchArgs),
+    /// The radio budget of the phone driver for a simulated day per platform and state,
+    /// against the 2020 Bluezone app's duty cycle.
+    Radio(crate::bench_radio::RadioArgs),
 }
 
 /// Arguments of `bluezone bench sim`.
@@ -82,6 +85,7 @@ pub fn run(command: &BenchCommand) -> Result<(), CliError> {
         BenchCommand::Ingest(args) => ingest(args),
         BenchCommand::Match(args) => match_bench(args),
         BenchCommand::Sim(args) => sim_bench(args),
+        BenchCommand::Radio(args) => crate::bench_radio::run(args),
     }
 }
 

@@ -12,10 +12,11 @@ import Foundation
 public final class BluezoneService {
     /// The driver's executor (status callbacks: `host.onStatus`).
     public let host: DriverHost
-    private let opened = Once<OpenedTracer>()
+    private let opened: Once<OpenedTracer>
 
     private init(config: BluezoneConfig, server: URL, settings: DriverSettings?, database: URL) {
-        let opened = self.opened
+        let opened = Once<OpenedTracer>()
+        self.opened = opened
         host = DriverHost(settings: settings, open: {
             try Self.prepare(database)
             let result = try openTracer(config: config, storagePath: database.path,

@@ -5,6 +5,7 @@
 
 import kotlinx.coroutines.runBlocking
 import org.bluezone.core.*
+import org.bluezone.testrunner.runTests
 import org.bluezone.testing.testingAdvertPayload
 import org.bluezone.testing.testingKeyFile
 import org.bluezone.testing.testingSignerPublicKey
@@ -340,7 +341,7 @@ fun testDownloadAllHonoursCancellationAndSaysWhatToRetry() = runBlocking {
 
 fun main(args: Array<String>) {
     samplePath = args[0]
-    val tests = listOf(
+    runTests(listOf(
         ::testAdvertisementAndSightings,
         ::testErrorsAreTypedWithStableCodes,
         ::testAsyncCallsAndKotlinCallbacks,
@@ -353,20 +354,5 @@ fun main(args: Array<String>) {
         ::testStoreErrorsHaveTheirCodes,
         ::testOpenTracerStartsAfreshWhenTheKeyNoLongerOpensTheStore,
         ::testDownloadAllHonoursCancellationAndSaysWhatToRetry,
-    )
-    var passed = 0
-    var failed = 0
-    for (test in tests) {
-        try {
-            test()
-            passed++
-            println("ok   ${test.name}")
-        } catch (e: Throwable) {
-            failed++
-            println("FAIL ${test.name}: $e")
-            e.printStackTrace()
-        }
-    }
-    println("$passed passed, $failed failed")
-    if (failed > 0) kotlin.system.exitProcess(1)
+    ))
 }

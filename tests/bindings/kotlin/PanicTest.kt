@@ -3,6 +3,7 @@
 // bindings do not know its test-only exports). Run by scripts/test-bindings.
 
 import org.bluezone.core.*
+import org.bluezone.testrunner.runTests
 
 fun panicTracer(): BluezoneTracer = BluezoneTracer.open(
     BluezoneConfig((-15).toByte(), 0.toByte(), listOf(), null), null, ByteArray(32) { it.toByte() },
@@ -36,19 +37,4 @@ fun testDriverComesBackAfterAPanic() {
     }
 }
 
-fun main() {
-    var passed = 0
-    var failed = 0
-    for (test in listOf(::testAPanicInRustIsAnExceptionAndTheProcessLives, ::testDriverComesBackAfterAPanic)) {
-        try {
-            test()
-            passed++
-            println("ok   ${test.name}")
-        } catch (e: Throwable) {
-            failed++
-            println("FAIL ${test.name}: $e")
-        }
-    }
-    println("$passed passed, $failed failed")
-    if (failed > 0) kotlin.system.exitProcess(1)
-}
+fun main() = runTests(listOf(::testAPanicInRustIsAnExceptionAndTheProcessLives, ::testDriverComesBackAfterAPanic))

@@ -12,8 +12,8 @@ class ExampleApp : Application() {
         Bluezone.init(
             this,
             BluezoneConfig(
-                txPowerDbm = -15, // from the calibration table for Build.MODEL in a real app
-                rssiCorrectionDb = 0,
+                txPowerDbm = (-15).toByte(), // from the calibration table for Build.MODEL in a real app
+                rssiCorrectionDb = 0.toByte(),
                 trustedSigners = listOf(TrustedSigner("452", "v1", BuildConfig.SIGNER_KEY)),
                 uploadPublicKey = BuildConfig.UPLOAD_KEY.ifEmpty { null },
             ),

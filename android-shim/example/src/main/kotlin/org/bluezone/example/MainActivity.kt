@@ -129,10 +129,18 @@ class MainActivity : ComponentActivity() {
             orientation = LinearLayout.VERTICAL
             setPadding(48, 48, 48, 48)
         }
-        fun text(initial: Int? = null) = TextView(this).apply { initial?.let(::setText); textSize = 16f }.also(column::addView)
+        fun <T : View> T.add(): T = also { column.addView(it) }
+        fun text(initial: Int? = null): TextView = TextView(this).apply {
+            if (initial != null) setText(initial)
+            textSize = 16f
+        }.add()
+        fun button(label: Int, onClick: () -> Unit): Button = Button(this).apply {
+            setText(label)
+            setOnClickListener { onClick() }
+        }.add()
         status = text(R.string.status_starting)
-        Button(this).apply { setText(R.string.turn_on); setOnClickListener { turnOn() } }.also(column::addView)
-        Button(this).apply { setText(R.string.turn_off); setOnClickListener { Bluezone.disable(this@MainActivity) } }.also(column::addView)
+        button(R.string.turn_on) { turnOn() }
+        button(R.string.turn_off) { Bluezone.disable(this) }
         nearby = text(R.string.nearby_unknown)
         exposure = text()
         notice = text()
@@ -140,10 +148,13 @@ class MainActivity : ComponentActivity() {
         code = EditText(this).apply {
             setHint(R.string.code_hint)
             inputType = InputType.TYPE_CLASS_NUMBER
-        }.also(column::addView)
-        Button(this).apply { setText(R.string.verify); setOnClickListener { verify() } }.also(column::addView)
-        agree = CheckBox(this).apply { setText(R.string.consent); visibility = View.GONE }.also(column::addView)
-        share = Button(this).apply { setText(R.string.share); visibility = View.GONE; setOnClickListener { upload() } }.also(column::addView)
+        }.add()
+        button(R.string.verify) { verify() }
+        agree = CheckBox(this).apply {
+            setText(R.string.consent)
+            visibility = View.GONE
+        }.add()
+        share = button(R.string.share) { upload() }.apply { visibility = View.GONE }
         return ScrollView(this).apply { addView(column) }
     }
 }

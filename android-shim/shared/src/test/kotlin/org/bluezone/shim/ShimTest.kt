@@ -1,6 +1,7 @@
 package org.bluezone.shim
 
 import org.bluezone.core.AdvertisingRequest
+import org.bluezone.testrunner.runTests
 import org.bluezone.core.BluetoothState
 import org.bluezone.core.BluezoneConfig
 import org.bluezone.core.BluezoneDriver
@@ -428,7 +429,7 @@ fun testStatusMessages() {
 }
 
 fun main() {
-    val tests = listOf(
+    runTests(listOf(
         ::testAWindowRunsThroughTheExecutorAndIsStoredWhenItsAlarmFires,
         ::testBluetoothOffStopsTheRadioAndPausesWithItsReason,
         ::testAnIPhoneIsReadOverGattAndItsPayloadStored,
@@ -441,16 +442,5 @@ fun main() {
         ::testTheDownloadJobNotifiesOnceAndAnswersTheScheduler,
         ::testACancelledDownloadJobAbortsTheRequestAndStops,
         ::testStatusMessages,
-    )
-    var passed = 0
-    var failed = 0
-    for (test in tests) {
-        try {
-            test(); passed++; println("ok   ${test.name}")
-        } catch (e: Throwable) {
-            failed++; println("FAIL ${test.name}: $e"); e.printStackTrace()
-        }
-    }
-    println("$passed passed, $failed failed")
-    if (failed > 0) kotlin.system.exitProcess(1)
+    ))
 }

@@ -21,9 +21,6 @@ android {
         kotlin.srcDirs("src/main/kotlin", "../shared/src/main/kotlin", "../../bindings/kotlin")
         jniLibs.srcDir(layout.buildDirectory.dir("rustJniLibs"))
     }
-    // Native libraries stored uncompressed and aligned, so the 16 KB-page .so files load in
-    // place (Google Play requires 16 KB page support for targetSdk 35+ from November 2025).
-    packaging { jniLibs.useLegacyPackaging = false }
     publishing { singleVariant("release") { withSourcesJar() } }
 }
 
@@ -50,7 +47,7 @@ val cargoNdk by tasks.registering(Exec::class) {
     val workspace = rootDir.parentFile
     workingDir = workspace
     inputs.dir(workspace.resolve("crates"))
-    inputs.files(workspace.resolve("Cargo.toml"), workspace.resolve("Cargo.lock"))
+    inputs.files(workspace.resolve("Cargo.toml"), workspace.resolve("Cargo.lock"), workspace.resolve(".cargo/config.toml"))
     outputs.dir(rustJniLibs)
     commandLine(
         "cargo", "ndk",

@@ -120,7 +120,14 @@ object Bluezone {
         withContext(coreDispatcher) {
             tracer.deleteAllData()
         }
-        withContext(Dispatchers.IO) { keys?.destroy() }
+        withContext(Dispatchers.IO) {
+            // The files go too (the open store writes to unlinked files until the process
+            // ends), so the next launch starts with neither a store nor a key: a clean start,
+            // not a "could not be restored".
+            val db = File(context.applicationContext.noBackupFilesDir, "bluezone.db")
+            listOf("", "-wal", "-shm", "-journal").forEach { File(db.path + it).delete() }
+            keys?.destroy()
+        }
     }
 
     internal fun warn(message: String) {

@@ -9,6 +9,7 @@ import androidx.work.NetworkType
 import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
+import kotlinx.coroutines.CancellationException
 import org.bluezone.shim.DownloadJob
 import org.bluezone.shim.JobResult
 import java.util.concurrent.TimeUnit
@@ -23,6 +24,8 @@ class DownloadWorker(context: Context, params: WorkerParameters) : CoroutineWork
     override suspend fun doWork(): Result {
         val opened = try {
             Bluezone.opened()
+        } catch (e: CancellationException) {
+            throw e
         } catch (e: Exception) {
             Bluezone.warn("download skipped: the store did not open (${e.javaClass.simpleName})")
             return Result.failure()

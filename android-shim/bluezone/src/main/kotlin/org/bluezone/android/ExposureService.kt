@@ -83,6 +83,7 @@ class ExposureService : Service(), RadioExecutor {
     private lateinit var loop: DriverLoop
     private lateinit var wakeLock: PowerManager.WakeLock
     private var started = false
+    @Volatile private var lastStartId = 0
 
     /** Reads in flight, by device address (the driver bounds how many). */
     private val reads = ConcurrentHashMap<String, BluetoothGatt>()
@@ -126,11 +127,18 @@ class ExposureService : Service(), RadioExecutor {
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
         // Every start by startForegroundService must be answered with startForeground.
+        lastStartId = startId
         try {
             goForeground(getString(R.string.bluezone_status_starting))
         } catch (e: IllegalStateException) {
             // Android 12+ refused (a restart from the background): the next alarm brings it back.
             Log.w(TAG, "not allowed in the foreground now: $e")
+            stopSelf()
+            return START_NOT_STICKY
+        } catch (e: SecurityException) {
+            // Android 14+: a connected-device service needs a Bluetooth permission, revoked
+            // since `deliver` checked. Nothing can run without it.
+            Log.w(TAG, "no Bluetooth permission for the foreground service: $e")
             stopSelf()
             return START_NOT_STICKY
         }
@@ -154,8 +162,9 @@ class ExposureService : Service(), RadioExecutor {
                 addAction(BluetoothA2dp.ACTION_CONNECTION_STATE_CHANGED)
                 addAction(BluetoothHeadset.ACTION_CONNECTION_STATE_CHANGED)
             }
-            // System broadcasts only: they reach a receiver that is not exported.
-            ContextCompat.registerReceiver(this, systemEvents, filter, ContextCompat.RECEIVER_NOT_EXPORTED)
+            // All six are protected broadcasts (only the system can send them), but the audio
+            // ones come from the Bluetooth app's uid, which a not-exported receiver refuses.
+            ContextCompat.registerReceiver(this, systemEvents, filter, ContextCompat.RECEIVER_EXPORTED)
             ProcessLifecycleOwner.get().lifecycle.addObserver(appLifecycle)
             running = this
         }
@@ -185,6 +194,8 @@ class ExposureService : Service(), RadioExecutor {
             }
             if (wakeLock.isHeld) wakeLock.release()
             driver.close()
+            // A status the last event showed must not outlive the service.
+            getSystemService(NotificationManager::class.java).cancel(NOTIFICATION_ID)
         }
         worker.quitSafely()
         super.onDestroy()
@@ -220,14 +231,7 @@ class ExposureService : Service(), RadioExecutor {
         )
     }
 
-    private fun permissionGranted(): Boolean {
-        val needed = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
-            listOf(Manifest.permission.BLUETOOTH_SCAN, Manifest.permission.BLUETOOTH_ADVERTISE, Manifest.permission.BLUETOOTH_CONNECT)
-        } else {
-            listOf(Manifest.permission.ACCESS_FINE_LOCATION)
-        }
-        return needed.all { ContextCompat.checkSelfPermission(this, it) == PackageManager.PERMISSION_GRANTED }
-    }
+    private fun permissionGranted(): Boolean = neededPermissions().all { granted(this, it) }
 
     private fun audioConnected(): Boolean = runCatching {
         val a = adapter ?: return false
@@ -423,7 +427,12 @@ class ExposureService : Service(), RadioExecutor {
         if (status.state == CollectionState.Off) {
             // Off: the service goes (checked after the events already queued, e.g. an Enable).
             handler.post {
-                if (runCatching { driver.status().state }.getOrNull() == CollectionState.Off) stopSelf()
+                if (runCatching { driver.status().state }.getOrNull() != CollectionState.Off) return@post
+                // From here, `deliver` starts the service anew instead of handing it the action,
+                // and a start that arrives before the stop keeps it running (stopSelfResult).
+                running = null
+                val id = lastStartId
+                mainHandler.post { stopSelfResult(id) }
             }
         }
     }
@@ -473,6 +482,20 @@ class ExposureService : Service(), RadioExecutor {
         /** The service of this process, while it runs. */
         @Volatile private var running: ExposureService? = null
 
+        /** The runtime permissions collection needs on this Android version. */
+        fun neededPermissions(): List<String> = when {
+            Build.VERSION.SDK_INT >= Build.VERSION_CODES.S ->
+                listOf(Manifest.permission.BLUETOOTH_SCAN, Manifest.permission.BLUETOOTH_ADVERTISE, Manifest.permission.BLUETOOTH_CONNECT)
+            // Android 10 and 11 deliver BLE scan results to a background service only with
+            // background location (asked for separately, after fine location).
+            Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q ->
+                listOf(Manifest.permission.ACCESS_FINE_LOCATION, Manifest.permission.ACCESS_BACKGROUND_LOCATION)
+            else -> listOf(Manifest.permission.ACCESS_FINE_LOCATION)
+        }
+
+        private fun granted(context: Context, permission: String) =
+            ContextCompat.checkSelfPermission(context, permission) == PackageManager.PERMISSION_GRANTED
+
         /**
          * Hands `action` to the running service, or starts it with it (allowed at boot, after an
          * update, from an exact alarm and from the app in the foreground). [handled] runs once the
@@ -485,6 +508,15 @@ class ExposureService : Service(), RadioExecutor {
                 if (!service.handler.post { handled() }) handled()
                 return
             }
+            // New facts matter only to a running service; and on Android 14+ a connected-device
+            // service cannot start without a Bluetooth permission (startForeground would throw).
+            val bluetoothAllowed = Build.VERSION.SDK_INT < 34 ||
+                listOf(Manifest.permission.BLUETOOTH_SCAN, Manifest.permission.BLUETOOTH_ADVERTISE, Manifest.permission.BLUETOOTH_CONNECT)
+                    .any { granted(context, it) }
+            if (action == ACTION_FACTS || !bluetoothAllowed) {
+                handled()
+                return
+            }
             try {
                 ContextCompat.startForegroundService(context, Intent(context, ExposureService::class.java).setAction(action))
             } catch (e: IllegalStateException) {
@@ -495,6 +527,12 @@ class ExposureService : Service(), RadioExecutor {
                 handled()
             }
         }
+
+        /**
+         * Runs [block] on the driver's thread after the events already posted; false (and
+         * [block] never runs) when no service runs.
+         */
+        fun afterNextEvent(block: () -> Unit): Boolean = running?.handler?.post(block) ?: false
 
         /** The driver's "nearby now" count, asked on its thread; `null` when not running. */
         suspend fun nearby(): NearbyCount? {

@@ -5,6 +5,7 @@ import android.security.keystore.KeyProperties
 import org.bluezone.shim.KeyWrapper
 import java.security.KeyStore
 import java.security.KeyStoreException
+import javax.crypto.AEADBadTagException
 import javax.crypto.Cipher
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
@@ -27,6 +28,8 @@ class KeystoreKeyWrapper(private val alias: String = "bluezone-master-wrap") : K
     override fun unwrap(wrapped: ByteArray): ByteArray {
         // No key (restored onto another phone, or removed): never recoverable.
         val key = existingKey() ?: throw KeyStoreException("the wrapping key is gone")
+        // An IV and a tag at least; a truncated file is as unreadable as a forged one.
+        if (wrapped.size < 12 + 16) throw AEADBadTagException("the wrapped key is truncated")
         val cipher = Cipher.getInstance("AES/GCM/NoPadding")
         cipher.init(Cipher.DECRYPT_MODE, key, GCMParameterSpec(128, wrapped, 0, 12))
         return cipher.doFinal(wrapped, 12, wrapped.size - 12)

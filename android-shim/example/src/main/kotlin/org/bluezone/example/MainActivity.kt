@@ -21,7 +21,8 @@ import androidx.lifecycle.repeatOnLifecycle
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
 import org.bluezone.android.Bluezone
-import org.bluezone.core.BluezoneException
+import kotlinx.coroutines.CancellationException
+import org.bluezone.android.ExposureService
 import org.bluezone.core.VerifiedCode
 import org.bluezone.shim.StatusMessage
 import java.time.Instant
@@ -42,18 +43,20 @@ class MainActivity : ComponentActivity() {
     private var verified: VerifiedCode? = null
 
     private val permissions = ActivityResultContracts.RequestMultiplePermissions()
-    private val ask = registerForActivityResult(permissions) { granted ->
-        Bluezone.permissionsChanged(this)
-        if (granted.values.all { it }) Bluezone.enable(this) else notice.setText(R.string.permissions_needed)
+    private val ask = registerForActivityResult(permissions) { result ->
+        // Notifications are optional: without them the app shows an exposure when opened.
+        val refused = result.filterKeys { it != Manifest.permission.POST_NOTIFICATIONS }.containsValue(false)
+        if (refused) notice.setText(R.string.permissions_needed) else turnOn(askNotifications = false)
     }
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(layout())
-        Bluezone.statusListener = { s -> runOnUiThread { status.text = statusText(StatusMessage.of(s)) } }
         lifecycleScope.launch {
             try {
                 if (Bluezone.storeReset() != null) notice.setText(R.string.reset)
+            } catch (e: CancellationException) {
+                throw e
             } catch (e: Exception) {
                 notice.text = getString(R.string.store_failed, e.javaClass.simpleName)
             }
@@ -68,6 +71,16 @@ class MainActivity : ComponentActivity() {
         }
     }
 
+    override fun onStart() {
+        super.onStart()
+        Bluezone.statusListener = { s -> runOnUiThread { status.text = statusText(StatusMessage.of(s)) } }
+    }
+
+    override fun onStop() {
+        Bluezone.statusListener = null // the listener must not hold a stopped activity
+        super.onStop()
+    }
+
     private suspend fun refresh() {
         val count = Bluezone.nearbyNow()
         nearby.text = count?.let { getString(R.string.nearby, it.near.toInt(), it.mid.toInt(), it.far.toInt()) }
@@ -78,15 +91,23 @@ class MainActivity : ComponentActivity() {
         } ?: getString(R.string.not_exposed)
     }
 
-    private fun turnOn() {
-        val needed = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
-            mutableListOf(Manifest.permission.BLUETOOTH_SCAN, Manifest.permission.BLUETOOTH_ADVERTISE, Manifest.permission.BLUETOOTH_CONNECT)
-        } else {
-            mutableListOf(Manifest.permission.ACCESS_FINE_LOCATION)
+    private fun has(permission: String) =
+        ContextCompat.checkSelfPermission(this, permission) == PackageManager.PERMISSION_GRANTED
+
+    /** Asks for what is missing (background location on Android 10 and 11 on its own), then turns on. */
+    private fun turnOn(askNotifications: Boolean = true) {
+        val needed = ExposureService.neededPermissions().filterNot(::has)
+        val foreground = needed.filter { it != Manifest.permission.ACCESS_BACKGROUND_LOCATION }
+        val notifications = listOf(Manifest.permission.POST_NOTIFICATIONS)
+            .filter { askNotifications && Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU && !has(it) }
+        when {
+            foreground.isNotEmpty() -> ask.launch((foreground + notifications).toTypedArray())
+            needed.isNotEmpty() -> ask.launch(needed.toTypedArray())
+            else -> {
+                Bluezone.permissionsChanged(this)
+                Bluezone.enable(this)
+            }
         }
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) needed += Manifest.permission.POST_NOTIFICATIONS
-        val missing = needed.filter { ContextCompat.checkSelfPermission(this, it) != PackageManager.PERMISSION_GRANTED }
-        if (missing.isEmpty()) Bluezone.enable(this) else ask.launch(missing.toTypedArray())
     }
 
     private fun verify() = lifecycleScope.launch {
@@ -94,7 +115,9 @@ class MainActivity : ComponentActivity() {
             verified = Bluezone.verifyCode(code.text.toString())
             agree.visibility = View.VISIBLE
             share.visibility = View.VISIBLE
-        } catch (e: BluezoneException) {
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
             notice.text = getString(R.string.failed, e.message)
         }
     }
@@ -107,7 +130,9 @@ class MainActivity : ComponentActivity() {
             notice.text = getString(R.string.shared, keys.toInt())
             verified = null
             share.visibility = View.GONE
-        } catch (e: BluezoneException) {
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
             notice.text = getString(R.string.failed, e.message)
         }
     }
@@ -155,6 +180,10 @@ class MainActivity : ComponentActivity() {
             visibility = View.GONE
         }.add()
         share = button(R.string.share) { upload() }.apply { visibility = View.GONE }
-        return ScrollView(this).apply { addView(column) }
+        // Android 15 draws apps edge to edge: keep the content clear of the system bars.
+        return ScrollView(this).apply {
+            fitsSystemWindows = true
+            addView(column)
+        }
     }
 }

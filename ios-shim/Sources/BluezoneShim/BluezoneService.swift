@@ -18,7 +18,7 @@ public final class BluezoneService {
         let opened = Once<OpenedTracer>()
         self.opened = opened
         host = DriverHost(settings: settings, open: {
-            try Self.prepare(database)
+            try BluezoneService.prepare(database)
             let result = try openTracer(config: config, storagePath: database.path,
                                         masterKey: KeychainMasterKey.load())
             opened.set(.success(result))
@@ -95,26 +95,35 @@ public final class BluezoneService {
     }
 }
 
-/// A value set once, awaited by many.
+/// A value awaited by many: the first success is kept; a failure is given to waiters until a
+/// success replaces it (a store that failed to open while the Keychain was locked opens later).
 final class Once<T>: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let lock = NSLock()
     private var value: Result<T, Error>?
+    private var waiters: [CheckedContinuation<T, Error>] = []
 
     func set(_ result: Result<T, Error>) {
-        condition.lock()
-        if value == nil { value = result }
-        condition.broadcast()
-        condition.unlock()
+        lock.lock()
+        if case .success = value {
+            lock.unlock()
+            return
+        }
+        value = result
+        let ready = waiters
+        waiters = []
+        lock.unlock()
+        ready.forEach { $0.resume(with: result) }
     }
 
     func wait() async throws -> T {
         try await withCheckedThrowingContinuation { done in
-            DispatchQueue.global().async {
-                self.condition.lock()
-                while self.value == nil { self.condition.wait() }
-                let result = self.value!
-                self.condition.unlock()
-                done.resume(with: result)
+            lock.lock()
+            if let value {
+                lock.unlock()
+                done.resume(with: value)
+            } else {
+                waiters.append(done)
+                lock.unlock()
             }
         }
     }

@@ -22,7 +22,11 @@ public enum Downloads {
                 run(task, server: server, tracer: tracer)
             }
         }
-        schedule(after: 4 * 3600)
+        // Only when nothing is scheduled: a new request replaces a waiting one, and iOS
+        // relaunches the app for Bluetooth often enough to push the downloads back for ever.
+        BGTaskScheduler.shared.getPendingTaskRequests { pending in
+            if !pending.contains(where: { $0.identifier == refreshIdentifier }) { schedule(after: 4 * 3600) }
+        }
     }
 
     /// Asks iOS for the next runs (at the earliest after `seconds`).

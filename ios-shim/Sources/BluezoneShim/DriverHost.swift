@@ -31,16 +31,30 @@ public final class DriverHost {
     /// The driver's errors, for the app's log (called on the driver's queue).
     public var onError: ((Error) -> Void)?
 
+    private let settings: DriverSettings?
+    private let open: () throws -> BluezoneTracer
+    private let opened: (Result<BluezoneTracer, Error>) -> Void
+    private let reason: RestartReason
+    private var facts: [DriverEvent] = []
+    /// Events that arrived before the driver could be made, in order (at most 256).
+    private var early: [DriverEvent] = []
+
     /// Call once at launch, on the main queue, also when iOS relaunches the app in the
-    /// background for Bluetooth (state restoration). `open` runs on the driver's queue, never
-    /// on main (it reads the store); then the driver resumes from its saved state, is told
-    /// `Restarted` and the current facts, and the Core Bluetooth managers are made (with their
-    /// restoration identifiers). If `open` throws, `opened` gets the error and nothing runs.
+    /// background for Bluetooth (state restoration). The Core Bluetooth managers (with their
+    /// restoration identifiers) are made at once on the driver's queue; `open` runs there too,
+    /// never on main (it reads the Keychain and the store). Then the driver resumes from its
+    /// saved state and is told `Restarted`, the facts read at launch, and what the managers
+    /// reported meanwhile. If `open` throws (the Keychain is locked after a reboot), `opened`
+    /// gets the error, the events wait, and opening is tried again when protected data
+    /// becomes available and at the next event.
     public init(settings: DriverSettings? = nil,
                 open: @escaping () throws -> BluezoneTracer,
                 opened: @escaping (Result<BluezoneTracer, Error>) -> Void = { _ in }) {
         dispatchPrecondition(condition: .onQueue(.main))
-        let reason = Self.restartReason()
+        self.settings = settings
+        self.open = open
+        self.opened = opened
+        reason = Self.restartReason()
         let app = UIApplication.shared
         let facts: [DriverEvent] = [
             .app(state: app.applicationState == .active ? .foreground : .background),
@@ -48,24 +62,33 @@ public final class DriverHost {
             .powerSave(on: ProcessInfo.processInfo.isLowPowerModeEnabled),
         ]
         Self.queue.async {
-            let tracer: BluezoneTracer
-            do {
-                tracer = try open()
-                self.driver = try BluezoneDriver(tracer: tracer, platform: .ios, settings: settings,
-                                                 seed: Self.seed(), nowMs: Self.nowMs())
-            } catch {
-                opened(.failure(error))
-                return
-            }
-            // The managers' callbacks run on this queue, so they come after this block: the
-            // driver hears `Restarted` and the facts first, then Bluetooth's state.
+            self.facts = facts
             self.central = Central(host: self, queue: Self.queue)
             self.peripheral = Peripheral(host: self, queue: Self.queue)
-            self.send(.restarted(reason: reason))
-            facts.forEach { self.send($0) }
-            opened(.success(tracer))
+            self.openDriver()
         }
         observe()
+    }
+
+    /// Makes the driver if it is not made yet (on the driver's queue).
+    private func openDriver() {
+        dispatchPrecondition(condition: .onQueue(Self.queue))
+        guard driver == nil else { return }
+        let tracer: BluezoneTracer
+        do {
+            tracer = try open()
+            driver = try BluezoneDriver(tracer: tracer, platform: .ios, settings: settings,
+                                        seed: Self.seed(), nowMs: Self.nowMs())
+        } catch {
+            opened(.failure(error))
+            return
+        }
+        let waiting = early
+        early = []
+        send(.restarted(reason: reason))
+        facts.forEach(send)
+        waiting.forEach(send)
+        opened(.success(tracer))
     }
 
     /// The person turned exposure notifications on.
@@ -93,7 +116,10 @@ public final class DriverHost {
     /// Hands one event to the driver and carries out its commands (on the driver's queue).
     func send(_ event: DriverEvent) {
         dispatchPrecondition(condition: .onQueue(Self.queue))
-        guard let driver else { return }
+        guard let driver else {
+            if early.count < 256 { early.append(event) }
+            return
+        }
         pending.append(event)
         guard !draining else { return }
         draining = true
@@ -143,7 +169,8 @@ public final class DriverHost {
     private func beginBackgroundTime() {
         guard backgroundTask == .invalid else { return }
         backgroundTask = UIApplication.shared.beginBackgroundTask(withName: "bluezone-radio") { [weak self] in
-            Self.queue.async { self?.endBackgroundTime() }
+            // iOS expects the task ended before this handler returns.
+            Self.queue.sync { self?.endBackgroundTime() }
         }
     }
 
@@ -164,7 +191,10 @@ public final class DriverHost {
         ]
         for (name, event) in post {
             observers.append(center.addObserver(forName: name, object: nil, queue: nil) { [weak self] _ in
-                Self.queue.async { self?.send(event) }
+                Self.queue.async {
+                    self?.openDriver() // a store that could not open (locked Keychain) is tried again
+                    self?.send(event)
+                }
             })
         }
         observers.append(center.addObserver(forName: .NSProcessInfoPowerStateDidChange, object: nil, queue: nil) { [weak self] _ in

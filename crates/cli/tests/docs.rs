@@ -19,3 +19,59 @@ fn every_workspace_member_is_in_the_architecture_document() {
         );
     }
 }
+
+/// The dependency table in docs/ARCHITECTURE.md is the workspace's real graph: every edge
+/// between workspace crates (normal dependencies) that `cargo metadata` reports is listed,
+/// and nothing else.
+#[test]
+fn the_dependency_table_in_the_architecture_document_is_the_real_graph() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let architecture =
+        std::fs::read_to_string(format!("{root}/docs/ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let names = |cell: &str| -> BTreeSet<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let documented: BTreeMap<String, BTreeSet<String>> = architecture
+        .lines()
+        .filter(|l| l.starts_with("| `bluezone-"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').collect();
+            let crate_name = names(cells[1]).into_iter().next().expect("a crate name");
+            (crate_name, names(cells[2]))
+        })
+        .collect();
+
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(root)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{out:?}");
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let packages = metadata["packages"].as_array().expect("packages");
+    let members: BTreeSet<String> = packages
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect();
+    let real: BTreeMap<String, BTreeSet<String>> = packages
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .expect("dependencies")
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .filter_map(|d| d["name"].as_str())
+                .filter(|d| members.contains(*d))
+                .map(str::to_owned)
+                .collect();
+            (p["name"].as_str().expect("name").to_owned(), deps)
+        })
+        .collect();
+    assert_eq!(documented, real, "docs/ARCHITECTURE.md's dependency table");
+}

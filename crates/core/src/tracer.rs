@@ -279,6 +279,9 @@ impl Tracer {
             };
             let index = SightingIndex::build(&chunks);
             drop(chunks);
+            // The hashes this call adds; merged into the stored list under the lock, so
+            // concurrent calls never overwrite each other's.
+            let mut added: Vec<([u8; 32], u32)> = Vec::new();
             // A file's hash is saved with its exposure windows; hashes of files without any
             // are saved once, when the batch ends (however it ends): matching such a file
             // again after a crash changes nothing.
@@ -323,11 +326,12 @@ impl Tracer {
                     let mut engine = self.lock()?;
                     let today = engine.today()?;
                     processed.push((verified.sha256, today.get()));
+                    added.push((verified.sha256, today.get()));
                     if windows.is_empty() {
                         unsaved = true;
                     } else {
                         engine.store_windows(&windows)?;
-                        engine.save_processed_files(&mut processed)?;
+                        engine.record_processed_files(&added)?;
                         unsaved = false;
                     }
                     files_matched += 1;
@@ -336,7 +340,7 @@ impl Tracer {
             };
             let result = each_file();
             if unsaved {
-                self.lock()?.save_processed_files(&mut processed)?;
+                self.lock()?.record_processed_files(&added)?;
             }
             result?;
         }
@@ -1004,7 +1008,15 @@ impl Engine {
             .collect())
     }
 
-    fn save_processed_files(&mut self, files: &mut Vec<([u8; 32], u32)>) -> Result<(), CoreError> {
+    /// Adds `added` to the stored list of processed files (read and written under the
+    /// caller's one hold of the engine lock), dropping entries past retention.
+    fn record_processed_files(&mut self, added: &[([u8; 32], u32)]) -> Result<(), CoreError> {
+        let mut files = self.processed_files()?;
+        for entry in added {
+            if !files.iter().any(|(hash, _)| *hash == entry.0) {
+                files.push(*entry);
+            }
+        }
         let first_kept = self.first_kept_day()?.get();
         files.retain(|(_, day)| *day >= first_kept);
         let bytes: Vec<u8> = files

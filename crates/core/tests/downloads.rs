@@ -508,3 +508,30 @@ impl Transport for IndexStatus {
         })
     }
 }
+
+#[test]
+fn concurrent_calls_keep_every_processed_file() {
+    // Two callers (the download job and the app processing files it fetched itself) each
+    // process 30 distinct files at the same time; afterwards every one of the 60 is known.
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let phone = Arc::new(phone(&clock, StorageLocation::InMemory, 64));
+    let files: Vec<Vec<u8>> = (0..60).map(|i| key_file(i, &[], &authority())).collect();
+    std::thread::scope(|scope| {
+        for half in files.chunks(30) {
+            let phone = phone.clone();
+            scope.spawn(move || {
+                for file in half {
+                    let status = phone.process_key_files(&[file.as_slice()]).unwrap();
+                    assert_eq!(status.files_matched, 1);
+                }
+            });
+        }
+    });
+    let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+    let again = phone.process_key_files(&refs).unwrap();
+    assert_eq!(
+        (again.files_matched, again.files_already_matched),
+        (0, 60),
+        "no call lost another's entries"
+    );
+}

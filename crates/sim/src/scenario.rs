@@ -362,25 +362,14 @@ pub fn minutes_of(text: &str) -> Option<u32> {
     (h <= 24 && m < 60 && h * 60 + m <= 24 * 60 && text.len() == 5).then_some(h * 60 + m)
 }
 
-/// Days since 1970 of a `YYYY-MM-DD` date.
+/// Days since 1970 of a real `YYYY-MM-DD` date between 2020 and 2100 (the calendar is
+/// `protocol::time`'s).
 #[must_use]
 pub fn days_of(text: &str) -> Option<i64> {
-    let mut parts = text.split('-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if parts.next().is_some()
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-        || !(2020..=2100).contains(&y)
-    {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
+    let day = bluezone_protocol::DayNumber::from_civil_date(text)?;
+    (2020..=2100)
+        .contains(&text.get(..4)?.parse::<i64>().ok()?)
+        .then(|| i64::from(day.get()))
 }
 
 impl Scenario {

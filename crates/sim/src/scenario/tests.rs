@@ -190,4 +190,6 @@ fn times_and_dates() {
     assert_eq!(minutes_of("8:30"), None);
     assert_eq!(days_of("2026-11-07"), Some(20_764));
     assert_eq!(days_of("2026-13-01"), None);
+    assert_eq!(days_of("2026-02-30"), None, "a date that does not exist");
+    assert_eq!(days_of("2019-12-31"), None, "before 2020");
 }

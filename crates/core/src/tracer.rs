@@ -720,7 +720,22 @@ fn validate_config(config: &TracerConfig) -> Result<(), CoreError> {
             "compact_after_chunks must be positive",
         ));
     }
+    metadata_of(config)?;
     Ok(())
+}
+
+/// The AEM plaintext this configuration advertises (GAEN metadata 1.1).
+fn metadata_of(config: &TracerConfig) -> Result<[u8; 4], CoreError> {
+    Metadata {
+        major_version: 1,
+        minor_version: 1,
+        calibration_confidence: config.calibration_confidence,
+        tx_power_dbm: config.tx_power_dbm,
+    }
+    .to_bytes()
+    .map_err(|_| {
+        CoreError::InvalidConfig("the GAEN metadata of this configuration does not encode")
+    })
 }
 
 impl Engine {
@@ -785,16 +800,6 @@ impl Engine {
         Ok(key)
     }
 
-    fn metadata(&self) -> [u8; 4] {
-        let metadata = Metadata {
-            major_version: 1,
-            minor_version: 1,
-            calibration_confidence: self.config.calibration_confidence,
-            tx_power_dbm: self.config.tx_power_dbm,
-        };
-        metadata.to_bytes().unwrap_or([0x50, 0, 0, 0])
-    }
-
     fn current_advertisement(&mut self, now: i64) -> Result<CurrentAdvertisement, CoreError> {
         if let Some(current) = self
             .current
@@ -806,7 +811,8 @@ impl Engine {
         let key = self.key_in_force(interval)?;
         let derived = key.tek.derive_keys();
         let rpi = derived.rpik.identifier(interval);
-        let aem = derived.aemk.encrypt(&rpi, self.metadata());
+        // Checked when the tracer opened: this cannot fail for a tracer that exists.
+        let aem = derived.aemk.encrypt(&rpi, metadata_of(&self.config)?);
         let advertisement = Advertisement { rpi, aem };
         let lifetime = draw_lifetime(
             &mut *self.rng,

@@ -156,7 +156,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             )
             .map_err(fail)?;
             let spki = keys
-                .file_signer
+                .file_signer()
                 .key
                 .verifying_key()
                 .to_public_key_der()
@@ -165,7 +165,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             writeln!(
                 out,
                 "upload key (HPKE X25519, base64): {}",
-                Base64::encode_string(&keys.upload_key.public_key())
+                Base64::encode_string(&keys.upload_key().public_key())
             )?;
             writeln!(
                 out,

@@ -252,8 +252,8 @@ fn phone(keys: &AuthorityKeys, seed: u64, days: i64) -> Phone {
     let now = unix_now();
     let clock = Arc::new(ManualClock::new(now - days * 86_400));
     let config = TracerConfig {
-        trusted_signers: TrustedKeys::single(keys.file_signer.trusted_key()),
-        upload_public_key: Some(keys.upload_key.public_key()),
+        trusted_signers: TrustedKeys::single(keys.file_signer().trusted_key()),
+        upload_public_key: Some(keys.upload_key().public_key()),
         ..TracerConfig::default()
     };
     let tracer = Tracer::open_with(
@@ -314,7 +314,7 @@ fn upload_until_acknowledged(phone: &Phone, base: &str, code: &str) -> bool {
 /// Every TEK in the files the server's index lists, verified.
 fn published_teks(base: &str, keys: &AuthorityKeys) -> Vec<([u8; 16], u32)> {
     let agent = agent();
-    let trust = TrustedKeys::single(keys.file_signer.trusted_key());
+    let trust = TrustedKeys::single(keys.file_signer().trusted_key());
     let index = agent
         .get(format!("{base}/v1/index.txt"))
         .call()

@@ -25,6 +25,7 @@ use bluezone_protocol::messages::{
 };
 use bluezone_protocol::upload::{UploadKey, VerificationCode, tek_hmac};
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::CoreError;
 use crate::transport::{HttpReply, Transport};
@@ -40,7 +41,8 @@ pub struct UploadConsent {
 }
 
 /// A redeemed code: what the server recorded for the case, and the token to continue.
-#[derive(Clone, PartialEq, Eq)]
+/// The token prints redacted and is zeroized when this is dropped.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct VerifiedCode {
     /// Opaque token (single use, 24 hours).
     pub token: String,
@@ -66,8 +68,9 @@ pub struct UploadReceipt {
     pub keys_accepted: u32,
 }
 
-/// An upload in progress, kept sealed so a retry sends the same request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An upload in progress, kept sealed so a retry sends the same request. Token, secret and
+/// keys print redacted and are zeroized when this is dropped.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct PendingUpload {
     pub(crate) token: String,
     pub(crate) secret: String,
@@ -77,6 +80,21 @@ pub(crate) struct PendingUpload {
     /// destroyed with the rest of the data once past the retention period.
     #[serde(default)]
     pub(crate) created_at: i64,
+}
+
+impl std::fmt::Debug for PendingUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingUpload")
+            .field("token", &"<redacted>")
+            .field("secret", &"<redacted>")
+            .field("keys", &self.keys)
+            .field(
+                "certificate",
+                &self.certificate.as_ref().map(|_| "<present>"),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// The server code given to a refusal that came back unsealed: the request was not opened
@@ -164,10 +182,10 @@ pub(crate) fn verify(
         VERIFY_REQUEST_BYTES,
         |r, p| r.padding = p,
     )?);
-    let verified: VerifyResponse =
+    let mut verified: VerifyResponse =
         exchange(transport, server_key, "/v1/verify", VERIFY_AAD, &body, rng)?;
     Ok(VerifiedCode {
-        token: verified.token,
+        token: std::mem::take(&mut verified.token),
         report_type: verified.report_type,
         symptom_onset_interval: verified.symptom_onset_interval,
     })
@@ -253,4 +271,82 @@ fn upload_keys_of(keys: &[PublishKey]) -> Result<Vec<UploadKey>, CoreError> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::own_keys::OwnKey;
+    use bluezone_protocol::{IntervalNumber, RollingPeriod, TemporaryExposureKey};
+
+    /// Distinctive secret bytes: `start`, `start + 1`, ...
+    fn secret<const N: usize>(start: u8) -> [u8; N] {
+        std::array::from_fn(|i| start.wrapping_add(u8::try_from(i).unwrap_or(0)))
+    }
+
+    /// `text` shows none of `secret`: not in hex, decimal (as `Debug` prints bytes) or base64.
+    fn assert_hidden(text: &str, secret: &[u8]) {
+        let decimal = format!("{secret:?}");
+        let head = format!("{:?}", &secret[..4]);
+        for form in [
+            hex::encode(secret),
+            hex::encode_upper(secret),
+            hex::encode(&secret[..4]),
+            decimal.trim_matches(['[', ']']).to_owned(),
+            head.trim_matches(['[', ']']).to_owned(),
+            Base64::encode_string(secret),
+        ] {
+            assert!(!text.contains(&form), "{text:?} shows {form:?}");
+        }
+    }
+
+    fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn secret_holding_types_print_redacted() {
+        zeroized_on_drop::<PendingUpload>();
+        zeroized_on_drop::<VerifiedCode>();
+
+        let tek = secret::<16>(0xC1);
+        let hmac_secret = secret::<32>(0xA1);
+        let token = Base64::encode_string(&secret::<32>(0x61));
+        let certificate = Base64::encode_string(&secret::<64>(0x11));
+        let mut pending = PendingUpload {
+            token: token.clone(),
+            secret: Base64::encode_string(&hmac_secret),
+            keys: vec![PublishKey {
+                key: Base64::encode_string(&tek),
+                rolling_start_number: 2_890_000,
+                rolling_period: 144,
+                transmission_risk: 0,
+            }],
+            certificate: Some(certificate.clone()),
+            created_at: 1_793_491_200,
+        };
+        let verified = VerifiedCode {
+            token: token.clone(),
+            report_type: 1,
+            symptom_onset_interval: Some(2_889_856),
+        };
+        let own = OwnKey {
+            tek: TemporaryExposureKey::from_bytes(tek),
+            rolling_start: IntervalNumber::new(2_890_000),
+            rolling_period: RollingPeriod::new(144).unwrap(),
+        };
+        let texts = [
+            format!("{pending:?} {pending:#?}"),
+            format!("{verified:?} {verified:#?}"),
+            format!("{own:?} {own:#?}"),
+        ];
+        for text in &texts {
+            assert!(text.contains("<redacted>"), "{text}");
+            assert!(!text.contains(&token), "{text}");
+            assert!(!text.contains(&certificate), "{text}");
+            assert_hidden(text, &tek);
+            assert_hidden(text, &hmac_secret);
+        }
+        assert!(texts[0].contains("1793491200"), "{}", texts[0]);
+        pending.zeroize();
+        assert!(pending.token.is_empty() && pending.secret.is_empty() && pending.keys.is_empty());
+    }
 }

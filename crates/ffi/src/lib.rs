@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use bluezone_core::{CoreError, MasterKey, SightingInput, StorageLocation, Tracer, TracerConfig};
+use bluezone_core::{CoreError, SightingInput, StorageLocation, Tracer, TracerConfig};
 use bluezone_protocol::keyfile::{TrustedKey, TrustedKeys};
 
 uniffi::setup_scaffolding!("bluezone");
@@ -64,13 +64,11 @@ impl BluezoneTracer {
         storage_path: Option<String>,
         master_key: Vec<u8>,
     ) -> Result<Arc<Self>, BluezoneError> {
-        let key: [u8; 32] = master_key
-            .try_into()
-            .map_err(|_| BluezoneError::invalid("the master key is 32 bytes"))?;
+        let key = open::master_key_of(master_key)?;
         let storage = storage_path.map_or(StorageLocation::InMemory, |p| {
             StorageLocation::File(p.into())
         });
-        let tracer = Tracer::open(core_config(&config)?, storage, &MasterKey::from_bytes(key))?;
+        let tracer = Tracer::open(core_config(&config)?, storage, &key)?;
         Ok(Arc::new(Self {
             inner: Arc::new(tracer),
         }))

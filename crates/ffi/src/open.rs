@@ -4,9 +4,20 @@
 use std::sync::Arc;
 
 use bluezone_core::{MasterKey, Tracer};
+use zeroize::Zeroizing;
 
 use crate::error::BluezoneError;
 use crate::{BluezoneConfig, BluezoneTracer, core_config};
+
+/// The platform's 32 key bytes as a [`MasterKey`]; the bytes handed over are zeroized.
+pub(crate) fn master_key_of(bytes: Vec<u8>) -> Result<MasterKey, BluezoneError> {
+    let bytes = Zeroizing::new(bytes);
+    let key: &[u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| BluezoneError::invalid("the master key is 32 bytes"))?;
+    Ok(MasterKey::from_bytes(*key))
+}
 
 /// Why the store was deleted and started afresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -49,13 +60,10 @@ pub fn open_tracer(
     storage_path: String,
     master_key: Vec<u8>,
 ) -> Result<OpenedTracer, BluezoneError> {
-    let key: [u8; 32] = master_key
-        .try_into()
-        .map_err(|_| BluezoneError::invalid("the master key is 32 bytes"))?;
     let (tracer, reset) = Tracer::open_or_reset(
         core_config(&config)?,
         std::path::Path::new(&storage_path),
-        &MasterKey::from_bytes(key),
+        &master_key_of(master_key)?,
     )?;
     Ok(OpenedTracer {
         tracer: Arc::new(BluezoneTracer {

@@ -194,8 +194,8 @@ impl From<bluezone_core::ExposureStatus> for ExposureStatus {
     }
 }
 
-/// A redeemed code.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// A redeemed code. Its `Debug` leaves the token out.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct VerifiedCode {
     /// Opaque token.
     pub token: String,
@@ -205,10 +205,21 @@ pub struct VerifiedCode {
     pub symptom_onset_interval: Option<u32>,
 }
 
+impl std::fmt::Debug for VerifiedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedCode")
+            .field("token", &"<redacted>")
+            .field("report_type", &self.report_type)
+            .field("symptom_onset_interval", &self.symptom_onset_interval)
+            .finish()
+    }
+}
+
 impl From<bluezone_core::VerifiedCode> for VerifiedCode {
-    fn from(v: bluezone_core::VerifiedCode) -> Self {
+    fn from(mut v: bluezone_core::VerifiedCode) -> Self {
         Self {
-            token: v.token,
+            // Taken, not copied: the core value zeroizes what is left when it drops.
+            token: std::mem::take(&mut v.token),
             report_type: v.report_type,
             symptom_onset_interval: v.symptom_onset_interval,
         }

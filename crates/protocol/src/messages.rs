@@ -1,11 +1,19 @@
 //! The JSON messages between phones and the health-authority server, defined once for both
 //! sides. Binary fields are standard base64. Every request and response carries `padding`
-//! so that sizes reveal nothing (phones pad requests to a constant size).
+//! so that sizes reveal nothing (phones pad requests to a constant size). Messages carrying a
+//! secret (a code, a token, a key, the HMAC secret) print it redacted and are zeroized when
+//! dropped; a field moved out must be taken (`std::mem::take`).
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// What `Debug` prints in place of a secret.
+const REDACTED: &str = "<redacted>";
 
 /// `POST /v1/verify`: exchange an official's code for a token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyRequest {
     /// The 8-digit code.
@@ -16,7 +24,7 @@ pub struct VerifyRequest {
 }
 
 /// Answer to [`VerifyRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyResponse {
     /// Opaque token for `/v1/certificate`, valid 24 hours, single use.
@@ -31,7 +39,7 @@ pub struct VerifyResponse {
 }
 
 /// `POST /v1/certificate`: a token and the HMAC of the keys to upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CertificateRequest {
     /// The token from [`VerifyResponse`].
@@ -55,7 +63,7 @@ pub struct CertificateResponse {
 }
 
 /// One key in a publish payload (GAEN `temporaryExposureKeys` entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PublishKey {
     /// Base64 of the 16-byte key.
@@ -70,7 +78,7 @@ pub struct PublishKey {
 }
 
 /// The plaintext of `POST /v1/publish`, sealed with HPKE to the server's upload key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PublishPayload {
     /// The keys.
@@ -82,6 +90,53 @@ pub struct PublishPayload {
     /// Random filler bringing every payload to the same size.
     #[serde(default)]
     pub padding: String,
+}
+
+impl fmt::Debug for VerifyRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyRequest")
+            .field("code", &REDACTED)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for VerifyResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyResponse")
+            .field("token", &REDACTED)
+            .field("report_type", &self.report_type)
+            .field("symptom_onset_interval", &self.symptom_onset_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for CertificateRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateRequest")
+            .field("token", &REDACTED)
+            .field("ekeyhmac", &self.ekeyhmac)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for PublishKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublishKey")
+            .field("key", &REDACTED)
+            .field("rolling_start_number", &self.rolling_start_number)
+            .field("rolling_period", &self.rolling_period)
+            .field("transmission_risk", &self.transmission_risk)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PublishPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublishPayload")
+            .field("keys", &self.keys)
+            .field("hmac_key", &REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Answer to a publish.

@@ -19,7 +19,7 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use sha2::Sha256;
 use thiserror::Error;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::keyfile::ReportType;
 
@@ -55,8 +55,9 @@ pub enum UploadError {
     InvalidKey(&'static str),
 }
 
-/// One key as uploaded (GAEN publish API `temporaryExposureKeys` entry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One key as uploaded (GAEN publish API `temporaryExposureKeys` entry). Not `Copy`: it is
+/// zeroized when dropped, and its `Debug` leaves the key out.
+#[derive(Clone, PartialEq, Eq, Hash, Zeroize, ZeroizeOnDrop)]
 pub struct UploadKey {
     /// The Temporary Exposure Key.
     pub key_data: [u8; 16],
@@ -66,6 +67,17 @@ pub struct UploadKey {
     pub rolling_period: u32,
     /// Transmission risk level, 0..=8 (0: not given).
     pub transmission_risk: u8,
+}
+
+impl std::fmt::Debug for UploadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadKey")
+            .field("key_data", &"<redacted>")
+            .field("rolling_start", &self.rolling_start)
+            .field("rolling_period", &self.rolling_period)
+            .field("transmission_risk", &self.transmission_risk)
+            .finish()
+    }
 }
 
 /// The cleartext the key HMAC covers: per key `base64(key).start.period.risk` (standard
@@ -233,8 +245,8 @@ impl UploadOpenKey {
     }
 }
 
-/// The code an official gives a person who tested positive: 8 digits.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// The code an official gives a person who tested positive: 8 digits. Zeroized when dropped.
+#[derive(Clone, PartialEq, Eq, Hash, Zeroize, ZeroizeOnDrop)]
 pub struct VerificationCode(String);
 
 impl VerificationCode {

@@ -89,7 +89,7 @@ fn gaen_key_server_tek_hmac_vectors() {
         field(HMAC, "hmac")
     );
     // Order of the keys does not matter.
-    let reversed: Vec<UploadKey> = keys.iter().rev().copied().collect();
+    let reversed: Vec<UploadKey> = keys.iter().rev().cloned().collect();
     assert_eq!(tek_hmac(&secret, &reversed), tek_hmac(&secret, &keys));
     assert_eq!(accepted_tek_hmacs(&secret, &keys).len(), 1);
 

@@ -272,7 +272,8 @@ fn confirmed() -> u8 {
     1
 }
 
-#[derive(Debug, Serialize)]
+/// No `Debug`: it carries a code.
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct IssueResponse {
     id: i64,

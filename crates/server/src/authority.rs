@@ -17,6 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::SigningKey;
 use rand::{Rng, RngExt, SeedableRng};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 use crate::files::FileStore;
@@ -81,16 +82,31 @@ impl Default for AuthorityConfig {
     }
 }
 
-/// The server's secrets.
+/// The server's secrets, all derived from its master secret. Each is zeroized when dropped
+/// (the P-256 and X25519 keys by their own types) and none is printed by `Debug`.
 pub struct AuthorityKeys {
     /// Signs certificates.
-    pub certificate_key: SigningKey,
+    certificate_key: SigningKey,
     /// Signs key files.
-    pub file_signer: KeyFileSigner,
+    file_signer: KeyFileSigner,
     /// Opens uploads.
-    pub upload_key: UploadOpenKey,
+    upload_key: UploadOpenKey,
     /// Keys the HMACs under which codes and tokens are stored.
-    pub secret: [u8; 32],
+    secret: Zeroizing<[u8; 32]>,
+}
+
+// Every field zeroizes itself when dropped.
+impl zeroize::ZeroizeOnDrop for AuthorityKeys {}
+
+impl std::fmt::Debug for AuthorityKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorityKeys")
+            .field("certificate_key", &"<redacted>")
+            .field("file_signer", &self.file_signer)
+            .field("upload_key", &self.upload_key)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 impl AuthorityKeys {
@@ -99,19 +115,19 @@ impl AuthorityKeys {
     /// # Errors
     /// A message if a derived key is invalid (practically never).
     pub fn derive(master: &[u8; 32], key_id: &str, key_version: &str) -> Result<Self, String> {
-        let derive = |label: &[u8]| -> [u8; 32] {
+        let derive = |label: &[u8]| -> Zeroizing<[u8; 32]> {
             let mut mac = Hmac::<Sha256>::new_from_slice(master).expect("any key length");
             mac.update(label);
-            mac.finalize().into_bytes().into()
+            Zeroizing::new(mac.finalize().into_bytes().into())
         };
         let scalar = |label: &[u8]| -> Result<SigningKey, String> {
             // Hash until the bytes are a valid P-256 scalar (all but negligibly often at once).
             let mut seed = derive(label);
             for _ in 0..8 {
-                if let Ok(key) = SigningKey::from_slice(&seed) {
+                if let Ok(key) = SigningKey::from_slice(seed.as_slice()) {
                     return Ok(key);
                 }
-                seed = Sha256::digest(seed).into();
+                *seed = Sha256::digest(seed.as_slice()).into();
             }
             Err("could not derive a P-256 key".into())
         };
@@ -122,15 +138,40 @@ impl AuthorityKeys {
                 version: key_version.to_owned(),
                 key: scalar(b"bluezone/server/key-files")?,
             },
-            upload_key: UploadOpenKey::derive(&derive(b"bluezone/server/upload"))
+            upload_key: UploadOpenKey::derive(derive(b"bluezone/server/upload").as_slice())
                 .map_err(|e| e.to_string())?,
             secret: derive(b"bluezone/server/code-mac"),
         })
     }
+
+    /// The key certificates are signed with.
+    #[must_use]
+    pub const fn certificate_key(&self) -> &SigningKey {
+        &self.certificate_key
+    }
+
+    /// The signer of key files.
+    #[must_use]
+    pub const fn file_signer(&self) -> &KeyFileSigner {
+        &self.file_signer
+    }
+
+    /// The key uploads are opened with.
+    #[must_use]
+    pub const fn upload_key(&self) -> &UploadOpenKey {
+        &self.upload_key
+    }
+
+    /// The key of the HMACs under which codes and tokens are stored.
+    #[must_use]
+    pub(crate) fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
 }
 
-/// A code just issued: shown once to the official, stored only as an HMAC.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A code just issued: shown once to the official, stored only as an HMAC. Its `Debug`
+/// leaves the digits out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct IssuedCode {
     /// Row id, for listing and revoking.
     pub id: i64,
@@ -138,6 +179,16 @@ pub struct IssuedCode {
     pub code: String,
     /// Unix seconds.
     pub expires_at: i64,
+}
+
+impl std::fmt::Debug for IssuedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCode")
+            .field("id", &self.id)
+            .field("code", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// The health authority.
@@ -250,7 +301,7 @@ impl Authority {
     }
 
     fn mac(&self, purpose: &[u8], value: &[u8]) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.keys.secret).expect("any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.keys.secret()).expect("any key length");
         mac.update(purpose);
         mac.update(value);
         mac.finalize().into_bytes().into()
@@ -613,6 +664,7 @@ impl Authority {
                 _ => ApiError::bad_request("certificate_invalid", "the certificate is not valid"),
             })?;
         let secret = Base64::decode_vec(&payload.hmac_key)
+            .map(Zeroizing::new)
             .map_err(|_| ApiError::bad_request("hmac_mismatch", "the HMAC key is not base64"))?;
         let keys = self.check_keys(&payload, now)?;
         let accepted = accepted_tek_hmacs(&secret, &keys);

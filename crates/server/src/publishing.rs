@@ -86,7 +86,7 @@ impl Authority {
                 batch_num: 1,
                 batch_size: 1,
             };
-            let file = write_key_file(&info, &keys, &self.keys.file_signer).map_err(internal)?;
+            let file = write_key_file(&info, &keys, self.keys.file_signer()).map_err(internal)?;
             let sha256: [u8; 32] = Sha256::digest(&file).into();
             let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
             let key_count = u32::try_from(keys.len()).unwrap_or(u32::MAX);
@@ -264,7 +264,7 @@ impl Authority {
     /// A file published before hashes were recorded: it must verify with the current signing
     /// key and hold every key recorded in it; then its hash is recorded.
     fn legacy_file_is_intact(&self, name: &str, bytes: &[u8], sha256: &[u8; 32]) -> bool {
-        let trusted = TrustedKeys::single(self.keys.file_signer.trusted_key());
+        let trusted = TrustedKeys::single(self.keys.file_signer().trusted_key());
         let Ok(file) = read_key_file(bytes, &trusted, &KeyFileLimits::default()) else {
             return false;
         };

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use zeroize::Zeroizing;
+
 use crate::api::{AppState, router};
 use crate::authority::{Authority, AuthorityConfig, AuthorityKeys};
 use crate::client::{ClientAddressPolicy, IpNetwork};
@@ -61,8 +63,8 @@ pub fn unix_now() -> i64 {
 ///
 /// # Errors
 /// A message when the file is missing, unreadable, the wrong size, or open to others.
-pub fn load_secret(path: &Path) -> Result<[u8; 32], String> {
-    let bytes = std::fs::read(path).map_err(|e| {
+pub fn load_secret(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "no secret at {} (check --secret-file; `bluezone server run` creates one)",
@@ -71,10 +73,10 @@ pub fn load_secret(path: &Path) -> Result<[u8; 32], String> {
         } else {
             format!("cannot read {}: {e}", path.display())
         }
-    })?;
+    })?);
     check_private(path)?;
-    bytes
-        .try_into()
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(Zeroizing::new)
         .map_err(|_| format!("{} is not a 32-byte secret", path.display()))
 }
 
@@ -82,13 +84,13 @@ pub fn load_secret(path: &Path) -> Result<[u8; 32], String> {
 ///
 /// # Errors
 /// As [`load_secret`], or a message when a new secret cannot be written.
-pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], String> {
+pub fn load_or_create_secret(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
     match std::fs::metadata(path) {
         Ok(_) => load_secret(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut secret = [0u8; 32];
-            rand::Rng::fill_bytes(&mut rand::rng(), &mut secret);
-            write_private(path, &secret)?;
+            let mut secret = Zeroizing::new([0u8; 32]);
+            rand::Rng::fill_bytes(&mut rand::rng(), secret.as_mut_slice());
+            write_private(path, secret.as_slice())?;
             Ok(secret)
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),

@@ -103,8 +103,9 @@ pub enum TokenUse {
     Refused(Redeem),
 }
 
-/// A key accepted for publication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A key accepted for publication. Its `Debug` leaves the key out (it is embargoed while
+/// still in use).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct StoredKey {
     /// The key.
     pub key_data: [u8; 16],
@@ -116,6 +117,18 @@ pub struct StoredKey {
     pub transmission_risk: u8,
     /// Unix seconds before which it must not be published (embargo while still valid).
     pub publish_after: i64,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("key_data", &"<redacted>")
+            .field("rolling_start", &self.rolling_start)
+            .field("rolling_period", &self.rolling_period)
+            .field("transmission_risk", &self.transmission_risk)
+            .field("publish_after", &self.publish_after)
+            .finish()
+    }
 }
 
 /// A key ready to publish with its case's claims.

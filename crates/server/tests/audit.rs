@@ -711,7 +711,8 @@ fn a_certificate_request_repeated_after_a_lost_answer_gets_the_same_certificate(
     assert_eq!(status, 200);
     let token = serde_json::from_slice::<VerifyResponse>(&body)
         .unwrap()
-        .token;
+        .token
+        .clone();
     let request = |secret: &[u8]| CertificateRequest {
         token: token.clone(),
         ekeyhmac: Base64::encode_string(&tek_hmac(secret, &keys())),

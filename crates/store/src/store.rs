@@ -44,8 +44,8 @@ impl Table {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RowId(pub i64);
 
-/// One stored value, opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One stored value, opened. Its `Debug` gives the plaintext's length, not its bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredValue {
     /// The day it is filed under.
     pub day: DayNumber,
@@ -53,6 +53,19 @@ pub struct StoredValue {
     pub id: RowId,
     /// The plaintext (zeroized when dropped).
     pub value: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for StoredValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredValue")
+            .field("day", &self.day)
+            .field("id", &self.id)
+            .field(
+                "value",
+                &format_args!("<redacted, {} bytes>", self.value.len()),
+            )
+            .finish()
+    }
 }
 
 /// Counts and sizes of a store.

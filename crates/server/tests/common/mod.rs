@@ -207,11 +207,11 @@ pub fn certificate_for(server: &Server, keys: &[UploadKey], secret: &[u8]) -> St
     let code = server.official_code();
     let (status, body) = server.verify(&code);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let verified: VerifyResponse = serde_json::from_slice(&body).unwrap();
+    let mut verified: VerifyResponse = serde_json::from_slice(&body).unwrap();
     let (status, body) = server.json(
         "/v1/certificate",
         &CertificateRequest {
-            token: verified.token,
+            token: std::mem::take(&mut verified.token),
             ekeyhmac: Base64::encode_string(&tek_hmac(secret, keys)),
             padding: String::new(),
         },

@@ -83,7 +83,7 @@ pub struct IngestArgs {
 pub fn run(command: &BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Ingest(args) => ingest(args),
-        BenchCommand::Match(args) => match_bench(args),
+        BenchCommand::Match(args) => match_bench(args, &mut std::io::stdout().lock()).map(drop),
         BenchCommand::Sim(args) => sim_bench(args),
         BenchCommand::Radio(args) => crate::bench_radio::run(args),
     }
@@ -292,10 +292,24 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-fn match_bench(args: &MatchArgs) -> Result<(), CliError> {
+/// The contact keys `bench match` puts in its key file, and what became of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MatchCounts {
+    /// Contacts' real keys published in the file (the claim: keys the phone heard).
+    published: usize,
+    /// Of those, the keys with at least one identifier among the RPIs the history heard.
+    heard: usize,
+    /// Keys of the whole file that the matcher finds in the phone's stored sightings.
+    matched: usize,
+}
+
+/// Runs `bench match`, printing its report to `out`.
+fn match_bench(args: &MatchArgs, out: &mut impl Write) -> Result<MatchCounts, CliError> {
     use bluezone_protocol::keyfile::{
-        DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
+        DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, read_key_file,
+        write_key_file,
     };
+    use bluezone_protocol::matching::{SightingIndex, match_keys};
     use bluezone_protocol::{IntervalNumber, RollingPeriod, TemporaryExposureKey};
     use rand::{Rng, RngExt};
     use rayon::prelude::*;
@@ -313,12 +327,14 @@ fn match_bench(args: &MatchArgs) -> Result<(), CliError> {
         version: "v1".into(),
         key: p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).map_err(fail)?,
     };
+    let processed_at = until + 3600;
     let clock = Arc::new(ManualClock::new(until - i64::from(args.days) * 86_400));
+    let config = TracerConfig {
+        trusted_signers: TrustedKeys::single(signer.trusted_key()),
+        ..TracerConfig::default()
+    };
     let tracer = Tracer::open_with(
-        TracerConfig {
-            trusted_signers: TrustedKeys::single(signer.trusted_key()),
-            ..TracerConfig::default()
-        },
+        config.clone(),
         StorageLocation::InMemory,
         &MasterKey::from_bytes([0x42; 32]),
         clock.clone(),
@@ -373,7 +389,7 @@ fn match_bench(args: &MatchArgs) -> Result<(), CliError> {
         batch_size: 1,
     };
     let file = write_key_file(&info, &keys, &signer).map_err(fail)?;
-    clock.set(until + 3600);
+    clock.set(processed_at);
 
     // The crypto bound: HKDF and 144 batched AES blocks per key, nothing else.
     let raw: Vec<[u8; 16]> = keys.iter().map(|k| k.key_data).collect();
@@ -403,9 +419,32 @@ fn match_bench(args: &MatchArgs) -> Result<(), CliError> {
     let total_secs = began.elapsed().as_secs_f64();
     let peak = peak_rss();
 
+    // The check of the claim, not timed: which published contact keys the history really
+    // heard (re-derived from the RPIs it heard), and how many keys of the file the matcher
+    // finds in the stored sightings (the same matcher, configuration and days as
+    // `process_key_file` above).
+    let heard = history.contact_keys[..real]
+        .iter()
+        .filter(|k| {
+            k.tek
+                .rpi_key()
+                .daily_identifiers(k.rolling_start)
+                .iter()
+                .any(|rpi| history.rpis.binary_search(rpi).is_ok())
+        })
+        .count();
+    let today = DayNumber::from_unix_seconds(processed_at).map_err(fail)?;
+    let first_kept = DayNumber::new(today.get().saturating_sub(config.retention_days));
+    let index = SightingIndex::build(&tracer.sightings(first_kept, today).map_err(fail)?);
+    let verified =
+        read_key_file(&file, &config.trusted_signers, &config.key_file_limits).map_err(fail)?;
+    let matched = pool
+        .install(|| match_keys(&index, &verified.keys, &config.matching))
+        .len();
+    drop((index, verified));
+
     let keys_f = args.keys as f64;
     let rate = keys_f / total_secs;
-    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "history: {} days, {} contacts per scan, {} distinct RPIs heard ({history_secs:.1} s to build)",
@@ -415,7 +454,8 @@ fn match_bench(args: &MatchArgs) -> Result<(), CliError> {
     )?;
     writeln!(
         out,
-        "key file: {} keys, {} bytes zipped, {real} of them keys of contacts the phone heard",
+        "key file: {} keys, {} bytes zipped, {real} of them keys of contacts the phone heard \
+         (re-derived: {heard} heard; matched against the phone's history: {matched})",
         args.keys,
         file.len()
     )?;
@@ -452,5 +492,44 @@ fn match_bench(args: &MatchArgs) -> Result<(), CliError> {
         _ => writeln!(out, "peak memory: unavailable on this platform")?,
     }
     writeln!(out, "keys_per_second={rate:.0}")?;
-    Ok(())
+    Ok(MatchCounts {
+        published: real,
+        heard,
+        matched,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key file's claim ("N of them keys of contacts the phone heard") is what the
+    /// matcher finds: every published contact key was heard and matches, no random key does.
+    #[test]
+    fn bench_match_claims_what_the_matcher_finds() {
+        for seed in [1, 2, 3] {
+            let args = MatchArgs {
+                keys: 2_000,
+                threads: Some(2),
+                days: 2,
+                contacts_per_scan: 20,
+                seed,
+            };
+            let mut out = Vec::new();
+            let counts = match_bench(&args, &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert!(counts.published > 100, "seed {seed}: {counts:?}");
+            assert_eq!(
+                (counts.heard, counts.matched),
+                (counts.published, counts.published),
+                "seed {seed}:\n{out}"
+            );
+            let line = format!(
+                "{} of them keys of contacts the phone heard (re-derived: {} heard; \
+                 matched against the phone's history: {})",
+                counts.published, counts.heard, counts.matched
+            );
+            assert!(out.contains(&line), "seed {seed}:\n{out}");
+        }
+    }
 }

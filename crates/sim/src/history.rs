@@ -1,13 +1,14 @@
 //! Synthetic histories: what one phone hears over days in a busy place, fed through the real
 //! [`Tracer`] ingest path (validation, folding, sealing, storage).
 //!
-//! The phone scans every 5 minutes (with up to ±20 s of jitter) for 4 seconds. Around it are
-//! always `contacts_per_scan` other phones. Each contact has its own random daily keys and
-//! rotates its RPI every 10 to 20 minutes, like a real GAEN phone; it stays between 30 minutes
-//! and 4 hours before another takes its place. Each contact advertises every 250 ms, and
-//! about a quarter of its adverts are lost, so a scan hears it about 12 times; RSSI is a
-//! per-contact mean (distance) between −95 and −45 dBm plus per-advert noise (about ±3 dB).
-//! The contacts' keys are kept, so matching tests can publish some of them.
+//! The phone scans every 5 minutes (with up to ±20 s of jitter, never before the history's
+//! start) for 4 seconds. Around it are always `contacts_per_scan` other phones. Each contact
+//! has its own random daily keys and rotates its RPI every 10 to 20 minutes, like a real GAEN
+//! phone; it stays between 30 minutes and 4 hours before another takes its place. Each contact
+//! advertises every 250 ms, and about a quarter of its adverts are lost, so a scan hears it
+//! about 12 times; RSSI is a per-contact mean (distance) between −95 and −45 dBm plus
+//! per-advert noise (about ±3 dB). The contacts' keys are kept, so matching tests can publish
+//! some of them; every one of them is heard.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -87,6 +88,7 @@ pub struct ScanBatch {
 pub struct HistoryGenerator {
     rng: rand::rngs::StdRng,
     contacts: Vec<Contact>,
+    start: i64,
     scan_time: i64,
     until: i64,
     window: u64,
@@ -110,6 +112,7 @@ impl HistoryGenerator {
         Ok(Self {
             rng,
             contacts,
+            start,
             scan_time: start,
             until: params.until,
             window: 0,
@@ -127,7 +130,10 @@ impl HistoryGenerator {
             return Ok(None);
         }
         let rng = &mut self.rng;
-        let t = self.scan_time + rng.random_range(-20..=20);
+        // Not before the start: the first contacts hold keys of the start's day, and a first
+        // scan in the day before would replace every one of them (never heard) by a key of
+        // a day outside the history.
+        let t = (self.scan_time + rng.random_range(-20..=20)).max(self.start);
         let mut sightings = Vec::with_capacity(self.contacts.len() * ADVERTS_PER_SCAN as usize);
         for slot in &mut self.contacts {
             if slot.leaves_at <= t {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bluezone_core::{ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig};
 use bluezone_protocol::DayNumber;
-use bluezone_sim::history::{HistoryParams, fill_history};
+use bluezone_sim::history::{HistoryGenerator, HistoryParams, fill_history};
 use rand::SeedableRng;
 
 const UNTIL: i64 = 1_793_491_200; // 2026-11-01 00:00 UTC
@@ -78,4 +78,46 @@ fn every_rpi_heard_comes_from_a_contact_key() {
         derived.extend(key.tek.rpi_key().daily_identifiers(key.rolling_start));
     }
     assert!(history.rpis.iter().all(|rpi| derived.contains(rpi)));
+}
+
+#[test]
+fn every_contact_key_is_heard_within_the_history() {
+    // Half the seeds put the first scan's jitter before the start: none may leave the
+    // history's days, nor leave a key of the first contacts unheard.
+    for seed in 0..8 {
+        let params = HistoryParams {
+            days: 1,
+            contacts_per_scan: 20,
+            seed,
+            until: UNTIL,
+        };
+        let start = UNTIL - 86_400;
+        let mut generator = HistoryGenerator::new(&params).unwrap();
+        while let Some(scan) = generator.next_scan().unwrap() {
+            assert!(
+                scan.sightings
+                    .iter()
+                    .all(|s| (start..UNTIL).contains(&s.time)),
+                "seed {seed}: a scan outside the history"
+            );
+        }
+        let history = generator.finish();
+        let unheard = history
+            .contact_keys
+            .iter()
+            .filter(|key| {
+                !key.tek
+                    .rpi_key()
+                    .daily_identifiers(key.rolling_start)
+                    .iter()
+                    .any(|rpi| history.rpis.binary_search(rpi).is_ok())
+            })
+            .count();
+        assert_eq!(
+            unheard,
+            0,
+            "seed {seed}: of {} contact keys",
+            history.contact_keys.len()
+        );
+    }
 }

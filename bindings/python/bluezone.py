@@ -4582,7 +4582,7 @@ class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
 @dataclass
 class VerifiedCode:
     """
-    A redeemed code.
+    A redeemed code. Its `Debug` leaves the token out.
 """
     def __init__(self, *, token:str, report_type:int, symptom_onset_interval:typing.Optional[int]):
         self.token = token

@@ -4162,7 +4162,7 @@ public func FfiConverterTypeTrustedSigner_lower(_ value: TrustedSigner) -> RustB
 
 
 /**
- * A redeemed code.
+ * A redeemed code. Its `Debug` leaves the token out.
  */
 public struct VerifiedCode: Equatable, Hashable {
     /**

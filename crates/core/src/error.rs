@@ -54,6 +54,10 @@ pub enum CoreError {
     /// The server answered something unreadable.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// State this phone keeps (a pending upload) is unreadable, or a request could not be
+    /// built from it: a local fault, never the server's.
+    #[error("local state is unreadable: {0}")]
+    LocalState(String),
     /// A code that is not 8 digits.
     #[error("a verification code is 8 digits")]
     InvalidCode,

@@ -772,7 +772,7 @@ impl Engine {
                 .is_ok_and(|created| created >= first_kept),
             Ok(None) => false,
             // Unreadable: it could never be sent.
-            Err(CoreError::Protocol(_)) => true,
+            Err(CoreError::LocalState(_)) => true,
             Err(other) => return Err(other),
         };
         if expired {
@@ -960,14 +960,14 @@ impl Engine {
             None => Ok(None),
             // An acknowledged upload leaves `null` behind.
             Some(bytes) => serde_json::from_slice::<Option<PendingUpload>>(&bytes)
-                .map_err(|e| CoreError::Protocol(e.to_string())),
+                .map_err(|e| CoreError::LocalState(format!("the pending upload: {e}"))),
         }
     }
 
     fn save_pending_upload(&mut self, pending: Option<&PendingUpload>) -> Result<(), CoreError> {
         let bytes = match pending {
             Some(p) => zeroize::Zeroizing::new(
-                serde_json::to_vec(p).map_err(|e| CoreError::Protocol(e.to_string()))?,
+                serde_json::to_vec(p).map_err(|e| CoreError::LocalState(e.to_string()))?,
             ),
             None => zeroize::Zeroizing::new(Vec::new()),
         };

@@ -111,11 +111,11 @@ pub(crate) fn padded_json<T: Serialize>(
     size: usize,
     set_padding: impl Fn(&mut T, String),
 ) -> Result<Vec<u8>, CoreError> {
-    let bare = serde_json::to_vec(&value).map_err(|e| CoreError::Protocol(e.to_string()))?;
+    let bare = serde_json::to_vec(&value).map_err(|e| CoreError::LocalState(e.to_string()))?;
     if bare.len() < size {
         set_padding(&mut value, "0".repeat(size - bare.len()));
     }
-    serde_json::to_vec(&value).map_err(|e| CoreError::Protocol(e.to_string()))
+    serde_json::to_vec(&value).map_err(|e| CoreError::LocalState(e.to_string()))
 }
 
 /// The reply's body as `T`, or the server's refusal as [`CoreError::Server`].
@@ -146,7 +146,7 @@ fn exchange<T: for<'de> Deserialize<'de>>(
     rng: &mut dyn rand_core::CryptoRng,
 ) -> Result<T, CoreError> {
     let (body, reply_key) = seal_request(server_key, aad, plaintext, rng)
-        .map_err(|e| CoreError::Protocol(e.to_string()))?;
+        .map_err(|e| CoreError::LocalState(format!("the request could not be sealed: {e}")))?;
     let reply = transport.post(path, &body)?;
     if reply.status != 200 {
         // Not sealed, so not necessarily the server's: anything between could have written
@@ -202,7 +202,8 @@ pub(crate) fn certificate(
         return Ok(());
     }
     let secret = zeroize::Zeroizing::new(
-        Base64::decode_vec(&pending.secret).map_err(|e| CoreError::Protocol(e.to_string()))?,
+        Base64::decode_vec(&pending.secret)
+            .map_err(|e| CoreError::LocalState(format!("the pending upload's secret: {e}")))?,
     );
     let keys = upload_keys_of(&pending.keys)?;
     let body = zeroize::Zeroizing::new(padded_json(
@@ -262,7 +263,7 @@ fn upload_keys_of(keys: &[PublishKey]) -> Result<Vec<UploadKey>, CoreError> {
             let key_data = Base64::decode_vec(&k.key)
                 .ok()
                 .and_then(|d| d.try_into().ok())
-                .ok_or_else(|| CoreError::Protocol("a pending key is malformed".into()))?;
+                .ok_or_else(|| CoreError::LocalState("a pending key is malformed".into()))?;
             Ok(UploadKey {
                 key_data,
                 rolling_start: k.rolling_start_number,

@@ -146,12 +146,24 @@ mod tests {
     fn failures_carry_their_stable_code_and_the_scheduler_s_answer() {
         let end = end_of(CoreError::Store(StoreError::Full), Retry::Soon);
         assert!(
-            matches!(end, DownloadEnd::RetrySoon { code: 22, .. }),
+            matches!(
+                end,
+                DownloadEnd::RetrySoon {
+                    code: crate::error::codes::STORAGE_FULL,
+                    ..
+                }
+            ),
             "{end:?}"
         );
         let end = end_of(CoreError::NoTrustedSigners, Retry::NextRun);
         assert!(
-            matches!(end, DownloadEnd::WaitForNextRun { code: 13, .. }),
+            matches!(
+                end,
+                DownloadEnd::WaitForNextRun {
+                    code: crate::error::codes::NOT_CONFIGURED,
+                    ..
+                }
+            ),
             "{end:?}"
         );
     }

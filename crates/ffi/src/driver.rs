@@ -314,7 +314,13 @@ mod tests {
         d.handle(t0, DriverEvent::Enable).unwrap();
         let e = d.with_slot(t0 + 1, |_, _| panic!("a bug")).err().unwrap();
         assert!(
-            matches!(e, BluezoneError::Internal { code: 90, .. }),
+            matches!(
+                e,
+                BluezoneError::Internal {
+                    code: crate::error::codes::INTERNAL,
+                    ..
+                }
+            ),
             "{e:?}"
         );
         // Reopened from the saved state (on), restarted, and collecting again.
@@ -377,7 +383,10 @@ mod tests {
         let refused = BluezoneDriver::new(tracer, Platform::Android, Some(bad), 1, now_ms());
         assert!(matches!(
             refused.err(),
-            Some(BluezoneError::InvalidInput { code: 11, .. })
+            Some(BluezoneError::InvalidInput {
+                code: crate::error::codes::INVALID_CONFIG,
+                ..
+            })
         ));
     }
 }

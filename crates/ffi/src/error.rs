@@ -3,6 +3,39 @@
 
 use bluezone_core::CoreError;
 
+/// The stable numeric codes of [`BluezoneError`], one name each. Grouped by tens per area;
+/// a code is never reused for another meaning.
+pub mod codes {
+    /// The app passed something invalid (a master key that is not 32 bytes, a bad signer key).
+    pub const INVALID_INPUT: u32 = 10;
+    /// The configuration is inconsistent, or the clock is outside the GAEN time base.
+    pub const INVALID_CONFIG: u32 = 11;
+    /// A verification code that is not 8 digits.
+    pub const INVALID_CODE: u32 = 12;
+    /// Uploads or downloads are not configured (no upload key, no trusted signer).
+    pub const NOT_CONFIGURED: u32 = 13;
+    /// The master key does not open the store.
+    pub const STORAGE_WRONG_KEY: u32 = 20;
+    /// The store, or state kept in it, is damaged or tampered with.
+    pub const STORAGE_CORRUPT: u32 = 21;
+    /// The disk is full.
+    pub const STORAGE_FULL: u32 = 22;
+    /// Any other storage failure.
+    pub const STORAGE_OTHER: u32 = 29;
+    /// The server could not be reached.
+    pub const NETWORK: u32 = 30;
+    /// The server refused; its own stable code is in `server_code`.
+    pub const SERVER_REFUSED: u32 = 40;
+    /// The server's answer was unreadable (or not the server's: a captive portal).
+    pub const SERVER_UNREADABLE: u32 = 41;
+    /// A key file was refused (signature, format, signer).
+    pub const KEY_FILE: u32 = 50;
+    /// The person's consent is missing or too old.
+    pub const CONSENT_REQUIRED: u32 = 60;
+    /// A bug or an unexpected failure, including a panic caught in the core.
+    pub const INTERNAL: u32 = 90;
+}
+
 /// Why a call failed. `code` is stable across releases; apps branch on it.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum BluezoneError {
@@ -69,14 +102,14 @@ pub enum BluezoneError {
 impl BluezoneError {
     pub(crate) fn invalid(message: &str) -> Self {
         Self::InvalidInput {
-            code: 10,
+            code: codes::INVALID_INPUT,
             reason: message.to_owned(),
         }
     }
 
     pub(crate) fn internal(message: &str) -> Self {
         Self::Internal {
-            code: 90,
+            code: codes::INTERNAL,
             reason: message.to_owned(),
         }
     }
@@ -85,7 +118,7 @@ impl BluezoneError {
 impl From<uniffi::UnexpectedUniFFICallbackError> for BluezoneError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         Self::Network {
-            code: 30,
+            code: codes::NETWORK,
             reason: format!("the app's HTTP client failed: {}", e.reason),
         }
     }
@@ -97,40 +130,41 @@ pub(crate) fn from_core(e: &CoreError) -> BluezoneError {
     let message = e.to_string();
     match e {
         CoreError::Store(StoreError::WrongKey) => BluezoneError::Storage {
-            code: 20,
+            code: codes::STORAGE_WRONG_KEY,
             reason: message,
         },
         CoreError::Store(StoreError::Corrupt(_) | StoreError::Tampered { .. })
         | CoreError::Chunk(_)
         | CoreError::OwnKey(_)
-        | CoreError::ExposureRecord(_) => BluezoneError::Storage {
-            code: 21,
+        | CoreError::ExposureRecord(_)
+        | CoreError::LocalState(_) => BluezoneError::Storage {
+            code: codes::STORAGE_CORRUPT,
             reason: message,
         },
         CoreError::Store(StoreError::Full) => BluezoneError::Storage {
-            code: 22,
+            code: codes::STORAGE_FULL,
             reason: message,
         },
         CoreError::Store(_) => BluezoneError::Storage {
-            code: 29,
+            code: codes::STORAGE_OTHER,
             reason: message,
         },
         CoreError::InvalidConfig(_) | CoreError::Clock(_) => BluezoneError::InvalidInput {
-            code: 11,
+            code: codes::INVALID_CONFIG,
             reason: message,
         },
         CoreError::InvalidCode => BluezoneError::InvalidInput {
-            code: 12,
+            code: codes::INVALID_CODE,
             reason: message,
         },
         CoreError::UploadNotConfigured | CoreError::NoTrustedSigners => {
             BluezoneError::InvalidInput {
-                code: 13,
+                code: codes::NOT_CONFIGURED,
                 reason: message,
             }
         }
         CoreError::Network(_) => BluezoneError::Network {
-            code: 30,
+            code: codes::NETWORK,
             reason: message,
         },
         CoreError::Server {
@@ -138,24 +172,26 @@ pub(crate) fn from_core(e: &CoreError) -> BluezoneError {
             code,
             message,
         } => BluezoneError::Server {
-            code: 40,
+            code: codes::SERVER_REFUSED,
             status: *status,
             server_code: code.clone(),
             reason: message.clone(),
         },
         CoreError::Protocol(_) => BluezoneError::Server {
-            code: 41,
+            code: codes::SERVER_UNREADABLE,
             status: 0,
             server_code: "unreadable_answer".into(),
             reason: message,
         },
         CoreError::KeyFile { .. } => BluezoneError::KeyFile {
-            code: 50,
+            code: codes::KEY_FILE,
             reason: message,
         },
-        CoreError::ConsentRequired => BluezoneError::ConsentRequired { code: 60 },
+        CoreError::ConsentRequired => BluezoneError::ConsentRequired {
+            code: codes::CONSENT_REQUIRED,
+        },
         CoreError::Poisoned => BluezoneError::Internal {
-            code: 90,
+            code: codes::INTERNAL,
             reason: message,
         },
     }
@@ -174,5 +210,75 @@ impl BluezoneError {
             | Self::ConsentRequired { code }
             | Self::Internal { code, .. } => *code,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bluezone_core::TransportError;
+    use bluezone_protocol::keyfile::KeyFileError;
+    use bluezone_store::StoreError;
+
+    fn code_of(e: CoreError) -> u32 {
+        from_core(&e).code()
+    }
+
+    #[test]
+    fn every_core_error_has_its_code() {
+        use codes::*;
+        let server = |status| CoreError::Server {
+            status,
+            code: "code_invalid".into(),
+            message: "no".into(),
+        };
+        let cases = [
+            (CoreError::Store(StoreError::WrongKey), STORAGE_WRONG_KEY),
+            (
+                CoreError::Store(StoreError::Corrupt("x".into())),
+                STORAGE_CORRUPT,
+            ),
+            (CoreError::Store(StoreError::NotAStore), STORAGE_OTHER),
+            (
+                CoreError::Store(StoreError::Tampered { what: "x".into() }),
+                STORAGE_CORRUPT,
+            ),
+            (CoreError::Store(StoreError::Full), STORAGE_FULL),
+            (CoreError::Store(StoreError::ReadOnly), STORAGE_OTHER),
+            (
+                CoreError::Store(StoreError::Io(std::io::Error::other("EIO"))),
+                STORAGE_OTHER,
+            ),
+            (
+                CoreError::LocalState("a pending key".into()),
+                STORAGE_CORRUPT,
+            ),
+            (CoreError::InvalidConfig("x"), INVALID_CONFIG),
+            (CoreError::InvalidCode, INVALID_CODE),
+            (CoreError::UploadNotConfigured, NOT_CONFIGURED),
+            (CoreError::NoTrustedSigners, NOT_CONFIGURED),
+            (CoreError::Network(TransportError("x".into())), NETWORK),
+            (server(400), SERVER_REFUSED),
+            (CoreError::Protocol("x".into()), SERVER_UNREADABLE),
+            (
+                CoreError::KeyFile {
+                    index: 0,
+                    error: KeyFileError::NoSignature,
+                },
+                KEY_FILE,
+            ),
+            (CoreError::ConsentRequired, CONSENT_REQUIRED),
+            (CoreError::Poisoned, INTERNAL),
+        ];
+        for (error, code) in cases {
+            let text = format!("{error:?}");
+            assert_eq!(code_of(error), code, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_local_fault_is_never_reported_as_the_server_s() {
+        let e = from_core(&CoreError::LocalState("the pending upload".into()));
+        assert!(matches!(e, BluezoneError::Storage { .. }), "{e:?}");
     }
 }

@@ -5197,7 +5197,7 @@ public object FfiConverterTypeTrustedSigner: FfiConverterRustBuffer<TrustedSigne
 
 
 /**
- * A redeemed code.
+ * A redeemed code. Its `Debug` leaves the token out.
  */
 data class VerifiedCode (
     /**

@@ -593,7 +593,7 @@ impl Authority {
         let certificate = Certificate::issue(
             &CertificateClaims {
                 report_type: ReportType::from_i32(i32::from(claims.report_type))
-                    .unwrap_or_default(),
+                    .ok_or_else(|| internal("a stored case has an unknown report type"))?,
                 symptom_onset_interval: claims.symptom_onset_interval,
                 tek_hmac,
                 issued_at,

@@ -442,11 +442,30 @@ fn file_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
     })
 }
 
-fn claims_from(report_type: i64, onset: Option<i64>) -> CaseClaims {
-    CaseClaims {
-        report_type: u8::try_from(report_type).unwrap_or(0),
-        symptom_onset_interval: onset.and_then(|o| u32::try_from(o).ok()),
-    }
+/// The claims of a stored code or token. A value out of range means the row was damaged or
+/// written by something else: refused, never replaced by a default (a report type of 0 would
+/// publish a confirmed case's keys as "unknown").
+fn claims_from(report_type: i64, onset: Option<i64>) -> Result<CaseClaims, StoreError> {
+    let report_type = u8::try_from(report_type)
+        .ok()
+        .filter(|t| *t <= 5)
+        .ok_or_else(|| StoreError::new(format!("a stored report type is {report_type}")))?;
+    let symptom_onset_interval = onset
+        .map(|o| {
+            u32::try_from(o).map_err(|_| StoreError::new(format!("a stored onset interval is {o}")))
+        })
+        .transpose()?;
+    Ok(CaseClaims {
+        report_type,
+        symptom_onset_interval,
+    })
+}
+
+/// A claims error inside a row mapper, as SQLite's own conversion error.
+fn row_claims(report_type: i64, onset: Option<i64>) -> rusqlite::Result<CaseClaims> {
+    claims_from(report_type, onset).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Integer, Box::new(e))
+    })
 }
 
 impl ServerStore for SqliteServerStore {
@@ -503,7 +522,7 @@ impl ServerStore for SqliteServerStore {
             .query_map(params![official_id, limit], |r| {
                 Ok(CodeStatus {
                     id: r.get(0)?,
-                    claims: claims_from(r.get(1)?, r.get(2)?),
+                    claims: row_claims(r.get(1)?, r.get(2)?)?,
                     test_date: r.get(3)?,
                     created_at: r.get(4)?,
                     expires_at: r.get(5)?,
@@ -567,7 +586,7 @@ impl ServerStore for SqliteServerStore {
         } else if now > expires_at {
             Redeem::Expired
         } else {
-            let claims = claims_from(report_type, onset);
+            let claims = claims_from(report_type, onset)?;
             tx.execute(
                 "UPDATE codes SET used_at = ?2 WHERE id = ?1",
                 params![id, now],
@@ -603,7 +622,7 @@ impl ServerStore for SqliteServerStore {
         let Some((report_type, onset, expires_at, used_at, used_for)) = row else {
             return Ok(TokenUse::Refused(Redeem::NotFound));
         };
-        let claims = claims_from(report_type, onset);
+        let claims = claims_from(report_type, onset)?;
         let same_keys = used_for.as_deref() == Some(tek_hmac.as_slice());
         let outcome = match used_at {
             Some(issued_at) if same_keys && now <= issued_at + reissue_secs => {
@@ -709,22 +728,25 @@ impl ServerStore for SqliteServerStore {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, data, start, period, risk, after, rt, onset)| {
-                Some(PublishableKey {
+        // A damaged row stops publishing with an error an operator sees; dropping it would
+        // lose an acknowledged upload without a trace.
+        rows.into_iter()
+            .map(|(id, data, start, period, risk, after, rt, onset)| {
+                Ok(PublishableKey {
                     id,
                     key: StoredKey {
-                        key_data: data.try_into().ok()?,
+                        key_data: data.try_into().map_err(|d: Vec<u8>| {
+                            StoreError::new(format!("upload key {id} has {} bytes", d.len()))
+                        })?,
                         rolling_start: start,
                         rolling_period: period,
                         transmission_risk: risk,
                         publish_after: after,
                     },
-                    claims: claims_from(rt, onset),
+                    claims: claims_from(rt, onset)?,
                 })
             })
-            .collect())
+            .collect()
     }
 
     fn record_file(
@@ -791,7 +813,13 @@ impl ServerStore for SqliteServerStore {
         let keys = stmt
             .query_map([name], |r| r.get::<_, Vec<u8>>(0))?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(keys.into_iter().filter_map(|k| k.try_into().ok()).collect())
+        keys.into_iter()
+            .map(|k| {
+                k.try_into().map_err(|k: Vec<u8>| {
+                    StoreError::new(format!("a published key has {} bytes", k.len()))
+                })
+            })
+            .collect()
     }
 
     fn set_file_hash(&self, name: &str, sha256: &[u8; 32]) -> Result<(), StoreError> {

@@ -2,16 +2,11 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
 
-use std::process::Command;
+use bluezone_testkit::cli::Cli;
 
 #[test]
 fn the_radio_budget_covers_every_profile_and_holds_the_wake_lock_only_while_scanning() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bluezone"))
-        .args(["bench", "radio", "--hours", "6"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = Cli::new(env!("CARGO_BIN_EXE_bluezone")).ok(&["bench", "radio", "--hours", "6"]);
     let rows: Vec<Vec<&str>> = stdout
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| profile"))

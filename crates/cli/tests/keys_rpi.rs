@@ -2,20 +2,17 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
 
-use std::process::{Command, Output};
+use bluezone_testkit::cli::Cli;
 
 const SPEC: &str = include_str!("../../protocol/tests/vectors/gaen-crypto-v1.2-test-vectors.txt");
 
-fn bluezone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bluezone"))
-        .args(args)
-        .output()
-        .expect("the bluezone binary runs")
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_bluezone"))
 }
 
 #[test]
 fn all_144_spec_vectors_come_out_of_the_cli() {
-    let out = bluezone(&[
+    let out = cli().run(&[
         "keys",
         "rpi",
         "--tek",
@@ -39,7 +36,7 @@ fn all_144_spec_vectors_come_out_of_the_cli() {
 
 #[test]
 fn count_and_metadata_options() {
-    let out = bluezone(&[
+    let out = cli().run(&[
         "keys",
         "rpi",
         "--tek",
@@ -90,7 +87,7 @@ fn bad_input_gets_a_clear_message_and_a_failing_exit() {
     for (args, message) in cases {
         let mut all = vec!["keys", "rpi"];
         all.extend_from_slice(args);
-        let out = bluezone(&all);
+        let out = cli().run(&all);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(out.stdout.is_empty(), "{args:?} printed {:?}", out.stdout);
@@ -106,9 +103,7 @@ const SAMPLE_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y
 
 #[test]
 fn keys_verify_accepts_the_published_sample_with_its_key() {
-    let out = bluezone(&["keys", "verify", SAMPLE, "--public-key", SAMPLE_KEY]);
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = cli().ok(&["keys", "verify", SAMPLE, "--public-key", SAMPLE_KEY]);
     assert!(
         stdout.contains("verified: 140 keys (0 revised), signed by 310-v1"),
         "{stdout}"
@@ -138,7 +133,7 @@ fn keys_verify_accepts_the_published_sample_with_its_key() {
         ),
     )
     .unwrap();
-    let out = bluezone(&[
+    let out = cli().run(&[
         "keys",
         "verify",
         SAMPLE,
@@ -172,7 +167,7 @@ fn keys_verify_refuses_tampering_and_other_keys() {
     for (args, message) in cases {
         let mut all = vec!["keys", "verify"];
         all.extend_from_slice(args);
-        let out = bluezone(&all);
+        let out = cli().run(&all);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(message), "{args:?}: {stderr}");

@@ -5,14 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
-use std::process::{Command, Output};
+use bluezone_testkit::cli::Cli;
 
-fn bluezone(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bluezone"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("the bluezone binary runs")
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_bluezone"))
 }
 
 const FIXTURE: &str = concat!(
@@ -27,9 +23,7 @@ const KEY: &str = "3333333333333333333333333333333333333333333333333333333333333
 
 #[test]
 fn a_replayed_capture_goes_through_the_engine() {
-    let out = bluezone(&["scan", "--replay", FIXTURE], &[]);
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = cli().ok(&["scan", "--replay", FIXTURE]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 10, "{text}");
     assert_eq!(
@@ -56,7 +50,7 @@ fn a_replayed_capture_goes_through_the_engine() {
          00:00 UTC"
     );
 
-    let json = bluezone(&["scan", "--replay", FIXTURE, "--json"], &[]);
+    let json = cli().run(&["scan", "--replay", FIXTURE, "--json"]);
     let text = String::from_utf8(json.stdout).unwrap();
     let values: Vec<serde_json::Value> = text
         .lines()
@@ -77,9 +71,7 @@ fn a_replayed_capture_goes_through_the_engine() {
 
 #[test]
 fn a_recorded_iphone_read_is_replayed_and_without_it_nothing_is_stored() {
-    let out = bluezone(&["scan", "--replay", IPHONE], &[]);
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = cli().ok(&["scan", "--replay", IPHONE]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
@@ -114,9 +106,7 @@ fn a_recorded_iphone_read_is_replayed_and_without_it_nothing_is_stored() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&path, adverts_only).unwrap();
-    let out = bluezone(&["scan", "--replay", path.to_str().unwrap(), "--json"], &[]);
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = cli().ok(&["scan", "--replay", path.to_str().unwrap(), "--json"]);
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let summary = &last["summary"];
     assert_eq!(summary["accepted"], 0, "{text}");
@@ -125,7 +115,7 @@ fn a_recorded_iphone_read_is_replayed_and_without_it_nothing_is_stored() {
     assert_eq!(summary["driver"]["gatt"]["reads_succeeded"], 0);
 
     // With the fallback off, iPhones are only counted, even with their reads recorded.
-    let out = bluezone(&["scan", "--replay", IPHONE, "--no-gatt", "--json"], &[]);
+    let out = cli().run(&["scan", "--replay", IPHONE, "--no-gatt", "--json"]);
     let text = String::from_utf8(out.stdout).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["summary"]["accepted"], 0, "{text}");
@@ -135,7 +125,7 @@ fn a_recorded_iphone_read_is_replayed_and_without_it_nothing_is_stored() {
 #[test]
 fn a_window_outside_the_drivers_limits_is_refused() {
     for window in ["5s", "11m"] {
-        let out = bluezone(&["scan", "--replay", FIXTURE, "--window", window], &[]);
+        let out = cli().run(&["scan", "--replay", FIXTURE, "--window", window]);
         assert_eq!(out.status.code(), Some(2), "{out:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(
@@ -144,12 +134,7 @@ fn a_window_outside_the_drivers_limits_is_refused() {
         );
     }
     // A shorter window cuts the same capture differently; the stored counts do not change.
-    let out = bluezone(
-        &["scan", "--replay", FIXTURE, "--window", "10s", "--json"],
-        &[],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = cli().ok(&["scan", "--replay", FIXTURE, "--window", "10s", "--json"]);
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["summary"]["accepted"], 6);
     assert_eq!(last["summary"]["driver"]["windows"], 121);
@@ -160,22 +145,16 @@ fn a_capture_recorded_into_a_store_is_readable_only_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("scan.db");
     let db_arg = db.to_str().unwrap();
-    let out = bluezone(
-        &["scan", "--replay", FIXTURE, "--db", db_arg, "--key", KEY],
-        &[],
-    );
+    let out = cli().run(&["scan", "--replay", FIXTURE, "--db", db_arg, "--key", KEY]);
     assert!(out.status.success(), "{out:?}");
-    let stats = bluezone(&["store", "stats", "--db", db_arg, "--key", KEY], &[]);
+    let stats = cli().run(&["store", "stats", "--db", db_arg, "--key", KEY]);
     assert!(stats.status.success(), "{stats:?}");
-    let wrong = bluezone(
-        &["store", "stats", "--db", db_arg, "--key", &"4".repeat(64)],
-        &[],
-    );
+    let wrong = cli().run(&["store", "stats", "--db", db_arg, "--key", &"4".repeat(64)]);
     assert!(!wrong.status.success());
     // --db needs --key; --record and --replay exclude each other.
-    let missing = bluezone(&["scan", "--db", db_arg], &[]);
+    let missing = cli().run(&["scan", "--db", db_arg]);
     assert_eq!(missing.status.code(), Some(2));
-    let both = bluezone(&["scan", "--replay", FIXTURE, "--record", "x.jsonl"], &[]);
+    let both = cli().run(&["scan", "--replay", FIXTURE, "--record", "x.jsonl"]);
     assert_eq!(both.status.code(), Some(2));
 }
 
@@ -187,7 +166,7 @@ fn a_broken_recording_names_its_line() {
         .unwrap()
         .replace("\"rssi\":-64", "\"rssi\":\"loud\"");
     std::fs::write(&path, text).unwrap();
-    let out = bluezone(&["scan", "--replay", path.to_str().unwrap()], &[]);
+    let out = cli().run(&["scan", "--replay", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("broken.jsonl: line 9:"), "{stderr}");
@@ -197,13 +176,14 @@ fn a_broken_recording_names_its_line() {
 #[cfg(target_os = "linux")]
 #[test]
 fn without_a_system_bus_the_scan_says_so() {
-    let out = bluezone(
-        &["scan", "--duration", "2s"],
-        &[(
+    let out = cli()
+        .command(&["scan", "--duration", "2s"])
+        .env(
             "DBUS_SYSTEM_BUS_ADDRESS",
             "unix:path=/nonexistent/system_bus_socket",
-        )],
-    );
+        )
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -217,7 +197,7 @@ fn without_a_system_bus_the_scan_says_so() {
 #[test]
 fn without_bluez_on_the_bus_the_scan_says_so() {
     use std::io::{BufRead, BufReader};
-    let mut daemon = Command::new("dbus-daemon")
+    let mut daemon = std::process::Command::new("dbus-daemon")
         .args(["--session", "--nofork", "--print-address"])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -226,10 +206,11 @@ fn without_bluez_on_the_bus_the_scan_says_so() {
     BufReader::new(daemon.stdout.take().unwrap())
         .read_line(&mut address)
         .unwrap();
-    let out = bluezone(
-        &["scan", "--duration", "2s"],
-        &[("DBUS_SYSTEM_BUS_ADDRESS", address.trim())],
-    );
+    let out = cli()
+        .command(&["scan", "--duration", "2s"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", address.trim())
+        .output()
+        .unwrap();
     let _ = daemon.kill();
     let _ = daemon.wait();
     assert_eq!(out.status.code(), Some(1), "{out:?}");

@@ -3,13 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
-use std::process::{Command, Output};
+use bluezone_testkit::cli::Cli;
 
-fn bluezone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bluezone"))
-        .args(args)
-        .output()
-        .expect("the bluezone binary runs")
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_bluezone"))
 }
 
 const SUPERMARKET: &str = concat!(
@@ -22,7 +19,7 @@ fn the_main_job_writes_a_reproducible_report_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        let run = bluezone(&[
+        let stdout = cli().ok(&[
             "sim",
             "run",
             SUPERMARKET,
@@ -30,8 +27,6 @@ fn the_main_job_writes_a_reproducible_report_and_plots() {
             out.to_str().unwrap(),
             "--quiet",
         ]);
-        assert!(run.status.success(), "{run:?}");
-        let stdout = String::from_utf8(run.stdout).unwrap();
         assert!(
             stdout.starts_with("Supermarket on a Saturday: 88 people, 2 positive."),
             "{stdout}"
@@ -55,7 +50,7 @@ fn the_main_job_writes_a_reproducible_report_and_plots() {
 #[test]
 fn a_sweep_adds_the_curves() {
     let dir = tempfile::tempdir().unwrap();
-    let run = bluezone(&[
+    let run = cli().run(&[
         "sim",
         "sweep",
         SUPERMARKET,
@@ -86,27 +81,27 @@ fn broken_scenarios_name_the_line_and_field() {
         .unwrap()
         .replace("speed_mps = 0.9", "speed_mps = 9.0");
     std::fs::write(&path, text).unwrap();
-    let check = bluezone(&["sim", "check", path.to_str().unwrap()]);
+    let check = cli().run(&["sim", "check", path.to_str().unwrap()]);
     assert!(!check.status.success());
     let stderr = String::from_utf8(check.stderr).unwrap();
     assert!(
         stderr.contains("broken.toml: line 55, people[3].movement.speed_mps: 0.1 to 3 m/s"),
         "{stderr}"
     );
-    let good = bluezone(&["sim", "check", SUPERMARKET]);
+    let good = cli().run(&["sim", "check", SUPERMARKET]);
     assert!(good.status.success());
     assert!(
         String::from_utf8(good.stdout)
             .unwrap()
             .contains("valid. 88 people in 6 groups")
     );
-    let missing = bluezone(&["sim", "run", "nowhere.toml", "--out", "x"]);
+    let missing = cli().run(&["sim", "run", "nowhere.toml", "--out", "x"]);
     assert!(!missing.status.success());
     assert!(
         String::from_utf8(missing.stderr)
             .unwrap()
             .contains("cannot read nowhere.toml")
     );
-    let step = bluezone(&["sim", "run", SUPERMARKET, "--out", "x", "--step", "60"]);
+    let step = cli().run(&["sim", "run", SUPERMARKET, "--out", "x", "--step", "60"]);
     assert_eq!(step.status.code(), Some(2));
 }

@@ -2,13 +2,10 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
-use std::process::{Command, Output};
+use bluezone_testkit::cli::Cli;
 
-fn bluezone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bluezone"))
-        .args(args)
-        .output()
-        .expect("the bluezone binary runs")
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_bluezone"))
 }
 
 const KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
@@ -21,7 +18,7 @@ fn history_fills_a_store_that_stats_can_read_only_with_its_key() {
     let rpis = dir.path().join("rpis.txt");
     let keys = dir.path().join("keys.txt");
     let db_arg = db.to_str().unwrap();
-    let out = bluezone(&[
+    let stdout = cli().ok(&[
         "sim",
         "history",
         "--db",
@@ -41,8 +38,6 @@ fn history_fills_a_store_that_stats_can_read_only_with_its_key() {
         "--dump-keys",
         keys.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("history: 2 days, 576 scans, 5 contacts per scan"),
         "{stdout}"
@@ -65,9 +60,7 @@ fn history_fills_a_store_that_stats_can_read_only_with_its_key() {
         f.len() == 2 && f[0].len() == 32 && f[1].parse::<u32>().unwrap() % 144 == 0
     }));
 
-    let out = bluezone(&["store", "stats", "--db", db_arg, "--key", KEY]);
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = cli().ok(&["store", "stats", "--db", db_arg, "--key", KEY]);
     assert!(
         stdout.contains("days: 2 (2026-10-30 to 2026-10-31)"),
         "{stdout}"
@@ -75,7 +68,7 @@ fn history_fills_a_store_that_stats_can_read_only_with_its_key() {
     assert!(stdout.contains("sightings 2"), "{stdout}");
     assert!(stdout.contains("own keys 2"), "{stdout}");
 
-    let out = bluezone(&["store", "stats", "--db", db_arg, "--key", OTHER_KEY]);
+    let out = cli().run(&["store", "stats", "--db", db_arg, "--key", OTHER_KEY]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -86,7 +79,7 @@ fn history_fills_a_store_that_stats_can_read_only_with_its_key() {
 fn stats_refuses_missing_and_non_database_files() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.db");
-    let out = bluezone(&[
+    let out = cli().run(&[
         "store",
         "stats",
         "--db",
@@ -100,7 +93,7 @@ fn stats_refuses_missing_and_non_database_files() {
 
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, vec![7u8; 5000]).unwrap();
-    let out = bluezone(&[
+    let out = cli().run(&[
         "store",
         "stats",
         "--db",
@@ -112,7 +105,7 @@ fn stats_refuses_missing_and_non_database_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt"));
     assert_eq!(std::fs::read(&junk).unwrap(), vec![7u8; 5000]);
 
-    let out = bluezone(&[
+    let out = cli().run(&[
         "store",
         "stats",
         "--db",

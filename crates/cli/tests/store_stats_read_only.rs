@@ -4,17 +4,14 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
+use bluezone_testkit::cli::Cli;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 
-fn bluezone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bluezone"))
-        .args(args)
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_bluezone"))
         .env("BLUEZONE_OFFICIAL_PASSWORD", "a long password for the test")
-        .output()
-        .expect("the bluezone binary runs")
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -32,8 +29,8 @@ fn files(path: &Path) -> [Option<Vec<u8>>; 3] {
     ]
 }
 
-fn stats(db: &Path) -> Output {
-    bluezone(&["store", "stats", "--db", db.to_str().unwrap(), "--key", KEY])
+fn stats(db: &Path) -> std::process::Output {
+    cli().run(&["store", "stats", "--db", db.to_str().unwrap(), "--key", KEY])
 }
 
 /// `stats` on `db` exits 1, says the file is not a Bluezone store, and changes nothing.
@@ -57,7 +54,7 @@ fn stats_reads_stores_only_and_never_changes_a_file() {
 
     // A real store: read, byte for byte unchanged, no -wal or -shm left behind.
     let db = dir.path().join("phone.db");
-    let out = bluezone(&[
+    let out = cli().run(&[
         "sim",
         "history",
         "--db",
@@ -94,7 +91,7 @@ fn stats_reads_stores_only_and_never_changes_a_file() {
 
     // The health-authority server's database, made by the real server code.
     let server = dir.path().join("server.db");
-    let out = bluezone(&[
+    let out = cli().run(&[
         "official",
         "add",
         "--db",

@@ -9,46 +9,20 @@ use std::sync::{Arc, Mutex};
 
 use bluezone_core::{
     AdvertData, CoreError, DownloadEnd, DownloadFailure, HttpReply, KeyFileRefusal, ManualClock,
-    MasterKey, Retry, SightingInput, StorageLocation, Tracer, TracerConfig, Transport,
-    TransportError,
+    Retry, SightingInput, StorageLocation, Tracer, Transport, TransportError,
 };
-use bluezone_protocol::keyfile::{
-    DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
-};
-use bluezone_protocol::{
-    Advertisement, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
-};
-use p256::ecdsa::SigningKey;
-use rand::SeedableRng;
-
-/// 2026-11-01 08:00 UTC.
-const MORNING: i64 = 1_793_491_200 + 8 * 3600;
-
-fn authority() -> KeyFileSigner {
-    KeyFileSigner {
-        key_id: "452".into(),
-        version: "v1".into(),
-        key: SigningKey::from_slice(&[0x23; 32]).unwrap(),
-    }
-}
-
-fn config(max_files_per_download: usize) -> TracerConfig {
-    TracerConfig {
-        trusted_signers: TrustedKeys::single(authority().trusted_key()),
-        max_files_per_download,
-        ..TracerConfig::default()
-    }
-}
+use bluezone_protocol::TemporaryExposureKey;
+use bluezone_protocol::keyfile::{DiagnosisKey, KeyFileSigner};
+use bluezone_testkit::MORNING;
+use bluezone_testkit::keys::{self, advert, confirmed};
+use bluezone_testkit::phone::TestPhone;
+use bluezone_testkit::signer::{signer_with, test_signer};
 
 fn phone(clock: &Arc<ManualClock>, storage: StorageLocation, max: usize) -> Tracer {
-    Tracer::open_with(
-        config(max),
-        storage,
-        &MasterKey::from_bytes([3; 32]),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(3)),
-    )
-    .unwrap()
+    TestPhone::new()
+        .configure(|c| c.max_files_per_download = max)
+        .storage(storage)
+        .open(clock)
 }
 
 fn name(i: usize) -> String {
@@ -57,15 +31,7 @@ fn name(i: usize) -> String {
 
 /// A distinct signed key file (number `i`), holding `keys`.
 fn key_file(i: usize, keys: &[DiagnosisKey], signer: &KeyFileSigner) -> Vec<u8> {
-    let start = MORNING as u64 + i as u64 * 3600;
-    let info = ExportInfo {
-        start_timestamp: start,
-        end_timestamp: start + 3600,
-        region: "452".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
-    write_key_file(&info, keys, signer).unwrap()
+    keys::key_file(MORNING + i as i64 * 3600, keys, signer)
 }
 
 #[derive(Clone)]
@@ -91,7 +57,7 @@ impl FakeServer {
         let mut files = self.files.lock().unwrap();
         let mut index = self.index.lock().unwrap();
         for i in range {
-            files.insert(name(i), Served::File(key_file(i, &[], &authority())));
+            files.insert(name(i), Served::File(key_file(i, &[], &test_signer())));
             index.push_str(&name(i));
             index.push('\n');
         }
@@ -193,7 +159,7 @@ fn growing_index_makes_progress(retention_window: bool) {
         if retention_window {
             server.list(published.saturating_sub(14 * 24)..published);
             for i in day * 24..published {
-                server.serve(i, Served::File(key_file(i, &[], &authority())));
+                server.serve(i, Served::File(key_file(i, &[], &test_signer())));
             }
         } else {
             server.publish(day * 24..published);
@@ -231,19 +197,6 @@ fn repeated_calls_always_make_progress_when_the_index_lists_14_days() {
     growing_index_makes_progress(true);
 }
 
-/// The advert a GAEN phone with `tek` sends at `t` (metadata: version 1.0, −15 dBm).
-fn advert(tek: &TemporaryExposureKey, t: i64) -> Advertisement {
-    let keys = tek.derive_keys();
-    let rpi = keys
-        .rpik
-        .identifier(IntervalNumber::from_unix_seconds(t).unwrap());
-    let aem = keys
-        .aemk
-        .encrypt(&rpi, Metadata::v1_0(-15).to_bytes().unwrap());
-    Advertisement { rpi, aem }
-}
-
-/// Half an hour near the F0, at 40 dB of attenuation.
 fn near_the_f0(phone: &Tracer, clock: &ManualClock, f0: &TemporaryExposureKey) {
     for scan in 0..7 {
         let t = MORNING + scan * 300;
@@ -261,16 +214,7 @@ fn near_the_f0(phone: &Tracer, clock: &ManualClock, f0: &TemporaryExposureKey) {
 }
 
 fn f0_key(f0: &TemporaryExposureKey) -> DiagnosisKey {
-    DiagnosisKey {
-        key_data: *f0.expose_bytes(),
-        rolling_start: IntervalNumber::from_unix_seconds(MORNING)
-            .unwrap()
-            .rolling_start(),
-        rolling_period: RollingPeriod::FULL_DAY,
-        transmission_risk: 0,
-        report_type: ReportType::ConfirmedTest,
-        days_since_onset: Some(1),
-    }
+    confirmed(f0, MORNING)
 }
 
 #[test]
@@ -285,13 +229,10 @@ fn a_bad_file_is_skipped_retried_with_back_off_and_reported() {
     // Three files in the middle cannot be had: not found, unavailable, forged...
     server.serve(3, Served::Status(404));
     server.serve(5, Served::Status(503));
-    let impostor = KeyFileSigner {
-        key: SigningKey::from_slice(&[0x99; 32]).unwrap(),
-        ..authority()
-    };
+    let impostor = signer_with("452", "v1", 0x99);
     server.serve(7, Served::File(key_file(7, &[], &impostor)));
     // ... and the F0's keys are in a file after them.
-    server.serve(8, Served::File(key_file(8, &[f0_key(&f0)], &authority())));
+    server.serve(8, Served::File(key_file(8, &[f0_key(&f0)], &test_signer())));
 
     let t = MORNING + 86_400;
     clock.set(t);
@@ -340,8 +281,8 @@ fn a_bad_file_is_skipped_retried_with_back_off_and_reported() {
     );
 
     // The server fixes two of them; they are processed at the next retry.
-    server.serve(5, Served::File(key_file(5, &[], &authority())));
-    server.serve(7, Served::File(key_file(7, &[], &authority())));
+    server.serve(5, Served::File(key_file(5, &[], &test_signer())));
+    server.serve(7, Served::File(key_file(7, &[], &test_signer())));
     clock.set(t + 3600 + 7199);
     phone.download_key_files(&server).unwrap();
     assert!(server.take_fetched().is_empty());
@@ -405,7 +346,7 @@ fn a_hostile_index_is_read_within_bounds() {
     let err = phone.download_key_files(&server).unwrap_err();
     assert!(matches!(err, CoreError::Protocol(_)), "{err:?}");
     server.list(0..4);
-    server.serve(3, Served::File(key_file(3, &[], &authority())));
+    server.serve(3, Served::File(key_file(3, &[], &test_signer())));
     phone.download_key_files(&server).unwrap();
     assert_eq!(server.take_fetched(), [name(3)]);
 }
@@ -461,7 +402,7 @@ fn a_failed_run_keeps_its_batches_and_says_when_to_retry() {
     clock.set(MORNING + 86_400);
     let server = FakeServer::default();
     server.publish(0..100);
-    server.serve(2, Served::File(key_file(2, &[f0_key(&f0)], &authority())));
+    server.serve(2, Served::File(key_file(2, &[f0_key(&f0)], &test_signer())));
     // The network goes after the first batch and a few files of the second.
     *server.answers_left.lock().unwrap() = Some(70);
     let run = phone.download_all(&server, &|| false);
@@ -515,7 +456,7 @@ fn concurrent_calls_keep_every_processed_file() {
     // process 30 distinct files at the same time; afterwards every one of the 60 is known.
     let clock = Arc::new(ManualClock::new(MORNING));
     let phone = Arc::new(phone(&clock, StorageLocation::InMemory, 64));
-    let files: Vec<Vec<u8>> = (0..60).map(|i| key_file(i, &[], &authority())).collect();
+    let files: Vec<Vec<u8>> = (0..60).map(|i| key_file(i, &[], &test_signer())).collect();
     std::thread::scope(|scope| {
         for half in files.chunks(30) {
             let phone = phone.clone();

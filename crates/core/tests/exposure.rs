@@ -5,55 +5,19 @@
 
 use std::sync::Arc;
 
-use bluezone_core::{
-    AdvertData, CoreError, ManualClock, MasterKey, SightingInput, StorageLocation, Tracer,
-    TracerConfig,
-};
-use bluezone_protocol::keyfile::{
-    DiagnosisKey, ExportInfo, KeyFileError, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
-};
-use bluezone_protocol::{
-    Advertisement, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
-};
-use p256::ecdsa::SigningKey;
-use rand::SeedableRng;
-
-/// 2026-11-01 08:00 UTC.
-const MORNING: i64 = 1_793_491_200 + 8 * 3600;
-
-fn authority() -> KeyFileSigner {
-    KeyFileSigner {
-        key_id: "452".into(),
-        version: "v1".into(),
-        key: SigningKey::from_slice(&[0x23; 32]).unwrap(),
-    }
-}
+use bluezone_core::{AdvertData, CoreError, ManualClock, SightingInput, Tracer, TracerConfig};
+use bluezone_protocol::TemporaryExposureKey;
+use bluezone_protocol::keyfile::{DiagnosisKey, KeyFileError};
+use bluezone_testkit::MORNING;
+use bluezone_testkit::keys::{advert, confirmed, key_file};
+use bluezone_testkit::phone::TestPhone;
+use bluezone_testkit::signer::{signer_with, test_signer};
 
 fn phone(clock: &Arc<ManualClock>, seed: u64) -> Tracer {
-    let config = TracerConfig {
-        trusted_signers: TrustedKeys::single(authority().trusted_key()),
-        ..TracerConfig::default()
-    };
-    Tracer::open_with(
-        config,
-        StorageLocation::InMemory,
-        &MasterKey::from_bytes([seed as u8; 32]),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
-    )
-    .unwrap()
-}
-
-/// The advert a GAEN phone with `tek` sends at `t` (metadata: version 1.0, −15 dBm).
-fn advert(tek: &TemporaryExposureKey, t: i64) -> Advertisement {
-    let keys = tek.derive_keys();
-    let rpi = keys
-        .rpik
-        .identifier(IntervalNumber::from_unix_seconds(t).unwrap());
-    let aem = keys
-        .aemk
-        .encrypt(&rpi, Metadata::v1_0(-15).to_bytes().unwrap());
-    Advertisement { rpi, aem }
+    TestPhone::new()
+        .master_key(seed as u8)
+        .seed(seed)
+        .open(clock)
 }
 
 /// A morning of scans every 5 minutes; from `near_from` for 30 minutes the F0 is heard at
@@ -93,28 +57,8 @@ impl bluezone_core::Notifier for Told {
 }
 
 fn published(teks: &[&TemporaryExposureKey]) -> Vec<u8> {
-    let day_start = IntervalNumber::from_unix_seconds(MORNING)
-        .unwrap()
-        .rolling_start();
-    let keys: Vec<DiagnosisKey> = teks
-        .iter()
-        .map(|tek| DiagnosisKey {
-            key_data: *tek.expose_bytes(),
-            rolling_start: day_start,
-            rolling_period: RollingPeriod::FULL_DAY,
-            transmission_risk: 0,
-            report_type: ReportType::ConfirmedTest,
-            days_since_onset: Some(1),
-        })
-        .collect();
-    let info = ExportInfo {
-        start_timestamp: (MORNING + 86_400) as u64,
-        end_timestamp: (MORNING + 86_400 + 3600) as u64,
-        region: "452".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
-    write_key_file(&info, &keys, &authority()).unwrap()
+    let keys: Vec<DiagnosisKey> = teks.iter().map(|tek| confirmed(tek, MORNING)).collect();
+    key_file(MORNING + 86_400, &keys, &test_signer())
 }
 
 #[test]
@@ -189,18 +133,8 @@ fn refused_files_change_nothing() {
     );
     assert!(!near.exposure_status().unwrap().notify);
 
-    let impostor = KeyFileSigner {
-        key: SigningKey::from_slice(&[0x99; 32]).unwrap(),
-        ..authority()
-    };
-    let info = ExportInfo {
-        start_timestamp: (MORNING + 86_400) as u64,
-        end_timestamp: (MORNING + 86_400 + 3600) as u64,
-        region: "452".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
-    let forged = write_key_file(&info, &[], &impostor).unwrap();
+    let impostor = signer_with("452", "v1", 0x99);
+    let forged = key_file(MORNING + 86_400, &[], &impostor);
     let err = near.process_key_files(&[&good, &forged]).unwrap_err();
     assert!(
         matches!(
@@ -215,14 +149,11 @@ fn refused_files_change_nothing() {
     // The good file before it was processed and kept.
     assert!(near.exposure_status().unwrap().notify);
 
-    let untrusting = Tracer::open_with(
-        TracerConfig::default(),
-        StorageLocation::InMemory,
-        &MasterKey::from_bytes([5; 32]),
-        clock,
-        Box::new(rand::rngs::StdRng::seed_from_u64(5)),
-    )
-    .unwrap();
+    let untrusting = TestPhone::new()
+        .config(TracerConfig::default())
+        .master_key(5)
+        .seed(5)
+        .open(&clock);
     assert!(matches!(
         untrusting.process_key_file(&good),
         Err(CoreError::NoTrustedSigners)

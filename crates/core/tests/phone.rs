@@ -12,13 +12,13 @@ use bluezone_core::driver::{
     AppState, CollectionState, Command, DriverConfig, Event, Platform, RestartReason, ScanReport,
 };
 use bluezone_core::{
-    AdvertData, HttpReply, ManualClock, MasterKey, Phone, StorageLocation, Tracer, TracerConfig,
-    Transport, TransportError, UploadConsent, VerifiedCode,
+    AdvertData, HttpReply, ManualClock, Phone, Tracer, TracerConfig, Transport, TransportError,
+    UploadConsent, VerifiedCode,
 };
 use bluezone_protocol::{
     Advertisement, AssociatedEncryptedMetadata, DayNumber, RollingProximityIdentifier,
 };
-use rand::SeedableRng;
+use bluezone_testkit::phone::TestPhone;
 
 /// 2023-11-14 10:00 UTC, Unix ms.
 const T0: i64 = 1_699_956_000_000;
@@ -34,14 +34,12 @@ fn open_configured(
     config: TracerConfig,
 ) -> Arc<Tracer> {
     Arc::new(
-        Tracer::open_with(
-            config,
-            StorageLocation::File(path.to_owned()),
-            &MasterKey::from_bytes([7; 32]),
-            clock.clone(),
-            Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
-        )
-        .unwrap(),
+        TestPhone::new()
+            .config(config)
+            .file(path)
+            .master_key(7)
+            .seed(seed)
+            .open(clock),
     )
 }
 

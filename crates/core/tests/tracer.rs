@@ -6,32 +6,28 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bluezone_core::{
-    AdvertData, CoreError, ManualClock, MasterKey, SightingInput, StorageLocation, Tracer,
-    TracerConfig,
+    AdvertData, CoreError, ManualClock, SightingInput, StorageLocation, Tracer, TracerConfig,
 };
 use bluezone_protocol::{
     Advertisement, AssociatedEncryptedMetadata, DayNumber, IntervalNumber, Metadata,
     RollingProximityIdentifier,
 };
 use bluezone_store::StoreError;
+use bluezone_testkit::phone::TestPhone;
 use rand::SeedableRng;
 
 /// 2023-11-14 22:13:20 UTC.
 const T0: i64 = 1_700_000_000;
 
-fn key() -> MasterKey {
-    MasterKey::from_bytes([42; 32])
+/// A phone with the default configuration (trusting no signer) and master key 42.
+fn phone() -> TestPhone {
+    TestPhone::new()
+        .config(TracerConfig::default())
+        .master_key(42)
 }
 
 fn open(path: &Path, clock: &Arc<ManualClock>, seed: u64) -> Tracer {
-    Tracer::open_with(
-        TracerConfig::default(),
-        StorageLocation::File(path.to_owned()),
-        &key(),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
-    )
-    .unwrap()
+    phone().file(path).seed(seed).open(clock)
 }
 
 fn heard(rpi: u8, rssi: i16, time: i64, window: u64) -> SightingInput {
@@ -95,14 +91,7 @@ fn advertisement_rotates_between_10_and_20_minutes_and_decodes() {
 #[test]
 fn a_clock_moving_backwards_forces_a_rotation() {
     let clock = Arc::new(ManualClock::new(T0));
-    let tracer = Tracer::open_with(
-        TracerConfig::default(),
-        StorageLocation::InMemory,
-        &key(),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(3)),
-    )
-    .unwrap();
+    let tracer = phone().seed(3).open(&clock);
     let first = tracer.current_advertisement().unwrap();
     clock.set(T0 - 3600);
     let again = tracer.current_advertisement().unwrap();
@@ -133,14 +122,7 @@ fn metadata_carries_the_configured_transmit_power() {
         tx_power_dbm: -7,
         ..TracerConfig::default()
     };
-    let tracer = Tracer::open_with(
-        config,
-        StorageLocation::InMemory,
-        &key(),
-        clock,
-        Box::new(rand::rngs::StdRng::seed_from_u64(5)),
-    )
-    .unwrap();
+    let tracer = phone().config(config).seed(5).open(&clock);
     let ad = tracer.current_advertisement().unwrap();
     // Nobody can read it without the key; we check that it is not the plain metadata.
     let plain = Metadata {
@@ -200,17 +182,13 @@ fn sightings_are_folded_stored_and_refusals_counted() {
 #[test]
 fn scans_continue_across_batches_and_compact_to_one_chunk() {
     let clock = Arc::new(ManualClock::new(T0));
-    let tracer = Tracer::open_with(
-        TracerConfig {
+    let tracer = phone()
+        .config(TracerConfig {
             compact_after_chunks: 4,
             ..TracerConfig::default()
-        },
-        StorageLocation::InMemory,
-        &key(),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(5)),
-    )
-    .unwrap();
+        })
+        .seed(5)
+        .open(&clock);
     // 18 batches: compaction after every 4th leaves 3 rows before maintenance.
     for i in 0..9 {
         clock.set(T0 + i * 300);
@@ -278,14 +256,12 @@ fn the_wrong_master_key_is_refused() {
     let path = dir.path().join("db");
     let clock = Arc::new(ManualClock::new(T0));
     open(&path, &clock, 1).current_advertisement().unwrap();
-    let err = Tracer::open_with(
-        TracerConfig::default(),
-        StorageLocation::File(path),
-        &MasterKey::from_bytes([43; 32]),
-        clock,
-        Box::new(rand::rngs::StdRng::seed_from_u64(1)),
-    )
-    .unwrap_err();
+    let err = phone()
+        .storage(StorageLocation::File(path))
+        .master_key(43)
+        .seed(1)
+        .try_open(&clock)
+        .unwrap_err();
     assert!(
         matches!(err, CoreError::Store(StoreError::WrongKey)),
         "{err:?}"
@@ -309,14 +285,11 @@ fn invalid_configurations_are_refused() {
             ..TracerConfig::default()
         },
     ] {
-        let err = Tracer::open_with(
-            config,
-            StorageLocation::InMemory,
-            &key(),
-            Arc::new(ManualClock::new(T0)),
-            Box::new(rand::rngs::StdRng::seed_from_u64(1)),
-        )
-        .unwrap_err();
+        let err = phone()
+            .config(config)
+            .seed(1)
+            .try_open(&Arc::new(ManualClock::new(T0)))
+            .unwrap_err();
         assert!(matches!(err, CoreError::InvalidConfig(_)), "{err:?}");
     }
 }
@@ -324,14 +297,7 @@ fn invalid_configurations_are_refused() {
 #[test]
 fn diagnostics_report_hours_and_scan_gaps() {
     let clock = Arc::new(ManualClock::new(T0));
-    let tracer = Tracer::open_with(
-        TracerConfig::default(),
-        StorageLocation::InMemory,
-        &key(),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(5)),
-    )
-    .unwrap();
+    let tracer = phone().seed(5).open(&clock);
     // Scans every 5 minutes for an hour, then a 30-minute gap, then one more scan.
     let mut times: Vec<i64> = (0..12).map(|i| T0 - 2 * 3600 + i * 300).collect();
     times.push(T0 - 2 * 3600 + 11 * 300 + 1800);

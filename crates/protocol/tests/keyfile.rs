@@ -11,7 +11,7 @@ use bluezone_protocol::keyfile::{
     TrustedKeys, encode_export, parse_export, proto, read_key_file, write_key_file,
 };
 use bluezone_protocol::{IntervalNumber, RollingPeriod};
-use p256::ecdsa::{SigningKey, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 
 const SAMPLE: &[u8] = include_bytes!("vectors/gaen-internals-sample_diagnosis_key_file.zip");
 const SAMPLE_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0GeRoRThCu9/wX5wDT2QloFoOjl2pGZHI0f3C3w==";
@@ -269,11 +269,7 @@ fn reference_server_export_is_reproduced_byte_for_byte() {
 }
 
 fn test_signer() -> KeyFileSigner {
-    KeyFileSigner {
-        key_id: "452".into(),
-        version: "v1".into(),
-        key: SigningKey::from_slice(&[0x11; 32]).unwrap(),
-    }
+    bluezone_testkit::signer::signer_with("452", "v1", 0x11)
 }
 
 #[test]
@@ -329,27 +325,8 @@ fn impossible_keys_and_headers_are_refused() {
         days_since_onset: None,
     };
     let read = |export: Vec<u8>| {
-        let sig = {
-            // Sign whatever we built, so only the content checks can refuse it.
-            let zip = write_key_file(&info, &[good], &signer).unwrap();
-            let _ = zip;
-            use p256::ecdsa::signature::Signer;
-            let s: p256::ecdsa::Signature = signer.key.sign(&export);
-            use prost::Message;
-            proto::TekSignatureList {
-                signatures: vec![proto::TekSignature {
-                    signature_info: Some(proto::SignatureInfo {
-                        verification_key_version: Some("v1".into()),
-                        verification_key_id: Some("452".into()),
-                        signature_algorithm: Some("1.2.840.10045.4.3.2".into()),
-                    }),
-                    batch_num: Some(1),
-                    batch_size: Some(1),
-                    signature: Some(s.to_der().as_bytes().to_vec()),
-                }],
-            }
-            .encode_to_vec()
-        };
+        // Sign whatever we built, so only the content checks can refuse it.
+        let sig = signer.signature_list(&export, 1, 1);
         read_key_file(
             &zip_of(&[("export.bin", &export), ("export.sig", &sig)]),
             &trust,

@@ -10,37 +10,10 @@ use bluezone_protocol::messages::{
     CertificateRequest, PublishKey, PublishPayload, VerifyRequest, VerifyResponse,
 };
 use bluezone_protocol::upload::{UploadKey, UploadOpenKey, VerificationCode};
+use bluezone_testkit::secrets::{assert_hidden, assert_hidden_text, secret};
 use p256::ecdsa::SigningKey;
 use rand::SeedableRng;
 use zeroize::{Zeroize, ZeroizeOnDrop};
-
-/// Distinctive secret bytes: `start`, `start + 1`, ...
-fn secret<const N: usize>(start: u8) -> [u8; N] {
-    std::array::from_fn(|i| start.wrapping_add(u8::try_from(i).unwrap_or(0)))
-}
-
-/// `text` shows none of `secret`: not in hex, decimal (as `Debug` prints bytes) or base64,
-/// nor the first four bytes of it in hex or decimal.
-fn assert_hidden(text: &str, secret: &[u8]) {
-    let decimal = format!("{secret:?}");
-    let head = format!("{:?}", &secret[..4]);
-    let forms = [
-        hex::encode(secret),
-        hex::encode_upper(secret),
-        hex::encode(&secret[..4]),
-        decimal.trim_matches(['[', ']']).to_owned(),
-        head.trim_matches(['[', ']']).to_owned(),
-        Base64::encode_string(secret),
-    ];
-    for form in forms {
-        assert!(!text.contains(&form), "{text:?} shows {form:?}");
-    }
-}
-
-/// `text` does not contain the secret string `secret`.
-fn assert_hidden_text(text: &str, secret: &str) {
-    assert!(!text.contains(secret), "{text:?} shows {secret:?}");
-}
 
 fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
 
@@ -95,11 +68,7 @@ fn exchange_and_upload_keys_print_redacted() {
     assert_eq!(format!("{server_side:#?}"), "ReplyKey(<redacted>)");
 
     let key = secret::<32>(0x31);
-    let signer = KeyFileSigner {
-        key_id: "452".into(),
-        version: "v1".into(),
-        key: SigningKey::from_slice(&key).unwrap(),
-    };
+    let signer = KeyFileSigner::new("452", "v1", SigningKey::from_slice(&key).unwrap());
     let text = format!("{signer:?} {signer:#?}");
     assert!(text.contains("452-v1"), "{text}");
     assert_hidden(&text, &key);

@@ -3,27 +3,8 @@
 
 use bluezone_protocol::DayNumber;
 use bluezone_store::{MasterKey, Store, Table};
+use bluezone_testkit::secrets::{assert_hidden, secret};
 use rand::SeedableRng;
-
-/// Distinctive secret bytes: `start`, `start + 1`, ...
-fn secret<const N: usize>(start: u8) -> [u8; N] {
-    std::array::from_fn(|i| start.wrapping_add(u8::try_from(i).unwrap_or(0)))
-}
-
-/// `text` shows none of `secret`: not in hex nor in decimal (as `Debug` prints bytes).
-fn assert_hidden(text: &str, secret: &[u8]) {
-    let decimal = format!("{secret:?}");
-    let head = format!("{:?}", &secret[..4]);
-    for form in [
-        hex::encode(secret),
-        hex::encode_upper(secret),
-        hex::encode(&secret[..4]),
-        decimal.trim_matches(['[', ']']).to_owned(),
-        head.trim_matches(['[', ']']).to_owned(),
-    ] {
-        assert!(!text.contains(&form), "{text:?} shows {form:?}");
-    }
-}
 
 #[test]
 fn secrets_print_redacted() {

@@ -159,6 +159,16 @@ impl std::fmt::Debug for KeyFileSigner {
 }
 
 impl KeyFileSigner {
+    /// A signer writing `key_id` and `version` into the files it signs with `key`.
+    #[must_use]
+    pub fn new(key_id: impl Into<String>, version: impl Into<String>, key: SigningKey) -> Self {
+        Self {
+            key_id: key_id.into(),
+            version: version.into(),
+            key,
+        }
+    }
+
     /// The matching trusted key, for the apps' configuration.
     #[must_use]
     pub fn trusted_key(&self) -> TrustedKey {
@@ -177,8 +187,11 @@ impl KeyFileSigner {
         }
     }
 
-    /// `export.sig` for `export` (deterministic ECDSA, RFC 6979).
-    pub(super) fn signature_list(&self, export: &[u8], batch_num: i32, batch_size: i32) -> Vec<u8> {
+    /// `export.sig` for `export` (deterministic ECDSA, RFC 6979): a `TEKSignatureList` with
+    /// one signature naming this signer and the batch. [`crate::keyfile::write_key_file`]
+    /// uses it; tests use it to sign an `export.bin` they built by hand.
+    #[must_use]
+    pub fn signature_list(&self, export: &[u8], batch_num: i32, batch_size: i32) -> Vec<u8> {
         let signature: Signature = self.key.sign(export);
         let der: DerSignature = signature.to_der();
         TekSignatureList {

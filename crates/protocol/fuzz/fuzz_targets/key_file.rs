@@ -3,21 +3,9 @@
 
 #![no_main]
 
-use std::sync::LazyLock;
-
-use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKey, TrustedKeys, read_key_file};
+use bluezone_protocol::keyfile::{KeyFileLimits, read_key_file};
+use bluezone_protocol_fuzz::SAMPLE_TRUSTED;
 use libfuzzer_sys::fuzz_target;
-
-static TRUSTED: LazyLock<TrustedKeys> = LazyLock::new(|| {
-    TrustedKeys::single(
-        TrustedKey::from_text(
-            "310",
-            "v1",
-            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0GeRoRThCu9/wX5wDT2QloFoOjl2pGZHI0f3C3w==",
-        )
-        .expect("the sample's key parses"),
-    )
-});
 
 const SAMPLE_SHA256: &str = "1df2d78a603e2f85ca178f2fbd339a587f699bffd9d46a79f61b0448e79fe9f7";
 
@@ -27,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         max_export_bytes: 1 << 20,
         ..KeyFileLimits::default()
     };
-    if let Ok(file) = read_key_file(data, &TRUSTED, &limits) {
+    if let Ok(file) = read_key_file(data, &SAMPLE_TRUSTED, &limits) {
         // Only the signed sample itself can verify: anything else would be a forgery.
         let hash: String = file.sha256.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hash, SAMPLE_SHA256);

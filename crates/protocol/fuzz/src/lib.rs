@@ -1,0 +1,17 @@
+//! What the fuzz targets share: the key that signed GAEN's published sample key file, trusted.
+
+use std::sync::LazyLock;
+
+use bluezone_protocol::keyfile::{TrustedKey, TrustedKeys};
+
+/// The published sample's signing key (`310`, `v1`) as the only trusted key.
+pub static SAMPLE_TRUSTED: LazyLock<TrustedKeys> = LazyLock::new(|| {
+    TrustedKeys::single(
+        TrustedKey::from_text(
+            "310",
+            "v1",
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0GeRoRThCu9/wX5wDT2QloFoOjl2pGZHI0f3C3w==",
+        )
+        .expect("the sample's key parses"),
+    )
+});

@@ -139,7 +139,8 @@ mod tests {
             TracerConfig::default().metadata().ok(),
             Some([0x50, 0xf1, 0, 0])
         );
-        let cases: [(fn(&mut TracerConfig), &str); 5] = [
+        type Spoil = fn(&mut TracerConfig);
+        let cases: [(Spoil, &str); 5] = [
             (|c| c.rotation_min_secs = 599, "rotation_min_secs"),
             (|c| c.rotation_max_secs = 599, "rotation_max_secs"),
             (|c| c.retention_days = 31, "retention_days"),

@@ -19,6 +19,8 @@
 use std::collections::BTreeSet;
 
 use bluezone_store::{Store, StoreError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -132,17 +134,27 @@ fn json_reason(error: &serde_json::Error) -> String {
     )
 }
 
+/// `value` as JSON, for the values stored so.
+fn to_json<T: Saved + Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, SavedStateError> {
+    serde_json::to_vec(value)
+        .map(Zeroizing::new)
+        .map_err(|e| T::damaged(json_reason(&e)))
+}
+
+/// The value stored as JSON in `bytes`.
+fn from_json<T: Saved + DeserializeOwned>(bytes: &[u8]) -> Result<T, SavedStateError> {
+    serde_json::from_slice(bytes).map_err(|e| T::damaged(json_reason(&e)))
+}
+
 impl Saved for Option<PendingUpload> {
     const SETTING: &'static str = "pending_upload";
 
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>, SavedStateError> {
-        serde_json::to_vec(self)
-            .map(Zeroizing::new)
-            .map_err(|e| Self::damaged(json_reason(&e)))
+        to_json(self)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, SavedStateError> {
-        serde_json::from_slice(bytes).map_err(|e| Self::damaged(json_reason(&e)))
+        from_json(bytes)
     }
 }
 
@@ -150,15 +162,13 @@ impl Saved for DownloadLedger {
     const SETTING: &'static str = "downloaded_key_files";
 
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>, SavedStateError> {
-        serde_json::to_vec(self)
-            .map(Zeroizing::new)
-            .map_err(|e| Self::damaged(json_reason(&e)))
+        to_json(self)
     }
 
     /// JSON, or the earlier form: the names processed, one a line.
     fn decode(bytes: &[u8]) -> Result<Self, SavedStateError> {
         let mut ledger = if bytes.trim_ascii_start().first() == Some(&b'{') {
-            serde_json::from_slice(bytes).map_err(|e| Self::damaged(json_reason(&e)))?
+            from_json(bytes)?
         } else {
             let text =
                 std::str::from_utf8(bytes).map_err(|_| Self::damaged("a name is not UTF-8"))?;

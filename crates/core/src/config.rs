@@ -1,9 +1,11 @@
-//! The engine's settings, with documented defaults.
+//! The engine's settings, with documented defaults, and the check that they hang together.
 
-use bluezone_protocol::CalibrationConfidence;
 use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys};
 use bluezone_protocol::matching::MatchConfig;
 use bluezone_protocol::risk::RiskConfig;
+use bluezone_protocol::{CalibrationConfidence, Metadata};
+
+use crate::error::CoreError;
 
 /// How a [`crate::Tracer`] behaves. Every field has a default suited to a phone.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +72,88 @@ impl Default for TracerConfig {
             upload_public_key: None,
             upload_request_bytes: 8192,
             max_files_per_download: 64,
+        }
+    }
+}
+
+impl TracerConfig {
+    /// Checks that the settings hang together (rotation bounds, retention, positive gaps and
+    /// counts, metadata that encodes).
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] naming the first inconsistency.
+    pub(crate) fn validate(&self) -> Result<(), CoreError> {
+        if self.rotation_min_secs < 600 {
+            return Err(CoreError::InvalidConfig(
+                "rotation_min_secs must be at least one interval (600 s)",
+            ));
+        }
+        if self.rotation_max_secs < self.rotation_min_secs {
+            return Err(CoreError::InvalidConfig(
+                "rotation_max_secs must not be below rotation_min_secs",
+            ));
+        }
+        if !(1..=30).contains(&self.retention_days) {
+            return Err(CoreError::InvalidConfig("retention_days must be 1 to 30"));
+        }
+        if self.scan_gap_secs < 1 || self.max_sighting_age_secs < 1 {
+            return Err(CoreError::InvalidConfig(
+                "scan_gap_secs and max_sighting_age_secs must be positive",
+            ));
+        }
+        if self.compact_after_chunks < 1 {
+            return Err(CoreError::InvalidConfig(
+                "compact_after_chunks must be positive",
+            ));
+        }
+        self.metadata()?;
+        Ok(())
+    }
+
+    /// The AEM plaintext this configuration advertises (GAEN metadata 1.1).
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] when the transmit power does not encode.
+    pub(crate) fn metadata(&self) -> Result<[u8; 4], CoreError> {
+        Metadata {
+            major_version: 1,
+            minor_version: 1,
+            calibration_confidence: self.calibration_confidence,
+            tx_power_dbm: self.tx_power_dbm,
+        }
+        .to_bytes()
+        .map_err(|_| {
+            CoreError::InvalidConfig("the GAEN metadata of this configuration does not encode")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_each_inconsistency_is_named() {
+        assert!(TracerConfig::default().validate().is_ok());
+        assert_eq!(
+            TracerConfig::default().metadata().ok(),
+            Some([0x50, 0xf1, 0, 0])
+        );
+        type Spoil = fn(&mut TracerConfig);
+        let cases: [(Spoil, &str); 5] = [
+            (|c| c.rotation_min_secs = 599, "rotation_min_secs"),
+            (|c| c.rotation_max_secs = 599, "rotation_max_secs"),
+            (|c| c.retention_days = 31, "retention_days"),
+            (|c| c.scan_gap_secs = 0, "scan_gap_secs"),
+            (|c| c.compact_after_chunks = 0, "compact_after_chunks"),
+        ];
+        for (spoil, named) in cases {
+            let mut config = TracerConfig::default();
+            spoil(&mut config);
+            match config.validate() {
+                Err(CoreError::InvalidConfig(text)) => assert!(text.contains(named), "{text}"),
+                other => panic!("{named}: {other:?}"),
+            }
         }
     }
 }

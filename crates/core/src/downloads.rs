@@ -212,7 +212,8 @@ pub struct DownloadPlan {
     pub waiting: u32,
 }
 
-/// What the phone remembers between download calls (stored sealed as JSON).
+/// What the phone remembers between download calls (stored sealed in the store's settings,
+/// as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DownloadLedger {
     /// Names of the files processed (matched, or already matched), among those still listed.
@@ -224,35 +225,6 @@ pub struct DownloadLedger {
 }
 
 impl DownloadLedger {
-    /// Reads the stored form. Also reads the earlier form (names one a line, all processed).
-    /// A record that cannot be read gives an empty ledger: files are then downloaded again,
-    /// and files already matched are recognised by their content and not matched twice.
-    #[must_use]
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        let mut ledger = if bytes.trim_ascii_start().first() == Some(&b'{') {
-            serde_json::from_slice(bytes).unwrap_or_default()
-        } else {
-            let processed = String::from_utf8_lossy(bytes)
-                .lines()
-                .map(str::trim)
-                .filter(|name| valid_name(name))
-                .map(str::to_owned)
-                .collect();
-            Self {
-                processed,
-                failing: Vec::new(),
-            }
-        };
-        ledger.enforce_cap();
-        ledger
-    }
-
-    /// The stored form.
-    #[must_use]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
     /// Forgets every name the index no longer lists: such a file is past retention and will
     /// not be listed again.
     pub fn prune(&mut self, index: &[String]) {
@@ -264,7 +236,7 @@ impl DownloadLedger {
 
     /// The safety cap: never more than [`MAX_INDEX_NAMES`] names of each kind. Pruning to
     /// the (bounded) index keeps the ledger below it; this only guards a damaged record.
-    fn enforce_cap(&mut self) {
+    pub(crate) fn enforce_cap(&mut self) {
         while self.processed.len() > MAX_INDEX_NAMES {
             self.processed.pop_first();
         }
@@ -470,26 +442,6 @@ mod tests {
         assert_eq!(ledger.plan(&index, 4600 - 7 * 86_400, 64).waiting, 0);
         ledger.record_processed(&index[1]);
         assert!(ledger.failing.is_empty());
-    }
-
-    #[test]
-    fn the_ledger_round_trips_and_reads_the_earlier_form() {
-        let mut ledger = DownloadLedger::default();
-        ledger.record_processed("a.zip");
-        ledger.record_failure(
-            "b.zip",
-            DownloadFailure::Refused(KeyFileRefusal::UnknownSigner),
-            7,
-        );
-        assert_eq!(DownloadLedger::from_bytes(&ledger.to_bytes()), ledger);
-        let old = DownloadLedger::from_bytes(b"x.zip\ny.zip\n../bad\n");
-        assert_eq!(old.processed.len(), 2);
-        assert!(old.failing.is_empty());
-        assert_eq!(
-            DownloadLedger::from_bytes(b"{broken"),
-            DownloadLedger::default()
-        );
-        assert_eq!(DownloadLedger::from_bytes(b""), DownloadLedger::default());
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! so retention removes them with the rest of that day. Each carries an 8-byte fingerprint of
 //! its key and start, so the same exposure delivered by two files counts once; the key
 //! itself is not stored, and the shell never learns which key matched.
+//!
+//! The matching pipeline (key files against the stored sightings) is in `matching`.
+
+mod matching;
+
+pub(crate) use matching::OnRefusal;
 
 use bluezone_protocol::keyfile::ReportType;
 use bluezone_protocol::matching::MatchedScan;

@@ -2,21 +2,26 @@
 
 pub mod config;
 pub mod diagnostics;
+mod download_batch;
 pub mod download_run;
 pub mod downloads;
 pub mod driver;
+mod engine;
 pub mod error;
 pub mod exposure;
 pub mod fold;
 pub mod ingest;
+mod logging;
 pub mod own_keys;
 pub mod phone;
 pub mod ports;
 pub mod reset;
 pub mod rotation;
+mod saved_state;
 pub mod tracer;
 pub mod transport;
 pub mod upload;
+mod upload_flow;
 
 pub use bluezone_store::{MasterKey, StoreStats};
 pub use config::TracerConfig;

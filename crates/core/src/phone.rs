@@ -8,6 +8,7 @@ use crate::driver::{
 };
 use crate::error::CoreError;
 use crate::ingest::{IngestReport, SightingInput};
+use crate::logging::Safe;
 use crate::rotation::CurrentAdvertisement;
 use crate::tracer::Tracer;
 
@@ -102,10 +103,20 @@ impl<E: PhoneEngine> Phone<E> {
         seed: u64,
         now_ms: i64,
     ) -> Result<Self, CoreError> {
-        let saved = engine
-            .load_driver_state()?
-            .and_then(|bytes| SavedState::from_bytes(&bytes))
-            .unwrap_or_default();
+        let bytes = engine.load_driver_state().inspect_err(|e| {
+            log::warn!("the driver's saved state could not be loaded: {}", Safe(e));
+        })?;
+        let saved = match bytes {
+            None => SavedState::default(),
+            Some(bytes) => SavedState::from_bytes(&bytes).unwrap_or_else(|| {
+                log::warn!(
+                    "the driver's saved state ({} bytes) is unreadable: starting as on a fresh \
+                     install",
+                    bytes.len()
+                );
+                SavedState::default()
+            }),
+        };
         let driver =
             Driver::restore(config, seed, now_ms, saved).map_err(CoreError::InvalidConfig)?;
         Ok(Self::assemble(driver, engine))

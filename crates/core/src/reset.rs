@@ -64,8 +64,14 @@ impl Tracer {
                 let Some(reset) = StoreReset::for_error(&error) else {
                     return Err(error);
                 };
+                log::warn!(
+                    "the store cannot be read again ({reset:?}: {}): deleting it and starting \
+                     afresh",
+                    crate::logging::Safe(&error)
+                );
                 Store::remove_files(path)?;
                 let tracer = Self::open(config, storage(), master_key)?;
+                log::info!("the store was reset");
                 Ok((tracer, Some(reset)))
             }
         }

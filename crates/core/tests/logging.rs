@@ -10,25 +10,21 @@ use std::sync::{Arc, Mutex};
 
 use base64ct::{Base64, Encoding};
 use bluezone_core::{
-    AdvertData, HttpReply, ManualClock, MasterKey, SightingInput, StorageLocation, Tracer,
-    TracerConfig, Transport, TransportError, UploadConsent,
+    AdvertData, HttpReply, ManualClock, SightingInput, Transport, TransportError, UploadConsent,
 };
+use bluezone_protocol::TemporaryExposureKey;
 use bluezone_protocol::exchange::{CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD};
-use bluezone_protocol::keyfile::{
-    DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, write_key_file,
-};
 use bluezone_protocol::messages::{
     CertificateResponse, PublishPayload, PublishResponse, VerifyRequest, VerifyResponse,
 };
 use bluezone_protocol::upload::UploadOpenKey;
-use bluezone_protocol::{
-    Advertisement, IntervalNumber, Metadata, RollingPeriod, TemporaryExposureKey,
-};
-use p256::ecdsa::SigningKey;
+use bluezone_testkit::MORNING;
+use bluezone_testkit::keys::{self, advert, confirmed};
+use bluezone_testkit::phone::TestPhone;
+use bluezone_testkit::secrets::{assert_hidden, assert_hidden_text};
+use bluezone_testkit::signer::test_signer;
 use rand::SeedableRng;
 
-/// 2026-11-01 08:00 UTC.
-const MORNING: i64 = 1_793_491_200 + 8 * 3600;
 const CODE: &str = "90817263";
 
 /// Every record, as `level target message`.
@@ -53,44 +49,8 @@ impl log::Log for Capture {
 
 static CAPTURE: Capture = Capture;
 
-fn authority() -> KeyFileSigner {
-    KeyFileSigner {
-        key_id: "452".into(),
-        version: "v1".into(),
-        key: SigningKey::from_slice(&[0x23; 32]).unwrap(),
-    }
-}
-
-fn advert(tek: &TemporaryExposureKey, t: i64) -> Advertisement {
-    let keys = tek.derive_keys();
-    let rpi = keys
-        .rpik
-        .identifier(IntervalNumber::from_unix_seconds(t).unwrap());
-    let aem = keys
-        .aemk
-        .encrypt(&rpi, Metadata::v1_0(-15).to_bytes().unwrap());
-    Advertisement { rpi, aem }
-}
-
 fn key_file(tek: &TemporaryExposureKey) -> Vec<u8> {
-    let key = DiagnosisKey {
-        key_data: *tek.expose_bytes(),
-        rolling_start: IntervalNumber::from_unix_seconds(MORNING)
-            .unwrap()
-            .rolling_start(),
-        rolling_period: RollingPeriod::FULL_DAY,
-        transmission_risk: 0,
-        report_type: ReportType::ConfirmedTest,
-        days_since_onset: Some(1),
-    };
-    let info = ExportInfo {
-        start_timestamp: (MORNING + 86_400) as u64,
-        end_timestamp: (MORNING + 86_400 + 3600) as u64,
-        region: "452".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
-    write_key_file(&info, &[key], &authority()).unwrap()
+    keys::key_file(MORNING + 86_400, &[confirmed(tek, MORNING)], &test_signer())
 }
 
 /// The health authority's server, answering the sealed exchange, and remembering every
@@ -186,17 +146,6 @@ impl Transport for Server {
     }
 }
 
-/// Every usual spelling of `secret`: hex both cases, base64, and `Debug`'s decimal list.
-fn spellings(secret: &[u8]) -> Vec<String> {
-    let decimal = format!("{secret:?}");
-    vec![
-        hex::encode(secret),
-        hex::encode_upper(secret),
-        Base64::encode_string(secret),
-        decimal.trim_matches(['[', ']']).to_owned(),
-    ]
-}
-
 #[test]
 fn a_phone_run_is_logged_without_any_secret() {
     log::set_logger(&CAPTURE).unwrap();
@@ -204,11 +153,7 @@ fn a_phone_run_is_logged_without_any_secret() {
 
     let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
     let open_key = UploadOpenKey::derive(&[0x44; 32]).unwrap();
-    let config = TracerConfig {
-        trusted_signers: TrustedKeys::single(authority().trusted_key()),
-        upload_public_key: Some(open_key.public_key()),
-        ..TracerConfig::default()
-    };
+    let upload_public_key = Some(open_key.public_key());
     let server = Server {
         open_key,
         file: key_file(&f0),
@@ -217,14 +162,12 @@ fn a_phone_run_is_logged_without_any_secret() {
     };
     let clock = Arc::new(ManualClock::new(MORNING));
     let dir = tempfile::tempdir().unwrap();
-    let tracer = Tracer::open_with(
-        config,
-        StorageLocation::File(dir.path().join("bluezone.db")),
-        &MasterKey::from_bytes([1; 32]),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(1)),
-    )
-    .unwrap();
+    let tracer = TestPhone::new()
+        .configure(|c| c.upload_public_key = upload_public_key)
+        .file(&dir.path().join("bluezone.db"))
+        .master_key(1)
+        .seed(1)
+        .open(&clock);
 
     // A morning near the F0, advertising meanwhile.
     let mut secrets: Vec<Vec<u8>> = vec![f0.expose_bytes().to_vec()];
@@ -283,17 +226,13 @@ fn a_phone_run_is_logged_without_any_secret() {
 
     let (texts, bytes) = &*server.seen.lock().unwrap();
     assert!(!texts.is_empty() && !bytes.is_empty());
-    let mut forbidden: Vec<String> = texts.clone();
-    forbidden.push(CODE.to_owned());
-    for secret in secrets.iter().chain(bytes) {
-        forbidden.extend(spellings(secret));
-    }
     for record in &records {
-        for secret in &forbidden {
-            assert!(
-                !record.contains(secret.as_str()),
-                "{record:?} shows {secret:?}"
-            );
+        assert_hidden_text(record, CODE);
+        for text in texts {
+            assert_hidden_text(record, text);
+        }
+        for secret in secrets.iter().chain(bytes) {
+            assert_hidden(record, secret);
         }
     }
 }

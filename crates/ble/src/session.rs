@@ -434,28 +434,7 @@ mod tests {
     use super::*;
     use crate::frame::ReadResult;
 
-    /// An engine that keeps every batch.
-    #[derive(Default)]
-    struct Batches(Vec<Vec<SightingInput>>);
-
-    impl PhoneEngine for &mut Batches {
-        fn current_advertisement(&mut self) -> Result<CurrentAdvertisement, CoreError> {
-            Err(CoreError::InvalidConfig("a desktop never advertises"))
-        }
-        fn record(&mut self, batch: &[SightingInput]) -> Result<IngestReport, CoreError> {
-            self.0.push(batch.to_vec());
-            Ok(IngestReport {
-                accepted: batch.len() as u64,
-                ..IngestReport::default()
-            })
-        }
-        fn load_driver_state(&mut self) -> Result<Option<Vec<u8>>, CoreError> {
-            Ok(Some(b"anything saved is ignored".to_vec()))
-        }
-        fn save_driver_state(&mut self, _: &[u8]) -> Result<(), CoreError> {
-            Err(CoreError::InvalidConfig("a desktop session saves nothing"))
-        }
-    }
+    use bluezone_testkit::engine::RecordingEngine;
 
     const T0: i64 = 1_585_785_600_000;
 
@@ -484,7 +463,10 @@ mod tests {
 
     #[test]
     fn the_driver_cuts_windows_and_the_session_only_counts() {
-        let mut batches = Batches::default();
+        let mut batches = RecordingEngine {
+            saved: Some(b"anything saved is ignored".to_vec()),
+            ..RecordingEngine::default()
+        };
         let mut s = Session::open(&mut batches, config(), 0, T0, None).unwrap();
         let commands = s.start(T0, BluetoothState::On);
         assert!(matches!(
@@ -538,12 +520,15 @@ mod tests {
             "driver state is neither loaded nor saved"
         );
         drop(s);
-        assert_eq!(batches.0.len(), 2);
+        assert_eq!(batches.batches.len(), 2);
     }
 
     #[test]
     fn an_iphone_is_read_when_the_driver_asks() {
-        let mut batches = Batches::default();
+        let mut batches = RecordingEngine {
+            saved: Some(b"anything saved is ignored".to_vec()),
+            ..RecordingEngine::default()
+        };
         let mut s = Session::open(&mut batches, config(), 0, T0, None).unwrap();
         s.start(T0, BluetoothState::On);
         let mut iphone = frame(T0 + 500, "i", Some(-55));
@@ -567,7 +552,7 @@ mod tests {
         assert_eq!(summary.distinct_rpis, 1);
         drop(s);
         assert_eq!(
-            batches.0[0][0].advert,
+            batches.batches[0][0].advert,
             bluezone_core::AdvertData::ServiceData(vec![5; 20])
         );
     }

@@ -10,40 +10,15 @@ use std::sync::Arc;
 use bluezone_ble::replay::{parse_recording, replay, start_time_ms};
 use bluezone_ble::{Recorded, Session, Shown};
 use bluezone_core::driver::{AdvertKind, DriverConfig, Platform};
-use bluezone_core::{
-    AdvertData, CoreError, CurrentAdvertisement, IngestReport, ManualClock, MasterKey, PhoneEngine,
-    SightingInput, StorageLocation, Tracer, TracerConfig,
-};
+use bluezone_core::{AdvertData, ManualClock, Tracer, TracerConfig};
 use bluezone_protocol::DayNumber;
-use rand::SeedableRng;
+use bluezone_testkit::engine::RecordingEngine;
+use bluezone_testkit::phone::TestPhone;
 
 const T0: i64 = 2_642_976 * 600;
 const FIXTURE: &str = include_str!("fixtures/adverts.jsonl");
 const IPHONE: &str = include_str!("fixtures/iphone.jsonl");
 const RPI_1: &str = "8be6cd371c5c891604bfbe49df845096";
-
-/// An engine that keeps every batch the driver stores.
-#[derive(Default)]
-struct Recorder(Vec<Vec<SightingInput>>);
-
-impl PhoneEngine for &mut Recorder {
-    fn current_advertisement(&mut self) -> Result<CurrentAdvertisement, CoreError> {
-        Err(CoreError::InvalidConfig("a desktop never advertises"))
-    }
-    fn record(&mut self, batch: &[SightingInput]) -> Result<IngestReport, CoreError> {
-        self.0.push(batch.to_vec());
-        Ok(IngestReport {
-            accepted: batch.len() as u64,
-            ..IngestReport::default()
-        })
-    }
-    fn load_driver_state(&mut self) -> Result<Option<Vec<u8>>, CoreError> {
-        Ok(None)
-    }
-    fn save_driver_state(&mut self, _: &[u8]) -> Result<(), CoreError> {
-        Ok(())
-    }
-}
 
 /// The desktop's settings, as `bluezone scan` uses them.
 fn desktop() -> DriverConfig {
@@ -54,22 +29,19 @@ fn desktop() -> DriverConfig {
     config
 }
 
-fn tracer(clock: Arc<ManualClock>) -> Tracer {
-    Tracer::open_with(
-        TracerConfig::default(),
-        StorageLocation::InMemory,
-        &MasterKey::from_bytes([7; 32]),
-        clock,
-        Box::new(rand::rngs::StdRng::seed_from_u64(1)),
-    )
-    .unwrap()
+fn tracer(clock: &Arc<ManualClock>) -> Tracer {
+    TestPhone::new()
+        .config(TracerConfig::default())
+        .master_key(7)
+        .seed(1)
+        .open(clock)
 }
 
 /// Replays `lines` into a real Tracer on the recording's clock.
 fn replay_into_tracer(lines: &[Recorded]) -> (Tracer, bluezone_ble::ScanSummary, Vec<Shown>) {
     let start = start_time_ms(lines);
     let clock = Arc::new(ManualClock::new(start / 1000));
-    let tracer = tracer(clock.clone());
+    let tracer = tracer(&clock);
     let mut shown = Vec::new();
     let summary = {
         let mut session = Session::open(&tracer, desktop(), 0, start, Some(clock)).unwrap();
@@ -87,7 +59,7 @@ fn replay_into_tracer(lines: &[Recorded]) -> (Tracer, bluezone_ble::ScanSummary,
 fn the_driver_cuts_the_fixture_into_windows() {
     let lines = parse_recording(FIXTURE).unwrap();
     assert_eq!(lines.len(), 10);
-    let mut recorder = Recorder::default();
+    let mut recorder = RecordingEngine::default();
     let mut shown = Vec::new();
     let summary = {
         let mut session =
@@ -107,11 +79,11 @@ fn the_driver_cuts_the_fixture_into_windows() {
     // 20 minutes of 60-second windows: the last one is closed by the end of the replay.
     assert_eq!(summary.driver.windows, 21);
     assert_eq!(summary.driver.sightings, 8);
-    let sizes: Vec<usize> = recorder.0.iter().map(Vec::len).collect();
+    let sizes: Vec<usize> = recorder.batches.iter().map(Vec::len).collect();
     assert_eq!(sizes, vec![4, 2, 2]);
     // One window id per batch, ids growing (the driver's ids are its windows' start times).
     let ids: Vec<u64> = recorder
-        .0
+        .batches
         .iter()
         .map(|batch| {
             let id = batch[0].scan_window.unwrap();
@@ -225,7 +197,7 @@ fn without_the_read_the_same_iphone_stores_nothing() {
 #[test]
 fn with_the_fallback_off_iphones_are_only_counted() {
     let lines = parse_recording(IPHONE).unwrap();
-    let mut recorder = Recorder::default();
+    let mut recorder = RecordingEngine::default();
     let mut config = desktop();
     config.gatt.enabled = false;
     let summary = {
@@ -236,7 +208,7 @@ fn with_the_fallback_off_iphones_are_only_counted() {
     };
     assert_eq!(summary.driver.unread, 4);
     assert_eq!(summary.driver.gatt.reads_started, 0);
-    assert!(recorder.0.is_empty());
+    assert!(recorder.batches.is_empty());
 }
 
 #[test]
@@ -245,7 +217,7 @@ fn a_replay_is_deterministic() {
     text.push_str(IPHONE);
     let lines = parse_recording(&text).unwrap();
     let run = || {
-        let mut recorder = Recorder::default();
+        let mut recorder = RecordingEngine::default();
         let shown = {
             let mut session =
                 Session::open(&mut recorder, desktop(), 0, start_time_ms(&lines), None).unwrap();
@@ -256,7 +228,7 @@ fn a_replay_is_deterministic() {
             });
             shown
         };
-        (recorder.0, shown)
+        (recorder.batches, shown)
     };
     let (a, shown_a) = run();
     let (b, shown_b) = run();

@@ -6,9 +6,11 @@
 //! - [`signer`]: the test health authority's key-file signer and the keys a phone trusts;
 //! - [`keys`]: diagnosis keys, the adverts a phone with a given key sends, signed key files;
 //! - [`phone`]: a [`bluezone_core::Tracer`] at a given time on a manual clock;
+//! - [`engine`]: a phone engine that only records what a driver hands over;
 //! - [`cli`]: the `bluezone` binary run as a test runs it, with its failures shown.
 
 pub mod cli;
+pub mod engine;
 pub mod keys;
 pub mod phone;
 pub mod secrets;

@@ -8,6 +8,11 @@ fn cli() -> Cli {
     Cli::new(env!("CARGO_BIN_EXE_bluezone"))
 }
 
+/// `bluezone store stats` on the database at `db` (a path as text) with `key`.
+fn stats(db: &str, key: &str) -> std::process::Output {
+    cli().run(&["store", "stats", "--db", db, "--key", key])
+}
+
 const KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const OTHER_KEY: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 
@@ -68,7 +73,7 @@ fn history_fills_a_store_that_stats_can_read_only_with_its_key() {
     assert!(stdout.contains("sightings 2"), "{stdout}");
     assert!(stdout.contains("own keys 2"), "{stdout}");
 
-    let out = cli().run(&["store", "stats", "--db", db_arg, "--key", OTHER_KEY]);
+    let out = stats(db_arg, OTHER_KEY);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -79,40 +84,19 @@ fn history_fills_a_store_that_stats_can_read_only_with_its_key() {
 fn stats_refuses_missing_and_non_database_files() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.db");
-    let out = cli().run(&[
-        "store",
-        "stats",
-        "--db",
-        missing.to_str().unwrap(),
-        "--key",
-        KEY,
-    ]);
+    let out = stats(missing.to_str().unwrap(), KEY);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"));
     assert!(!missing.exists(), "stats never creates a database");
 
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, vec![7u8; 5000]).unwrap();
-    let out = cli().run(&[
-        "store",
-        "stats",
-        "--db",
-        junk.to_str().unwrap(),
-        "--key",
-        KEY,
-    ]);
+    let out = stats(junk.to_str().unwrap(), KEY);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt"));
     assert_eq!(std::fs::read(&junk).unwrap(), vec![7u8; 5000]);
 
-    let out = cli().run(&[
-        "store",
-        "stats",
-        "--db",
-        junk.to_str().unwrap(),
-        "--key",
-        "abc",
-    ]);
+    let out = stats(junk.to_str().unwrap(), "abc");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected 64 hex digits"));
 }

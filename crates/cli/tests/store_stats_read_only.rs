@@ -4,8 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
+use std::path::Path;
+
 use bluezone_testkit::cli::Cli;
-use std::path::{Path, PathBuf};
+use bluezone_testkit::files::database_files;
 
 const KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -14,28 +16,13 @@ fn cli() -> Cli {
         .env("BLUEZONE_OFFICIAL_PASSWORD", "a long password for the test")
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(suffix);
-    PathBuf::from(p)
-}
-
-/// The bytes of the database, its `-wal` and its `-shm` file (`None` for a missing one).
-fn files(path: &Path) -> [Option<Vec<u8>>; 3] {
-    [
-        std::fs::read(path).ok(),
-        std::fs::read(with_suffix(path, "-wal")).ok(),
-        std::fs::read(with_suffix(path, "-shm")).ok(),
-    ]
-}
-
 fn stats(db: &Path) -> std::process::Output {
     cli().run(&["store", "stats", "--db", db.to_str().unwrap(), "--key", KEY])
 }
 
 /// `stats` on `db` exits 1, says the file is not a Bluezone store, and changes nothing.
 fn refused_untouched(db: &Path) {
-    let before = files(db);
+    let before = database_files(db);
     assert!(before[0].is_some());
     let out = stats(db);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -45,7 +32,7 @@ fn refused_untouched(db: &Path) {
         stderr.contains(&format!("{} is not a Bluezone store", db.display())),
         "{stderr}"
     );
-    assert!(files(db) == before, "{} was changed", db.display());
+    assert!(database_files(db) == before, "{} was changed", db.display());
 }
 
 #[test]
@@ -71,7 +58,7 @@ fn stats_reads_stores_only_and_never_changes_a_file() {
         "1793491200",
     ]);
     assert!(out.status.success(), "{out:?}");
-    let before = files(&db);
+    let before = database_files(&db);
     assert!(
         before[1].is_none() && before[2].is_none(),
         "the store was closed cleanly"
@@ -79,7 +66,7 @@ fn stats_reads_stores_only_and_never_changes_a_file() {
     let out = stats(&db);
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8(out.stdout).unwrap().contains("days: 1"));
-    assert!(files(&db) == before, "stats changed the store");
+    assert!(database_files(&db) == before, "stats changed the store");
 
     // The same store under another application's id (`PRAGMA application_id`, header bytes
     // 68..72): SQLite, the store's tables, but not a Bluezone store.

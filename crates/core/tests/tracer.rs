@@ -13,6 +13,7 @@ use bluezone_protocol::{
     RollingProximityIdentifier,
 };
 use bluezone_store::StoreError;
+use bluezone_testkit::files::database_bytes;
 use bluezone_testkit::phone::TestPhone;
 use rand::SeedableRng;
 
@@ -325,18 +326,6 @@ fn diagnostics_report_hours_and_scan_gaps() {
     assert!(diag.storage_bytes > 0);
 }
 
-fn raw_files(path: &Path) -> Vec<u8> {
-    ["", "-wal", "-shm"]
-        .iter()
-        .filter_map(|suffix| {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            std::fs::read(p).ok()
-        })
-        .flatten()
-        .collect()
-}
-
 /// The acceptance test: nothing recorded is readable in the database files, neither
 /// while the tracer is open (WAL) nor after it closed.
 #[test]
@@ -393,9 +382,9 @@ fn no_recorded_rpi_aem_or_rssi_series_is_in_the_files() {
             .map(|r| i8::try_from(*r).unwrap().to_le_bytes()[0])
             .collect(),
     );
-    let while_open = raw_files(&path);
+    let while_open = database_bytes(&path);
     drop(tracer);
-    let after_close = raw_files(&path);
+    let after_close = database_bytes(&path);
     for bytes in [&while_open, &after_close] {
         assert!(bytes.len() > 8192);
         for needle in &needles {

@@ -148,34 +148,27 @@ fn container_errors_are_typed() {
         ])),
         Err(KeyFileError::UnexpectedEntry("../evil".into()))
     );
-    let tight = KeyFileLimits {
-        max_export_bytes: 1000,
-        ..KeyFileLimits::default()
+    let limited = |change: fn(&mut KeyFileLimits)| {
+        let mut limits = KeyFileLimits::default();
+        change(&mut limits);
+        read_key_file(SAMPLE, &trust, &limits)
     };
     assert!(matches!(
-        read_key_file(SAMPLE, &trust, &tight),
+        limited(|l| l.max_export_bytes = 1000),
         Err(KeyFileError::TooLarge {
             what: "export.bin",
             ..
         })
     ));
-    let tiny = KeyFileLimits {
-        max_zip_bytes: 100,
-        ..KeyFileLimits::default()
-    };
     assert!(matches!(
-        read_key_file(SAMPLE, &trust, &tiny),
+        limited(|l| l.max_zip_bytes = 100),
         Err(KeyFileError::TooLarge {
             what: "the zip",
             ..
         })
     ));
-    let few = KeyFileLimits {
-        max_keys: 139,
-        ..KeyFileLimits::default()
-    };
     assert_eq!(
-        read_key_file(SAMPLE, &trust, &few),
+        limited(|l| l.max_keys = 139),
         Err(KeyFileError::TooManyKeys(139))
     );
     // A zip bomb: a megabyte of zeros, compressed, under the name export.sig.

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use bluezone_testkit::files::with_suffix;
+
 use bluezone_protocol::DayNumber;
 use bluezone_store::{APPLICATION_ID, MasterKey, SCHEMA_VERSION, Store, StoreError, Table};
 use rand::SeedableRng;
@@ -23,12 +25,6 @@ fn open(path: &Path) -> Store {
 
 fn day(n: u32) -> DayNumber {
     DayNumber::new(20_000 + n)
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(suffix);
-    PathBuf::from(p)
 }
 
 /// The SHA-256 of a file, or `None` when it does not exist.

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use bluezone_protocol::DayNumber;
 use bluezone_store::{APPLICATION_ID, MasterKey, SCHEMA_VERSION, Store, StoreError, Table};
+use bluezone_testkit::files::database_bytes;
 use rand::SeedableRng;
 
 fn key() -> MasterKey {
@@ -23,19 +24,6 @@ fn open(path: &Path) -> Store {
 
 fn day(n: u32) -> DayNumber {
     DayNumber::new(20_000 + n)
-}
-
-/// Every file SQLite keeps for a database, concatenated.
-fn raw_bytes(path: &Path) -> Vec<u8> {
-    ["", "-wal", "-shm"]
-        .iter()
-        .filter_map(|suffix| {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            std::fs::read(p).ok()
-        })
-        .flatten()
-        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -173,9 +161,9 @@ fn nothing_recorded_is_readable_in_the_files() {
         .append(Table::OwnKeys, day(0), b"TEK-TEK-TEK-TEK!")
         .unwrap();
     store.put_setting("exposure", b"EXPOSED-ON-DAY-3").unwrap();
-    let before_close = raw_bytes(&path);
+    let before_close = database_bytes(&path);
     drop(store);
-    for bytes in [before_close, raw_bytes(&path)] {
+    for bytes in [before_close, database_bytes(&path)] {
         assert!(bytes.len() > 4096);
         for needle in [
             &rpi[..],
@@ -391,11 +379,11 @@ fn purged_days_leave_no_trace_in_the_files() {
     drop(side);
     assert_eq!(old.len(), 6);
     for secret in &old {
-        assert!(contains(&raw_bytes(&path), &secret[13..45]));
+        assert!(contains(&database_bytes(&path), &secret[13..45]));
     }
     let report = store.purge_before(day(2)).unwrap();
     assert_eq!((report.days_purged, report.rows_deleted), (2, 4));
-    let bytes = raw_bytes(&path);
+    let bytes = database_bytes(&path);
     for secret in &old {
         assert!(
             !contains(&bytes, &secret[13..45]),

@@ -7,10 +7,12 @@
 //! - [`keys`]: diagnosis keys, the adverts a phone with a given key sends, signed key files;
 //! - [`phone`]: a [`bluezone_core::Tracer`] at a given time on a manual clock;
 //! - [`engine`]: a phone engine that only records what a driver hands over;
+//! - [`files`]: a SQLite database's files on disk, to compare or search;
 //! - [`cli`]: the `bluezone` binary run as a test runs it, with its failures shown.
 
 pub mod cli;
 pub mod engine;
+pub mod files;
 pub mod keys;
 pub mod phone;
 pub mod secrets;

@@ -187,19 +187,38 @@ fn an_official_code_an_upload_and_a_notification() {
 
 /// A transport that loses the first publish on the way back (the server got it, the phone
 /// never heard the answer).
-struct FlakyPublish {
+/// The network fails the first publish: after the server got it (the answer is lost) or
+/// before it left the phone.
+struct FailFirstPublish {
     inner: HttpTransport,
+    /// Whether the lost request reached the server.
+    delivered: bool,
     failed: std::sync::atomic::AtomicBool,
 }
 
-impl bluezone_core::Transport for FlakyPublish {
+impl FailFirstPublish {
+    fn new(world: &World, delivered: bool) -> Self {
+        Self {
+            inner: HttpTransport::new(&world.base),
+            delivered,
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl bluezone_core::Transport for FailFirstPublish {
     fn post(
         &self,
         path: &str,
         body: &[u8],
     ) -> Result<bluezone_core::HttpReply, bluezone_core::TransportError> {
+        let fail =
+            path == "/v1/publish" && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst);
+        if fail && !self.delivered {
+            return Err(bluezone_core::TransportError("network unreachable".into()));
+        }
         let reply = self.inner.post(path, body)?;
-        if path == "/v1/publish" && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if fail {
             return Err(bluezone_core::TransportError("connection reset".into()));
         }
         Ok(reply)
@@ -219,10 +238,7 @@ fn a_retried_upload_sends_the_same_request_and_is_stored_once() {
         world.clock.set(DAY - (2 - day) * 86_400 + 9 * 3600);
         a.current_advertisement().unwrap();
     }
-    let transport = FlakyPublish {
-        inner: HttpTransport::new(&world.base),
-        failed: std::sync::atomic::AtomicBool::new(false),
-    };
+    let transport = FailFirstPublish::new(&world, true);
     let verified = a.verify_code(&transport, &issue_code(&world)).unwrap();
     let consent = UploadConsent {
         agreed_at: world.clock.now(),
@@ -263,28 +279,6 @@ fn a_retried_upload_sends_the_same_request_and_is_stored_once() {
 }
 
 /// A transport whose first publish never leaves the phone (the network dropped).
-struct OfflinePublish {
-    inner: HttpTransport,
-    failed: std::sync::atomic::AtomicBool,
-}
-
-impl bluezone_core::Transport for OfflinePublish {
-    fn post(
-        &self,
-        path: &str,
-        body: &[u8],
-    ) -> Result<bluezone_core::HttpReply, bluezone_core::TransportError> {
-        if path == "/v1/publish" && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(bluezone_core::TransportError("network unreachable".into()));
-        }
-        self.inner.post(path, body)
-    }
-
-    fn get(&self, path: &str) -> Result<bluezone_core::HttpReply, bluezone_core::TransportError> {
-        self.inner.get(path)
-    }
-}
-
 #[test]
 fn an_upload_retried_after_its_certificate_expired_gets_a_new_one() {
     let world = world();
@@ -292,10 +286,7 @@ fn an_upload_retried_after_its_certificate_expired_gets_a_new_one() {
     world.clock.set(DAY - 86_400 + 9 * 3600);
     a.current_advertisement().unwrap();
     world.clock.set(DAY + 9 * 3600);
-    let transport = OfflinePublish {
-        inner: HttpTransport::new(&world.base),
-        failed: std::sync::atomic::AtomicBool::new(false),
-    };
+    let transport = FailFirstPublish::new(&world, false);
     let verified = a.verify_code(&transport, &issue_code(&world)).unwrap();
     let consent = UploadConsent {
         agreed_at: world.clock.now(),

@@ -21,5 +21,5 @@ pub mod serve;
 pub mod store;
 
 pub use api::{AppState, router};
-pub use authority::{Authority, AuthorityConfig, AuthorityKeys};
+pub use authority::{Authority, AuthorityConfig, AuthorityError, AuthorityKeys};
 pub use error::ApiError;

@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod files;
 pub mod limits;
+pub mod logging;
 pub mod loopback;
 pub mod passwords;
 pub mod publishing;

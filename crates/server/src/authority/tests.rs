@@ -315,6 +315,9 @@ fn an_upload_s_certificate_and_hmac_are_checked() {
     );
 }
 
+/// An edit of an upload's keys.
+type Change<'a> = dyn Fn(&mut Vec<PublishKey>) + 'a;
+
 #[test]
 fn every_key_check_refuses_with_its_code() {
     let (authority, official) = with_official();
@@ -322,12 +325,12 @@ fn every_key_check_refuses_with_its_code() {
     // Keys are checked before the HMAC: one certificate serves every case.
     let certificate = certificate_for(&authority, official, &keys, NOW);
     let now_interval = u32::try_from(NOW / 600).unwrap();
-    let edit = |change: &dyn Fn(&mut Vec<PublishKey>)| {
+    let edit = |change: &Change<'_>| {
         let mut keys = wire(&keys);
         change(&mut keys);
         code_of(publish(&authority, keys, &certificate, NOW))
     };
-    let cases: [(&dyn Fn(&mut Vec<PublishKey>), RefusalCode); 10] = [
+    let cases: [(&Change<'_>, RefusalCode); 10] = [
         (&|k| k.clear(), RefusalCode::NoKeys),
         (
             &|k| {

@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// since a wrong --files is the likelier cause.
     #[arg(long)]
     republish_lost_files: bool,
+    /// How log lines on standard error are written: `text`, or `json` (one object per line,
+    /// for a log shipper). `RUST_LOG` filters them (default `info`).
+    #[arg(long, default_value = "text", value_name = "text|json")]
+    log_format: bluezone_server::logging::LogFormat,
 }
 
 /// Arguments of `bluezone server keys`.
@@ -138,6 +142,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             config.limits.max_connections = args.max_connections;
             config.sealed_reply_floor = std::time::Duration::from_millis(args.reply_floor_ms);
             config.republish_lost_files = args.republish_lost_files;
+            bluezone_server::logging::init(args.log_format).map_err(fail)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(serve(config)).map_err(fail)
         }

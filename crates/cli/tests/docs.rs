@@ -1,4 +1,6 @@
-//! The architecture document names every workspace member (it is kept true with the code).
+//! The documents kept true with the code: the architecture document names every workspace
+//! member and the real dependency graph; the protocol document lists every refusal code with
+//! the status the server sends it with.
 
 #[test]
 fn every_workspace_member_is_in_the_architecture_document() {
@@ -80,4 +82,33 @@ fn the_dependency_table_in_the_architecture_document_is_the_real_graph() {
         })
         .collect();
     assert_eq!(documented, real, "docs/ARCHITECTURE.md's dependency table");
+}
+
+/// The refusal-code table in docs/PROTOCOL.md is exactly `RefusalCode::ALL`, in order, with
+/// the HTTP status the server sends each with.
+#[test]
+fn the_refusal_codes_in_the_protocol_document_are_the_real_ones() {
+    use bluezone_protocol::refusal::RefusalCode;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let protocol =
+        std::fs::read_to_string(format!("{root}/docs/PROTOCOL.md")).expect("PROTOCOL.md");
+    let documented: Vec<(String, u16)> = protocol
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let status = cells.get(2)?.parse().ok()?;
+            Some((code.to_owned(), status))
+        })
+        .collect();
+    let real: Vec<(String, u16)> = RefusalCode::ALL
+        .iter()
+        .map(|&c| {
+            (
+                c.as_str().to_owned(),
+                bluezone_server::error::http_status(c).as_u16(),
+            )
+        })
+        .collect();
+    assert_eq!(documented, real);
 }

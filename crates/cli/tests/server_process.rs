@@ -113,6 +113,7 @@ impl Site {
                 "10",
             ])
             .args(extra)
+            .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -419,7 +420,7 @@ fn kill_and_restart_while_phones_upload_loses_no_acknowledged_key() {
     let (status, log) = server.signal("TERM");
     assert!(status.success(), "{status:?}: {log}");
     assert!(
-        !log.contains("withdrawn:"),
+        !log.contains("published file withdrawn"),
         "a published file was lost: {log}"
     );
 }
@@ -437,6 +438,34 @@ fn sigterm_shuts_down_cleanly() {
     // The database is intact and opens again.
     let (status, _) = site.start().signal("INT");
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let site = Site::new();
+    let server = site.start_with(&["--log-format", "json"]);
+    let (status, log) = server.signal("TERM");
+    assert_eq!(status.code(), Some(0), "{log}");
+    let mut messages = Vec::new();
+    for line in log.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert!(event["level"].is_string(), "{line}");
+        messages.push(
+            event["message"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{line}"))
+                .to_owned(),
+        );
+    }
+    for expected in [
+        "published files checked",
+        "listening",
+        "shutting down",
+        "stopped",
+    ] {
+        assert!(messages.iter().any(|m| m == expected), "{expected}: {log}");
+    }
 }
 
 #[test]

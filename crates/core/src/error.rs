@@ -2,6 +2,7 @@
 
 use bluezone_protocol::TimeError;
 use bluezone_protocol::keyfile::KeyFileError;
+use bluezone_protocol::refusal::RefusalCode;
 use bluezone_protocol::sightings::ChunkError;
 use bluezone_store::StoreError;
 use thiserror::Error;
@@ -44,7 +45,7 @@ pub enum CoreError {
         /// HTTP status.
         status: u16,
         /// The server's stable error code (e.g. `code_invalid`, `code_expired`).
-        code: String,
+        code: ServerCode,
         /// The server's message.
         message: String,
     },
@@ -73,4 +74,105 @@ pub enum CoreError {
     /// An earlier call panicked while holding the engine; it refuses further work.
     #[error("the engine is unusable after an internal failure")]
     Poisoned,
+}
+
+/// The code of a server's refusal, as the phone understood it. Its text ([`ServerCode::as_str`])
+/// is what the server sent, or `unsealed_refusal` and `unknown` for the phone's own two cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerCode {
+    /// One of the codes the server sends.
+    Known(RefusalCode),
+    /// A code this version does not know (a newer server's), as received.
+    Unknown(String),
+    /// The refusal came back unsealed: not necessarily the server's, so its code is not
+    /// believed, only its status (`unsealed_refusal`, see [`crate::upload::UNSEALED_REFUSAL`]).
+    Unsealed,
+    /// The refusal had no readable error body (`unknown`).
+    Missing,
+}
+
+impl ServerCode {
+    /// The code a server sent as `text`: [`ServerCode::Known`] when this version knows it.
+    #[must_use]
+    pub fn received(text: &str) -> Self {
+        RefusalCode::parse(text).map_or_else(|unknown| Self::Unknown(unknown.0), Self::Known)
+    }
+
+    /// The known refusal, if it is one.
+    #[must_use]
+    pub const fn refusal(&self) -> Option<RefusalCode> {
+        match self {
+            Self::Known(code) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The code as text: the server's string, or the phone's own for the other two cases.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Known(code) => code.as_str(),
+            Self::Unknown(text) => text,
+            Self::Unsealed => crate::upload::UNSEALED_REFUSAL,
+            Self::Missing => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ServerCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for ServerCode {
+    fn from(text: &str) -> Self {
+        Self::received(text)
+    }
+}
+
+impl PartialEq<RefusalCode> for ServerCode {
+    fn eq(&self, other: &RefusalCode) -> bool {
+        self.refusal() == Some(*other)
+    }
+}
+
+/// Compares the text, as [`ServerCode::as_str`] gives it.
+impl PartialEq<str> for ServerCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// Compares the text, as [`ServerCode::as_str`] gives it.
+impl PartialEq<&str> for ServerCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_received_code_is_known_or_kept_as_text() {
+        for &code in RefusalCode::ALL {
+            let received = ServerCode::received(code.as_str());
+            assert_eq!(received, ServerCode::Known(code));
+            assert_eq!(received, code);
+            assert_eq!(received.as_str(), code.as_str());
+        }
+        let newer = ServerCode::received("a_newer_code");
+        assert_eq!(newer, ServerCode::Unknown("a_newer_code".into()));
+        assert_eq!(newer.to_string(), "a_newer_code");
+        assert_eq!(newer.refusal(), None);
+        // A server cannot claim the phone's own codes.
+        assert_eq!(
+            ServerCode::received("unsealed_refusal"),
+            ServerCode::Unknown("unsealed_refusal".into())
+        );
+        assert_eq!(ServerCode::Unsealed.as_str(), "unsealed_refusal");
+        assert_eq!(ServerCode::Missing.as_str(), "unknown");
+    }
 }

@@ -28,7 +28,7 @@ pub use config::TracerConfig;
 pub use diagnostics::{Diagnostics, HourlyCount};
 pub use download_run::{DownloadEnd, DownloadRun, Retry};
 pub use downloads::{DownloadFailure, FailingKeyFile, KeyFileRefusal};
-pub use error::CoreError;
+pub use error::{CoreError, ServerCode};
 pub use exposure::{ExposureDay, ExposureStatus};
 pub use ingest::{AdvertData, IngestReport, SightingInput};
 pub use phone::{CollectionReport, EngineCounters, Phone, PhoneEngine};

@@ -13,7 +13,7 @@
 use std::fmt;
 
 use crate::downloads::KeyFileRefusal;
-use crate::error::CoreError;
+use crate::error::{CoreError, ServerCode};
 
 /// Longest server code logged as given; longer or unusual ones are not the server's codes.
 const MAX_CODE_LEN: usize = 40;
@@ -26,9 +26,12 @@ impl fmt::Display for Safe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             CoreError::Server { status, code, .. } => {
-                let plain = code.len() <= MAX_CODE_LEN
-                    && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-                let code = if plain { code.as_str() } else { "<unusual>" };
+                let text = code.as_str();
+                // A code this version does not know is logged only if it looks like one.
+                let plain = !matches!(code, ServerCode::Unknown(_))
+                    || (text.len() <= MAX_CODE_LEN
+                        && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+                let code = if plain { text } else { "<unusual>" };
                 write!(f, "server refused: HTTP {status}, code {code}")
             }
             CoreError::Network(_) => f.write_str("network failure"),
@@ -55,7 +58,7 @@ mod tests {
     fn errors_are_logged_by_kind_without_what_was_sent() {
         let server = |code: &str| CoreError::Server {
             status: 400,
-            code: code.to_owned(),
+            code: ServerCode::received(code),
             message: "message quoting c2VjcmV0".to_owned(),
         };
         let shown = |e: &CoreError| Safe(e).to_string();

@@ -27,7 +27,7 @@ use bluezone_protocol::upload::{UploadKey, VerificationCode, tek_hmac};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, ServerCode};
 use crate::transport::{HttpReply, Transport};
 
 /// Consent must have been given this recently (seconds) to upload.
@@ -97,7 +97,7 @@ impl std::fmt::Debug for PendingUpload {
     }
 }
 
-/// The server code given to a refusal that came back unsealed: the request was not opened
+/// The text of [`ServerCode::Unsealed`], the code given to a refusal that came back unsealed: the request was not opened
 /// (unsealable, too large), or the answer came from something in front of the server. Its
 /// own code is not believed.
 pub const UNSEALED_REFUSAL: &str = "unsealed_refusal";
@@ -129,7 +129,7 @@ pub(crate) fn answer<T: for<'de> Deserialize<'de>>(reply: HttpReply) -> Result<T
         status: reply.status,
         code: error
             .as_ref()
-            .map_or_else(|| "unknown".to_owned(), |e| e.code.clone()),
+            .map_or(ServerCode::Missing, |e| ServerCode::received(&e.code)),
         message: error.map_or_else(String::new, |e| e.message),
     })
 }
@@ -153,7 +153,7 @@ fn exchange<T: for<'de> Deserialize<'de>>(
         // it. Its code is not believed (no `code_used` from a proxy), only its status.
         return Err(CoreError::Server {
             status: reply.status,
-            code: UNSEALED_REFUSAL.to_owned(),
+            code: ServerCode::Unsealed,
             message: "the request was refused before the server opened it".to_owned(),
         });
     }
@@ -279,29 +279,57 @@ mod tests {
     use super::*;
     use crate::own_keys::OwnKey;
     use bluezone_protocol::{IntervalNumber, RollingPeriod, TemporaryExposureKey};
+    use bluezone_testkit::secrets::{assert_hidden, secret};
 
-    /// Distinctive secret bytes: `start`, `start + 1`, ...
-    fn secret<const N: usize>(start: u8) -> [u8; N] {
-        std::array::from_fn(|i| start.wrapping_add(u8::try_from(i).unwrap_or(0)))
-    }
+    fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
 
-    /// `text` shows none of `secret`: not in hex, decimal (as `Debug` prints bytes) or base64.
-    fn assert_hidden(text: &str, secret: &[u8]) {
-        let decimal = format!("{secret:?}");
-        let head = format!("{:?}", &secret[..4]);
-        for form in [
-            hex::encode(secret),
-            hex::encode_upper(secret),
-            hex::encode(&secret[..4]),
-            decimal.trim_matches(['[', ']']).to_owned(),
-            head.trim_matches(['[', ']']).to_owned(),
-            Base64::encode_string(secret),
-        ] {
-            assert!(!text.contains(&form), "{text:?} shows {form:?}");
+    /// Answers every request with one reply.
+    struct Replies(u16, &'static [u8]);
+
+    impl Transport for Replies {
+        fn post(&self, _: &str, _: &[u8]) -> Result<HttpReply, crate::TransportError> {
+            Ok(HttpReply {
+                status: self.0,
+                body: self.1.to_vec(),
+            })
+        }
+        fn get(&self, path: &str) -> Result<HttpReply, crate::TransportError> {
+            self.post(path, &[])
         }
     }
 
-    fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+    fn code_of<T: std::fmt::Debug>(result: Result<T, CoreError>) -> ServerCode {
+        match result {
+            Err(CoreError::Server { code, .. }) => code,
+            other => panic!("not a refusal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_are_recognised_by_code_and_unsealed_ones_are_not_believed() {
+        use bluezone_protocol::refusal::RefusalCode;
+        let refused = |body: &'static [u8]| {
+            code_of(answer::<VerifyResponse>(HttpReply {
+                status: 400,
+                body: body.to_vec(),
+            }))
+        };
+        assert_eq!(
+            refused(br#"{"code":"code_expired","message":"the code has expired"}"#),
+            ServerCode::Known(RefusalCode::CodeExpired)
+        );
+        assert_eq!(
+            refused(br#"{"code":"a_newer_code","message":"?"}"#),
+            ServerCode::Unknown("a_newer_code".into())
+        );
+        assert_eq!(refused(b"<html>a proxy</html>"), ServerCode::Missing);
+        // Not sealed: whatever it claims, its code is not the server's.
+        let proxy = Replies(400, br#"{"code":"code_used","message":"used"}"#);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+        let unsealed =
+            exchange::<VerifyResponse>(&proxy, &[9; 32], "/v1/verify", VERIFY_AAD, b"{}", &mut rng);
+        assert_eq!(code_of(unsealed), ServerCode::Unsealed);
+    }
 
     #[test]
     fn secret_holding_types_print_redacted() {

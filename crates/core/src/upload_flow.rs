@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use base64ct::{Base64, Encoding};
 use bluezone_protocol::IntervalNumber;
 use bluezone_protocol::messages::PublishKey;
+use bluezone_protocol::refusal::RefusalCode;
 use rand::{Rng, SeedableRng};
 
 use crate::engine::Engine;
@@ -97,7 +98,9 @@ pub(crate) fn upload_keys(
         match crate::upload::publish(transport, &pending, &server_key, request_bytes, &mut rng) {
             // The certificate (valid 15 minutes) ran out between a failed attempt and
             // this retry: the server issues a new one for the same token and keys.
-            Err(CoreError::Server { code, .. }) if code == "certificate_expired" && !renewed => {
+            Err(CoreError::Server { code, .. })
+                if code == RefusalCode::CertificateExpired && !renewed =>
+            {
                 log::info!("upload: the certificate expired; asking for a new one");
                 renewed = true;
                 pending.certificate = None;

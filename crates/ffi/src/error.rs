@@ -174,7 +174,7 @@ pub(crate) fn from_core(e: &CoreError) -> BluezoneError {
         } => BluezoneError::Server {
             code: codes::SERVER_REFUSED,
             status: *status,
-            server_code: code.clone(),
+            server_code: code.as_str().to_owned(),
             reason: message.clone(),
         },
         CoreError::Protocol(_) => BluezoneError::Server {
@@ -273,6 +273,28 @@ mod tests {
         for (error, code) in cases {
             let text = format!("{error:?}");
             assert_eq!(code_of(error), code, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_server_s_code_is_passed_on_as_its_text() {
+        use bluezone_core::ServerCode;
+        use bluezone_protocol::refusal::RefusalCode;
+        for (code, text) in [
+            (ServerCode::Known(RefusalCode::CodeInvalid), "code_invalid"),
+            (ServerCode::Unknown("a_newer_code".into()), "a_newer_code"),
+            (ServerCode::Unsealed, "unsealed_refusal"),
+            (ServerCode::Missing, "unknown"),
+        ] {
+            let e = from_core(&CoreError::Server {
+                status: 400,
+                code,
+                message: "no".into(),
+            });
+            assert!(
+                matches!(&e, BluezoneError::Server { server_code, status: 400, .. } if server_code == text),
+                "{e:?}"
+            );
         }
     }
 

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod matching;
 pub mod messages;
 pub mod metadata;
+pub mod refusal;
 pub mod risk;
 pub mod sightings;
 pub mod time;

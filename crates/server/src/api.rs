@@ -19,9 +19,12 @@ use axum::{Json, Router};
 use base64ct::{Base64, Encoding};
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::messages::{CertificateRequest, VerifyRequest};
+use bluezone_protocol::refusal::RefusalCode;
 use serde::{Deserialize, Serialize};
 
-use crate::authority::{Authority, CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD};
+use crate::authority::{
+    Authority, AuthorityError, CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD, json_problem,
+};
 use crate::client::ClientAddressPolicy;
 use crate::error::ApiError;
 use crate::limits::client_key;
@@ -82,12 +85,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::internal)?
+        .map_err(Into::into)
 }
 
 /// A request body, or the refusal with our error format (axum's own is plain text).
@@ -98,21 +103,25 @@ fn body_bytes(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.authority.config().max_body_bytes)
         } else {
-            ApiError::bad_request("bad_request", &e.body_text())
+            ApiError::new(RefusalCode::BadRequest, e.body_text())
         }
     })
 }
 
-fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("bad_request", &format!("malformed request: {e}")))
+fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AuthorityError> {
+    serde_json::from_slice(body).map_err(|e| {
+        AuthorityError::refused(
+            RefusalCode::BadRequest,
+            &format!("malformed request: {}", json_problem(&e)),
+        )
+    })
 }
 
 /// A path parameter, or the refusal in our error format.
 fn path<T>(param: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     param
         .map(|Path(value)| value)
-        .map_err(|e| ApiError::bad_request("bad_path", &e.body_text()))
+        .map_err(|e| ApiError::new(RefusalCode::BadPath, e.body_text()))
 }
 
 /// Officials' JSON API only takes `application/json` bodies: a cross-site form (which a
@@ -138,7 +147,7 @@ async fn sealed<T: Serialize>(
     state: AppState,
     aad: &'static [u8],
     body: Body,
-    handle: impl FnOnce(&Authority, &[u8], i64) -> Result<T, ApiError> + Send + 'static,
+    handle: impl FnOnce(&Authority, &[u8], i64) -> Result<T, AuthorityError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let body = body_bytes(&state, body)?;
     let now = (state.clock)();
@@ -149,14 +158,17 @@ async fn sealed<T: Serialize>(
         let (status, reply) = match handle(authority, &plaintext, now) {
             Ok(answer) => (
                 200,
-                serde_json::to_vec(&answer).map_err(ApiError::from_json)?,
+                serde_json::to_vec(&answer).map_err(AuthorityError::internal)?,
             ),
-            Err(error) => (
-                error.status,
-                serde_json::to_vec(&error.body()).map_err(ApiError::from_json)?,
-            ),
+            Err(error) => {
+                let error = ApiError::from(error);
+                (
+                    error.status().as_u16(),
+                    serde_json::to_vec(&error.body()).map_err(ApiError::internal)?,
+                )
+            }
         };
-        authority.seal_reply(&reply_key, status, &reply)
+        Ok::<_, ApiError>(authority.seal_reply(&reply_key, status, &reply)?)
     })
     .await?;
     tokio::time::sleep_until(not_before).await;
@@ -222,8 +234,12 @@ async fn official(
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Result<i64, ApiError> {
-    let unauthorized =
-        || ApiError::unauthorized("HTTP Basic credentials of an official are required");
+    let unauthorized = || {
+        ApiError::new(
+            RefusalCode::Unauthorized,
+            "HTTP Basic credentials of an official are required",
+        )
+    };
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -244,7 +260,7 @@ async fn official(
     )
     .await
     .map_err(|_| ApiError::busy("too many sign-ins at once; try again in a few seconds"))?
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    .map_err(ApiError::internal)?;
     let authority = state.authority.clone();
     let now = (state.clock)();
     blocking(move || {
@@ -301,6 +317,10 @@ fn parse_date(text: &str) -> Option<i64> {
     (first..=last).contains(&day).then(|| i64::from(day.get()))
 }
 
+fn invalid_date() -> ApiError {
+    ApiError::new(RefusalCode::InvalidDate, "dates are YYYY-MM-DD")
+}
+
 async fn issue_code(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -315,12 +335,11 @@ async fn issue_code(
         Some(date) => Some(
             parse_date(date)
                 .and_then(|days| u32::try_from(days * 144).ok())
-                .ok_or_else(|| ApiError::bad_request("invalid_date", "dates are YYYY-MM-DD"))?,
+                .ok_or_else(invalid_date)?,
         ),
     };
     if let Some(date) = &request.test_date {
-        parse_date(date)
-            .ok_or_else(|| ApiError::bad_request("invalid_date", "dates are YYYY-MM-DD"))?;
+        parse_date(date).ok_or_else(invalid_date)?;
     }
     let now = (state.clock)();
     let issued = blocking(move || {

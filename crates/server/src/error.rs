@@ -1,155 +1,142 @@
-//! Refusals with stable codes: every 4xx carries `{"code": ..., "message": ...}`.
+//! The HTTP form of refusals: every one a status and `{"code": ..., "message": ...}`, the
+//! code one of [`RefusalCode`]. [`http_status`] is the one table from codes to statuses.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bluezone_protocol::messages::ErrorBody;
+use bluezone_protocol::refusal::RefusalCode;
 
-/// An HTTP refusal or failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use crate::authority::AuthorityError;
+
+/// The HTTP status of each refusal code: the only place codes meet statuses.
+#[must_use]
+pub const fn http_status(code: RefusalCode) -> StatusCode {
+    use RefusalCode as C;
+    match code {
+        C::BadRequest
+        | C::BadPath
+        | C::InvalidDate
+        | C::InvalidOfficial
+        | C::InvalidReportType
+        | C::CodeInvalid
+        | C::CodeExpired
+        | C::CodeUsed
+        | C::TokenInvalid
+        | C::TokenExpired
+        | C::HmacInvalid
+        | C::Unsealable
+        | C::CertificateInvalid
+        | C::CertificateExpired
+        | C::HmacMismatch
+        | C::NoKeys
+        | C::TooManyKeys
+        | C::InvalidKey
+        | C::FutureKey
+        | C::KeyTooOld
+        | C::DuplicateKey
+        | C::OverlappingKeys => StatusCode::BAD_REQUEST,
+        C::Unauthorized => StatusCode::UNAUTHORIZED,
+        C::NotFound | C::CodeNotFound | C::FileNotFound => StatusCode::NOT_FOUND,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+        C::OfficialExists => StatusCode::CONFLICT,
+        C::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        C::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        C::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// An HTTP refusal or failure: a code (its status is [`http_status`]) and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} {code}: {message}", self.status().as_u16())]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: u16,
     /// Stable machine code.
-    pub code: &'static str,
-    /// Human message.
+    pub code: RefusalCode,
+    /// Human message (for an internal error, the detail for the log, never sent).
     pub message: String,
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.code, self.message)
+impl From<AuthorityError> for ApiError {
+    fn from(e: AuthorityError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+        }
     }
 }
 
-impl std::error::Error for ApiError {}
-
 impl ApiError {
-    /// 400 with a code.
+    /// A refusal with its code and message.
     #[must_use]
-    pub fn bad_request(code: &'static str, message: &str) -> Self {
+    pub fn new(code: RefusalCode, message: impl Into<String>) -> Self {
         Self {
-            status: 400,
             code,
-            message: message.to_owned(),
+            message: message.into(),
         }
     }
-    /// 401.
+    /// The HTTP status.
     #[must_use]
-    pub fn unauthorized(message: &str) -> Self {
-        Self {
-            status: 401,
-            code: "unauthorized",
-            message: message.to_owned(),
-        }
-    }
-    /// 404 with a code.
-    #[must_use]
-    pub fn not_found(code: &'static str, message: &str) -> Self {
-        Self {
-            status: 404,
-            code,
-            message: message.to_owned(),
-        }
-    }
-    /// 409 with a code.
-    #[must_use]
-    pub fn conflict(code: &'static str, message: &str) -> Self {
-        Self {
-            status: 409,
-            code,
-            message: message.to_owned(),
-        }
+    pub const fn status(&self) -> StatusCode {
+        http_status(self.code)
     }
     /// 413.
     #[must_use]
     pub fn too_large(limit: usize) -> Self {
-        Self {
-            status: 413,
-            code: "body_too_large",
-            message: format!("bodies are at most {limit} bytes"),
-        }
-    }
-    /// 429.
-    #[must_use]
-    pub fn too_many(message: &str) -> Self {
-        Self {
-            status: 429,
-            code: "too_many_attempts",
-            message: message.to_owned(),
-        }
+        AuthorityError::too_large(limit).into()
     }
     /// 408: the request did not arrive (or was not answered) within its deadline.
     #[must_use]
     pub fn request_timeout() -> Self {
-        Self {
-            status: 408,
-            code: "request_timeout",
-            message: "the request took too long".to_owned(),
-        }
+        Self::new(RefusalCode::RequestTimeout, "the request took too long")
     }
     /// 404 for a path the server does not have.
     #[must_use]
     pub fn no_route() -> Self {
-        Self::not_found("not_found", "no such endpoint")
+        Self::new(RefusalCode::NotFound, "no such endpoint")
     }
     /// 405 for a method the path does not take.
     #[must_use]
     pub fn method_not_allowed() -> Self {
-        Self {
-            status: 405,
-            code: "method_not_allowed",
-            message: "this endpoint does not take that method".to_owned(),
-        }
+        Self::new(
+            RefusalCode::MethodNotAllowed,
+            "this endpoint does not take that method",
+        )
     }
     /// 415 for a body that is not of the type the endpoint takes.
     #[must_use]
     pub fn unsupported_media_type(expected: &str) -> Self {
-        Self {
-            status: 415,
-            code: "unsupported_media_type",
-            message: format!("the body must be {expected}"),
-        }
+        Self::new(
+            RefusalCode::UnsupportedMediaType,
+            format!("the body must be {expected}"),
+        )
     }
     /// 503: the server is at capacity for this kind of work; retry shortly.
     #[must_use]
     pub fn busy(message: &str) -> Self {
-        Self {
-            status: 503,
-            code: "server_busy",
-            message: message.to_owned(),
-        }
-    }
-    /// 500 for an answer that cannot be encoded.
-    #[must_use]
-    pub fn from_json(e: serde_json::Error) -> Self {
-        Self::internal(e.to_string())
+        Self::new(RefusalCode::ServerBusy, message)
     }
     /// 500: the details stay in the server's log, not in the answer.
     #[must_use]
-    pub fn internal(detail: String) -> Self {
-        Self {
-            status: 500,
-            code: "internal_error",
-            message: detail,
-        }
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        AuthorityError::internal(detail).into()
     }
-}
 
-impl ApiError {
     /// The body sent for this error: internal details go to the server's log, not to the
     /// client.
     #[must_use]
     pub fn body(&self) -> ErrorBody {
-        let message = if self.code == "internal_error" {
-            eprintln!("bluezone-server: internal error: {}", self.message);
+        let message = if self.code == RefusalCode::InternalError {
+            tracing::error!(detail = %self.message, "internal error");
             "internal error".to_owned()
         } else {
-            // Messages may quote the client's input (a parse error): at most 300 characters,
-            // so every refusal fits a sealed reply and logs stay small.
+            // Messages may describe the client's input: at most 300 characters, so every
+            // refusal fits a sealed reply.
             self.message.chars().take(300).collect()
         };
         ErrorBody {
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             message,
         }
     }
@@ -157,11 +144,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
-        let retry_after = match self.status {
-            429 => Some("60"),
-            503 => Some("5"),
+        let retry_after = match self.code {
+            RefusalCode::TooManyAttempts => Some("60"),
+            RefusalCode::ServerBusy => Some("5"),
             _ => None,
         };
         if let Some(seconds) = retry_after {
@@ -171,5 +158,34 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statuses sent before the codes were an enum: the wire must not change.
+    #[test]
+    fn every_code_keeps_its_status() {
+        let by_status: [(u16, &[&str]); 10] = [
+            (401, &["unauthorized"]),
+            (404, &["not_found", "code_not_found", "file_not_found"]),
+            (405, &["method_not_allowed"]),
+            (408, &["request_timeout"]),
+            (409, &["official_exists"]),
+            (413, &["body_too_large"]),
+            (415, &["unsupported_media_type"]),
+            (429, &["too_many_attempts"]),
+            (500, &["internal_error"]),
+            (503, &["server_busy"]),
+        ];
+        for &code in RefusalCode::ALL {
+            let expected = by_status
+                .iter()
+                .find(|(_, codes)| codes.contains(&code.as_str()))
+                .map_or(400, |(status, _)| *status);
+            assert_eq!(http_status(code).as_u16(), expected, "{code}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod files;
 pub mod limits;
+pub mod logging;
 pub mod loopback;
 pub mod passwords;
 pub mod publishing;
@@ -21,5 +22,5 @@ pub mod serve;
 pub mod store;
 
 pub use api::{AppState, router};
-pub use authority::{Authority, AuthorityConfig, AuthorityKeys};
+pub use authority::{Authority, AuthorityConfig, AuthorityError, AuthorityKeys};
 pub use error::ApiError;

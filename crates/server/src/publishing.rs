@@ -18,12 +18,12 @@ use std::collections::HashSet;
 use bluezone_protocol::keyfile::{
     DiagnosisKey, ExportInfo, KeyFileLimits, ReportType, TrustedKeys, read_key_file, write_key_file,
 };
+use bluezone_protocol::refusal::RefusalCode;
 use bluezone_protocol::{IntervalNumber, RollingPeriod};
 use rand::{Rng, RngExt};
 use sha2::{Digest, Sha256};
 
-use crate::authority::{Authority, internal};
-use crate::error::ApiError;
+use crate::authority::{Authority, AuthorityError};
 use crate::store::{PublishableKey, PurgeReport, RecordOutcome};
 
 /// Names of published files: `<unix seconds>-<5 digits>.zip`.
@@ -68,13 +68,16 @@ impl Authority {
     ///
     /// # Errors
     /// Internal errors (storage); keys not yet recorded as published stay publishable.
-    pub fn publish_files(&self, now: i64) -> Result<Vec<String>, ApiError> {
-        let _one_publisher = self.publish_lock.lock().map_err(internal)?;
+    pub fn publish_files(&self, now: i64) -> Result<Vec<String>, AuthorityError> {
+        let _one_publisher = self.publish_lock.lock().map_err(AuthorityError::internal)?;
         let mut names = Vec::new();
         let limit = u32::try_from(self.config.max_keys_per_file).unwrap_or(u32::MAX);
         let mut serial = 1u32;
         loop {
-            let batch = self.store.publishable_keys(now, limit).map_err(internal)?;
+            let batch = self
+                .store
+                .publishable_keys(now, limit)
+                .map_err(AuthorityError::internal)?;
             if batch.is_empty() {
                 return Ok(names);
             }
@@ -86,32 +89,37 @@ impl Authority {
                 batch_num: 1,
                 batch_size: 1,
             };
-            let file = write_key_file(&info, &keys, self.keys.file_signer()).map_err(internal)?;
+            let file = write_key_file(&info, &keys, self.keys.file_signer())
+                .map_err(AuthorityError::internal)?;
             let sha256: [u8; 32] = Sha256::digest(&file).into();
             let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
             let key_count = u32::try_from(keys.len()).unwrap_or(u32::MAX);
             let name = loop {
                 if serial > 99_999 {
-                    return Err(ApiError::internal(format!(
+                    return Err(AuthorityError::internal(format!(
                         "no free file name left for {now}"
                     )));
                 }
                 let name = format!("{now}-{serial:05}.zip");
                 serial += 1;
-                if !self.files.put_new(&name, &file).map_err(internal)? {
+                if !self
+                    .files
+                    .put_new(&name, &file)
+                    .map_err(AuthorityError::internal)?
+                {
                     continue; // A file of that name exists (an earlier run this second).
                 }
                 match self
                     .store
                     .record_file(&name, &sha256, &ids, key_count, now)
-                    .map_err(internal)?
+                    .map_err(AuthorityError::internal)?
                 {
                     RecordOutcome::Recorded => break Some(name),
                     RecordOutcome::NameTaken => {
-                        self.files.remove(&name).map_err(internal)?;
+                        self.files.remove(&name).map_err(AuthorityError::internal)?;
                     }
                     RecordOutcome::KeysTaken => {
-                        self.files.remove(&name).map_err(internal)?;
+                        self.files.remove(&name).map_err(AuthorityError::internal)?;
                         break None;
                     }
                 }
@@ -119,20 +127,18 @@ impl Authority {
             let Some(name) = name else {
                 continue; // Another publisher took these keys: read the batch again.
             };
-            self.store
-                .audit(
-                    None,
-                    "publish",
-                    &format!("{name}: {} keys, {} real", keys.len(), ids.len()),
-                    now,
-                )
-                .map_err(internal)?;
+            self.audit(
+                None,
+                "publish",
+                &format!("{name}: {} keys, {} real", keys.len(), ids.len()),
+                now,
+            )?;
             names.push(name);
         }
     }
 
     /// The batch's keys as they go into a file, with random keys added up to the minimum.
-    fn padded_keys(&self, batch: &[PublishableKey]) -> Result<Vec<DiagnosisKey>, ApiError> {
+    fn padded_keys(&self, batch: &[PublishableKey]) -> Result<Vec<DiagnosisKey>, AuthorityError> {
         let mut keys: Vec<DiagnosisKey> = batch
             .iter()
             .map(|p| DiagnosisKey {
@@ -148,7 +154,7 @@ impl Authority {
                 }),
             })
             .collect();
-        let mut rng = self.rng.lock().map_err(internal)?;
+        let mut rng = self.rng.lock().map_err(AuthorityError::internal)?;
         let real = keys.len();
         while keys.len() < self.config.min_keys_per_file {
             let mut fake = keys[rng.random_range(0..real)];
@@ -163,11 +169,11 @@ impl Authority {
     ///
     /// # Errors
     /// Internal errors.
-    pub fn index(&self, now: i64) -> Result<String, ApiError> {
+    pub fn index(&self, now: i64) -> Result<String, AuthorityError> {
         let files = self
             .store
             .files_since(self.index_since(now))
-            .map_err(internal)?;
+            .map_err(AuthorityError::internal)?;
         let mut text = String::with_capacity(files.len() * 24);
         for file in files {
             text.push_str(&file.name);
@@ -179,16 +185,19 @@ impl Authority {
     /// A published file that is in the index at `now`; nothing else in the folder is served.
     ///
     /// # Errors
-    /// `file_not_found` (404).
-    pub fn file(&self, name: &str, now: i64) -> Result<Vec<u8>, ApiError> {
-        let not_found = || ApiError::not_found("file_not_found", "no such file");
-        let record = self.store.file_record(name).map_err(internal)?;
+    /// `file_not_found`, or internal errors.
+    pub fn file(&self, name: &str, now: i64) -> Result<Vec<u8>, AuthorityError> {
+        let not_found = || AuthorityError::refused(RefusalCode::FileNotFound, "no such file");
+        let record = self
+            .store
+            .file_record(name)
+            .map_err(AuthorityError::internal)?;
         if record.is_none_or(|r| r.created_at < self.index_since(now)) {
             return Err(not_found());
         }
         self.files
             .get(name)
-            .map_err(internal)?
+            .map_err(AuthorityError::internal)?
             .ok_or_else(not_found)
     }
 
@@ -209,14 +218,17 @@ impl Authority {
         &self,
         now: i64,
         withdraw_all: bool,
-    ) -> Result<PublishingCheck, ApiError> {
-        let _one_publisher = self.publish_lock.lock().map_err(internal)?;
+    ) -> Result<PublishingCheck, AuthorityError> {
+        let _one_publisher = self.publish_lock.lock().map_err(AuthorityError::internal)?;
         let mut check = PublishingCheck::default();
-        let records = self.store.all_files().map_err(internal)?;
+        let records = self.store.all_files().map_err(AuthorityError::internal)?;
         let recorded: HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
         let mut failing = Vec::new();
         for record in &records {
-            let bytes = self.files.get(&record.name).map_err(internal)?;
+            let bytes = self
+                .files
+                .get(&record.name)
+                .map_err(AuthorityError::internal)?;
             let intact = bytes.is_some_and(|bytes| {
                 let sha256: [u8; 32] = Sha256::digest(&bytes).into();
                 match record.sha256 {
@@ -233,7 +245,7 @@ impl Authority {
             }
         }
         if failing.len() >= 2 && failing.len() == records.len() && !withdraw_all {
-            return Err(ApiError::internal(format!(
+            return Err(AuthorityError::internal(format!(
                 "all {} published files are missing or altered: is the files folder right? \
                  Nothing was withdrawn; to publish their keys again, start with \
                  --republish-lost-files",
@@ -241,20 +253,21 @@ impl Authority {
             )));
         }
         for name in failing {
-            check.keys_republished += self.store.withdraw_file(&name, now).map_err(internal)?;
-            self.store
-                .audit(
-                    None,
-                    "withdraw_file",
-                    &format!("{name}: missing, altered or incomplete"),
-                    now,
-                )
-                .map_err(internal)?;
+            check.keys_republished += self
+                .store
+                .withdraw_file(&name, now)
+                .map_err(AuthorityError::internal)?;
+            self.audit(
+                None,
+                "withdraw_file",
+                &format!("{name}: missing, altered or incomplete"),
+                now,
+            )?;
             check.files_withdrawn.push(name);
         }
-        for (name, _) in self.files.list().map_err(internal)? {
+        for (name, _) in self.files.list().map_err(AuthorityError::internal)? {
             if is_key_file_name(&name) && !recorded.contains(name.as_str()) {
-                self.files.remove(&name).map_err(internal)?;
+                self.files.remove(&name).map_err(AuthorityError::internal)?;
                 check.orphans_removed.push(name);
             }
         }
@@ -282,31 +295,29 @@ impl Authority {
     ///
     /// # Errors
     /// Internal errors.
-    pub fn purge_expired(&self, now: i64) -> Result<PurgeReport, ApiError> {
-        let _one_publisher = self.publish_lock.lock().map_err(internal)?;
+    pub fn purge_expired(&self, now: i64) -> Result<PurgeReport, AuthorityError> {
+        let _one_publisher = self.publish_lock.lock().map_err(AuthorityError::internal)?;
         let report = self
             .store
             .purge(self.index_since(now), now)
-            .map_err(internal)?;
+            .map_err(AuthorityError::internal)?;
         for name in &report.files {
-            self.files.remove(name).map_err(internal)?;
+            self.files.remove(name).map_err(AuthorityError::internal)?;
         }
         if !report.files.is_empty() || report.keys > 0 {
-            self.store
-                .audit(
-                    None,
-                    "purge",
-                    &format!(
-                        "{} files, {} keys, {} uploads, {} codes, {} tokens",
-                        report.files.len(),
-                        report.keys,
-                        report.uploads,
-                        report.codes,
-                        report.tokens
-                    ),
-                    now,
-                )
-                .map_err(internal)?;
+            self.audit(
+                None,
+                "purge",
+                &format!(
+                    "{} files, {} keys, {} uploads, {} codes, {} tokens",
+                    report.files.len(),
+                    report.keys,
+                    report.uploads,
+                    report.codes,
+                    report.tokens
+                ),
+                now,
+            )?;
         }
         Ok(report)
     }

@@ -203,28 +203,20 @@ pub fn lock_exclusively(path: &Path) -> Result<std::fs::File, String> {
     }
 }
 
-/// Warnings about a database file others may read (it holds officials' password hashes,
-/// code HMACs and uploaded keys).
-fn database_warnings(db: &Path) -> Vec<String> {
-    let mut warnings = Vec::new();
+/// The permission bits of a database file others may read (it holds officials' password
+/// hashes, code HMACs and uploaded keys), if it is such a file.
+fn database_open_to_others(db: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(db) {
-            let mode = meta.permissions().mode();
-            if mode & 0o077 != 0 {
-                warnings.push(format!(
-                    "warning: {} is open to other users (mode {:04o}); run `chmod 600 {}`",
-                    db.display(),
-                    mode & 0o7777,
-                    db.display()
-                ));
-            }
-        }
+        let mode = std::fs::metadata(db).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then_some(mode & 0o7777)
     }
     #[cfg(not(unix))]
-    let _ = db;
-    warnings
+    {
+        let _ = db;
+        None
+    }
 }
 
 /// Builds the authority over the configured storage, creating the secret and the database
@@ -302,21 +294,25 @@ async fn publisher(
         match run {
             Ok((published, purged)) => {
                 match published {
-                    Ok(files) if !files.is_empty() => eprintln!("published {}", files.join(", ")),
+                    Ok(files) if !files.is_empty() => {
+                        tracing::info!(files = files.len(), names = %files.join(","), "published");
+                    }
                     Ok(_) => {}
-                    Err(e) => eprintln!("publishing failed: {}", e.message),
+                    Err(e) => tracing::error!(error = %e.message, "publishing failed"),
                 }
                 match purged {
-                    Ok(report) if !report.files.is_empty() || report.keys > 0 => eprintln!(
-                        "purged {} files and {} keys past retention",
-                        report.files.len(),
-                        report.keys
-                    ),
+                    Ok(report) if !report.files.is_empty() || report.keys > 0 => {
+                        tracing::info!(
+                            files = report.files.len(),
+                            keys = report.keys,
+                            "purged past retention"
+                        );
+                    }
                     Ok(_) => {}
-                    Err(e) => eprintln!("purging failed: {}", e.message),
+                    Err(e) => tracing::error!(error = %e.message, "purging failed"),
                 }
             }
-            Err(e) => eprintln!("publishing failed: {e}"),
+            Err(e) => tracing::error!(error = %e, "publishing failed"),
         }
     }
 }
@@ -332,8 +328,12 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
     let _database_lock = lock_exclusively(&lock_path(&config.db))?;
     let _folder_lock = lock_exclusively(&config.files.join(".bluezone-server.lock"))?;
     crate::files::remove_partial_writes(&config.files).map_err(|e| e.to_string())?;
-    for warning in database_warnings(&config.db) {
-        eprintln!("{warning}");
+    if let Some(mode) = database_open_to_others(&config.db) {
+        tracing::warn!(
+            path = %config.db.display(),
+            mode = %format_args!("{mode:04o}"),
+            "the database is open to other users; run `chmod 600` on it"
+        );
     }
     let authority = authority(&config)?;
     {
@@ -345,23 +345,27 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("checking published files failed: {}", e.message))?;
-        eprintln!(
-            "published files: {} intact, {} withdrawn ({} keys to publish again), {} unrecorded removed",
-            check.files_intact,
-            check.files_withdrawn.len(),
-            check.keys_republished,
-            check.orphans_removed.len()
+        tracing::info!(
+            intact = check.files_intact,
+            withdrawn = check.files_withdrawn.len(),
+            keys_to_publish_again = check.keys_republished,
+            unrecorded_removed = check.orphans_removed.len(),
+            "published files checked"
         );
         for name in &check.files_withdrawn {
-            eprintln!("warning: {name} was missing, altered or incomplete: withdrawn");
+            tracing::warn!(
+                file = %name,
+                "published file withdrawn: missing, altered or incomplete"
+            );
         }
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    eprintln!(
-        "bluezone-server listening on http://{} (officials: /official)",
-        listener.local_addr().map_err(|e| e.to_string())?
+    tracing::info!(
+        address = %listener.local_addr().map_err(|e| e.to_string())?,
+        officials = "/official",
+        "listening"
     );
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let publishing = tokio::spawn(publisher(
@@ -380,9 +384,9 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
     let result = serve_http(listener, router(state), config.limits, shutdown_signal())
         .await
         .map_err(|e| e.to_string());
-    eprintln!("bluezone-server: shutting down");
+    tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = publishing.await;
-    eprintln!("bluezone-server: stopped");
+    tracing::info!("stopped");
     result
 }

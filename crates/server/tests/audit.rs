@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use base64ct::{Base64, Encoding};
 use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys, read_key_file};
 use bluezone_protocol::messages::ErrorBody;
+use bluezone_protocol::refusal::RefusalCode;
 use bluezone_protocol::upload::UploadKey;
 use bluezone_server::client::ClientAddressPolicy;
 use bluezone_server::files::{FileStore, FolderFileStore, MemoryFileStore};
@@ -180,7 +181,10 @@ fn the_index_lists_only_the_retention_window_of_2500_hourly_files() {
     assert_eq!(index.last(), names.last());
     assert_eq!(index[..], names[names.len() - index.len()..]);
     // An old file is neither listed nor served.
-    assert_eq!(authority.file(&names[0], NOW).unwrap_err().status, 404);
+    assert_eq!(
+        authority.file(&names[0], NOW).unwrap_err().code,
+        RefusalCode::FileNotFound
+    );
     // The purge deletes what left the window, records and bytes.
     let purged = authority.purge_expired(NOW).unwrap();
     assert_eq!(purged.files.len(), 2_500 - index.len());
@@ -350,7 +354,7 @@ fn unknown_names_cost_as_much_as_wrong_passwords() {
     let time = |name: &str, client: &str| {
         let started = Instant::now();
         let result = authority.authenticate(client, name, "wrong password!", NOW);
-        assert_eq!(result.unwrap_err().code, "unauthorized");
+        assert_eq!(result.unwrap_err().code, RefusalCode::Unauthorized);
         started.elapsed()
     };
     time("warm.up", "warm");
@@ -386,7 +390,7 @@ fn logins_are_limited_per_client_and_per_name() {
                 .authenticate("attacker", "nurse.lan", "guess guess guess", NOW)
                 .unwrap_err()
                 .code,
-            "unauthorized"
+            RefusalCode::Unauthorized
         );
     }
     // Blocked before any hashing, even with the right password.
@@ -395,7 +399,7 @@ fn logins_are_limited_per_client_and_per_name() {
             .authenticate("attacker", "nurse.lan", right, NOW)
             .unwrap_err()
             .code,
-        "too_many_attempts"
+        RefusalCode::TooManyAttempts
     );
     assert!(
         authority
@@ -412,7 +416,7 @@ fn logins_are_limited_per_client_and_per_name() {
             .authenticate("botnet99", "nurse.lan", "guess guess guess", NOW)
             .unwrap_err()
             .code,
-        "too_many_attempts"
+        RefusalCode::TooManyAttempts
     );
     // A name that does not exist is limited the same way (nothing tells them apart).
     for i in 0..20 {
@@ -423,7 +427,7 @@ fn logins_are_limited_per_client_and_per_name() {
             .authenticate("probe99", "ghost", "x", NOW)
             .unwrap_err()
             .code,
-        "too_many_attempts"
+        RefusalCode::TooManyAttempts
     );
     // The windows pass.
     assert!(

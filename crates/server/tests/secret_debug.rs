@@ -2,37 +2,12 @@
 //! (master secret, certificate and key-file signing keys, upload key, code-MAC secret), an
 //! issued code, and keys accepted but not yet published.
 
-use base64ct::{Base64, Encoding};
 use bluezone_server::AuthorityKeys;
 use bluezone_server::authority::IssuedCode;
 use bluezone_server::store::{CaseClaims, PublishableKey, StoredKey};
+use bluezone_testkit::secrets::{assert_hidden, secret};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-
-/// Distinctive secret bytes: `start`, `start + 1`, ...
-fn secret<const N: usize>(start: u8) -> [u8; N] {
-    std::array::from_fn(|i| start.wrapping_add(u8::try_from(i).unwrap_or(0)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `text` shows none of `secret`: not in hex, decimal (as `Debug` prints bytes) or base64.
-fn assert_hidden(text: &str, secret: &[u8]) {
-    let decimal = format!("{secret:?}");
-    let head = format!("{:?}", &secret[..4]);
-    for form in [
-        hex(secret),
-        hex(secret).to_uppercase(),
-        hex(&secret[..4]),
-        decimal.trim_matches(['[', ']']).to_owned(),
-        head.trim_matches(['[', ']']).to_owned(),
-        Base64::encode_string(secret),
-    ] {
-        assert!(!text.contains(&form), "{text:?} shows {form:?}");
-    }
-}
 
 fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
 

@@ -11,6 +11,7 @@ use bluezone_core::{
     AdvertData, Clock, CoreError, HttpTransport, ManualClock, SightingInput, Tracer, UploadConsent,
 };
 use bluezone_e2e::LoopbackServer;
+use bluezone_protocol::refusal::RefusalCode;
 use bluezone_protocol::{Advertisement, Metadata, TemporaryExposureKey};
 use bluezone_server::files::MemoryFileStore;
 use bluezone_server::store::SqliteServerStore;
@@ -128,7 +129,7 @@ fn an_official_code_an_upload_and_a_notification() {
     let wrong = format!("{:08}", (code.parse::<u32>().unwrap() + 1) % 100_000_000);
     assert!(matches!(
         a.verify_code(&transport, &wrong),
-        Err(CoreError::Server { status: 400, ref code, .. }) if code == "code_invalid"
+        Err(CoreError::Server { status: 400, ref code, .. }) if *code == RefusalCode::CodeInvalid
     ));
     let verified = a.verify_code(&transport, &code).unwrap();
     assert_eq!(verified.report_type, 1);
@@ -274,7 +275,7 @@ fn a_retried_upload_sends_the_same_request_and_is_stored_once() {
     };
     assert!(matches!(
         a.upload_keys(&transport, &verified, fresh),
-        Err(CoreError::Server { ref code, .. }) if code == "token_invalid"
+        Err(CoreError::Server { ref code, .. }) if *code == RefusalCode::TokenInvalid
     ));
 }
 

@@ -3,6 +3,7 @@
 // bindings do not know its test-only exports). Run by scripts/test-bindings.
 
 import org.bluezone.core.*
+import org.bluezone.core.types.*
 import org.bluezone.testrunner.runTests
 
 fun panicTracer(): BluezoneTracer = BluezoneTracer.open(

@@ -1,9 +1,9 @@
 package org.bluezone.shim
 
-import org.bluezone.core.AdvertisingRequest
-import org.bluezone.core.CollectionStatus
-import org.bluezone.core.ScanFilters
-import org.bluezone.core.ScanMode
+import org.bluezone.core.types.AdvertisingRequest
+import org.bluezone.core.types.CollectionStatus
+import org.bluezone.core.types.ScanFilters
+import org.bluezone.core.types.ScanMode
 
 /**
  * What the Android service does for the driver: one method per [org.bluezone.core.DriverCommand],

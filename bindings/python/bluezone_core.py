@@ -2019,7 +2019,7 @@ class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
 
 class DriverCommand:
     """
-    What the platform must do. Carry them out in order. (`DriverCommand` in the bindings.)
+    What the platform must do. Carry them out in order.
 """
     def __init__(self):
         raise RuntimeError("DriverCommand cannot be instantiated directly")

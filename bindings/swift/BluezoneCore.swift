@@ -1864,7 +1864,7 @@ public func FfiConverterTypeDownloadFailure_lower(_ value: DownloadFailure) -> R
 
 
 /**
- * What the platform must do. Carry them out in order. (`DriverCommand` in the bindings.)
+ * What the platform must do. Carry them out in order.
  */
 
 public enum DriverCommand: Equatable, Hashable {

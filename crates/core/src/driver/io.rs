@@ -204,7 +204,7 @@ pub struct AdvertisingRequest {
     pub until_ms: i64,
 }
 
-/// What the platform must do. Carry them out in order. (`DriverCommand` in the bindings.)
+/// What the platform must do. Carry them out in order.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[cfg_attr(feature = "uniffi", uniffi(name = "DriverCommand"))]

@@ -2033,7 +2033,7 @@ public object FfiConverterTypeDownloadFailure : FfiConverterRustBuffer<DownloadF
 
 
 /**
- * What the platform must do. Carry them out in order. (`DriverCommand` in the bindings.)
+ * What the platform must do. Carry them out in order.
  */
 sealed class DriverCommand {
     

@@ -6,7 +6,7 @@ import org.bluezone.core.types.ScanFilters
 import org.bluezone.core.types.ScanMode
 
 /**
- * What the Android service does for the driver: one method per [org.bluezone.core.DriverCommand],
+ * What the Android service does for the driver: one method per [org.bluezone.core.types.DriverCommand],
  * each carried out as asked and nothing decided. Results come back as events through
  * [DriverLoop.send] (scan results, `ScanStarted`/`ScanFailed`, `AdvertisingStarted`/`Failed`,
  * `PayloadRead`/`PayloadReadFailed`, `Timer`).

@@ -182,7 +182,7 @@ fun testCommandsThatThrowAreReportedAsTheirFailures() {
     check(collection.driver.scanFailures == 1uL && collection.driver.advertisingFailures == 1uL) { "$collection" }
     check(collection.status.advertisingFailing) { "$collection" }
     check(rig.errors.size == 2) { "${rig.errors}" }
-    check(DriverLoop.failureOf(org.bluezone.core.DriverCommand.ReadPayload("d"), RuntimeException()) ==
+    check(DriverLoop.failureOf(org.bluezone.core.types.DriverCommand.ReadPayload("d"), RuntimeException()) ==
         DriverEvent.PayloadReadFailed("d", ReadFailure.CONNECTION_FAILED)) { "read failure" }
     rig.close()
 }

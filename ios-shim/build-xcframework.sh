@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds BluezoneFFI.xcframework (next to Package.swift) from the Rust core, on macOS with
 # Xcode and rustup: static libraries for iOS devices (arm64) and the simulator (arm64 and
-# x86_64, joined with lipo), each with the generated C header and the module map that
-# uniffi's Swift bindings import (`module BluezoneFFI`, in a file named module.modulemap as
-# Xcode requires).
+# x86_64, joined with lipo), each with the generated C headers (bluezone-ffi's and the core
+# types') and the module map that uniffi's Swift bindings import (`module BluezoneFFI`, over
+# both headers, in a file named module.modulemap as Xcode requires).
 #
 #   ./build-xcframework.sh            release build
 #   PROFILE=debug ./build-xcframework.sh
@@ -26,7 +26,7 @@ done
 build="$target_dir/ios"
 rm -rf "$build"
 mkdir -p "$build/headers" "$build/simulator"
-cp "$workspace/bindings/swift/BluezoneFFI.h" "$build/headers/"
+cp "$workspace/bindings/swift/BluezoneFFI.h" "$workspace/bindings/swift/BluezoneCoreFFI.h" "$build/headers/"
 cp "$workspace/bindings/swift/BluezoneFFI.modulemap" "$build/headers/module.modulemap"
 lib() { echo "$target_dir/$1/$profile/libbluezone_ffi.a"; }
 lipo -create "$(lib "${simulators[0]}")" "$(lib "${simulators[1]}")" -output "$build/simulator/libbluezone_ffi.a"

@@ -28,6 +28,7 @@ import traceback
 import typing
 import asyncio
 import platform
+import bluezone_core
 
 
 # Used for default argument values
@@ -527,19 +528,19 @@ def _uniffi_check_contract_api_version(lib):
 def _uniffi_check_api_checksums(lib):
     if lib.uniffi_bluezone_ffi_checksum_func_open_tracer() != 40304:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() != 11848:
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() != 30785:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics() != 55072:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle() != 50233:
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle() != 49546:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby() != 31331:
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby() != 49390:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup() != 14007:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status() != 1523:
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status() != 61996:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() != 12163:
+    if lib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() != 33201:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_current_advertisement() != 60448:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -555,7 +556,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_process_key_files() != 35192:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings() != 42471:
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings() != 2314:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance() != 14887:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -700,7 +701,7 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_collection.restype = bluezone_core._UniffiRustBuffer
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -727,10 +728,10 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_status.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_status.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonedriver_status.restype = bluezone_core._UniffiRustBuffer
 _UniffiLib.uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new.argtypes = (
     ctypes.c_uint64,
-    _UniffiRustBuffer,
+    bluezone_core._UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.c_uint64,
     ctypes.c_int64,
@@ -778,7 +779,7 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings.argtype
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings.restype = bluezone_core._UniffiRustBuffer
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1232,142 +1233,6 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
 # Public interface members begin here.
 
 
-class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative byte string length")
-        return buf.read(size)
-
-    @staticmethod
-    def check_lower(value):
-        try:
-            memoryview(value)
-        except TypeError:
-            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i32(len(value))
-        buf.write(value)
-
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
-
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u32()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u32(value)
-
-class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "i64"
-    VALUE_MIN = -2**63
-    VALUE_MAX = 2**63
-
-    @staticmethod
-    def read(buf):
-        return buf.read_i64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i64(value)
-
-@dataclass
-class AdvertisingRequest:
-    """
-    What to advertise and how.
-"""
-    def __init__(self, *, service_data:bytes, payload:bytes, connectable:bool, include_service_data:bool, serve_payload:bool, interval_ms:int, until_ms:int):
-        self.service_data = service_data
-        self.payload = payload
-        self.connectable = connectable
-        self.include_service_data = include_service_data
-        self.serve_payload = serve_payload
-        self.interval_ms = interval_ms
-        self.until_ms = until_ms
-        
-        
-
-    
-    def __str__(self):
-        return "AdvertisingRequest(service_data={}, payload={}, connectable={}, include_service_data={}, serve_payload={}, interval_ms={}, until_ms={})".format(self.service_data, self.payload, self.connectable, self.include_service_data, self.serve_payload, self.interval_ms, self.until_ms)
-    def __eq__(self, other):
-        if self.service_data != other.service_data:
-            return False
-        if self.payload != other.payload:
-            return False
-        if self.connectable != other.connectable:
-            return False
-        if self.include_service_data != other.include_service_data:
-            return False
-        if self.serve_payload != other.serve_payload:
-            return False
-        if self.interval_ms != other.interval_ms:
-            return False
-        if self.until_ms != other.until_ms:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeAdvertisingRequest(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return AdvertisingRequest(
-            service_data=_UniffiFfiConverterBytes.read(buf),
-            payload=_UniffiFfiConverterBytes.read(buf),
-            connectable=_UniffiFfiConverterBoolean.read(buf),
-            include_service_data=_UniffiFfiConverterBoolean.read(buf),
-            serve_payload=_UniffiFfiConverterBoolean.read(buf),
-            interval_ms=_UniffiFfiConverterUInt32.read(buf),
-            until_ms=_UniffiFfiConverterInt64.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterBytes.check_lower(value.service_data)
-        _UniffiFfiConverterBytes.check_lower(value.payload)
-        _UniffiFfiConverterBoolean.check_lower(value.connectable)
-        _UniffiFfiConverterBoolean.check_lower(value.include_service_data)
-        _UniffiFfiConverterBoolean.check_lower(value.serve_payload)
-        _UniffiFfiConverterUInt32.check_lower(value.interval_ms)
-        _UniffiFfiConverterInt64.check_lower(value.until_ms)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterBytes.write(value.service_data, buf)
-        _UniffiFfiConverterBytes.write(value.payload, buf)
-        _UniffiFfiConverterBoolean.write(value.connectable, buf)
-        _UniffiFfiConverterBoolean.write(value.include_service_data, buf)
-        _UniffiFfiConverterBoolean.write(value.serve_payload, buf)
-        _UniffiFfiConverterUInt32.write(value.interval_ms, buf)
-        _UniffiFfiConverterInt64.write(value.until_ms, buf)
-
 class _UniffiFfiConverterInt8(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "i8"
     VALUE_MIN = -2**7
@@ -1557,570 +1422,51 @@ class _UniffiFfiConverterTypeBluezoneConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeTrustedSigner.write(value.trusted_signers, buf)
         _UniffiFfiConverterOptionalString.write(value.upload_public_key, buf)
 
-
-
-
-
-
-class PauseReason(enum.Enum):
-    """
-    Why collection is paused (the app words it).
-"""
-    
-    BLUETOOTH_OFF = 0
-    """
-    Bluetooth is switched off.
-"""
-    
-    BLUETOOTH_UNAUTHORIZED = 1
-    """
-    The app may not use Bluetooth.
-"""
-    
-    BLUETOOTH_UNSUPPORTED = 2
-    """
-    The device cannot do Bluetooth LE.
-"""
-    
-    PERMISSION_REVOKED = 3
-    """
-    A permission the scanner needs was revoked.
-"""
-    
-    SCANNER_FAILING = 4
-    """
-    The scanner keeps failing to start.
-"""
-    
-
-
-class _UniffiFfiConverterTypePauseReason(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return PauseReason.BLUETOOTH_OFF
-        if variant == 2:
-            return PauseReason.BLUETOOTH_UNAUTHORIZED
-        if variant == 3:
-            return PauseReason.BLUETOOTH_UNSUPPORTED
-        if variant == 4:
-            return PauseReason.PERMISSION_REVOKED
-        if variant == 5:
-            return PauseReason.SCANNER_FAILING
-        raise InternalError("Raw enum value doesn't match any cases")
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative byte string length")
+        return buf.read(size)
 
     @staticmethod
     def check_lower(value):
-        if value == PauseReason.BLUETOOTH_OFF:
-            return
-        if value == PauseReason.BLUETOOTH_UNAUTHORIZED:
-            return
-        if value == PauseReason.BLUETOOTH_UNSUPPORTED:
-            return
-        if value == PauseReason.PERMISSION_REVOKED:
-            return
-        if value == PauseReason.SCANNER_FAILING:
-            return
-        raise ValueError(value)
+        try:
+            memoryview(value)
+        except TypeError:
+            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
 
     @staticmethod
     def write(value, buf):
-        if value == PauseReason.BLUETOOTH_OFF:
-            buf.write_i32(1)
-        if value == PauseReason.BLUETOOTH_UNAUTHORIZED:
-            buf.write_i32(2)
-        if value == PauseReason.BLUETOOTH_UNSUPPORTED:
-            buf.write_i32(3)
-        if value == PauseReason.PERMISSION_REVOKED:
-            buf.write_i32(4)
-        if value == PauseReason.SCANNER_FAILING:
-            buf.write_i32(5)
+        buf.write_i32(len(value))
+        buf.write(value)
 
-
-
-
-
-
-
-
-class CollectionState:
-    """
-    The state of collection.
-"""
-    def __init__(self):
-        raise RuntimeError("CollectionState cannot be instantiated directly")
-
-    # Each enum variant is a nested class of the enum itself.
-    @dataclass
-    class OFF:
-        """
-        Turned off by the person.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "CollectionState.OFF()".format()
-        def __eq__(self, other):
-            if not isinstance(other, CollectionState):
-                return NotImplemented
-            if not other.is_OFF():
-                return False
-            return True
-
-    @dataclass
-    class COLLECTING:
-        """
-        Scanning (and advertising, where the platform can).
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "CollectionState.COLLECTING()".format()
-        def __eq__(self, other):
-            if not isinstance(other, CollectionState):
-                return NotImplemented
-            if not other.is_COLLECTING():
-                return False
-            return True
-
-    @dataclass
-    class PAUSED:
-        """
-        On, but not collecting.
-"""
-        
-        def __init__(self, reason:PauseReason):
-            self.reason = reason
-            
-            """
-        Why.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "CollectionState.PAUSED(reason={})".format(self.reason)
-        def __eq__(self, other):
-            if not isinstance(other, CollectionState):
-                return NotImplemented
-            if not other.is_PAUSED():
-                return False
-            if self.reason != other.reason:
-                return False
-            return True
-
-    
-
-    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
-    # whether an instance is that variant.
-    def is_OFF(self) -> bool:
-        return isinstance(self, CollectionState.OFF)
-    def is_off(self) -> bool:
-        return isinstance(self, CollectionState.OFF)
-    def is_COLLECTING(self) -> bool:
-        return isinstance(self, CollectionState.COLLECTING)
-    def is_collecting(self) -> bool:
-        return isinstance(self, CollectionState.COLLECTING)
-    def is_PAUSED(self) -> bool:
-        return isinstance(self, CollectionState.PAUSED)
-    def is_paused(self) -> bool:
-        return isinstance(self, CollectionState.PAUSED)
-    
-
-# Now, a little trick - we make each nested variant class be a subclass of the main
-# enum class, so that method calls and instance checks etc will work intuitively.
-# We might be able to do this a little more neatly with a metaclass, but this'll do.
-CollectionState.OFF = type("CollectionState.OFF", (CollectionState.OFF, CollectionState,), {})  # type: ignore
-CollectionState.COLLECTING = type("CollectionState.COLLECTING", (CollectionState.COLLECTING, CollectionState,), {})  # type: ignore
-CollectionState.PAUSED = type("CollectionState.PAUSED", (CollectionState.PAUSED, CollectionState,), {})  # type: ignore
-
-
-
-
-class _UniffiFfiConverterTypeCollectionState(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return CollectionState.OFF(
-            )
-        if variant == 2:
-            return CollectionState.COLLECTING(
-            )
-        if variant == 3:
-            return CollectionState.PAUSED(
-                _UniffiFfiConverterTypePauseReason.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value.is_OFF():
-            return
-        if value.is_COLLECTING():
-            return
-        if value.is_PAUSED():
-            _UniffiFfiConverterTypePauseReason.check_lower(value.reason)
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value.is_OFF():
-            buf.write_i32(1)
-        if value.is_COLLECTING():
-            buf.write_i32(2)
-        if value.is_PAUSED():
-            buf.write_i32(3)
-            _UniffiFfiConverterTypePauseReason.write(value.reason, buf)
-
-
-
-@dataclass
-class CollectionStatus:
-    """
-    What to show the person about collection.
-"""
-    def __init__(self, *, state:CollectionState, since_ms:int, advertising_failing:bool):
-        self.state = state
-        self.since_ms = since_ms
-        self.advertising_failing = advertising_failing
-        
-        
-
-    
-    def __str__(self):
-        return "CollectionStatus(state={}, since_ms={}, advertising_failing={})".format(self.state, self.since_ms, self.advertising_failing)
-    def __eq__(self, other):
-        if self.state != other.state:
-            return False
-        if self.since_ms != other.since_ms:
-            return False
-        if self.advertising_failing != other.advertising_failing:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeCollectionStatus(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return CollectionStatus(
-            state=_UniffiFfiConverterTypeCollectionState.read(buf),
-            since_ms=_UniffiFfiConverterInt64.read(buf),
-            advertising_failing=_UniffiFfiConverterBoolean.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterTypeCollectionState.check_lower(value.state)
-        _UniffiFfiConverterInt64.check_lower(value.since_ms)
-        _UniffiFfiConverterBoolean.check_lower(value.advertising_failing)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterTypeCollectionState.write(value.state, buf)
-        _UniffiFfiConverterInt64.write(value.since_ms, buf)
-        _UniffiFfiConverterBoolean.write(value.advertising_failing, buf)
-
-@dataclass
-class NearbyCount:
-    """
-    Phones heard in one scan window, by distance class ("nearby now").
-"""
-    def __init__(self, *, window_start_ms:int, near:int, mid:int, far:int):
-        self.window_start_ms = window_start_ms
-        self.near = near
-        self.mid = mid
-        self.far = far
-        
-        
-
-    
-    def __str__(self):
-        return "NearbyCount(window_start_ms={}, near={}, mid={}, far={})".format(self.window_start_ms, self.near, self.mid, self.far)
-    def __eq__(self, other):
-        if self.window_start_ms != other.window_start_ms:
-            return False
-        if self.near != other.near:
-            return False
-        if self.mid != other.mid:
-            return False
-        if self.far != other.far:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeNearbyCount(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return NearbyCount(
-            window_start_ms=_UniffiFfiConverterInt64.read(buf),
-            near=_UniffiFfiConverterUInt32.read(buf),
-            mid=_UniffiFfiConverterUInt32.read(buf),
-            far=_UniffiFfiConverterUInt32.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterInt64.check_lower(value.window_start_ms)
-        _UniffiFfiConverterUInt32.check_lower(value.near)
-        _UniffiFfiConverterUInt32.check_lower(value.mid)
-        _UniffiFfiConverterUInt32.check_lower(value.far)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterInt64.write(value.window_start_ms, buf)
-        _UniffiFfiConverterUInt32.write(value.near, buf)
-        _UniffiFfiConverterUInt32.write(value.mid, buf)
-        _UniffiFfiConverterUInt32.write(value.far, buf)
-
-class _UniffiFfiConverterOptionalTypeNearbyCount(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTypeNearbyCount.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTypeNearbyCount.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTypeNearbyCount.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
     VALUE_MIN = 0
-    VALUE_MAX = 2**64
+    VALUE_MAX = 2**32
 
     @staticmethod
     def read(buf):
-        return buf.read_u64()
+        return buf.read_u32()
 
     @staticmethod
     def write(value, buf):
-        buf.write_u64(value)
+        buf.write_u32(value)
 
-@dataclass
-class GattCounters:
-    """
-    The GATT fallback's counts.
-"""
-    def __init__(self, *, reads_started:int, reads_succeeded:int, reads_failed:int, not_ours:int, reused:int):
-        self.reads_started = reads_started
-        self.reads_succeeded = reads_succeeded
-        self.reads_failed = reads_failed
-        self.not_ours = not_ours
-        self.reused = reused
-        
-        
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
 
-    
-    def __str__(self):
-        return "GattCounters(reads_started={}, reads_succeeded={}, reads_failed={}, not_ours={}, reused={})".format(self.reads_started, self.reads_succeeded, self.reads_failed, self.not_ours, self.reused)
-    def __eq__(self, other):
-        if self.reads_started != other.reads_started:
-            return False
-        if self.reads_succeeded != other.reads_succeeded:
-            return False
-        if self.reads_failed != other.reads_failed:
-            return False
-        if self.not_ours != other.not_ours:
-            return False
-        if self.reused != other.reused:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeGattCounters(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return GattCounters(
-            reads_started=_UniffiFfiConverterUInt64.read(buf),
-            reads_succeeded=_UniffiFfiConverterUInt64.read(buf),
-            reads_failed=_UniffiFfiConverterUInt64.read(buf),
-            not_ours=_UniffiFfiConverterUInt64.read(buf),
-            reused=_UniffiFfiConverterUInt64.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterUInt64.check_lower(value.reads_started)
-        _UniffiFfiConverterUInt64.check_lower(value.reads_succeeded)
-        _UniffiFfiConverterUInt64.check_lower(value.reads_failed)
-        _UniffiFfiConverterUInt64.check_lower(value.not_ours)
-        _UniffiFfiConverterUInt64.check_lower(value.reused)
+        return buf.read_i64()
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterUInt64.write(value.reads_started, buf)
-        _UniffiFfiConverterUInt64.write(value.reads_succeeded, buf)
-        _UniffiFfiConverterUInt64.write(value.reads_failed, buf)
-        _UniffiFfiConverterUInt64.write(value.not_ours, buf)
-        _UniffiFfiConverterUInt64.write(value.reused, buf)
-
-@dataclass
-class DriverCounters:
-    """
-    What the driver has done since it was created.
-"""
-    def __init__(self, *, windows:int, sightings:int, unrelated:int, unread:int, late_results:int, scan_failures:int, advertising_failures:int, rotations:int, restarts:int, gatt:GattCounters):
-        self.windows = windows
-        self.sightings = sightings
-        self.unrelated = unrelated
-        self.unread = unread
-        self.late_results = late_results
-        self.scan_failures = scan_failures
-        self.advertising_failures = advertising_failures
-        self.rotations = rotations
-        self.restarts = restarts
-        self.gatt = gatt
-        
-        
-
-    
-    def __str__(self):
-        return "DriverCounters(windows={}, sightings={}, unrelated={}, unread={}, late_results={}, scan_failures={}, advertising_failures={}, rotations={}, restarts={}, gatt={})".format(self.windows, self.sightings, self.unrelated, self.unread, self.late_results, self.scan_failures, self.advertising_failures, self.rotations, self.restarts, self.gatt)
-    def __eq__(self, other):
-        if self.windows != other.windows:
-            return False
-        if self.sightings != other.sightings:
-            return False
-        if self.unrelated != other.unrelated:
-            return False
-        if self.unread != other.unread:
-            return False
-        if self.late_results != other.late_results:
-            return False
-        if self.scan_failures != other.scan_failures:
-            return False
-        if self.advertising_failures != other.advertising_failures:
-            return False
-        if self.rotations != other.rotations:
-            return False
-        if self.restarts != other.restarts:
-            return False
-        if self.gatt != other.gatt:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeDriverCounters(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return DriverCounters(
-            windows=_UniffiFfiConverterUInt64.read(buf),
-            sightings=_UniffiFfiConverterUInt64.read(buf),
-            unrelated=_UniffiFfiConverterUInt64.read(buf),
-            unread=_UniffiFfiConverterUInt64.read(buf),
-            late_results=_UniffiFfiConverterUInt64.read(buf),
-            scan_failures=_UniffiFfiConverterUInt64.read(buf),
-            advertising_failures=_UniffiFfiConverterUInt64.read(buf),
-            rotations=_UniffiFfiConverterUInt64.read(buf),
-            restarts=_UniffiFfiConverterUInt64.read(buf),
-            gatt=_UniffiFfiConverterTypeGattCounters.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterUInt64.check_lower(value.windows)
-        _UniffiFfiConverterUInt64.check_lower(value.sightings)
-        _UniffiFfiConverterUInt64.check_lower(value.unrelated)
-        _UniffiFfiConverterUInt64.check_lower(value.unread)
-        _UniffiFfiConverterUInt64.check_lower(value.late_results)
-        _UniffiFfiConverterUInt64.check_lower(value.scan_failures)
-        _UniffiFfiConverterUInt64.check_lower(value.advertising_failures)
-        _UniffiFfiConverterUInt64.check_lower(value.rotations)
-        _UniffiFfiConverterUInt64.check_lower(value.restarts)
-        _UniffiFfiConverterTypeGattCounters.check_lower(value.gatt)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterUInt64.write(value.windows, buf)
-        _UniffiFfiConverterUInt64.write(value.sightings, buf)
-        _UniffiFfiConverterUInt64.write(value.unrelated, buf)
-        _UniffiFfiConverterUInt64.write(value.unread, buf)
-        _UniffiFfiConverterUInt64.write(value.late_results, buf)
-        _UniffiFfiConverterUInt64.write(value.scan_failures, buf)
-        _UniffiFfiConverterUInt64.write(value.advertising_failures, buf)
-        _UniffiFfiConverterUInt64.write(value.rotations, buf)
-        _UniffiFfiConverterUInt64.write(value.restarts, buf)
-        _UniffiFfiConverterTypeGattCounters.write(value.gatt, buf)
-
-@dataclass
-class CollectionReport:
-    """
-    Collection, as diagnostics show it.
-"""
-    def __init__(self, *, status:CollectionStatus, nearby:typing.Optional[NearbyCount], driver:DriverCounters, engine_errors:int):
-        self.status = status
-        self.nearby = nearby
-        self.driver = driver
-        self.engine_errors = engine_errors
-        
-        
-
-    
-    def __str__(self):
-        return "CollectionReport(status={}, nearby={}, driver={}, engine_errors={})".format(self.status, self.nearby, self.driver, self.engine_errors)
-    def __eq__(self, other):
-        if self.status != other.status:
-            return False
-        if self.nearby != other.nearby:
-            return False
-        if self.driver != other.driver:
-            return False
-        if self.engine_errors != other.engine_errors:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeCollectionReport(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return CollectionReport(
-            status=_UniffiFfiConverterTypeCollectionStatus.read(buf),
-            nearby=_UniffiFfiConverterOptionalTypeNearbyCount.read(buf),
-            driver=_UniffiFfiConverterTypeDriverCounters.read(buf),
-            engine_errors=_UniffiFfiConverterUInt64.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterTypeCollectionStatus.check_lower(value.status)
-        _UniffiFfiConverterOptionalTypeNearbyCount.check_lower(value.nearby)
-        _UniffiFfiConverterTypeDriverCounters.check_lower(value.driver)
-        _UniffiFfiConverterUInt64.check_lower(value.engine_errors)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterTypeCollectionStatus.write(value.status, buf)
-        _UniffiFfiConverterOptionalTypeNearbyCount.write(value.nearby, buf)
-        _UniffiFfiConverterTypeDriverCounters.write(value.driver, buf)
-        _UniffiFfiConverterUInt64.write(value.engine_errors, buf)
+        buf.write_i64(value)
 
 @dataclass
 class CurrentAdvertisement:
@@ -2227,405 +1573,33 @@ class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
-class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u16"
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
     VALUE_MIN = 0
-    VALUE_MAX = 2**16
+    VALUE_MAX = 2**64
 
     @staticmethod
     def read(buf):
-        return buf.read_u16()
+        return buf.read_u64()
 
     @staticmethod
     def write(value, buf):
-        buf.write_u16(value)
+        buf.write_u64(value)
 
 
-
-
-
-
-class KeyFileRefusal(enum.Enum):
-    """
-    Why a downloaded key file was refused.
-"""
-    
-    TOO_LARGE = 0
-    """
-    Larger than the limits allow.
-"""
-    
-    MALFORMED_ZIP = 1
-    """
-    Not a readable zip archive.
-"""
-    
-    UNEXPECTED_ENTRY = 2
-    """
-    A zip entry other than `export.bin` and `export.sig`.
-"""
-    
-    MISSING_ENTRY = 3
-    """
-    `export.bin` or `export.sig` is missing.
-"""
-    
-    BAD_HEADER = 4
-    """
-    `export.bin` lacks the export header.
-"""
-    
-    MALFORMED_EXPORT = 5
-    """
-    `export.bin` is malformed.
-"""
-    
-    MALFORMED_SIGNATURE_LIST = 6
-    """
-    `export.sig` is malformed.
-"""
-    
-    NO_SIGNATURE = 7
-    """
-    The file is not signed.
-"""
-    
-    UNSUPPORTED_ALGORITHM = 8
-    """
-    A signature algorithm other than ECDSA P-256 with SHA-256.
-"""
-    
-    UNKNOWN_SIGNER = 9
-    """
-    No signature is from a trusted key.
-"""
-    
-    BAD_SIGNATURE = 10
-    """
-    A trusted key's signature does not verify: the file was altered.
-"""
-    
-    TOO_MANY_KEYS = 11
-    """
-    More keys than the limits allow.
-"""
-    
-    INVALID_KEY = 12
-    """
-    A key that cannot be right.
-"""
-    
-    INVALID_HEADER = 13
-    """
-    Header timestamps or batch numbers that cannot be right.
-"""
-    
-    OTHER = 14
-    """
-    Any other refusal.
-"""
-    
-
-
-class _UniffiFfiConverterTypeKeyFileRefusal(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return KeyFileRefusal.TOO_LARGE
-        if variant == 2:
-            return KeyFileRefusal.MALFORMED_ZIP
-        if variant == 3:
-            return KeyFileRefusal.UNEXPECTED_ENTRY
-        if variant == 4:
-            return KeyFileRefusal.MISSING_ENTRY
-        if variant == 5:
-            return KeyFileRefusal.BAD_HEADER
-        if variant == 6:
-            return KeyFileRefusal.MALFORMED_EXPORT
-        if variant == 7:
-            return KeyFileRefusal.MALFORMED_SIGNATURE_LIST
-        if variant == 8:
-            return KeyFileRefusal.NO_SIGNATURE
-        if variant == 9:
-            return KeyFileRefusal.UNSUPPORTED_ALGORITHM
-        if variant == 10:
-            return KeyFileRefusal.UNKNOWN_SIGNER
-        if variant == 11:
-            return KeyFileRefusal.BAD_SIGNATURE
-        if variant == 12:
-            return KeyFileRefusal.TOO_MANY_KEYS
-        if variant == 13:
-            return KeyFileRefusal.INVALID_KEY
-        if variant == 14:
-            return KeyFileRefusal.INVALID_HEADER
-        if variant == 15:
-            return KeyFileRefusal.OTHER
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == KeyFileRefusal.TOO_LARGE:
-            return
-        if value == KeyFileRefusal.MALFORMED_ZIP:
-            return
-        if value == KeyFileRefusal.UNEXPECTED_ENTRY:
-            return
-        if value == KeyFileRefusal.MISSING_ENTRY:
-            return
-        if value == KeyFileRefusal.BAD_HEADER:
-            return
-        if value == KeyFileRefusal.MALFORMED_EXPORT:
-            return
-        if value == KeyFileRefusal.MALFORMED_SIGNATURE_LIST:
-            return
-        if value == KeyFileRefusal.NO_SIGNATURE:
-            return
-        if value == KeyFileRefusal.UNSUPPORTED_ALGORITHM:
-            return
-        if value == KeyFileRefusal.UNKNOWN_SIGNER:
-            return
-        if value == KeyFileRefusal.BAD_SIGNATURE:
-            return
-        if value == KeyFileRefusal.TOO_MANY_KEYS:
-            return
-        if value == KeyFileRefusal.INVALID_KEY:
-            return
-        if value == KeyFileRefusal.INVALID_HEADER:
-            return
-        if value == KeyFileRefusal.OTHER:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == KeyFileRefusal.TOO_LARGE:
-            buf.write_i32(1)
-        if value == KeyFileRefusal.MALFORMED_ZIP:
-            buf.write_i32(2)
-        if value == KeyFileRefusal.UNEXPECTED_ENTRY:
-            buf.write_i32(3)
-        if value == KeyFileRefusal.MISSING_ENTRY:
-            buf.write_i32(4)
-        if value == KeyFileRefusal.BAD_HEADER:
-            buf.write_i32(5)
-        if value == KeyFileRefusal.MALFORMED_EXPORT:
-            buf.write_i32(6)
-        if value == KeyFileRefusal.MALFORMED_SIGNATURE_LIST:
-            buf.write_i32(7)
-        if value == KeyFileRefusal.NO_SIGNATURE:
-            buf.write_i32(8)
-        if value == KeyFileRefusal.UNSUPPORTED_ALGORITHM:
-            buf.write_i32(9)
-        if value == KeyFileRefusal.UNKNOWN_SIGNER:
-            buf.write_i32(10)
-        if value == KeyFileRefusal.BAD_SIGNATURE:
-            buf.write_i32(11)
-        if value == KeyFileRefusal.TOO_MANY_KEYS:
-            buf.write_i32(12)
-        if value == KeyFileRefusal.INVALID_KEY:
-            buf.write_i32(13)
-        if value == KeyFileRefusal.INVALID_HEADER:
-            buf.write_i32(14)
-        if value == KeyFileRefusal.OTHER:
-            buf.write_i32(15)
-
-
-
-
-
-
-
-
-class DownloadFailure:
-    """
-    Why a key file could not be processed.
-"""
-    def __init__(self):
-        raise RuntimeError("DownloadFailure cannot be instantiated directly")
-
-    # Each enum variant is a nested class of the enum itself.
-    @dataclass
-    class HTTP_STATUS:
-        """
-        The server answered this HTTP status instead of 200.
-"""
-        
-        def __init__(self, status:int):
-            self.status = status
-            
-            """
-        The status.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DownloadFailure.HTTP_STATUS(status={})".format(self.status)
-        def __eq__(self, other):
-            if not isinstance(other, DownloadFailure):
-                return NotImplemented
-            if not other.is_HTTP_STATUS():
-                return False
-            if self.status != other.status:
-                return False
-            return True
-
-    @dataclass
-    class REFUSED:
-        """
-        The file arrived but was refused.
-"""
-        
-        def __init__(self, kind:KeyFileRefusal):
-            self.kind = kind
-            
-            """
-        What was wrong with it.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DownloadFailure.REFUSED(kind={})".format(self.kind)
-        def __eq__(self, other):
-            if not isinstance(other, DownloadFailure):
-                return NotImplemented
-            if not other.is_REFUSED():
-                return False
-            if self.kind != other.kind:
-                return False
-            return True
-
-    
-
-    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
-    # whether an instance is that variant.
-    def is_HTTP_STATUS(self) -> bool:
-        return isinstance(self, DownloadFailure.HTTP_STATUS)
-    def is_http_status(self) -> bool:
-        return isinstance(self, DownloadFailure.HTTP_STATUS)
-    def is_REFUSED(self) -> bool:
-        return isinstance(self, DownloadFailure.REFUSED)
-    def is_refused(self) -> bool:
-        return isinstance(self, DownloadFailure.REFUSED)
-    
-
-# Now, a little trick - we make each nested variant class be a subclass of the main
-# enum class, so that method calls and instance checks etc will work intuitively.
-# We might be able to do this a little more neatly with a metaclass, but this'll do.
-DownloadFailure.HTTP_STATUS = type("DownloadFailure.HTTP_STATUS", (DownloadFailure.HTTP_STATUS, DownloadFailure,), {})  # type: ignore
-DownloadFailure.REFUSED = type("DownloadFailure.REFUSED", (DownloadFailure.REFUSED, DownloadFailure,), {})  # type: ignore
-
-
-
-
-class _UniffiFfiConverterTypeDownloadFailure(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return DownloadFailure.HTTP_STATUS(
-                _UniffiFfiConverterUInt16.read(buf),
-            )
-        if variant == 2:
-            return DownloadFailure.REFUSED(
-                _UniffiFfiConverterTypeKeyFileRefusal.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value.is_HTTP_STATUS():
-            _UniffiFfiConverterUInt16.check_lower(value.status)
-            return
-        if value.is_REFUSED():
-            _UniffiFfiConverterTypeKeyFileRefusal.check_lower(value.kind)
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value.is_HTTP_STATUS():
-            buf.write_i32(1)
-            _UniffiFfiConverterUInt16.write(value.status, buf)
-        if value.is_REFUSED():
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeKeyFileRefusal.write(value.kind, buf)
-
-
-
-@dataclass
-class FailingKeyFile:
-    """
-    A key file the server lists that could not be processed, and when it is tried again.
-"""
-    def __init__(self, *, name:str, reason:DownloadFailure, attempts:int, next_retry_at:int):
-        self.name = name
-        self.reason = reason
-        self.attempts = attempts
-        self.next_retry_at = next_retry_at
-        
-        
-
-    
-    def __str__(self):
-        return "FailingKeyFile(name={}, reason={}, attempts={}, next_retry_at={})".format(self.name, self.reason, self.attempts, self.next_retry_at)
-    def __eq__(self, other):
-        if self.name != other.name:
-            return False
-        if self.reason != other.reason:
-            return False
-        if self.attempts != other.attempts:
-            return False
-        if self.next_retry_at != other.next_retry_at:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeFailingKeyFile(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return FailingKeyFile(
-            name=_UniffiFfiConverterString.read(buf),
-            reason=_UniffiFfiConverterTypeDownloadFailure.read(buf),
-            attempts=_UniffiFfiConverterUInt32.read(buf),
-            next_retry_at=_UniffiFfiConverterInt64.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.name)
-        _UniffiFfiConverterTypeDownloadFailure.check_lower(value.reason)
-        _UniffiFfiConverterUInt32.check_lower(value.attempts)
-        _UniffiFfiConverterInt64.check_lower(value.next_retry_at)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.name, buf)
-        _UniffiFfiConverterTypeDownloadFailure.write(value.reason, buf)
-        _UniffiFfiConverterUInt32.write(value.attempts, buf)
-        _UniffiFfiConverterInt64.write(value.next_retry_at, buf)
 
 class _UniffiFfiConverterSequenceTypeFailingKeyFile(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         for item in value:
-            _UniffiFfiConverterTypeFailingKeyFile.check_lower(item)
+            bluezone_core._UniffiFfiConverterTypeFailingKeyFile.check_lower(item)
 
     @classmethod
     def write(cls, value, buf):
         items = len(value)
         buf.write_i32(items)
         for item in value:
-            _UniffiFfiConverterTypeFailingKeyFile.write(item, buf)
+            bluezone_core._UniffiFfiConverterTypeFailingKeyFile.write(item, buf)
 
     @classmethod
     def read(cls, buf):
@@ -2634,14 +1608,16 @@ class _UniffiFfiConverterSequenceTypeFailingKeyFile(_UniffiConverterRustBuffer):
             raise InternalError("Unexpected negative sequence length")
 
         return [
-            _UniffiFfiConverterTypeFailingKeyFile.read(buf) for i in range(count)
+            bluezone_core._UniffiFfiConverterTypeFailingKeyFile.read(buf) for i in range(count)
         ]
+
+
 
 class _UniffiFfiConverterOptionalTypeCollectionReport(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         if value is not None:
-            _UniffiFfiConverterTypeCollectionReport.check_lower(value)
+            bluezone_core._UniffiFfiConverterTypeCollectionReport.check_lower(value)
 
     @classmethod
     def write(cls, value, buf):
@@ -2650,7 +1626,7 @@ class _UniffiFfiConverterOptionalTypeCollectionReport(_UniffiConverterRustBuffer
             return
 
         buf.write_u8(1)
-        _UniffiFfiConverterTypeCollectionReport.write(value, buf)
+        bluezone_core._UniffiFfiConverterTypeCollectionReport.write(value, buf)
 
     @classmethod
     def read(cls, buf):
@@ -2658,7 +1634,7 @@ class _UniffiFfiConverterOptionalTypeCollectionReport(_UniffiConverterRustBuffer
         if flag == 0:
             return None
         elif flag == 1:
-            return _UniffiFfiConverterTypeCollectionReport.read(buf)
+            return bluezone_core._UniffiFfiConverterTypeCollectionReport.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
@@ -2667,7 +1643,7 @@ class Diagnostics:
     """
     A health report on data collection.
 """
-    def __init__(self, *, ids_heard_per_hour:typing.List[int], scans_last_24h:int, longest_scan_gap_secs:typing.Optional[int], scan_gaps_over_10_min:int, last_rotation_at:typing.Optional[int], storage_bytes:int, accepted_since_open:int, refused_since_open:int, failing_key_files:typing.List[FailingKeyFile], failing_key_file_count:int, collection:typing.Optional[CollectionReport]):
+    def __init__(self, *, ids_heard_per_hour:typing.List[int], scans_last_24h:int, longest_scan_gap_secs:typing.Optional[int], scan_gaps_over_10_min:int, last_rotation_at:typing.Optional[int], storage_bytes:int, accepted_since_open:int, refused_since_open:int, failing_key_files:typing.List[bluezone_core.FailingKeyFile], failing_key_file_count:int, collection:typing.Optional[bluezone_core.CollectionReport]):
         self.ids_heard_per_hour = ids_heard_per_hour
         self.scans_last_24h = scans_last_24h
         self.longest_scan_gap_secs = longest_scan_gap_secs
@@ -2754,6 +1730,27 @@ class _UniffiFfiConverterTypeDiagnostics(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeFailingKeyFile.write(value.failing_key_files, buf)
         _UniffiFfiConverterUInt32.write(value.failing_key_file_count, buf)
         _UniffiFfiConverterOptionalTypeCollectionReport.write(value.collection, buf)
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
 
 class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
@@ -3381,6 +2378,19 @@ class _UniffiFfiConverterTypeDriverSettings(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt64.write(value.gatt_timeout_ms, buf)
         _UniffiFfiConverterOptionalInt64.write(value.gatt_cooldown_ms, buf)
 
+class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u16"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**16
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u16()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u16(value)
+
 @dataclass
 class HttpResponse:
     """
@@ -3419,63 +2429,6 @@ class _UniffiFfiConverterTypeHttpResponse(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterUInt16.write(value.status, buf)
         _UniffiFfiConverterBytes.write(value.body, buf)
-
-@dataclass
-class IngestReport:
-    """
-    What one batch of sightings did.
-"""
-    def __init__(self, *, accepted:int, malformed:int, implausible_rssi:int, from_the_future:int, too_old:int):
-        self.accepted = accepted
-        self.malformed = malformed
-        self.implausible_rssi = implausible_rssi
-        self.from_the_future = from_the_future
-        self.too_old = too_old
-        
-        
-
-    
-    def __str__(self):
-        return "IngestReport(accepted={}, malformed={}, implausible_rssi={}, from_the_future={}, too_old={})".format(self.accepted, self.malformed, self.implausible_rssi, self.from_the_future, self.too_old)
-    def __eq__(self, other):
-        if self.accepted != other.accepted:
-            return False
-        if self.malformed != other.malformed:
-            return False
-        if self.implausible_rssi != other.implausible_rssi:
-            return False
-        if self.from_the_future != other.from_the_future:
-            return False
-        if self.too_old != other.too_old:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeIngestReport(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return IngestReport(
-            accepted=_UniffiFfiConverterUInt64.read(buf),
-            malformed=_UniffiFfiConverterUInt64.read(buf),
-            implausible_rssi=_UniffiFfiConverterUInt64.read(buf),
-            from_the_future=_UniffiFfiConverterUInt64.read(buf),
-            too_old=_UniffiFfiConverterUInt64.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterUInt64.check_lower(value.accepted)
-        _UniffiFfiConverterUInt64.check_lower(value.malformed)
-        _UniffiFfiConverterUInt64.check_lower(value.implausible_rssi)
-        _UniffiFfiConverterUInt64.check_lower(value.from_the_future)
-        _UniffiFfiConverterUInt64.check_lower(value.too_old)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterUInt64.write(value.accepted, buf)
-        _UniffiFfiConverterUInt64.write(value.malformed, buf)
-        _UniffiFfiConverterUInt64.write(value.implausible_rssi, buf)
-        _UniffiFfiConverterUInt64.write(value.from_the_future, buf)
-        _UniffiFfiConverterUInt64.write(value.too_old, buf)
 
 
 
@@ -4400,6 +3353,8 @@ class _UniffiFfiConverterSequenceTypeSighting(_UniffiConverterRustBuffer):
         ]
 
 
+
+
 class Notifier():
     """
     Posts the exposure notification; implemented by the app. Called once when an exposure
@@ -4671,7 +3626,7 @@ class BluezoneTracerProtocol(typing.Protocol):
         Verifies and matches downloaded key files; says whether to notify.
 """
         raise NotImplementedError
-    def record_sightings(self, batch: typing.List[Sighting]) -> IngestReport:
+    def record_sightings(self, batch: typing.List[Sighting]) -> bluezone_core.IngestReport:
         """
         Records adverts heard; refused ones are counted in the report, never stored.
 """
@@ -4879,7 +3834,7 @@ class BluezoneTracer(BluezoneTracerProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def record_sightings(self, batch: typing.List[Sighting]) -> IngestReport:
+    def record_sightings(self, batch: typing.List[Sighting]) -> bluezone_core.IngestReport:
         """
         Records adverts heard; refused ones are counted in the report, never stored.
 """
@@ -4889,7 +3844,7 @@ class BluezoneTracer(BluezoneTracerProtocol):
             self._uniffi_clone_handle(),
             _UniffiFfiConverterSequenceTypeSighting.lower(batch),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeIngestReport.lift
+        _uniffi_lift_return = bluezone_core._UniffiFfiConverterTypeIngestReport.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
@@ -5124,45 +4079,6 @@ class _UniffiFfiConverterTypeOpenedTracer(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeBluezoneTracer.write(value.tracer, buf)
         _UniffiFfiConverterOptionalTypeStoreReset.write(value.reset, buf)
 
-@dataclass
-class ScanFilters:
-    """
-    What the scanner should report.
-"""
-    def __init__(self, *, exposure_service:bool, apple_manufacturer_data:bool):
-        self.exposure_service = exposure_service
-        self.apple_manufacturer_data = apple_manufacturer_data
-        
-        
-
-    
-    def __str__(self):
-        return "ScanFilters(exposure_service={}, apple_manufacturer_data={})".format(self.exposure_service, self.apple_manufacturer_data)
-    def __eq__(self, other):
-        if self.exposure_service != other.exposure_service:
-            return False
-        if self.apple_manufacturer_data != other.apple_manufacturer_data:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeScanFilters(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ScanFilters(
-            exposure_service=_UniffiFfiConverterBoolean.read(buf),
-            apple_manufacturer_data=_UniffiFfiConverterBoolean.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterBoolean.check_lower(value.exposure_service)
-        _UniffiFfiConverterBoolean.check_lower(value.apple_manufacturer_data)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterBoolean.write(value.exposure_service, buf)
-        _UniffiFfiConverterBoolean.write(value.apple_manufacturer_data, buf)
-
 class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -5254,850 +4170,6 @@ class _UniffiFfiConverterTypeScanReport(_UniffiConverterRustBuffer):
 
 
 
-class AppState(enum.Enum):
-    """
-    Where the app is.
-"""
-    
-    FOREGROUND = 0
-    """
-    On screen.
-"""
-    
-    BACKGROUND = 1
-    """
-    Running but not on screen.
-"""
-    
-    TERMINATING = 2
-    """
-    About to be stopped: the last chance to store anything.
-"""
-    
-
-
-class _UniffiFfiConverterTypeAppState(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return AppState.FOREGROUND
-        if variant == 2:
-            return AppState.BACKGROUND
-        if variant == 3:
-            return AppState.TERMINATING
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == AppState.FOREGROUND:
-            return
-        if value == AppState.BACKGROUND:
-            return
-        if value == AppState.TERMINATING:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == AppState.FOREGROUND:
-            buf.write_i32(1)
-        if value == AppState.BACKGROUND:
-            buf.write_i32(2)
-        if value == AppState.TERMINATING:
-            buf.write_i32(3)
-
-
-
-
-
-
-
-
-class BluetoothState(enum.Enum):
-    """
-    Whether Bluetooth can be used.
-"""
-    
-    ON = 0
-    """
-    Switched on.
-"""
-    
-    OFF = 1
-    """
-    Switched off.
-"""
-    
-    UNAUTHORIZED = 2
-    """
-    The person did not allow this app to use Bluetooth.
-"""
-    
-    UNSUPPORTED = 3
-    """
-    No Bluetooth LE.
-"""
-    
-
-
-class _UniffiFfiConverterTypeBluetoothState(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return BluetoothState.ON
-        if variant == 2:
-            return BluetoothState.OFF
-        if variant == 3:
-            return BluetoothState.UNAUTHORIZED
-        if variant == 4:
-            return BluetoothState.UNSUPPORTED
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == BluetoothState.ON:
-            return
-        if value == BluetoothState.OFF:
-            return
-        if value == BluetoothState.UNAUTHORIZED:
-            return
-        if value == BluetoothState.UNSUPPORTED:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == BluetoothState.ON:
-            buf.write_i32(1)
-        if value == BluetoothState.OFF:
-            buf.write_i32(2)
-        if value == BluetoothState.UNAUTHORIZED:
-            buf.write_i32(3)
-        if value == BluetoothState.UNSUPPORTED:
-            buf.write_i32(4)
-
-
-
-
-
-
-
-
-class ScanMode(enum.Enum):
-    """
-    How aggressively to scan within a window.
-"""
-    
-    LOW_LATENCY = 0
-    """
-    Android `SCAN_MODE_LOW_LATENCY`.
-"""
-    
-    LOW_POWER = 1
-    """
-    Android `SCAN_MODE_LOW_POWER`, or iOS's own choice.
-"""
-    
-
-
-class _UniffiFfiConverterTypeScanMode(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ScanMode.LOW_LATENCY
-        if variant == 2:
-            return ScanMode.LOW_POWER
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == ScanMode.LOW_LATENCY:
-            return
-        if value == ScanMode.LOW_POWER:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == ScanMode.LOW_LATENCY:
-            buf.write_i32(1)
-        if value == ScanMode.LOW_POWER:
-            buf.write_i32(2)
-
-
-
-class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterBytes.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterBytes.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterBytes.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-
-
-
-
-
-class DriverCommand:
-    """
-    What the platform must do. Carry them out in order.
-"""
-    def __init__(self):
-        raise RuntimeError("DriverCommand cannot be instantiated directly")
-
-    # Each enum variant is a nested class of the enum itself.
-    @dataclass
-    class START_SCAN:
-        """
-        Start scanning (never more than one scan at a time).
-"""
-        
-        def __init__(self, filters:ScanFilters, mode:ScanMode, window_ms:typing.Optional[int]):
-            self.filters = filters
-            
-            """
-        What to report.
-"""
-        
-            self.mode = mode
-            
-            """
-        How to scan.
-"""
-        
-            self.window_ms = window_ms
-            
-            """
-        How long the window is meant to last, ms (`None`: until `StopScan`).
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.START_SCAN(filters={}, mode={}, window_ms={})".format(self.filters, self.mode, self.window_ms)
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_START_SCAN():
-                return False
-            if self.filters != other.filters:
-                return False
-            if self.mode != other.mode:
-                return False
-            if self.window_ms != other.window_ms:
-                return False
-            return True
-
-    @dataclass
-    class STOP_SCAN:
-        """
-        Stop the scan.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.STOP_SCAN()".format()
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_STOP_SCAN():
-                return False
-            return True
-
-    @dataclass
-    class START_ADVERTISING:
-        """
-        Stop any advertising, then start this one.
-"""
-        
-        def __init__(self, request:AdvertisingRequest):
-            self.request = request
-            
-            """
-        What and how.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.START_ADVERTISING(request={})".format(self.request)
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_START_ADVERTISING():
-                return False
-            if self.request != other.request:
-                return False
-            return True
-
-    @dataclass
-    class STOP_ADVERTISING:
-        """
-        Stop advertising.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.STOP_ADVERTISING()".format()
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_STOP_ADVERTISING():
-                return False
-            return True
-
-    @dataclass
-    class READ_PAYLOAD:
-        """
-        Connect to `device`, read the payload characteristic, disconnect, and report
-        `DriverEvent.PayloadRead` or `PayloadReadFailed`.
-"""
-        
-        def __init__(self, device:str):
-            self.device = device
-            
-            """
-        The device.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.READ_PAYLOAD(device={})".format(self.device)
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_READ_PAYLOAD():
-                return False
-            if self.device != other.device:
-                return False
-            return True
-
-    @dataclass
-    class CANCEL_CONNECTION:
-        """
-        Give up a connection or read in progress (report nothing for it).
-"""
-        
-        def __init__(self, device:str):
-            self.device = device
-            
-            """
-        The device.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.CANCEL_CONNECTION(device={})".format(self.device)
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_CANCEL_CONNECTION():
-                return False
-            if self.device != other.device:
-                return False
-            return True
-
-    @dataclass
-    class RESPOND_TO_READ:
-        """
-        Answer a GATT read request.
-"""
-        
-        def __init__(self, request:int, value:typing.Optional[bytes]):
-            self.request = request
-            
-            """
-        The request's id.
-"""
-        
-            self.value = value
-            
-            """
-        The bytes to send (empty past the end), or `None`: answer "invalid offset".
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.RESPOND_TO_READ(request={}, value={})".format(self.request, self.value)
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_RESPOND_TO_READ():
-                return False
-            if self.request != other.request:
-                return False
-            if self.value != other.value:
-                return False
-            return True
-
-    @dataclass
-    class WAKE_AT:
-        """
-        Deliver `DriverEvent.Timer` at this Unix time (ms), even while the device sleeps.
-        Replaces any earlier request.
-"""
-        
-        def __init__(self, at_ms:int):
-            self.at_ms = at_ms
-            
-            """
-        When, Unix ms.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.WAKE_AT(at_ms={})".format(self.at_ms)
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_WAKE_AT():
-                return False
-            if self.at_ms != other.at_ms:
-                return False
-            return True
-
-    @dataclass
-    class HOLD_WAKE_LOCK:
-        """
-        Keep the CPU awake until released.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.HOLD_WAKE_LOCK()".format()
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_HOLD_WAKE_LOCK():
-                return False
-            return True
-
-    @dataclass
-    class RELEASE_WAKE_LOCK:
-        """
-        Let the CPU sleep.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.RELEASE_WAKE_LOCK()".format()
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_RELEASE_WAKE_LOCK():
-                return False
-            return True
-
-    @dataclass
-    class SHOW_STATUS:
-        """
-        Show this status to the person.
-"""
-        
-        def __init__(self, status:CollectionStatus):
-            self.status = status
-            
-            """
-        The status.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "DriverCommand.SHOW_STATUS(status={})".format(self.status)
-        def __eq__(self, other):
-            if not isinstance(other, DriverCommand):
-                return NotImplemented
-            if not other.is_SHOW_STATUS():
-                return False
-            if self.status != other.status:
-                return False
-            return True
-
-    
-
-    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
-    # whether an instance is that variant.
-    def is_START_SCAN(self) -> bool:
-        return isinstance(self, DriverCommand.START_SCAN)
-    def is_start_scan(self) -> bool:
-        return isinstance(self, DriverCommand.START_SCAN)
-    def is_STOP_SCAN(self) -> bool:
-        return isinstance(self, DriverCommand.STOP_SCAN)
-    def is_stop_scan(self) -> bool:
-        return isinstance(self, DriverCommand.STOP_SCAN)
-    def is_START_ADVERTISING(self) -> bool:
-        return isinstance(self, DriverCommand.START_ADVERTISING)
-    def is_start_advertising(self) -> bool:
-        return isinstance(self, DriverCommand.START_ADVERTISING)
-    def is_STOP_ADVERTISING(self) -> bool:
-        return isinstance(self, DriverCommand.STOP_ADVERTISING)
-    def is_stop_advertising(self) -> bool:
-        return isinstance(self, DriverCommand.STOP_ADVERTISING)
-    def is_READ_PAYLOAD(self) -> bool:
-        return isinstance(self, DriverCommand.READ_PAYLOAD)
-    def is_read_payload(self) -> bool:
-        return isinstance(self, DriverCommand.READ_PAYLOAD)
-    def is_CANCEL_CONNECTION(self) -> bool:
-        return isinstance(self, DriverCommand.CANCEL_CONNECTION)
-    def is_cancel_connection(self) -> bool:
-        return isinstance(self, DriverCommand.CANCEL_CONNECTION)
-    def is_RESPOND_TO_READ(self) -> bool:
-        return isinstance(self, DriverCommand.RESPOND_TO_READ)
-    def is_respond_to_read(self) -> bool:
-        return isinstance(self, DriverCommand.RESPOND_TO_READ)
-    def is_WAKE_AT(self) -> bool:
-        return isinstance(self, DriverCommand.WAKE_AT)
-    def is_wake_at(self) -> bool:
-        return isinstance(self, DriverCommand.WAKE_AT)
-    def is_HOLD_WAKE_LOCK(self) -> bool:
-        return isinstance(self, DriverCommand.HOLD_WAKE_LOCK)
-    def is_hold_wake_lock(self) -> bool:
-        return isinstance(self, DriverCommand.HOLD_WAKE_LOCK)
-    def is_RELEASE_WAKE_LOCK(self) -> bool:
-        return isinstance(self, DriverCommand.RELEASE_WAKE_LOCK)
-    def is_release_wake_lock(self) -> bool:
-        return isinstance(self, DriverCommand.RELEASE_WAKE_LOCK)
-    def is_SHOW_STATUS(self) -> bool:
-        return isinstance(self, DriverCommand.SHOW_STATUS)
-    def is_show_status(self) -> bool:
-        return isinstance(self, DriverCommand.SHOW_STATUS)
-    
-
-# Now, a little trick - we make each nested variant class be a subclass of the main
-# enum class, so that method calls and instance checks etc will work intuitively.
-# We might be able to do this a little more neatly with a metaclass, but this'll do.
-DriverCommand.START_SCAN = type("DriverCommand.START_SCAN", (DriverCommand.START_SCAN, DriverCommand,), {})  # type: ignore
-DriverCommand.STOP_SCAN = type("DriverCommand.STOP_SCAN", (DriverCommand.STOP_SCAN, DriverCommand,), {})  # type: ignore
-DriverCommand.START_ADVERTISING = type("DriverCommand.START_ADVERTISING", (DriverCommand.START_ADVERTISING, DriverCommand,), {})  # type: ignore
-DriverCommand.STOP_ADVERTISING = type("DriverCommand.STOP_ADVERTISING", (DriverCommand.STOP_ADVERTISING, DriverCommand,), {})  # type: ignore
-DriverCommand.READ_PAYLOAD = type("DriverCommand.READ_PAYLOAD", (DriverCommand.READ_PAYLOAD, DriverCommand,), {})  # type: ignore
-DriverCommand.CANCEL_CONNECTION = type("DriverCommand.CANCEL_CONNECTION", (DriverCommand.CANCEL_CONNECTION, DriverCommand,), {})  # type: ignore
-DriverCommand.RESPOND_TO_READ = type("DriverCommand.RESPOND_TO_READ", (DriverCommand.RESPOND_TO_READ, DriverCommand,), {})  # type: ignore
-DriverCommand.WAKE_AT = type("DriverCommand.WAKE_AT", (DriverCommand.WAKE_AT, DriverCommand,), {})  # type: ignore
-DriverCommand.HOLD_WAKE_LOCK = type("DriverCommand.HOLD_WAKE_LOCK", (DriverCommand.HOLD_WAKE_LOCK, DriverCommand,), {})  # type: ignore
-DriverCommand.RELEASE_WAKE_LOCK = type("DriverCommand.RELEASE_WAKE_LOCK", (DriverCommand.RELEASE_WAKE_LOCK, DriverCommand,), {})  # type: ignore
-DriverCommand.SHOW_STATUS = type("DriverCommand.SHOW_STATUS", (DriverCommand.SHOW_STATUS, DriverCommand,), {})  # type: ignore
-
-
-
-
-class _UniffiFfiConverterTypeDriverCommand(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return DriverCommand.START_SCAN(
-                _UniffiFfiConverterTypeScanFilters.read(buf),
-                _UniffiFfiConverterTypeScanMode.read(buf),
-                _UniffiFfiConverterOptionalInt64.read(buf),
-            )
-        if variant == 2:
-            return DriverCommand.STOP_SCAN(
-            )
-        if variant == 3:
-            return DriverCommand.START_ADVERTISING(
-                _UniffiFfiConverterTypeAdvertisingRequest.read(buf),
-            )
-        if variant == 4:
-            return DriverCommand.STOP_ADVERTISING(
-            )
-        if variant == 5:
-            return DriverCommand.READ_PAYLOAD(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 6:
-            return DriverCommand.CANCEL_CONNECTION(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 7:
-            return DriverCommand.RESPOND_TO_READ(
-                _UniffiFfiConverterUInt64.read(buf),
-                _UniffiFfiConverterOptionalBytes.read(buf),
-            )
-        if variant == 8:
-            return DriverCommand.WAKE_AT(
-                _UniffiFfiConverterInt64.read(buf),
-            )
-        if variant == 9:
-            return DriverCommand.HOLD_WAKE_LOCK(
-            )
-        if variant == 10:
-            return DriverCommand.RELEASE_WAKE_LOCK(
-            )
-        if variant == 11:
-            return DriverCommand.SHOW_STATUS(
-                _UniffiFfiConverterTypeCollectionStatus.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value.is_START_SCAN():
-            _UniffiFfiConverterTypeScanFilters.check_lower(value.filters)
-            _UniffiFfiConverterTypeScanMode.check_lower(value.mode)
-            _UniffiFfiConverterOptionalInt64.check_lower(value.window_ms)
-            return
-        if value.is_STOP_SCAN():
-            return
-        if value.is_START_ADVERTISING():
-            _UniffiFfiConverterTypeAdvertisingRequest.check_lower(value.request)
-            return
-        if value.is_STOP_ADVERTISING():
-            return
-        if value.is_READ_PAYLOAD():
-            _UniffiFfiConverterString.check_lower(value.device)
-            return
-        if value.is_CANCEL_CONNECTION():
-            _UniffiFfiConverterString.check_lower(value.device)
-            return
-        if value.is_RESPOND_TO_READ():
-            _UniffiFfiConverterUInt64.check_lower(value.request)
-            _UniffiFfiConverterOptionalBytes.check_lower(value.value)
-            return
-        if value.is_WAKE_AT():
-            _UniffiFfiConverterInt64.check_lower(value.at_ms)
-            return
-        if value.is_HOLD_WAKE_LOCK():
-            return
-        if value.is_RELEASE_WAKE_LOCK():
-            return
-        if value.is_SHOW_STATUS():
-            _UniffiFfiConverterTypeCollectionStatus.check_lower(value.status)
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value.is_START_SCAN():
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeScanFilters.write(value.filters, buf)
-            _UniffiFfiConverterTypeScanMode.write(value.mode, buf)
-            _UniffiFfiConverterOptionalInt64.write(value.window_ms, buf)
-        if value.is_STOP_SCAN():
-            buf.write_i32(2)
-        if value.is_START_ADVERTISING():
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeAdvertisingRequest.write(value.request, buf)
-        if value.is_STOP_ADVERTISING():
-            buf.write_i32(4)
-        if value.is_READ_PAYLOAD():
-            buf.write_i32(5)
-            _UniffiFfiConverterString.write(value.device, buf)
-        if value.is_CANCEL_CONNECTION():
-            buf.write_i32(6)
-            _UniffiFfiConverterString.write(value.device, buf)
-        if value.is_RESPOND_TO_READ():
-            buf.write_i32(7)
-            _UniffiFfiConverterUInt64.write(value.request, buf)
-            _UniffiFfiConverterOptionalBytes.write(value.value, buf)
-        if value.is_WAKE_AT():
-            buf.write_i32(8)
-            _UniffiFfiConverterInt64.write(value.at_ms, buf)
-        if value.is_HOLD_WAKE_LOCK():
-            buf.write_i32(9)
-        if value.is_RELEASE_WAKE_LOCK():
-            buf.write_i32(10)
-        if value.is_SHOW_STATUS():
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeCollectionStatus.write(value.status, buf)
-
-
-
-
-
-
-
-
-class RestartReason(enum.Enum):
-    """
-    Why the process starts with the driver's saved state.
-"""
-    
-    BOOT = 0
-    """
-    The phone was switched on.
-"""
-    
-    APP_UPDATE = 1
-    """
-    The app was updated.
-"""
-    
-    PROCESS_RESTART = 2
-    """
-    The system stopped the process and started it again (or it crashed).
-"""
-    
-
-
-class _UniffiFfiConverterTypeRestartReason(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return RestartReason.BOOT
-        if variant == 2:
-            return RestartReason.APP_UPDATE
-        if variant == 3:
-            return RestartReason.PROCESS_RESTART
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == RestartReason.BOOT:
-            return
-        if value == RestartReason.APP_UPDATE:
-            return
-        if value == RestartReason.PROCESS_RESTART:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == RestartReason.BOOT:
-            buf.write_i32(1)
-        if value == RestartReason.APP_UPDATE:
-            buf.write_i32(2)
-        if value == RestartReason.PROCESS_RESTART:
-            buf.write_i32(3)
-
-
-
-
-
-
-
-
-class ReadFailure(enum.Enum):
-    """
-    Why a payload read failed.
-"""
-    
-    CONNECTION_FAILED = 0
-    """
-    The connection failed or dropped.
-"""
-    
-    NOT_FOUND = 1
-    """
-    Connected, but the device has no payload characteristic.
-"""
-    
-    TIMEOUT = 2
-    """
-    The platform gave up (its own timeout).
-"""
-    
-
-
-class _UniffiFfiConverterTypeReadFailure(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ReadFailure.CONNECTION_FAILED
-        if variant == 2:
-            return ReadFailure.NOT_FOUND
-        if variant == 3:
-            return ReadFailure.TIMEOUT
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == ReadFailure.CONNECTION_FAILED:
-            return
-        if value == ReadFailure.NOT_FOUND:
-            return
-        if value == ReadFailure.TIMEOUT:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == ReadFailure.CONNECTION_FAILED:
-            buf.write_i32(1)
-        if value == ReadFailure.NOT_FOUND:
-            buf.write_i32(2)
-        if value == ReadFailure.TIMEOUT:
-            buf.write_i32(3)
 
 
 
@@ -6165,7 +4237,7 @@ class DriverEvent:
         The process starts with the driver's saved state: send first after a restart.
 """
         
-        def __init__(self, reason:RestartReason):
+        def __init__(self, reason:bluezone_core.RestartReason):
             self.reason = reason
             
             """
@@ -6217,7 +4289,7 @@ class DriverEvent:
         Bluetooth changed state.
 """
         
-        def __init__(self, state:BluetoothState):
+        def __init__(self, state:bluezone_core.BluetoothState):
             self.state = state
             
             """
@@ -6277,7 +4349,7 @@ class DriverEvent:
         The app moved.
 """
         
-        def __init__(self, state:AppState):
+        def __init__(self, state:bluezone_core.AppState):
             self.state = state
             
             """
@@ -6569,7 +4641,7 @@ class DriverEvent:
         A read asked for by `DriverCommand.ReadPayload` failed.
 """
         
-        def __init__(self, device:str, failure:ReadFailure):
+        def __init__(self, device:str, failure:bluezone_core.ReadFailure):
             self.device = device
             
             """
@@ -6754,14 +4826,14 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
             )
         if variant == 3:
             return DriverEvent.RESTARTED(
-                _UniffiFfiConverterTypeRestartReason.read(buf),
+                bluezone_core._UniffiFfiConverterTypeRestartReason.read(buf),
             )
         if variant == 4:
             return DriverEvent.TIMER(
             )
         if variant == 5:
             return DriverEvent.BLUETOOTH(
-                _UniffiFfiConverterTypeBluetoothState.read(buf),
+                bluezone_core._UniffiFfiConverterTypeBluetoothState.read(buf),
             )
         if variant == 6:
             return DriverEvent.PERMISSION(
@@ -6769,7 +4841,7 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
             )
         if variant == 7:
             return DriverEvent.APP(
-                _UniffiFfiConverterTypeAppState.read(buf),
+                bluezone_core._UniffiFfiConverterTypeAppState.read(buf),
             )
         if variant == 8:
             return DriverEvent.SCREEN(
@@ -6809,7 +4881,7 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
         if variant == 17:
             return DriverEvent.PAYLOAD_READ_FAILED(
                 _UniffiFfiConverterString.read(buf),
-                _UniffiFfiConverterTypeReadFailure.read(buf),
+                bluezone_core._UniffiFfiConverterTypeReadFailure.read(buf),
             )
         if variant == 18:
             return DriverEvent.PAYLOAD_REQUESTED(
@@ -6825,18 +4897,18 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
         if value.is_DISABLE():
             return
         if value.is_RESTARTED():
-            _UniffiFfiConverterTypeRestartReason.check_lower(value.reason)
+            bluezone_core._UniffiFfiConverterTypeRestartReason.check_lower(value.reason)
             return
         if value.is_TIMER():
             return
         if value.is_BLUETOOTH():
-            _UniffiFfiConverterTypeBluetoothState.check_lower(value.state)
+            bluezone_core._UniffiFfiConverterTypeBluetoothState.check_lower(value.state)
             return
         if value.is_PERMISSION():
             _UniffiFfiConverterBoolean.check_lower(value.granted)
             return
         if value.is_APP():
-            _UniffiFfiConverterTypeAppState.check_lower(value.state)
+            bluezone_core._UniffiFfiConverterTypeAppState.check_lower(value.state)
             return
         if value.is_SCREEN():
             _UniffiFfiConverterBoolean.check_lower(value.on)
@@ -6866,7 +4938,7 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
             return
         if value.is_PAYLOAD_READ_FAILED():
             _UniffiFfiConverterString.check_lower(value.device)
-            _UniffiFfiConverterTypeReadFailure.check_lower(value.failure)
+            bluezone_core._UniffiFfiConverterTypeReadFailure.check_lower(value.failure)
             return
         if value.is_PAYLOAD_REQUESTED():
             _UniffiFfiConverterUInt64.check_lower(value.request)
@@ -6882,18 +4954,18 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
             buf.write_i32(2)
         if value.is_RESTARTED():
             buf.write_i32(3)
-            _UniffiFfiConverterTypeRestartReason.write(value.reason, buf)
+            bluezone_core._UniffiFfiConverterTypeRestartReason.write(value.reason, buf)
         if value.is_TIMER():
             buf.write_i32(4)
         if value.is_BLUETOOTH():
             buf.write_i32(5)
-            _UniffiFfiConverterTypeBluetoothState.write(value.state, buf)
+            bluezone_core._UniffiFfiConverterTypeBluetoothState.write(value.state, buf)
         if value.is_PERMISSION():
             buf.write_i32(6)
             _UniffiFfiConverterBoolean.write(value.granted, buf)
         if value.is_APP():
             buf.write_i32(7)
-            _UniffiFfiConverterTypeAppState.write(value.state, buf)
+            bluezone_core._UniffiFfiConverterTypeAppState.write(value.state, buf)
         if value.is_SCREEN():
             buf.write_i32(8)
             _UniffiFfiConverterBoolean.write(value.on, buf)
@@ -6923,7 +4995,7 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
         if value.is_PAYLOAD_READ_FAILED():
             buf.write_i32(17)
             _UniffiFfiConverterString.write(value.device, buf)
-            _UniffiFfiConverterTypeReadFailure.write(value.failure, buf)
+            bluezone_core._UniffiFfiConverterTypeReadFailure.write(value.failure, buf)
         if value.is_PAYLOAD_REQUESTED():
             buf.write_i32(18)
             _UniffiFfiConverterUInt64.write(value.request, buf)
@@ -6933,77 +5005,18 @@ class _UniffiFfiConverterTypeDriverEvent(_UniffiConverterRustBuffer):
 
 
 
-
-
-
-class Platform(enum.Enum):
-    """
-    Which platform carries out the commands.
-"""
-    
-    ANDROID = 0
-    """
-    Android: non-connectable legacy adverts with FD6F service data; exact alarms.
-"""
-    
-    IOS = 1
-    """
-    iOS: connectable adverts with the service UUID only, the payload served over GATT;
-    no timers in the background.
-"""
-    
-    DESKTOP = 2
-    """
-    A desktop scanner (listens only).
-"""
-    
-
-
-class _UniffiFfiConverterTypePlatform(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return Platform.ANDROID
-        if variant == 2:
-            return Platform.IOS
-        if variant == 3:
-            return Platform.DESKTOP
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == Platform.ANDROID:
-            return
-        if value == Platform.IOS:
-            return
-        if value == Platform.DESKTOP:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == Platform.ANDROID:
-            buf.write_i32(1)
-        if value == Platform.IOS:
-            buf.write_i32(2)
-        if value == Platform.DESKTOP:
-            buf.write_i32(3)
-
-
-
 class _UniffiFfiConverterSequenceTypeDriverCommand(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         for item in value:
-            _UniffiFfiConverterTypeDriverCommand.check_lower(item)
+            bluezone_core._UniffiFfiConverterTypeDriverCommand.check_lower(item)
 
     @classmethod
     def write(cls, value, buf):
         items = len(value)
         buf.write_i32(items)
         for item in value:
-            _UniffiFfiConverterTypeDriverCommand.write(item, buf)
+            bluezone_core._UniffiFfiConverterTypeDriverCommand.write(item, buf)
 
     @classmethod
     def read(cls, buf):
@@ -7012,8 +5025,37 @@ class _UniffiFfiConverterSequenceTypeDriverCommand(_UniffiConverterRustBuffer):
             raise InternalError("Unexpected negative sequence length")
 
         return [
-            _UniffiFfiConverterTypeDriverCommand.read(buf) for i in range(count)
+            bluezone_core._UniffiFfiConverterTypeDriverCommand.read(buf) for i in range(count)
         ]
+
+
+
+class _UniffiFfiConverterOptionalTypeNearbyCount(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            bluezone_core._UniffiFfiConverterTypeNearbyCount.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        bluezone_core._UniffiFfiConverterTypeNearbyCount.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return bluezone_core._UniffiFfiConverterTypeNearbyCount.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
 
 
 class BluezoneDriverProtocol(typing.Protocol):
@@ -7021,7 +5063,7 @@ class BluezoneDriverProtocol(typing.Protocol):
     The driver of this phone's radio: events in, commands out.
 """
     
-    def collection(self, ) -> CollectionReport:
+    def collection(self, ) -> bluezone_core.CollectionReport:
         """
         Collection: status, "nearby now" and the driver's counts.
 """
@@ -7032,12 +5074,12 @@ class BluezoneDriverProtocol(typing.Protocol):
         leaves the phone).
 """
         raise NotImplementedError
-    def handle(self, now_ms: int,event: DriverEvent) -> typing.List[DriverCommand]:
+    def handle(self, now_ms: int,event: DriverEvent) -> typing.List[bluezone_core.DriverCommand]:
         """
         Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
 """
         raise NotImplementedError
-    def nearby(self, ) -> typing.Optional[NearbyCount]:
+    def nearby(self, ) -> typing.Optional[bluezone_core.NearbyCount]:
         """
         Phones heard in the last completed window.
 """
@@ -7047,7 +5089,7 @@ class BluezoneDriverProtocol(typing.Protocol):
         When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
 """
         raise NotImplementedError
-    def status(self, ) -> CollectionStatus:
+    def status(self, ) -> bluezone_core.CollectionStatus:
         """
         What to show the person.
 """
@@ -7059,7 +5101,7 @@ class BluezoneDriver(BluezoneDriverProtocol):
 """
     
     _handle: ctypes.c_uint64
-    def __init__(self, tracer: BluezoneTracer,platform: Platform,settings: typing.Optional[DriverSettings],seed: int,now_ms: int):
+    def __init__(self, tracer: BluezoneTracer,platform: bluezone_core.Platform,settings: typing.Optional[DriverSettings],seed: int,now_ms: int):
         """
         A driver over `tracer`'s engine, resuming from the state it saved (off, as on a fresh
         install, when there is none). `settings` override the platform's defaults; `seed`
@@ -7069,7 +5111,7 @@ class BluezoneDriver(BluezoneDriverProtocol):
         
         _UniffiFfiConverterTypeBluezoneTracer.check_lower(tracer)
 
-        _UniffiFfiConverterTypePlatform.check_lower(platform)
+        bluezone_core._UniffiFfiConverterTypePlatform.check_lower(platform)
 
         _UniffiFfiConverterOptionalTypeDriverSettings.check_lower(settings)
 
@@ -7078,7 +5120,7 @@ class BluezoneDriver(BluezoneDriverProtocol):
         _UniffiFfiConverterInt64.check_lower(now_ms)
         _uniffi_lowered_args = (
             _UniffiFfiConverterTypeBluezoneTracer.lower(tracer),
-            _UniffiFfiConverterTypePlatform.lower(platform),
+            bluezone_core._UniffiFfiConverterTypePlatform.lower(platform),
             _UniffiFfiConverterOptionalTypeDriverSettings.lower(settings),
             _UniffiFfiConverterUInt64.lower(seed),
             _UniffiFfiConverterInt64.lower(now_ms),
@@ -7109,14 +5151,14 @@ class BluezoneDriver(BluezoneDriverProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    def collection(self, ) -> CollectionReport:
+    def collection(self, ) -> bluezone_core.CollectionReport:
         """
         Collection: status, "nearby now" and the driver's counts.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCollectionReport.lift
+        _uniffi_lift_return = bluezone_core._UniffiFfiConverterTypeCollectionReport.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
@@ -7140,7 +5182,7 @@ class BluezoneDriver(BluezoneDriverProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def handle(self, now_ms: int,event: DriverEvent) -> typing.List[DriverCommand]:
+    def handle(self, now_ms: int,event: DriverEvent) -> typing.List[bluezone_core.DriverCommand]:
         """
         Takes one event at `now_ms` (Unix ms) and returns the commands to carry out, in order.
 """
@@ -7161,7 +5203,7 @@ class BluezoneDriver(BluezoneDriverProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def nearby(self, ) -> typing.Optional[NearbyCount]:
+    def nearby(self, ) -> typing.Optional[bluezone_core.NearbyCount]:
         """
         Phones heard in the last completed window.
 """
@@ -7191,14 +5233,14 @@ class BluezoneDriver(BluezoneDriverProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def status(self, ) -> CollectionStatus:
+    def status(self, ) -> bluezone_core.CollectionStatus:
         """
         What to show the person.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCollectionStatus.lift
+        _uniffi_lift_return = bluezone_core._UniffiFfiConverterTypeCollectionStatus.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
@@ -7235,6 +5277,8 @@ class _UniffiFfiConverterTypeBluezoneDriver:
     @classmethod
     def write(cls, value: BluezoneDriver, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
+
+
 
 class _UniffiFfiConverterOptionalTypeDriverSettings(_UniffiConverterRustBuffer):
     @classmethod
@@ -7290,44 +5334,24 @@ def open_tracer(config: BluezoneConfig,storage_path: str,master_key: bytes) -> O
 
 __all__ = [
     "InternalError",
-    "PauseReason",
-    "CollectionState",
-    "KeyFileRefusal",
-    "DownloadFailure",
     "DownloadEnd",
     "BluezoneError",
     "Advert",
     "StoreReset",
-    "AppState",
-    "BluetoothState",
-    "ScanMode",
-    "DriverCommand",
-    "RestartReason",
-    "ReadFailure",
     "DriverEvent",
-    "Platform",
-    "AdvertisingRequest",
     "TrustedSigner",
     "BluezoneConfig",
-    "CollectionStatus",
-    "NearbyCount",
-    "GattCounters",
-    "DriverCounters",
-    "CollectionReport",
     "CurrentAdvertisement",
-    "FailingKeyFile",
     "Diagnostics",
     "ExposureDay",
     "ExposureStatus",
     "DownloadReport",
     "DriverSettings",
     "HttpResponse",
-    "IngestReport",
     "ServiceDataEntry",
     "Sighting",
     "VerifiedCode",
     "OpenedTracer",
-    "ScanFilters",
     "ScanReport",
     "open_tracer",
     "HttpClientImpl",

@@ -29,6 +29,11 @@ def shim_sources():
     return "\n".join(read(os.path.join(SHIM, name)) for name in sorted(os.listdir(SHIM)) if name.endswith(".swift"))
 
 
+def swift_bindings():
+    """bluezone-ffi's Swift bindings and the core types' (one Swift module)."""
+    return read(os.path.join(BINDINGS, "Bluezone.swift")) + read(os.path.join(BINDINGS, "BluezoneCore.swift"))
+
+
 def enum_cases(source, name):
     body = re.search(rf"^public enum {name}\b.*?^}}", source, re.S | re.M).group(0)
     return re.findall(r"^\s+case ([a-zA-Z]+)", body, re.M)
@@ -38,10 +43,14 @@ def test_the_package_compiles_the_committed_bindings_with_swift_5_10():
     package = read(os.path.join(IOS, "Package.swift"))
     assert package.startswith("// swift-tools-version:5.10"), package[:40]
     assert '.binaryTarget(name: "BluezoneFFI", path: "BluezoneFFI.xcframework")' in package
-    link = os.path.join(IOS, "Sources", "Bluezone", "Bluezone.swift")
-    assert os.path.islink(link), "a link, so the package compiles what scripts/bindings generated"
-    assert os.path.realpath(link) == os.path.join(BINDINGS, "Bluezone.swift")
-    assert "import BluezoneFFI" in read(link)
+    sources = os.path.join(IOS, "Sources", "Bluezone")
+    generated = sorted(name for name in os.listdir(BINDINGS) if name.endswith(".swift"))
+    assert sorted(os.listdir(sources)) == generated == ["Bluezone.swift", "BluezoneCore.swift"], generated
+    for name in generated:
+        link = os.path.join(sources, name)
+        assert os.path.islink(link), "a link, so the package compiles what scripts/bindings generated"
+        assert os.path.realpath(link) == os.path.join(BINDINGS, name)
+        assert "import BluezoneFFI" in read(link)
 
 
 def test_build_xcframework_builds_three_targets_and_packages_a_module_map():
@@ -79,13 +88,15 @@ def test_build_xcframework_builds_three_targets_and_packages_a_module_map():
         assert all("--release" in c and "-p bluezone-ffi" in c and "--locked" in c for c in cargo), cargo
         xcode = [c for c in calls if c.startswith("xcodebuild ")]
         assert len(xcode) == 1 and "-create-xcframework" in xcode[0] and xcode[0].count("-library") == 2, xcode
-        assert sorted(os.listdir(seen)) == ["BluezoneFFI.h", "module.modulemap"], os.listdir(seen)
-        assert read(os.path.join(seen, "module.modulemap")) == read(os.path.join(BINDINGS, "BluezoneFFI.modulemap"))
-        assert "module BluezoneFFI" in read(os.path.join(seen, "module.modulemap"))
+        assert sorted(os.listdir(seen)) == ["BluezoneCoreFFI.h", "BluezoneFFI.h", "module.modulemap"], os.listdir(seen)
+        modulemap = read(os.path.join(seen, "module.modulemap"))
+        assert modulemap == read(os.path.join(BINDINGS, "BluezoneFFI.modulemap"))
+        assert "module BluezoneFFI" in modulemap
+        assert 'header "BluezoneFFI.h"' in modulemap and 'header "BluezoneCoreFFI.h"' in modulemap, modulemap
 
 
 def test_driver_host_carries_out_every_command_and_sends_only_known_events():
-    bindings = read(os.path.join(BINDINGS, "Bluezone.swift"))
+    bindings = swift_bindings()
     host = read(os.path.join(SHIM, "DriverHost.swift"))
     execute = re.search(r"private func execute\(.*?\n    }\n", host, re.S).group(0)
     commands = enum_cases(bindings, "DriverCommand")
@@ -102,7 +113,7 @@ def test_driver_host_carries_out_every_command_and_sends_only_known_events():
 
 def test_every_binding_call_the_shell_makes_exists():
     # Declarations without their doc comments (uniffi puts them between the parameters).
-    bindings = re.sub(r"/\*\*.*?\*/", "", read(os.path.join(BINDINGS, "Bluezone.swift")), flags=re.S)
+    bindings = re.sub(r"/\*\*.*?\*/", "", swift_bindings(), flags=re.S)
     shim = shim_sources()
     calls = {
         r"openTracer\(config:.*storagePath:.*masterKey:": r"public func openTracer\(config: BluezoneConfig, storagePath: String, masterKey: Data\)",

@@ -114,15 +114,26 @@ pub fn parse_index(body: &[u8]) -> KeyFileIndex {
 
 /// Why a key file could not be processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum DownloadFailure {
     /// The server answered this HTTP status instead of 200.
-    HttpStatus(u16),
+    HttpStatus(
+        /// The status.
+        #[cfg_attr(feature = "uniffi", uniffi(name = "status"))]
+        u16,
+    ),
     /// The file arrived but was refused.
-    Refused(KeyFileRefusal),
+    Refused(
+        /// What was wrong with it.
+        #[cfg_attr(feature = "uniffi", uniffi(name = "kind"))]
+        KeyFileRefusal,
+    ),
 }
 
-/// Why a downloaded key file was refused: the kind of [`KeyFileError`], without its text.
+/// Why a downloaded key file was refused (the kind of the protocol's `KeyFileError`, without
+/// its text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum KeyFileRefusal {
     /// Larger than the limits allow.
     TooLarge,
@@ -180,6 +191,7 @@ impl From<&KeyFileError> for KeyFileRefusal {
 
 /// A key file that failed and waits for its retry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FailingKeyFile {
     /// The file's name in the index.
     pub name: String,

@@ -65,6 +65,7 @@ pub enum Rejection {
 
 /// Counts of what one `record_sightings` call accepted and refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct IngestReport {
     /// Sightings accepted and folded.
     pub accepted: u64,

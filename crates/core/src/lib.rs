@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("bluezone_core");
+
 pub mod config;
 pub mod diagnostics;
 mod download_batch;

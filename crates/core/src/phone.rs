@@ -234,8 +234,10 @@ impl<E: PhoneEngine> Phone<E> {
     }
 }
 
-/// Collection, for [`crate::Diagnostics::collection`].
+/// Collection as diagnostics show it (`Diagnostics::collection`): status, "nearby now" and the
+/// driver's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CollectionReport {
     /// What the person sees.
     pub status: crate::driver::CollectionStatus,

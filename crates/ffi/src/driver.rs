@@ -81,18 +81,18 @@ impl BluezoneDriver {
                 commands = phone.handle(now_ms, Event::Restarted(RestartReason::ProcessRestart));
             }
             commands.extend(phone.handle(now_ms, event));
-            commands.into_iter().map(DriverCommand::from).collect()
+            commands
         })
     }
 
     /// What to show the person.
     pub fn status(&self) -> Result<CollectionStatus, BluezoneError> {
-        self.read(|phone| phone.driver().status().into())
+        self.read(|phone| phone.driver().status())
     }
 
     /// Phones heard in the last completed window.
     pub fn nearby(&self) -> Result<Option<NearbyCount>, BluezoneError> {
-        self.read(|phone| phone.driver().nearby().map(NearbyCount::from))
+        self.read(|phone| phone.driver().nearby())
     }
 
     /// When the driver next needs `DriverEvent.Timer` (Unix ms), if at all.
@@ -102,7 +102,7 @@ impl BluezoneDriver {
 
     /// Collection: status, "nearby now" and the driver's counts.
     pub fn collection(&self) -> Result<CollectionReport, BluezoneError> {
-        self.read(|phone| phone.collection().into())
+        self.read(Phone::collection)
     }
 
     /// The tracer's report on data collection with `collection` filled in (nothing in it
@@ -224,7 +224,7 @@ mod tests {
         let t0 = now_ms();
         let commands = d.handle(t0, DriverEvent::Enable).unwrap();
         let advert = commands.iter().find_map(|c| match c {
-            DriverCommand::StartAdvertising { request } => Some(request.clone()),
+            DriverCommand::StartAdvertising(request) => Some(request.clone()),
             _ => None,
         });
         let advert = advert.unwrap();
@@ -279,9 +279,7 @@ mod tests {
         assert!(off.contains(&DriverCommand::StopAdvertising), "{off:?}");
         assert_eq!(
             d.status().unwrap().state,
-            CollectionState::Paused {
-                reason: PauseReason::BluetoothOff
-            }
+            CollectionState::Paused(PauseReason::BluetoothOff)
         );
     }
 

@@ -89,7 +89,7 @@ impl BluezoneTracer {
     /// Records adverts heard; refused ones are counted in the report, never stored.
     pub fn record_sightings(&self, batch: Vec<Sighting>) -> Result<IngestReport, BluezoneError> {
         let inputs: Vec<SightingInput> = batch.into_iter().map(sighting_input).collect();
-        Ok(self.inner.record_sightings(&inputs)?.into())
+        Ok(self.inner.record_sightings(&inputs)?)
     }
 
     /// Verifies and matches downloaded key files; says whether to notify.

@@ -1,7 +1,25 @@
-//! Plain data crossing the boundary, and their one-step conversions from the core's types.
+//! Plain data crossing the boundary.
+//!
+//! Core types whose shape suits the bindings cross as they are: `bluezone-core`'s `uniffi`
+//! feature derives their FFI traits, so they are re-exported here and appear in the bindings
+//! with the core's names and doc comments (the driver's commands, settings-free enums,
+//! statuses, counters, the ingest report, download failures). The ones below are declared for
+//! the FFI on purpose, each with a comment saying why (kept out of the doc comments, which
+//! the bindings show), and converted in one step to or from the core.
 
 use bluezone_core::driver as core_driver;
 
+pub use bluezone_core::driver::{
+    AdvertisingRequest, AppState, BluetoothState, CollectionState, CollectionStatus,
+    Command as DriverCommand, DriverCounters, GattCounters, NearbyCount, PauseReason, Platform,
+    ReadFailure, RestartReason, ScanFilters, ScanMode,
+};
+pub use bluezone_core::{
+    CollectionReport, DownloadFailure, FailingKeyFile, IngestReport, KeyFileRefusal,
+};
+
+// FFI-only: the core takes a parsed key (`bluezone_protocol::keyfile::TrustedKey`); the
+// app hands over text, parsed when the tracer opens.
 /// A key trusted to sign key files.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct TrustedSigner {
@@ -13,6 +31,8 @@ pub struct TrustedSigner {
     pub public_key: String,
 }
 
+// FFI-only: the settings an app chooses, keys as text; the rest of the core's
+// `TracerConfig` keeps its defaults.
 /// The app's settings for the core.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct BluezoneConfig {
@@ -26,6 +46,8 @@ pub struct BluezoneConfig {
     pub upload_public_key: Option<String>,
 }
 
+// FFI-only: the core holds fixed-size arrays and a parsed advertisement; the bindings get
+// byte strings and the interval as a number.
 /// What to broadcast now.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CurrentAdvertisement {
@@ -62,6 +84,8 @@ pub struct ServiceDataEntry {
     pub data: Vec<u8>,
 }
 
+// FFI-only: the core's form holds a map as pairs and an already-decoded variant for the
+// simulator, neither of which an app sends.
 /// The advert bytes, in whichever form the platform gives them (parsed in Rust).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum Advert {
@@ -94,6 +118,7 @@ impl From<Advert> for bluezone_core::AdvertData {
     }
 }
 
+// FFI-only: it carries `Advert`, the FFI's form of the advert.
 /// One advert heard.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Sighting {
@@ -107,33 +132,7 @@ pub struct Sighting {
     pub scan_window: Option<u64>,
 }
 
-/// What one batch of sightings did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct IngestReport {
-    /// Accepted and folded.
-    pub accepted: u64,
-    /// Refused: malformed adverts.
-    pub malformed: u64,
-    /// Refused: implausible RSSI.
-    pub implausible_rssi: u64,
-    /// Refused: from the future.
-    pub from_the_future: u64,
-    /// Refused: too old.
-    pub too_old: u64,
-}
-
-impl From<bluezone_core::IngestReport> for IngestReport {
-    fn from(r: bluezone_core::IngestReport) -> Self {
-        Self {
-            accepted: r.accepted,
-            malformed: r.malformed,
-            implausible_rssi: r.implausible_rssi,
-            from_the_future: r.from_the_future,
-            too_old: r.too_old,
-        }
-    }
-}
-
+// FFI-only: the core counts days from the epoch; the bindings get Unix seconds.
 /// One day of exposure.
 #[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
 pub struct ExposureDay {
@@ -147,6 +146,7 @@ pub struct ExposureDay {
     pub over_threshold: bool,
 }
 
+// FFI-only: days as Unix seconds (`ExposureDay`).
 /// What to tell the person.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ExposureStatus {
@@ -194,6 +194,8 @@ impl From<bluezone_core::ExposureStatus> for ExposureStatus {
     }
 }
 
+// FFI-only: the core's value zeroizes its token on drop, which a record the app owns cannot;
+// the token is moved out of it (see the conversion), never copied.
 /// A redeemed code. Its `Debug` leaves the token out.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct VerifiedCode {
@@ -236,6 +238,8 @@ impl From<VerifiedCode> for bluezone_core::VerifiedCode {
     }
 }
 
+// FFI-only: flatter than the core's (per-hour counts as numbers, the ingest counts as
+// accepted and refused).
 /// A health report on data collection.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Diagnostics {
@@ -280,150 +284,18 @@ impl From<bluezone_core::Diagnostics> for Diagnostics {
             storage_bytes: d.storage_bytes,
             accepted_since_open: d.ingest_since_open.accepted,
             refused_since_open: d.ingest_since_open.rejected(),
-            failing_key_files: d
-                .failing_key_files
-                .into_iter()
-                .map(FailingKeyFile::from)
-                .collect(),
+            failing_key_files: d.failing_key_files,
             failing_key_file_count: d.failing_key_file_count,
-            collection: d.collection.map(CollectionReport::from),
-        }
-    }
-}
-
-/// A key file the server lists that could not be processed, and when it is tried again.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct FailingKeyFile {
-    /// The file's name in the server's index.
-    pub name: String,
-    /// Why it failed the last time.
-    pub reason: DownloadFailure,
-    /// Attempts so far, all failed.
-    pub attempts: u32,
-    /// Unix seconds from which it is tried again.
-    pub next_retry_at: i64,
-}
-
-impl From<bluezone_core::FailingKeyFile> for FailingKeyFile {
-    fn from(f: bluezone_core::FailingKeyFile) -> Self {
-        Self {
-            name: f.name,
-            reason: f.reason.into(),
-            attempts: f.attempts,
-            next_retry_at: f.next_retry_at,
-        }
-    }
-}
-
-/// Why a key file could not be processed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum DownloadFailure {
-    /// The server answered this HTTP status instead of 200.
-    HttpStatus {
-        /// The status.
-        status: u16,
-    },
-    /// The file arrived but was refused.
-    Refused {
-        /// What was wrong with it.
-        kind: KeyFileRefusal,
-    },
-}
-
-impl From<bluezone_core::DownloadFailure> for DownloadFailure {
-    fn from(f: bluezone_core::DownloadFailure) -> Self {
-        match f {
-            bluezone_core::DownloadFailure::HttpStatus(status) => Self::HttpStatus { status },
-            bluezone_core::DownloadFailure::Refused(kind) => Self::Refused { kind: kind.into() },
-        }
-    }
-}
-
-/// Why a downloaded key file was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum KeyFileRefusal {
-    /// Larger than the limits allow.
-    TooLarge,
-    /// Not a readable zip archive.
-    MalformedZip,
-    /// A zip entry other than `export.bin` and `export.sig`.
-    UnexpectedEntry,
-    /// `export.bin` or `export.sig` is missing.
-    MissingEntry,
-    /// `export.bin` lacks the export header.
-    BadHeader,
-    /// `export.bin` is malformed.
-    MalformedExport,
-    /// `export.sig` is malformed.
-    MalformedSignatureList,
-    /// The file is not signed.
-    NoSignature,
-    /// A signature algorithm other than ECDSA P-256 with SHA-256.
-    UnsupportedAlgorithm,
-    /// No signature is from a trusted key.
-    UnknownSigner,
-    /// A trusted key's signature does not verify: the file was altered.
-    BadSignature,
-    /// More keys than the limits allow.
-    TooManyKeys,
-    /// A key that cannot be right.
-    InvalidKey,
-    /// Header timestamps or batch numbers that cannot be right.
-    InvalidHeader,
-    /// Any other refusal.
-    Other,
-}
-
-impl From<bluezone_core::KeyFileRefusal> for KeyFileRefusal {
-    fn from(k: bluezone_core::KeyFileRefusal) -> Self {
-        use bluezone_core::KeyFileRefusal as K;
-        match k {
-            K::TooLarge => Self::TooLarge,
-            K::MalformedZip => Self::MalformedZip,
-            K::UnexpectedEntry => Self::UnexpectedEntry,
-            K::MissingEntry => Self::MissingEntry,
-            K::BadHeader => Self::BadHeader,
-            K::MalformedExport => Self::MalformedExport,
-            K::MalformedSignatureList => Self::MalformedSignatureList,
-            K::NoSignature => Self::NoSignature,
-            K::UnsupportedAlgorithm => Self::UnsupportedAlgorithm,
-            K::UnknownSigner => Self::UnknownSigner,
-            K::BadSignature => Self::BadSignature,
-            K::TooManyKeys => Self::TooManyKeys,
-            K::InvalidKey => Self::InvalidKey,
-            K::InvalidHeader => Self::InvalidHeader,
-            K::Other => Self::Other,
+            collection: d.collection,
         }
     }
 }
 
 // ---------------------------------------------------------------------------------------
-// The phone driver (`bluezone_core::driver`): events in, commands out. Shapes mirror the
-// core's one for one; the platform never sends the engine's answers (the advertisement),
-// which the driver object gets from its tracer.
+// The phone driver (`bluezone_core::driver`): events in, commands out. The commands and
+// what they carry are the core's own (re-exported above); the events are declared here.
 
-/// Which platform carries out the commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Platform {
-    /// Android: non-connectable legacy adverts with FD6F service data; exact alarms.
-    Android,
-    /// iOS: connectable adverts with the service UUID only, the payload served over GATT;
-    /// no timers in the background.
-    Ios,
-    /// A desktop scanner (listens only).
-    Desktop,
-}
-
-impl From<Platform> for core_driver::Platform {
-    fn from(p: Platform) -> Self {
-        match p {
-            Platform::Android => Self::Android,
-            Platform::Ios => Self::Ios,
-            Platform::Desktop => Self::Desktop,
-        }
-    }
-}
-
+// FFI-only: every field optional, so an app sets only what it tunes.
 /// Settings of the driver an app may tune. Every field left `None` keeps the platform's
 /// default (`DriverConfig::default_for` in the core); the driver checks the result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
@@ -478,7 +350,7 @@ pub(crate) fn driver_config(
     platform: Platform,
     settings: Option<DriverSettings>,
 ) -> core_driver::DriverConfig {
-    let mut c = core_driver::DriverConfig::default_for(platform.into());
+    let mut c = core_driver::DriverConfig::default_for(platform);
     let Some(s) = settings else {
         return c;
     };
@@ -508,72 +380,7 @@ pub(crate) fn driver_config(
     c
 }
 
-/// Whether Bluetooth can be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum BluetoothState {
-    /// Switched on.
-    On,
-    /// Switched off.
-    Off,
-    /// The person did not allow this app to use Bluetooth.
-    Unauthorized,
-    /// No Bluetooth LE.
-    Unsupported,
-}
-
-impl From<BluetoothState> for core_driver::BluetoothState {
-    fn from(s: BluetoothState) -> Self {
-        match s {
-            BluetoothState::On => Self::On,
-            BluetoothState::Off => Self::Off,
-            BluetoothState::Unauthorized => Self::Unauthorized,
-            BluetoothState::Unsupported => Self::Unsupported,
-        }
-    }
-}
-
-/// Where the app is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum AppState {
-    /// On screen.
-    Foreground,
-    /// Running but not on screen.
-    Background,
-    /// About to be stopped: the last chance to store anything.
-    Terminating,
-}
-
-impl From<AppState> for core_driver::AppState {
-    fn from(s: AppState) -> Self {
-        match s {
-            AppState::Foreground => Self::Foreground,
-            AppState::Background => Self::Background,
-            AppState::Terminating => Self::Terminating,
-        }
-    }
-}
-
-/// Why the process starts with the driver's saved state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum RestartReason {
-    /// The phone was switched on.
-    Boot,
-    /// The app was updated.
-    AppUpdate,
-    /// The system stopped the process and started it again (or it crashed).
-    ProcessRestart,
-}
-
-impl From<RestartReason> for core_driver::RestartReason {
-    fn from(r: RestartReason) -> Self {
-        match r {
-            RestartReason::Boot => Self::Boot,
-            RestartReason::AppUpdate => Self::AppUpdate,
-            RestartReason::ProcessRestart => Self::ProcessRestart,
-        }
-    }
-}
-
+// FFI-only: it carries `Advert`, the FFI's form of the advert.
 /// An advert as the scanner reported it: nothing decoded by the platform.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ScanReport {
@@ -608,27 +415,8 @@ impl From<ScanReport> for core_driver::ScanReport {
     }
 }
 
-/// Why a payload read failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ReadFailure {
-    /// The connection failed or dropped.
-    ConnectionFailed,
-    /// Connected, but the device has no payload characteristic.
-    NotFound,
-    /// The platform gave up (its own timeout).
-    Timeout,
-}
-
-impl From<ReadFailure> for core_driver::ReadFailure {
-    fn from(f: ReadFailure) -> Self {
-        match f {
-            ReadFailure::ConnectionFailed => Self::ConnectionFailed,
-            ReadFailure::NotFound => Self::NotFound,
-            ReadFailure::Timeout => Self::Timeout,
-        }
-    }
-}
-
+// FFI-only: the core's events also carry the engine's answers, which the platform never
+// sends, and a payload read's outcome as a `Result`, here two events.
 /// Something that happened on the platform. Hand each to `BluezoneDriver.handle` with the
 /// time, and carry out the commands it returns, in order.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
@@ -721,11 +509,11 @@ impl From<DriverEvent> for core_driver::Event {
         match e {
             DriverEvent::Enable => Self::Enable,
             DriverEvent::Disable => Self::Disable,
-            DriverEvent::Restarted { reason } => Self::Restarted(reason.into()),
+            DriverEvent::Restarted { reason } => Self::Restarted(reason),
             DriverEvent::Timer => Self::Timer,
-            DriverEvent::Bluetooth { state } => Self::Bluetooth(state.into()),
+            DriverEvent::Bluetooth { state } => Self::Bluetooth(state),
             DriverEvent::Permission { granted } => Self::Permission { granted },
-            DriverEvent::App { state } => Self::App(state.into()),
+            DriverEvent::App { state } => Self::App(state),
             DriverEvent::Screen { on } => Self::Screen { on },
             DriverEvent::PowerSave { on } => Self::PowerSave { on },
             DriverEvent::BluetoothAudio { connected } => Self::BluetoothAudio { connected },
@@ -740,360 +528,11 @@ impl From<DriverEvent> for core_driver::Event {
             },
             DriverEvent::PayloadReadFailed { device, failure } => Self::PayloadRead {
                 device,
-                result: Err(failure.into()),
+                result: Err(failure),
             },
             DriverEvent::PayloadRequested { request, offset } => {
                 Self::PayloadRequested { request, offset }
             }
-        }
-    }
-}
-
-/// What the scanner should report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct ScanFilters {
-    /// Adverts with FD6F service data or the FD6F service UUID.
-    pub exposure_service: bool,
-    /// Adverts with Apple manufacturer data (0x004C), where backgrounded iPhones put their
-    /// service UUIDs (Android only).
-    pub apple_manufacturer_data: bool,
-}
-
-impl From<core_driver::ScanFilters> for ScanFilters {
-    fn from(f: core_driver::ScanFilters) -> Self {
-        Self {
-            exposure_service: f.exposure_service,
-            apple_manufacturer_data: f.apple_manufacturer_data,
-        }
-    }
-}
-
-/// How aggressively to scan within a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ScanMode {
-    /// Android `SCAN_MODE_LOW_LATENCY`.
-    LowLatency,
-    /// Android `SCAN_MODE_LOW_POWER`, or iOS's own choice.
-    LowPower,
-}
-
-impl From<core_driver::ScanMode> for ScanMode {
-    fn from(m: core_driver::ScanMode) -> Self {
-        match m {
-            core_driver::ScanMode::LowLatency => Self::LowLatency,
-            core_driver::ScanMode::LowPower => Self::LowPower,
-        }
-    }
-}
-
-/// What to advertise and how.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct AdvertisingRequest {
-    /// The 20-byte FD6F service data (RPI then AEM).
-    pub service_data: Vec<u8>,
-    /// The full 31-byte legacy advertising payload.
-    pub payload: Vec<u8>,
-    /// Connectable (iOS: so scanners can read the payload characteristic).
-    pub connectable: bool,
-    /// Put the service data in the advert (Android); iOS advertises the UUID only.
-    pub include_service_data: bool,
-    /// Serve the payload from the GATT characteristic (iOS).
-    pub serve_payload: bool,
-    /// Advertising interval to aim for, ms.
-    pub interval_ms: u32,
-    /// Unix time (ms) at which this payload must be off the air.
-    pub until_ms: i64,
-}
-
-impl From<core_driver::AdvertisingRequest> for AdvertisingRequest {
-    fn from(r: core_driver::AdvertisingRequest) -> Self {
-        Self {
-            service_data: r.service_data,
-            payload: r.payload,
-            connectable: r.connectable,
-            include_service_data: r.include_service_data,
-            serve_payload: r.serve_payload,
-            interval_ms: r.interval_ms,
-            until_ms: r.until_ms,
-        }
-    }
-}
-
-/// What the platform must do. Carry them out in order.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
-pub enum DriverCommand {
-    /// Start scanning (never more than one scan at a time).
-    StartScan {
-        /// What to report.
-        filters: ScanFilters,
-        /// How to scan.
-        mode: ScanMode,
-        /// How long the window is meant to last, ms (`None`: until `StopScan`).
-        window_ms: Option<i64>,
-    },
-    /// Stop the scan.
-    StopScan,
-    /// Stop any advertising, then start this one.
-    StartAdvertising {
-        /// What and how.
-        request: AdvertisingRequest,
-    },
-    /// Stop advertising.
-    StopAdvertising,
-    /// Connect to `device`, read the payload characteristic, disconnect, and report
-    /// `DriverEvent.PayloadRead` or `PayloadReadFailed`.
-    ReadPayload {
-        /// The device.
-        device: String,
-    },
-    /// Give up a connection or read in progress (report nothing for it).
-    CancelConnection {
-        /// The device.
-        device: String,
-    },
-    /// Answer a GATT read request.
-    RespondToRead {
-        /// The request's id.
-        request: u64,
-        /// The bytes to send (empty past the end), or `None`: answer "invalid offset".
-        value: Option<Vec<u8>>,
-    },
-    /// Deliver `DriverEvent.Timer` at this Unix time (ms), even while the device sleeps.
-    /// Replaces any earlier request.
-    WakeAt {
-        /// When, Unix ms.
-        at_ms: i64,
-    },
-    /// Keep the CPU awake until released.
-    HoldWakeLock,
-    /// Let the CPU sleep.
-    ReleaseWakeLock,
-    /// Show this status to the person.
-    ShowStatus {
-        /// The status.
-        status: CollectionStatus,
-    },
-}
-
-impl From<core_driver::Command> for DriverCommand {
-    fn from(c: core_driver::Command) -> Self {
-        use core_driver::Command as C;
-        match c {
-            C::StartScan {
-                filters,
-                mode,
-                window_ms,
-            } => Self::StartScan {
-                filters: filters.into(),
-                mode: mode.into(),
-                window_ms,
-            },
-            C::StopScan => Self::StopScan,
-            C::StartAdvertising(request) => Self::StartAdvertising {
-                request: request.into(),
-            },
-            C::StopAdvertising => Self::StopAdvertising,
-            C::ReadPayload { device } => Self::ReadPayload { device },
-            C::CancelConnection { device } => Self::CancelConnection { device },
-            C::RespondToRead { request, value } => Self::RespondToRead { request, value },
-            C::WakeAt { at_ms } => Self::WakeAt { at_ms },
-            C::HoldWakeLock => Self::HoldWakeLock,
-            C::ReleaseWakeLock => Self::ReleaseWakeLock,
-            C::ShowStatus(status) => Self::ShowStatus {
-                status: status.into(),
-            },
-        }
-    }
-}
-
-/// Why collection is paused (the app words it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum PauseReason {
-    /// Bluetooth is switched off.
-    BluetoothOff,
-    /// The app may not use Bluetooth.
-    BluetoothUnauthorized,
-    /// The device cannot do Bluetooth LE.
-    BluetoothUnsupported,
-    /// A permission the scanner needs was revoked.
-    PermissionRevoked,
-    /// The scanner keeps failing to start.
-    ScannerFailing,
-}
-
-impl From<core_driver::PauseReason> for PauseReason {
-    fn from(r: core_driver::PauseReason) -> Self {
-        use core_driver::PauseReason as R;
-        match r {
-            R::BluetoothOff => Self::BluetoothOff,
-            R::BluetoothUnauthorized => Self::BluetoothUnauthorized,
-            R::BluetoothUnsupported => Self::BluetoothUnsupported,
-            R::PermissionRevoked => Self::PermissionRevoked,
-            R::ScannerFailing => Self::ScannerFailing,
-        }
-    }
-}
-
-/// The state of collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum CollectionState {
-    /// Turned off by the person.
-    Off,
-    /// Scanning (and advertising, where the platform can).
-    Collecting,
-    /// On, but not collecting.
-    Paused {
-        /// Why.
-        reason: PauseReason,
-    },
-}
-
-impl From<core_driver::CollectionState> for CollectionState {
-    fn from(s: core_driver::CollectionState) -> Self {
-        match s {
-            core_driver::CollectionState::Off => Self::Off,
-            core_driver::CollectionState::Collecting => Self::Collecting,
-            core_driver::CollectionState::Paused(reason) => Self::Paused {
-                reason: reason.into(),
-            },
-        }
-    }
-}
-
-/// What to show the person about collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct CollectionStatus {
-    /// The state.
-    pub state: CollectionState,
-    /// Unix time (ms) since which it holds.
-    pub since_ms: i64,
-    /// Advertising is failing (others' adverts may still be collected).
-    pub advertising_failing: bool,
-}
-
-impl From<core_driver::CollectionStatus> for CollectionStatus {
-    fn from(s: core_driver::CollectionStatus) -> Self {
-        Self {
-            state: s.state.into(),
-            since_ms: s.since_ms,
-            advertising_failing: s.advertising_failing,
-        }
-    }
-}
-
-/// Phones heard in one scan window, by distance class ("nearby now").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct NearbyCount {
-    /// Unix time (ms) the window started.
-    pub window_start_ms: i64,
-    /// About 1.5 m or closer.
-    pub near: u32,
-    /// Between the thresholds.
-    pub mid: u32,
-    /// Farther.
-    pub far: u32,
-}
-
-impl From<core_driver::NearbyCount> for NearbyCount {
-    fn from(n: core_driver::NearbyCount) -> Self {
-        Self {
-            window_start_ms: n.window_start_ms,
-            near: n.near,
-            mid: n.mid,
-            far: n.far,
-        }
-    }
-}
-
-/// The GATT fallback's counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct GattCounters {
-    /// Reads asked of the platform.
-    pub reads_started: u64,
-    /// Reads that gave a payload.
-    pub reads_succeeded: u64,
-    /// Reads that failed or timed out.
-    pub reads_failed: u64,
-    /// Devices without the payload characteristic.
-    pub not_ours: u64,
-    /// Adverts stored with a payload read earlier.
-    pub reused: u64,
-}
-
-impl From<core_driver::GattCounters> for GattCounters {
-    fn from(g: core_driver::GattCounters) -> Self {
-        Self {
-            reads_started: g.reads_started,
-            reads_succeeded: g.reads_succeeded,
-            reads_failed: g.reads_failed,
-            not_ours: g.not_ours,
-            reused: g.reused,
-        }
-    }
-}
-
-/// What the driver has done since it was created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct DriverCounters {
-    /// Scan windows completed.
-    pub windows: u64,
-    /// Sightings handed to the engine.
-    pub sightings: u64,
-    /// Adverts that were not exposure notification.
-    pub unrelated: u64,
-    /// iPhone adverts dropped unread.
-    pub unread: u64,
-    /// Results reported while no scan was running.
-    pub late_results: u64,
-    /// Scan starts the platform refused.
-    pub scan_failures: u64,
-    /// Advertising starts the platform refused.
-    pub advertising_failures: u64,
-    /// Identifier rotations.
-    pub rotations: u64,
-    /// Restarts from saved state.
-    pub restarts: u64,
-    /// The GATT fallback's counts.
-    pub gatt: GattCounters,
-}
-
-impl From<core_driver::DriverCounters> for DriverCounters {
-    fn from(c: core_driver::DriverCounters) -> Self {
-        Self {
-            windows: c.windows,
-            sightings: c.sightings,
-            unrelated: c.unrelated,
-            unread: c.unread,
-            late_results: c.late_results,
-            scan_failures: c.scan_failures,
-            advertising_failures: c.advertising_failures,
-            rotations: c.rotations,
-            restarts: c.restarts,
-            gatt: c.gatt.into(),
-        }
-    }
-}
-
-/// Collection, as diagnostics show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct CollectionReport {
-    /// What the person sees.
-    pub status: CollectionStatus,
-    /// Phones heard in the last window.
-    pub nearby: Option<NearbyCount>,
-    /// What the driver did.
-    pub driver: DriverCounters,
-    /// Engine calls that failed.
-    pub engine_errors: u64,
-}
-
-impl From<bluezone_core::CollectionReport> for CollectionReport {
-    fn from(r: bluezone_core::CollectionReport) -> Self {
-        Self {
-            status: r.status.into(),
-            nearby: r.nearby.map(NearbyCount::from),
-            driver: r.driver.into(),
-            engine_errors: r.engine_errors,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 import kotlinx.coroutines.runBlocking
 import org.bluezone.core.*
+import org.bluezone.core.types.*
 import org.bluezone.testrunner.runTests
 import org.bluezone.testing.testingAdvertPayload
 import org.bluezone.testing.testingKeyFile

@@ -3,6 +3,8 @@
 // bindings do not know its test-only exports). Run by scripts/test-bindings.
 
 import org.bluezone.core.*
+import org.bluezone.core.types.DriverCommand
+import org.bluezone.core.types.Platform
 import org.bluezone.testrunner.runTests
 
 fun panicTracer(): BluezoneTracer = BluezoneTracer.open(

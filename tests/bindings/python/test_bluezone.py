@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 
 import bluezone as bz
+import bluezone_core as bzc
 import bluezone_testing as bzt
 from runner import run_tests
 
@@ -198,7 +199,7 @@ def now_ms():
 
 
 def driver(t, platform=None, settings=None, at=None):
-    return bz.BluezoneDriver(t, platform or bz.Platform.ANDROID, settings, 7, at or now_ms())
+    return bz.BluezoneDriver(t, platform or bzc.Platform.ANDROID, settings, 7, at or now_ms())
 
 
 def kinds(commands):
@@ -234,16 +235,16 @@ def test_driver_scans_a_window_and_stores_what_it_heard_when_it_ends():
     d = driver(t, at=t0)
     on = d.handle(t0, bz.DriverEvent.ENABLE())
     assert {"START_ADVERTISING", "START_SCAN", "WAKE_AT", "HOLD_WAKE_LOCK", "SHOW_STATUS"} <= set(kinds(on)), kinds(on)
-    ad = first(on, bz.DriverCommand.START_ADVERTISING).request
+    ad = first(on, bzc.DriverCommand.START_ADVERTISING).request
     assert len(ad.payload) == 31 and len(ad.service_data) == 20
     assert ad.include_service_data and not ad.connectable and not ad.serve_payload
     assert ad.until_ms > t0 + 500_000
-    scan = first(on, bz.DriverCommand.START_SCAN)
-    assert scan.window_ms == 4_000 and scan.mode == bz.ScanMode.LOW_LATENCY
+    scan = first(on, bzc.DriverCommand.START_SCAN)
+    assert scan.window_ms == 4_000 and scan.mode == bzc.ScanMode.LOW_LATENCY
     assert scan.filters.exposure_service and scan.filters.apple_manufacturer_data
-    end_at = first(on, bz.DriverCommand.WAKE_AT).at_ms
+    end_at = first(on, bzc.DriverCommand.WAKE_AT).at_ms
     assert end_at == t0 + 4_000 == d.next_wakeup()
-    assert last(on, bz.DriverCommand.SHOW_STATUS).status.state == bz.CollectionState.COLLECTING()
+    assert last(on, bzc.DriverCommand.SHOW_STATUS).status.state == bzc.CollectionState.COLLECTING()
 
     # Two phones (one close, one far) and a heart-rate monitor; nothing is stored mid-window.
     assert d.handle(t0 + 1_000, heard("AA:00:00:00:00:01", other_phone(0xA1, t0), rssi=-50)) == []
@@ -254,13 +255,13 @@ def test_driver_scans_a_window_and_stores_what_it_heard_when_it_ends():
     # The alarm fires at the window's end: the scan stops and the window is stored.
     end = d.handle(end_at, bz.DriverEvent.TIMER())
     assert {"STOP_SCAN", "RELEASE_WAKE_LOCK", "WAKE_AT"} <= set(kinds(end)), kinds(end)
-    next_at = first(end, bz.DriverCommand.WAKE_AT).at_ms
+    next_at = first(end, bzc.DriverCommand.WAKE_AT).at_ms
     assert t0 + 210_000 <= next_at <= t0 + 300_000, next_at - t0
     diag = d.diagnostics()
     assert diag.accepted_since_open == 2, diag
     c = diag.collection
     assert (c.driver.windows, c.driver.sightings, c.driver.unrelated) == (1, 2, 1), c
-    assert c.status.state == bz.CollectionState.COLLECTING() and c.engine_errors == 0
+    assert c.status.state == bzc.CollectionState.COLLECTING() and c.engine_errors == 0
     nearby = d.nearby()
     assert (nearby.near, nearby.mid, nearby.far, nearby.window_start_ms) == (1, 0, 1, t0), nearby
     assert t.diagnostics().collection is None  # the tracer alone knows nothing of the driver
@@ -276,41 +277,41 @@ def test_driver_pauses_when_bluetooth_goes_off_mid_window():
     d = driver(t, at=t0)
     d.handle(t0, bz.DriverEvent.ENABLE())
     d.handle(t0 + 1_000, heard("AA:00:00:00:00:01", other_phone(0xA1, t0)))
-    off = d.handle(t0 + 2_000, bz.DriverEvent.BLUETOOTH(state=bz.BluetoothState.OFF))
+    off = d.handle(t0 + 2_000, bz.DriverEvent.BLUETOOTH(state=bzc.BluetoothState.OFF))
     assert {"STOP_SCAN", "STOP_ADVERTISING", "RELEASE_WAKE_LOCK"} <= set(kinds(off)), kinds(off)
     assert "START_SCAN" not in kinds(off) and "START_ADVERTISING" not in kinds(off)
-    paused = bz.CollectionState.PAUSED(reason=bz.PauseReason.BLUETOOTH_OFF)
-    status = last(off, bz.DriverCommand.SHOW_STATUS).status
+    paused = bzc.CollectionState.PAUSED(reason=bzc.PauseReason.BLUETOOTH_OFF)
+    status = last(off, bzc.DriverCommand.SHOW_STATUS).status
     assert status.state == paused and status.since_ms == t0 + 2_000, status
     assert d.status() == status
     # What the cut window heard is kept; a check is scheduled while paused.
     assert t.diagnostics().accepted_since_open == 1
-    assert first(off, bz.DriverCommand.WAKE_AT).at_ms > t0 + 2_000
+    assert first(off, bzc.DriverCommand.WAKE_AT).at_ms > t0 + 2_000
     # Results still arriving are not stored.
     d.handle(t0 + 2_500, heard("AA:00:00:00:00:02", other_phone(0xB2, t0)))
     assert t.diagnostics().accepted_since_open == 1
-    back = d.handle(t0 + 60_000, bz.DriverEvent.BLUETOOTH(state=bz.BluetoothState.ON))
+    back = d.handle(t0 + 60_000, bz.DriverEvent.BLUETOOTH(state=bzc.BluetoothState.ON))
     assert {"START_SCAN", "START_ADVERTISING"} <= set(kinds(back)), kinds(back)
-    assert d.status().state == bz.CollectionState.COLLECTING()
+    assert d.status().state == bzc.CollectionState.COLLECTING()
 
 
 def test_driver_answers_gatt_reads_and_refuses_offsets_past_the_payload():
     t = tracer()
     t0 = now_ms()
-    d = driver(t, platform=bz.Platform.IOS, at=t0)
+    d = driver(t, platform=bzc.Platform.IOS, at=t0)
     on = d.handle(t0, bz.DriverEvent.ENABLE())
-    ad = first(on, bz.DriverCommand.START_ADVERTISING).request
+    ad = first(on, bzc.DriverCommand.START_ADVERTISING).request
     assert ad.connectable and ad.serve_payload and not ad.include_service_data
-    scan = first(on, bz.DriverCommand.START_SCAN)
+    scan = first(on, bzc.DriverCommand.START_SCAN)
     assert scan.window_ms is None and not scan.filters.apple_manufacturer_data
     out = d.handle(t0 + 10, bz.DriverEvent.PAYLOAD_REQUESTED(request=41, offset=25))
-    assert out == [bz.DriverCommand.RESPOND_TO_READ(request=41, value=None)], out
+    assert out == [bzc.DriverCommand.RESPOND_TO_READ(request=41, value=None)], out
     out = d.handle(t0 + 20, bz.DriverEvent.PAYLOAD_REQUESTED(request=42, offset=0))
-    assert out == [bz.DriverCommand.RESPOND_TO_READ(request=42, value=ad.service_data)], out
+    assert out == [bzc.DriverCommand.RESPOND_TO_READ(request=42, value=ad.service_data)], out
     out = d.handle(t0 + 30, bz.DriverEvent.PAYLOAD_REQUESTED(request=43, offset=18))
-    assert out == [bz.DriverCommand.RESPOND_TO_READ(request=43, value=ad.service_data[18:])], out
+    assert out == [bzc.DriverCommand.RESPOND_TO_READ(request=43, value=ad.service_data[18:])], out
     out = d.handle(t0 + 40, bz.DriverEvent.PAYLOAD_REQUESTED(request=44, offset=2**32 - 1))
-    assert out == [bz.DriverCommand.RESPOND_TO_READ(request=44, value=None)], out
+    assert out == [bzc.DriverCommand.RESPOND_TO_READ(request=44, value=None)], out
 
 
 def test_driver_reads_a_backgrounded_iphone_and_stores_its_payload():
@@ -320,13 +321,13 @@ def test_driver_reads_a_backgrounded_iphone_and_stores_its_payload():
     d.handle(t0, bz.DriverEvent.ENABLE())
     iphone, other = "5A:00:00:00:00:01", "5A:00:00:00:00:02"
     out = d.handle(t0 + 500, heard(iphone, IPHONE_OVERFLOW, rssi=-58))
-    assert first(out, bz.DriverCommand.READ_PAYLOAD).device == iphone
+    assert first(out, bzc.DriverCommand.READ_PAYLOAD).device == iphone
     # One read at a time on Android: the second iPhone waits for the first.
     assert "READ_PAYLOAD" not in kinds(d.handle(t0 + 600, heard(other, IPHONE_OVERFLOW)))
     payload = other_phone(0xC3, t0)
     out = d.handle(t0 + 900, bz.DriverEvent.PAYLOAD_READ(device=iphone, value=payload[11:]))
-    assert first(out, bz.DriverCommand.READ_PAYLOAD).device == other
-    d.handle(t0 + 1_200, bz.DriverEvent.PAYLOAD_READ_FAILED(device=other, failure=bz.ReadFailure.NOT_FOUND))
+    assert first(out, bzc.DriverCommand.READ_PAYLOAD).device == other
+    d.handle(t0 + 1_200, bz.DriverEvent.PAYLOAD_READ_FAILED(device=other, failure=bzc.ReadFailure.NOT_FOUND))
     # A result for a read nobody asked for is ignored.
     d.handle(t0 + 1_300, bz.DriverEvent.PAYLOAD_READ(device="5A:00:00:00:00:09", value=payload[11:]))
     d.handle(t0 + 4_000, bz.DriverEvent.TIMER())
@@ -340,7 +341,7 @@ def test_driver_settings():
     t0 = now_ms()
     quiet = bz.DriverSettings(gatt_enabled=False, scan_window_ms=8_000)
     d = driver(t, settings=quiet, at=t0)
-    scan = first(d.handle(t0, bz.DriverEvent.ENABLE()), bz.DriverCommand.START_SCAN)
+    scan = first(d.handle(t0, bz.DriverEvent.ENABLE()), bzc.DriverCommand.START_SCAN)
     assert scan.window_ms == 8_000 and not scan.filters.apple_manufacturer_data
     try:
         driver(t, settings=bz.DriverSettings(scan_window_ms=10))

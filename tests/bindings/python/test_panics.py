@@ -6,6 +6,7 @@ import sys
 import time
 
 import bluezone as bz
+import bluezone_core as bzc
 from runner import run_tests
 
 
@@ -26,7 +27,7 @@ def test_a_panic_in_rust_is_an_exception_and_the_process_lives():
 
 def test_a_driver_comes_back_after_a_panic_inside_it():
     t0 = int(time.time() * 1000)
-    d = bz.BluezoneDriver(tracer(), bz.Platform.ANDROID, None, 7, t0)
+    d = bz.BluezoneDriver(tracer(), bzc.Platform.ANDROID, None, 7, t0)
     d.handle(t0, bz.DriverEvent.ENABLE())
     try:
         d.testing_panic(t0 + 1_000)

@@ -58,8 +58,9 @@ pub(super) enum ReadOutcome {
     Nothing,
 }
 
-/// Counters for diagnostics.
+/// The counts of the GATT fallback (reading iPhones' payloads), for diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct GattCounters {
     /// Reads asked of the platform.
     pub reads_started: u64,

@@ -7,6 +7,7 @@ use crate::rotation::CurrentAdvertisement;
 /// Which platform executes the commands: it decides advertising settings, scan filters and
 /// how far timers can be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Platform {
     /// Android: non-connectable legacy adverts with FD6F service data; exact alarms.
     Android,
@@ -19,6 +20,7 @@ pub enum Platform {
 
 /// Whether Bluetooth can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum BluetoothState {
     /// Switched on.
     On,
@@ -32,6 +34,7 @@ pub enum BluetoothState {
 
 /// Where the app is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum AppState {
     /// On screen.
     Foreground,
@@ -43,6 +46,7 @@ pub enum AppState {
 
 /// Why the process starts with the driver's saved state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum RestartReason {
     /// The phone was switched on.
     Boot,
@@ -147,6 +151,7 @@ pub enum Event {
 
 /// Why a payload read failed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ReadFailure {
     /// The connection failed or dropped.
     ConnectionFailed,
@@ -159,6 +164,7 @@ pub enum ReadFailure {
 
 /// Scan filters: what the platform should report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ScanFilters {
     /// Adverts with FD6F service data or the FD6F service UUID.
     pub exposure_service: bool,
@@ -170,6 +176,7 @@ pub struct ScanFilters {
 
 /// How aggressively the platform scans within a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ScanMode {
     /// Android `SCAN_MODE_LOW_LATENCY` (GAEN scans so, for a few seconds).
     LowLatency,
@@ -179,6 +186,7 @@ pub enum ScanMode {
 
 /// What to advertise and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AdvertisingRequest {
     /// The 20-byte FD6F service data (RPI then AEM).
     pub service_data: Vec<u8>,
@@ -198,6 +206,8 @@ pub struct AdvertisingRequest {
 
 /// What the platform must do. Carry them out in order.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "DriverCommand"))]
 pub enum Command {
     /// Start scanning (there is never more than one scan at a time).
     StartScan {
@@ -205,18 +215,23 @@ pub enum Command {
         filters: ScanFilters,
         /// How to scan.
         mode: ScanMode,
-        /// How long the window is meant to last, ms (`None`: until [`Command::StopScan`]).
+        /// How long the window is meant to last, ms (`None`: until `StopScan`).
         window_ms: Option<i64>,
     },
     /// Stop the scan.
     StopScan,
     /// Stop any advertising, then start this one (a restart makes the platform pick a new
     /// random address together with the new identifier).
-    StartAdvertising(AdvertisingRequest),
+    StartAdvertising(
+        /// What and how.
+        #[cfg_attr(feature = "uniffi", uniffi(name = "request"))]
+        AdvertisingRequest,
+    ),
     /// Stop advertising.
     StopAdvertising,
-    /// Connect to `device`, read the payload characteristic, disconnect, and report
-    /// [`Event::PayloadRead`].
+    /// Connect to `device`, read the payload characteristic, disconnect, and report the
+    /// outcome (the `PayloadRead` event; through the FFI, `PayloadRead` or
+    /// `PayloadReadFailed`).
     ReadPayload {
         /// The device.
         device: String,
@@ -233,7 +248,7 @@ pub enum Command {
         /// The bytes to send (empty past the end), or `None` to answer "invalid offset".
         value: Option<Vec<u8>>,
     },
-    /// Deliver [`Event::Timer`] at this Unix time (ms), even while the device sleeps
+    /// Deliver the `Timer` event at this Unix time (ms), even while the device sleeps
     /// (Android: an exact alarm allowed while idle). Replaces any earlier request.
     WakeAt {
         /// When, Unix ms.
@@ -244,7 +259,11 @@ pub enum Command {
     /// Let the CPU sleep.
     ReleaseWakeLock,
     /// Show this status to the person (a notification or a line in the app).
-    ShowStatus(super::status::CollectionStatus),
+    ShowStatus(
+        /// The status.
+        #[cfg_attr(feature = "uniffi", uniffi(name = "status"))]
+        super::status::CollectionStatus,
+    ),
 }
 
 /// What the driver asks of the engine (the `Tracer`), answered by the glue in

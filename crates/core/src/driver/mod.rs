@@ -52,6 +52,7 @@ const LATE_RESULT_MS: i64 = 2_000;
 
 /// What the driver has done since it was created (nothing in it leaves the phone).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DriverCounters {
     /// Scan windows completed.
     pub windows: u64,

@@ -3,9 +3,10 @@
 
 use std::fmt;
 
-/// Why collection is paused. The app words it; [`fmt::Display`] gives English for logs,
-/// the desktop scanner and the simulator.
+/// Why collection is paused. The app words it (in Rust, `Display` gives English for logs, the
+/// desktop scanner and the simulator).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum PauseReason {
     /// Bluetooth is switched off.
     BluetoothOff,
@@ -33,17 +34,23 @@ impl fmt::Display for PauseReason {
 
 /// The state of collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum CollectionState {
     /// Turned off by the person.
     Off,
     /// Scanning on its duty cycle (and advertising, where the platform can).
     Collecting,
     /// On, but not collecting.
-    Paused(PauseReason),
+    Paused(
+        /// Why.
+        #[cfg_attr(feature = "uniffi", uniffi(name = "reason"))]
+        PauseReason,
+    ),
 }
 
-/// What to show.
+/// What to show the person about collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CollectionStatus {
     /// The state.
     pub state: CollectionState,
@@ -71,6 +78,7 @@ impl fmt::Display for CollectionStatus {
 
 /// Phones heard in one scan window, by distance class (from the strongest signal of each).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NearbyCount {
     /// Unix time (ms) the window started.
     pub window_start_ms: i64,

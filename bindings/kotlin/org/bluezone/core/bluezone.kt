@@ -38,6 +38,39 @@ import kotlinx.coroutines.GlobalScope
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.suspendCancellableCoroutine
+import org.bluezone.core.types.AppState
+import org.bluezone.core.types.BluetoothState
+import org.bluezone.core.types.CollectionReport
+import org.bluezone.core.types.CollectionStatus
+import org.bluezone.core.types.DriverCommand
+import org.bluezone.core.types.FailingKeyFile
+import org.bluezone.core.types.FfiConverterTypeAppState
+import org.bluezone.core.types.FfiConverterTypeBluetoothState
+import org.bluezone.core.types.FfiConverterTypeCollectionReport
+import org.bluezone.core.types.FfiConverterTypeCollectionStatus
+import org.bluezone.core.types.FfiConverterTypeDriverCommand
+import org.bluezone.core.types.FfiConverterTypeFailingKeyFile
+import org.bluezone.core.types.FfiConverterTypeIngestReport
+import org.bluezone.core.types.FfiConverterTypeNearbyCount
+import org.bluezone.core.types.FfiConverterTypePlatform
+import org.bluezone.core.types.FfiConverterTypeReadFailure
+import org.bluezone.core.types.FfiConverterTypeRestartReason
+import org.bluezone.core.types.IngestReport
+import org.bluezone.core.types.NearbyCount
+import org.bluezone.core.types.Platform
+import org.bluezone.core.types.ReadFailure
+import org.bluezone.core.types.RestartReason
+import org.bluezone.core.types.RustBuffer as RustBufferAppState
+import org.bluezone.core.types.RustBuffer as RustBufferBluetoothState
+import org.bluezone.core.types.RustBuffer as RustBufferCollectionReport
+import org.bluezone.core.types.RustBuffer as RustBufferCollectionStatus
+import org.bluezone.core.types.RustBuffer as RustBufferDriverCommand
+import org.bluezone.core.types.RustBuffer as RustBufferFailingKeyFile
+import org.bluezone.core.types.RustBuffer as RustBufferIngestReport
+import org.bluezone.core.types.RustBuffer as RustBufferNearbyCount
+import org.bluezone.core.types.RustBuffer as RustBufferPlatform
+import org.bluezone.core.types.RustBuffer as RustBufferReadFailure
+import org.bluezone.core.types.RustBuffer as RustBufferRestartReason
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -804,6 +837,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "bluezone"))
         uniffiCallbackInterfaceHttpClient.register(this)
         uniffiCallbackInterfaceNotifier.register(this)
+        org.bluezone.core.types.uniffiEnsureInitialized()
         
     }
 
@@ -827,7 +861,7 @@ internal object UniffiLib {
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_process_key_files(`ptr`: Long,`files`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings(`ptr`: Long,`batch`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferIngestReport.ByValue
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_set_notifier(`ptr`: Long,`notifier`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -852,10 +886,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bluezone_ffi_fn_free_bluezonedriver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new(`tracer`: Long,`platform`: RustBuffer.ByValue,`settings`: RustBuffer.ByValue,`seed`: Long,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_bluezone_ffi_fn_constructor_bluezonedriver_new(`tracer`: Long,`platform`: RustBufferPlatform.ByValue,`settings`: RustBuffer.ByValue,`seed`: Long,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_collection(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferCollectionReport.ByValue
     external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_diagnostics(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_handle(`ptr`: Long,`nowMs`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -865,7 +899,7 @@ internal object UniffiLib {
     external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_next_wakeup(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bluezone_ffi_fn_method_bluezonedriver_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferCollectionStatus.ByValue
     external fun uniffi_bluezone_ffi_fn_clone_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bluezone_ffi_fn_free_httpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1026,7 +1060,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_process_key_files() and 0xFFFF) != 35192) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings() and 0xFFFF) != 42471) {
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings() and 0xFFFF) != 2314) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance() and 0xFFFF) != 14887) {
@@ -1050,22 +1084,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled() and 0xFFFF) != 58491) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() and 0xFFFF) != 11848) {
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_collection() and 0xFFFF) != 30785) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_diagnostics() and 0xFFFF) != 55072) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle() and 0xFFFF) != 50233) {
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_handle() and 0xFFFF) != 49546) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby() and 0xFFFF) != 31331) {
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_nearby() and 0xFFFF) != 49390) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_next_wakeup() and 0xFFFF) != 14007) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status() and 0xFFFF) != 1523) {
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonedriver_status() and 0xFFFF) != 61996) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_httpclient_post() and 0xFFFF) != 36698) {
@@ -1083,7 +1117,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bluezone_ffi_checksum_constructor_downloadcancellation_new() and 0xFFFF) != 64622) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() and 0xFFFF) != 12163) {
+    if ((lib.uniffi_bluezone_ffi_checksum_constructor_bluezonedriver_new() and 0xFFFF) != 33201) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -3596,93 +3630,6 @@ public object FfiConverterTypeNotifier: FfiConverter<Notifier, Long> {
 
 
 /**
- * What to advertise and how.
- */
-data class AdvertisingRequest (
-    /**
-     * The 20-byte FD6F service data (RPI then AEM).
-     */
-    var `serviceData`: kotlin.ByteArray
-    , 
-    /**
-     * The full 31-byte legacy advertising payload.
-     */
-    var `payload`: kotlin.ByteArray
-    , 
-    /**
-     * Connectable (iOS: so scanners can read the payload characteristic).
-     */
-    var `connectable`: kotlin.Boolean
-    , 
-    /**
-     * Put the service data in the advert (Android); iOS advertises the UUID only.
-     */
-    var `includeServiceData`: kotlin.Boolean
-    , 
-    /**
-     * Serve the payload from the GATT characteristic (iOS).
-     */
-    var `servePayload`: kotlin.Boolean
-    , 
-    /**
-     * Advertising interval to aim for, ms.
-     */
-    var `intervalMs`: kotlin.UInt
-    , 
-    /**
-     * Unix time (ms) at which this payload must be off the air.
-     */
-    var `untilMs`: kotlin.Long
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeAdvertisingRequest: FfiConverterRustBuffer<AdvertisingRequest> {
-    override fun read(buf: ByteBuffer): AdvertisingRequest {
-        return AdvertisingRequest(
-            FfiConverterByteArray.read(buf),
-            FfiConverterByteArray.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterLong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: AdvertisingRequest) = (
-            FfiConverterByteArray.allocationSize(value.`serviceData`) +
-            FfiConverterByteArray.allocationSize(value.`payload`) +
-            FfiConverterBoolean.allocationSize(value.`connectable`) +
-            FfiConverterBoolean.allocationSize(value.`includeServiceData`) +
-            FfiConverterBoolean.allocationSize(value.`servePayload`) +
-            FfiConverterUInt.allocationSize(value.`intervalMs`) +
-            FfiConverterLong.allocationSize(value.`untilMs`)
-    )
-
-    override fun write(value: AdvertisingRequest, buf: ByteBuffer) {
-            FfiConverterByteArray.write(value.`serviceData`, buf)
-            FfiConverterByteArray.write(value.`payload`, buf)
-            FfiConverterBoolean.write(value.`connectable`, buf)
-            FfiConverterBoolean.write(value.`includeServiceData`, buf)
-            FfiConverterBoolean.write(value.`servePayload`, buf)
-            FfiConverterUInt.write(value.`intervalMs`, buf)
-            FfiConverterLong.write(value.`untilMs`, buf)
-    }
-}
-
-
-
-/**
  * The app's settings for the core.
  */
 data class BluezoneConfig (
@@ -3740,124 +3687,6 @@ public object FfiConverterTypeBluezoneConfig: FfiConverterRustBuffer<BluezoneCon
             FfiConverterByte.write(value.`rssiCorrectionDb`, buf)
             FfiConverterSequenceTypeTrustedSigner.write(value.`trustedSigners`, buf)
             FfiConverterOptionalString.write(value.`uploadPublicKey`, buf)
-    }
-}
-
-
-
-/**
- * Collection, as diagnostics show it.
- */
-data class CollectionReport (
-    /**
-     * What the person sees.
-     */
-    var `status`: CollectionStatus
-    , 
-    /**
-     * Phones heard in the last window.
-     */
-    var `nearby`: NearbyCount?
-    , 
-    /**
-     * What the driver did.
-     */
-    var `driver`: DriverCounters
-    , 
-    /**
-     * Engine calls that failed.
-     */
-    var `engineErrors`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeCollectionReport: FfiConverterRustBuffer<CollectionReport> {
-    override fun read(buf: ByteBuffer): CollectionReport {
-        return CollectionReport(
-            FfiConverterTypeCollectionStatus.read(buf),
-            FfiConverterOptionalTypeNearbyCount.read(buf),
-            FfiConverterTypeDriverCounters.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: CollectionReport) = (
-            FfiConverterTypeCollectionStatus.allocationSize(value.`status`) +
-            FfiConverterOptionalTypeNearbyCount.allocationSize(value.`nearby`) +
-            FfiConverterTypeDriverCounters.allocationSize(value.`driver`) +
-            FfiConverterULong.allocationSize(value.`engineErrors`)
-    )
-
-    override fun write(value: CollectionReport, buf: ByteBuffer) {
-            FfiConverterTypeCollectionStatus.write(value.`status`, buf)
-            FfiConverterOptionalTypeNearbyCount.write(value.`nearby`, buf)
-            FfiConverterTypeDriverCounters.write(value.`driver`, buf)
-            FfiConverterULong.write(value.`engineErrors`, buf)
-    }
-}
-
-
-
-/**
- * What to show the person about collection.
- */
-data class CollectionStatus (
-    /**
-     * The state.
-     */
-    var `state`: CollectionState
-    , 
-    /**
-     * Unix time (ms) since which it holds.
-     */
-    var `sinceMs`: kotlin.Long
-    , 
-    /**
-     * Advertising is failing (others' adverts may still be collected).
-     */
-    var `advertisingFailing`: kotlin.Boolean
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeCollectionStatus: FfiConverterRustBuffer<CollectionStatus> {
-    override fun read(buf: ByteBuffer): CollectionStatus {
-        return CollectionStatus(
-            FfiConverterTypeCollectionState.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterBoolean.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: CollectionStatus) = (
-            FfiConverterTypeCollectionState.allocationSize(value.`state`) +
-            FfiConverterLong.allocationSize(value.`sinceMs`) +
-            FfiConverterBoolean.allocationSize(value.`advertisingFailing`)
-    )
-
-    override fun write(value: CollectionStatus, buf: ByteBuffer) {
-            FfiConverterTypeCollectionState.write(value.`state`, buf)
-            FfiConverterLong.write(value.`sinceMs`, buf)
-            FfiConverterBoolean.write(value.`advertisingFailing`, buf)
     }
 }
 
@@ -4106,117 +3935,6 @@ public object FfiConverterTypeDownloadReport: FfiConverterRustBuffer<DownloadRep
             FfiConverterTypeExposureStatus.write(value.`status`, buf)
             FfiConverterUInt.write(value.`batches`, buf)
             FfiConverterTypeDownloadEnd.write(value.`end`, buf)
-    }
-}
-
-
-
-/**
- * What the driver has done since it was created.
- */
-data class DriverCounters (
-    /**
-     * Scan windows completed.
-     */
-    var `windows`: kotlin.ULong
-    , 
-    /**
-     * Sightings handed to the engine.
-     */
-    var `sightings`: kotlin.ULong
-    , 
-    /**
-     * Adverts that were not exposure notification.
-     */
-    var `unrelated`: kotlin.ULong
-    , 
-    /**
-     * iPhone adverts dropped unread.
-     */
-    var `unread`: kotlin.ULong
-    , 
-    /**
-     * Results reported while no scan was running.
-     */
-    var `lateResults`: kotlin.ULong
-    , 
-    /**
-     * Scan starts the platform refused.
-     */
-    var `scanFailures`: kotlin.ULong
-    , 
-    /**
-     * Advertising starts the platform refused.
-     */
-    var `advertisingFailures`: kotlin.ULong
-    , 
-    /**
-     * Identifier rotations.
-     */
-    var `rotations`: kotlin.ULong
-    , 
-    /**
-     * Restarts from saved state.
-     */
-    var `restarts`: kotlin.ULong
-    , 
-    /**
-     * The GATT fallback's counts.
-     */
-    var `gatt`: GattCounters
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeDriverCounters: FfiConverterRustBuffer<DriverCounters> {
-    override fun read(buf: ByteBuffer): DriverCounters {
-        return DriverCounters(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterTypeGattCounters.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: DriverCounters) = (
-            FfiConverterULong.allocationSize(value.`windows`) +
-            FfiConverterULong.allocationSize(value.`sightings`) +
-            FfiConverterULong.allocationSize(value.`unrelated`) +
-            FfiConverterULong.allocationSize(value.`unread`) +
-            FfiConverterULong.allocationSize(value.`lateResults`) +
-            FfiConverterULong.allocationSize(value.`scanFailures`) +
-            FfiConverterULong.allocationSize(value.`advertisingFailures`) +
-            FfiConverterULong.allocationSize(value.`rotations`) +
-            FfiConverterULong.allocationSize(value.`restarts`) +
-            FfiConverterTypeGattCounters.allocationSize(value.`gatt`)
-    )
-
-    override fun write(value: DriverCounters, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`windows`, buf)
-            FfiConverterULong.write(value.`sightings`, buf)
-            FfiConverterULong.write(value.`unrelated`, buf)
-            FfiConverterULong.write(value.`unread`, buf)
-            FfiConverterULong.write(value.`lateResults`, buf)
-            FfiConverterULong.write(value.`scanFailures`, buf)
-            FfiConverterULong.write(value.`advertisingFailures`, buf)
-            FfiConverterULong.write(value.`rotations`, buf)
-            FfiConverterULong.write(value.`restarts`, buf)
-            FfiConverterTypeGattCounters.write(value.`gatt`, buf)
     }
 }
 
@@ -4528,140 +4246,6 @@ public object FfiConverterTypeExposureStatus: FfiConverterRustBuffer<ExposureSta
 
 
 /**
- * A key file the server lists that could not be processed, and when it is tried again.
- */
-data class FailingKeyFile (
-    /**
-     * The file's name in the server's index.
-     */
-    var `name`: kotlin.String
-    , 
-    /**
-     * Why it failed the last time.
-     */
-    var `reason`: DownloadFailure
-    , 
-    /**
-     * Attempts so far, all failed.
-     */
-    var `attempts`: kotlin.UInt
-    , 
-    /**
-     * Unix seconds from which it is tried again.
-     */
-    var `nextRetryAt`: kotlin.Long
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeFailingKeyFile: FfiConverterRustBuffer<FailingKeyFile> {
-    override fun read(buf: ByteBuffer): FailingKeyFile {
-        return FailingKeyFile(
-            FfiConverterString.read(buf),
-            FfiConverterTypeDownloadFailure.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterLong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: FailingKeyFile) = (
-            FfiConverterString.allocationSize(value.`name`) +
-            FfiConverterTypeDownloadFailure.allocationSize(value.`reason`) +
-            FfiConverterUInt.allocationSize(value.`attempts`) +
-            FfiConverterLong.allocationSize(value.`nextRetryAt`)
-    )
-
-    override fun write(value: FailingKeyFile, buf: ByteBuffer) {
-            FfiConverterString.write(value.`name`, buf)
-            FfiConverterTypeDownloadFailure.write(value.`reason`, buf)
-            FfiConverterUInt.write(value.`attempts`, buf)
-            FfiConverterLong.write(value.`nextRetryAt`, buf)
-    }
-}
-
-
-
-/**
- * The GATT fallback's counts.
- */
-data class GattCounters (
-    /**
-     * Reads asked of the platform.
-     */
-    var `readsStarted`: kotlin.ULong
-    , 
-    /**
-     * Reads that gave a payload.
-     */
-    var `readsSucceeded`: kotlin.ULong
-    , 
-    /**
-     * Reads that failed or timed out.
-     */
-    var `readsFailed`: kotlin.ULong
-    , 
-    /**
-     * Devices without the payload characteristic.
-     */
-    var `notOurs`: kotlin.ULong
-    , 
-    /**
-     * Adverts stored with a payload read earlier.
-     */
-    var `reused`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeGattCounters: FfiConverterRustBuffer<GattCounters> {
-    override fun read(buf: ByteBuffer): GattCounters {
-        return GattCounters(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: GattCounters) = (
-            FfiConverterULong.allocationSize(value.`readsStarted`) +
-            FfiConverterULong.allocationSize(value.`readsSucceeded`) +
-            FfiConverterULong.allocationSize(value.`readsFailed`) +
-            FfiConverterULong.allocationSize(value.`notOurs`) +
-            FfiConverterULong.allocationSize(value.`reused`)
-    )
-
-    override fun write(value: GattCounters, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`readsStarted`, buf)
-            FfiConverterULong.write(value.`readsSucceeded`, buf)
-            FfiConverterULong.write(value.`readsFailed`, buf)
-            FfiConverterULong.write(value.`notOurs`, buf)
-            FfiConverterULong.write(value.`reused`, buf)
-    }
-}
-
-
-
-/**
  * An HTTP answer.
  */
 data class HttpResponse (
@@ -4703,140 +4287,6 @@ public object FfiConverterTypeHttpResponse: FfiConverterRustBuffer<HttpResponse>
     override fun write(value: HttpResponse, buf: ByteBuffer) {
             FfiConverterUShort.write(value.`status`, buf)
             FfiConverterByteArray.write(value.`body`, buf)
-    }
-}
-
-
-
-/**
- * What one batch of sightings did.
- */
-data class IngestReport (
-    /**
-     * Accepted and folded.
-     */
-    var `accepted`: kotlin.ULong
-    , 
-    /**
-     * Refused: malformed adverts.
-     */
-    var `malformed`: kotlin.ULong
-    , 
-    /**
-     * Refused: implausible RSSI.
-     */
-    var `implausibleRssi`: kotlin.ULong
-    , 
-    /**
-     * Refused: from the future.
-     */
-    var `fromTheFuture`: kotlin.ULong
-    , 
-    /**
-     * Refused: too old.
-     */
-    var `tooOld`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeIngestReport: FfiConverterRustBuffer<IngestReport> {
-    override fun read(buf: ByteBuffer): IngestReport {
-        return IngestReport(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: IngestReport) = (
-            FfiConverterULong.allocationSize(value.`accepted`) +
-            FfiConverterULong.allocationSize(value.`malformed`) +
-            FfiConverterULong.allocationSize(value.`implausibleRssi`) +
-            FfiConverterULong.allocationSize(value.`fromTheFuture`) +
-            FfiConverterULong.allocationSize(value.`tooOld`)
-    )
-
-    override fun write(value: IngestReport, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`accepted`, buf)
-            FfiConverterULong.write(value.`malformed`, buf)
-            FfiConverterULong.write(value.`implausibleRssi`, buf)
-            FfiConverterULong.write(value.`fromTheFuture`, buf)
-            FfiConverterULong.write(value.`tooOld`, buf)
-    }
-}
-
-
-
-/**
- * Phones heard in one scan window, by distance class ("nearby now").
- */
-data class NearbyCount (
-    /**
-     * Unix time (ms) the window started.
-     */
-    var `windowStartMs`: kotlin.Long
-    , 
-    /**
-     * About 1.5 m or closer.
-     */
-    var `near`: kotlin.UInt
-    , 
-    /**
-     * Between the thresholds.
-     */
-    var `mid`: kotlin.UInt
-    , 
-    /**
-     * Farther.
-     */
-    var `far`: kotlin.UInt
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeNearbyCount: FfiConverterRustBuffer<NearbyCount> {
-    override fun read(buf: ByteBuffer): NearbyCount {
-        return NearbyCount(
-            FfiConverterLong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: NearbyCount) = (
-            FfiConverterLong.allocationSize(value.`windowStartMs`) +
-            FfiConverterUInt.allocationSize(value.`near`) +
-            FfiConverterUInt.allocationSize(value.`mid`) +
-            FfiConverterUInt.allocationSize(value.`far`)
-    )
-
-    override fun write(value: NearbyCount, buf: ByteBuffer) {
-            FfiConverterLong.write(value.`windowStartMs`, buf)
-            FfiConverterUInt.write(value.`near`, buf)
-            FfiConverterUInt.write(value.`mid`, buf)
-            FfiConverterUInt.write(value.`far`, buf)
     }
 }
 
@@ -4895,54 +4345,6 @@ public object FfiConverterTypeOpenedTracer: FfiConverterRustBuffer<OpenedTracer>
     override fun write(value: OpenedTracer, buf: ByteBuffer) {
             FfiConverterTypeBluezoneTracer.write(value.`tracer`, buf)
             FfiConverterOptionalTypeStoreReset.write(value.`reset`, buf)
-    }
-}
-
-
-
-/**
- * What the scanner should report.
- */
-data class ScanFilters (
-    /**
-     * Adverts with FD6F service data or the FD6F service UUID.
-     */
-    var `exposureService`: kotlin.Boolean
-    , 
-    /**
-     * Adverts with Apple manufacturer data (0x004C), where backgrounded iPhones put their
-     * service UUIDs (Android only).
-     */
-    var `appleManufacturerData`: kotlin.Boolean
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeScanFilters: FfiConverterRustBuffer<ScanFilters> {
-    override fun read(buf: ByteBuffer): ScanFilters {
-        return ScanFilters(
-            FfiConverterBoolean.read(buf),
-            FfiConverterBoolean.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: ScanFilters) = (
-            FfiConverterBoolean.allocationSize(value.`exposureService`) +
-            FfiConverterBoolean.allocationSize(value.`appleManufacturerData`)
-    )
-
-    override fun write(value: ScanFilters, buf: ByteBuffer) {
-            FfiConverterBoolean.write(value.`exposureService`, buf)
-            FfiConverterBoolean.write(value.`appleManufacturerData`, buf)
     }
 }
 
@@ -5379,104 +4781,6 @@ public object FfiConverterTypeAdvert : FfiConverterRustBuffer<Advert>{
 
 
 
-/**
- * Where the app is.
- */
-
-enum class AppState {
-    
-    /**
-     * On screen.
-     */
-    FOREGROUND,
-    /**
-     * Running but not on screen.
-     */
-    BACKGROUND,
-    /**
-     * About to be stopped: the last chance to store anything.
-     */
-    TERMINATING;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeAppState: FfiConverterRustBuffer<AppState> {
-    override fun read(buf: ByteBuffer) = try {
-        AppState.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: AppState) = 4UL
-
-    override fun write(value: AppState, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * Whether Bluetooth can be used.
- */
-
-enum class BluetoothState {
-    
-    /**
-     * Switched on.
-     */
-    ON,
-    /**
-     * Switched off.
-     */
-    OFF,
-    /**
-     * The person did not allow this app to use Bluetooth.
-     */
-    UNAUTHORIZED,
-    /**
-     * No Bluetooth LE.
-     */
-    UNSUPPORTED;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeBluetoothState: FfiConverterRustBuffer<BluetoothState> {
-    override fun read(buf: ByteBuffer) = try {
-        BluetoothState.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: BluetoothState) = 4UL
-
-    override fun write(value: BluetoothState, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
 
 
 /**
@@ -5775,108 +5079,6 @@ public object FfiConverterTypeBluezoneError : FfiConverterRustBuffer<BluezoneExc
 
 
 /**
- * The state of collection.
- */
-sealed class CollectionState {
-    
-    /**
-     * Turned off by the person.
-     */
-    object Off : CollectionState()
-    
-    
-    /**
-     * Scanning (and advertising, where the platform can).
-     */
-    object Collecting : CollectionState()
-    
-    
-    /**
-     * On, but not collecting.
-     */
-    data class Paused(
-        /**
-         * Why.
-         */
-        val `reason`: org.bluezone.core.PauseReason) : CollectionState()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeCollectionState : FfiConverterRustBuffer<CollectionState>{
-    override fun read(buf: ByteBuffer): CollectionState {
-        return when(buf.getInt()) {
-            1 -> CollectionState.Off
-            2 -> CollectionState.Collecting
-            3 -> CollectionState.Paused(
-                FfiConverterTypePauseReason.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: CollectionState): ULong = when(value) {
-        is CollectionState.Off -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is CollectionState.Collecting -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is CollectionState.Paused -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterTypePauseReason.allocationSize(value.`reason`)
-            )
-        }
-    }
-
-    override fun write(value: CollectionState, buf: ByteBuffer) {
-        when(value) {
-            is CollectionState.Off -> {
-                buf.putInt(1)
-                Unit
-            }
-            is CollectionState.Collecting -> {
-                buf.putInt(2)
-                Unit
-            }
-            is CollectionState.Paused -> {
-                buf.putInt(3)
-                FfiConverterTypePauseReason.write(value.`reason`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-/**
  * How a download run ended, as the platform's job reports it to its scheduler.
  */
 sealed class DownloadEnd {
@@ -6025,443 +5227,6 @@ public object FfiConverterTypeDownloadEnd : FfiConverterRustBuffer<DownloadEnd>{
 
 
 /**
- * Why a key file could not be processed.
- */
-sealed class DownloadFailure {
-    
-    /**
-     * The server answered this HTTP status instead of 200.
-     */
-    data class HttpStatus(
-        /**
-         * The status.
-         */
-        val `status`: kotlin.UShort) : DownloadFailure()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * The file arrived but was refused.
-     */
-    data class Refused(
-        /**
-         * What was wrong with it.
-         */
-        val `kind`: org.bluezone.core.KeyFileRefusal) : DownloadFailure()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeDownloadFailure : FfiConverterRustBuffer<DownloadFailure>{
-    override fun read(buf: ByteBuffer): DownloadFailure {
-        return when(buf.getInt()) {
-            1 -> DownloadFailure.HttpStatus(
-                FfiConverterUShort.read(buf),
-                )
-            2 -> DownloadFailure.Refused(
-                FfiConverterTypeKeyFileRefusal.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: DownloadFailure): ULong = when(value) {
-        is DownloadFailure.HttpStatus -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterUShort.allocationSize(value.`status`)
-            )
-        }
-        is DownloadFailure.Refused -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterTypeKeyFileRefusal.allocationSize(value.`kind`)
-            )
-        }
-    }
-
-    override fun write(value: DownloadFailure, buf: ByteBuffer) {
-        when(value) {
-            is DownloadFailure.HttpStatus -> {
-                buf.putInt(1)
-                FfiConverterUShort.write(value.`status`, buf)
-                Unit
-            }
-            is DownloadFailure.Refused -> {
-                buf.putInt(2)
-                FfiConverterTypeKeyFileRefusal.write(value.`kind`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-/**
- * What the platform must do. Carry them out in order.
- */
-sealed class DriverCommand {
-    
-    /**
-     * Start scanning (never more than one scan at a time).
-     */
-    data class StartScan(
-        /**
-         * What to report.
-         */
-        val `filters`: org.bluezone.core.ScanFilters, 
-        /**
-         * How to scan.
-         */
-        val `mode`: org.bluezone.core.ScanMode, 
-        /**
-         * How long the window is meant to last, ms (`None`: until `StopScan`).
-         */
-        val `windowMs`: kotlin.Long?) : DriverCommand()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Stop the scan.
-     */
-    object StopScan : DriverCommand()
-    
-    
-    /**
-     * Stop any advertising, then start this one.
-     */
-    data class StartAdvertising(
-        /**
-         * What and how.
-         */
-        val `request`: org.bluezone.core.AdvertisingRequest) : DriverCommand()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Stop advertising.
-     */
-    object StopAdvertising : DriverCommand()
-    
-    
-    /**
-     * Connect to `device`, read the payload characteristic, disconnect, and report
-     * `DriverEvent.PayloadRead` or `PayloadReadFailed`.
-     */
-    data class ReadPayload(
-        /**
-         * The device.
-         */
-        val `device`: kotlin.String) : DriverCommand()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Give up a connection or read in progress (report nothing for it).
-     */
-    data class CancelConnection(
-        /**
-         * The device.
-         */
-        val `device`: kotlin.String) : DriverCommand()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Answer a GATT read request.
-     */
-    data class RespondToRead(
-        /**
-         * The request's id.
-         */
-        val `request`: kotlin.ULong, 
-        /**
-         * The bytes to send (empty past the end), or `None`: answer "invalid offset".
-         */
-        val `value`: kotlin.ByteArray?) : DriverCommand()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Deliver `DriverEvent.Timer` at this Unix time (ms), even while the device sleeps.
-     * Replaces any earlier request.
-     */
-    data class WakeAt(
-        /**
-         * When, Unix ms.
-         */
-        val `atMs`: kotlin.Long) : DriverCommand()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Keep the CPU awake until released.
-     */
-    object HoldWakeLock : DriverCommand()
-    
-    
-    /**
-     * Let the CPU sleep.
-     */
-    object ReleaseWakeLock : DriverCommand()
-    
-    
-    /**
-     * Show this status to the person.
-     */
-    data class ShowStatus(
-        /**
-         * The status.
-         */
-        val `status`: org.bluezone.core.CollectionStatus) : DriverCommand()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeDriverCommand : FfiConverterRustBuffer<DriverCommand>{
-    override fun read(buf: ByteBuffer): DriverCommand {
-        return when(buf.getInt()) {
-            1 -> DriverCommand.StartScan(
-                FfiConverterTypeScanFilters.read(buf),
-                FfiConverterTypeScanMode.read(buf),
-                FfiConverterOptionalLong.read(buf),
-                )
-            2 -> DriverCommand.StopScan
-            3 -> DriverCommand.StartAdvertising(
-                FfiConverterTypeAdvertisingRequest.read(buf),
-                )
-            4 -> DriverCommand.StopAdvertising
-            5 -> DriverCommand.ReadPayload(
-                FfiConverterString.read(buf),
-                )
-            6 -> DriverCommand.CancelConnection(
-                FfiConverterString.read(buf),
-                )
-            7 -> DriverCommand.RespondToRead(
-                FfiConverterULong.read(buf),
-                FfiConverterOptionalByteArray.read(buf),
-                )
-            8 -> DriverCommand.WakeAt(
-                FfiConverterLong.read(buf),
-                )
-            9 -> DriverCommand.HoldWakeLock
-            10 -> DriverCommand.ReleaseWakeLock
-            11 -> DriverCommand.ShowStatus(
-                FfiConverterTypeCollectionStatus.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: DriverCommand): ULong = when(value) {
-        is DriverCommand.StartScan -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterTypeScanFilters.allocationSize(value.`filters`)
-                + FfiConverterTypeScanMode.allocationSize(value.`mode`)
-                + FfiConverterOptionalLong.allocationSize(value.`windowMs`)
-            )
-        }
-        is DriverCommand.StopScan -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is DriverCommand.StartAdvertising -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterTypeAdvertisingRequest.allocationSize(value.`request`)
-            )
-        }
-        is DriverCommand.StopAdvertising -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is DriverCommand.ReadPayload -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterString.allocationSize(value.`device`)
-            )
-        }
-        is DriverCommand.CancelConnection -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterString.allocationSize(value.`device`)
-            )
-        }
-        is DriverCommand.RespondToRead -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterULong.allocationSize(value.`request`)
-                + FfiConverterOptionalByteArray.allocationSize(value.`value`)
-            )
-        }
-        is DriverCommand.WakeAt -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterLong.allocationSize(value.`atMs`)
-            )
-        }
-        is DriverCommand.HoldWakeLock -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is DriverCommand.ReleaseWakeLock -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is DriverCommand.ShowStatus -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterTypeCollectionStatus.allocationSize(value.`status`)
-            )
-        }
-    }
-
-    override fun write(value: DriverCommand, buf: ByteBuffer) {
-        when(value) {
-            is DriverCommand.StartScan -> {
-                buf.putInt(1)
-                FfiConverterTypeScanFilters.write(value.`filters`, buf)
-                FfiConverterTypeScanMode.write(value.`mode`, buf)
-                FfiConverterOptionalLong.write(value.`windowMs`, buf)
-                Unit
-            }
-            is DriverCommand.StopScan -> {
-                buf.putInt(2)
-                Unit
-            }
-            is DriverCommand.StartAdvertising -> {
-                buf.putInt(3)
-                FfiConverterTypeAdvertisingRequest.write(value.`request`, buf)
-                Unit
-            }
-            is DriverCommand.StopAdvertising -> {
-                buf.putInt(4)
-                Unit
-            }
-            is DriverCommand.ReadPayload -> {
-                buf.putInt(5)
-                FfiConverterString.write(value.`device`, buf)
-                Unit
-            }
-            is DriverCommand.CancelConnection -> {
-                buf.putInt(6)
-                FfiConverterString.write(value.`device`, buf)
-                Unit
-            }
-            is DriverCommand.RespondToRead -> {
-                buf.putInt(7)
-                FfiConverterULong.write(value.`request`, buf)
-                FfiConverterOptionalByteArray.write(value.`value`, buf)
-                Unit
-            }
-            is DriverCommand.WakeAt -> {
-                buf.putInt(8)
-                FfiConverterLong.write(value.`atMs`, buf)
-                Unit
-            }
-            is DriverCommand.HoldWakeLock -> {
-                buf.putInt(9)
-                Unit
-            }
-            is DriverCommand.ReleaseWakeLock -> {
-                buf.putInt(10)
-                Unit
-            }
-            is DriverCommand.ShowStatus -> {
-                buf.putInt(11)
-                FfiConverterTypeCollectionStatus.write(value.`status`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-/**
  * Something that happened on the platform. Hand each to `BluezoneDriver.handle` with the
  * time, and carry out the commands it returns, in order.
  */
@@ -6486,7 +5251,7 @@ sealed class DriverEvent {
         /**
          * Why.
          */
-        val `reason`: org.bluezone.core.RestartReason) : DriverEvent()
+        val `reason`: org.bluezone.core.types.RestartReason) : DriverEvent()
         
     {
         
@@ -6507,7 +5272,7 @@ sealed class DriverEvent {
         /**
          * The new state.
          */
-        val `state`: org.bluezone.core.BluetoothState) : DriverEvent()
+        val `state`: org.bluezone.core.types.BluetoothState) : DriverEvent()
         
     {
         
@@ -6537,7 +5302,7 @@ sealed class DriverEvent {
         /**
          * Where it is now.
          */
-        val `state`: org.bluezone.core.AppState) : DriverEvent()
+        val `state`: org.bluezone.core.types.AppState) : DriverEvent()
         
     {
         
@@ -6677,7 +5442,7 @@ sealed class DriverEvent {
         /**
          * Why.
          */
-        val `failure`: org.bluezone.core.ReadFailure) : DriverEvent()
+        val `failure`: org.bluezone.core.types.ReadFailure) : DriverEvent()
         
     {
         
@@ -6997,341 +5762,6 @@ public object FfiConverterTypeDriverEvent : FfiConverterRustBuffer<DriverEvent>{
 
 
 /**
- * Why a downloaded key file was refused.
- */
-
-enum class KeyFileRefusal {
-    
-    /**
-     * Larger than the limits allow.
-     */
-    TOO_LARGE,
-    /**
-     * Not a readable zip archive.
-     */
-    MALFORMED_ZIP,
-    /**
-     * A zip entry other than `export.bin` and `export.sig`.
-     */
-    UNEXPECTED_ENTRY,
-    /**
-     * `export.bin` or `export.sig` is missing.
-     */
-    MISSING_ENTRY,
-    /**
-     * `export.bin` lacks the export header.
-     */
-    BAD_HEADER,
-    /**
-     * `export.bin` is malformed.
-     */
-    MALFORMED_EXPORT,
-    /**
-     * `export.sig` is malformed.
-     */
-    MALFORMED_SIGNATURE_LIST,
-    /**
-     * The file is not signed.
-     */
-    NO_SIGNATURE,
-    /**
-     * A signature algorithm other than ECDSA P-256 with SHA-256.
-     */
-    UNSUPPORTED_ALGORITHM,
-    /**
-     * No signature is from a trusted key.
-     */
-    UNKNOWN_SIGNER,
-    /**
-     * A trusted key's signature does not verify: the file was altered.
-     */
-    BAD_SIGNATURE,
-    /**
-     * More keys than the limits allow.
-     */
-    TOO_MANY_KEYS,
-    /**
-     * A key that cannot be right.
-     */
-    INVALID_KEY,
-    /**
-     * Header timestamps or batch numbers that cannot be right.
-     */
-    INVALID_HEADER,
-    /**
-     * Any other refusal.
-     */
-    OTHER;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeKeyFileRefusal: FfiConverterRustBuffer<KeyFileRefusal> {
-    override fun read(buf: ByteBuffer) = try {
-        KeyFileRefusal.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: KeyFileRefusal) = 4UL
-
-    override fun write(value: KeyFileRefusal, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * Why collection is paused (the app words it).
- */
-
-enum class PauseReason {
-    
-    /**
-     * Bluetooth is switched off.
-     */
-    BLUETOOTH_OFF,
-    /**
-     * The app may not use Bluetooth.
-     */
-    BLUETOOTH_UNAUTHORIZED,
-    /**
-     * The device cannot do Bluetooth LE.
-     */
-    BLUETOOTH_UNSUPPORTED,
-    /**
-     * A permission the scanner needs was revoked.
-     */
-    PERMISSION_REVOKED,
-    /**
-     * The scanner keeps failing to start.
-     */
-    SCANNER_FAILING;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypePauseReason: FfiConverterRustBuffer<PauseReason> {
-    override fun read(buf: ByteBuffer) = try {
-        PauseReason.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: PauseReason) = 4UL
-
-    override fun write(value: PauseReason, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * Which platform carries out the commands.
- */
-
-enum class Platform {
-    
-    /**
-     * Android: non-connectable legacy adverts with FD6F service data; exact alarms.
-     */
-    ANDROID,
-    /**
-     * iOS: connectable adverts with the service UUID only, the payload served over GATT;
-     * no timers in the background.
-     */
-    IOS,
-    /**
-     * A desktop scanner (listens only).
-     */
-    DESKTOP;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypePlatform: FfiConverterRustBuffer<Platform> {
-    override fun read(buf: ByteBuffer) = try {
-        Platform.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: Platform) = 4UL
-
-    override fun write(value: Platform, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * Why a payload read failed.
- */
-
-enum class ReadFailure {
-    
-    /**
-     * The connection failed or dropped.
-     */
-    CONNECTION_FAILED,
-    /**
-     * Connected, but the device has no payload characteristic.
-     */
-    NOT_FOUND,
-    /**
-     * The platform gave up (its own timeout).
-     */
-    TIMEOUT;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeReadFailure: FfiConverterRustBuffer<ReadFailure> {
-    override fun read(buf: ByteBuffer) = try {
-        ReadFailure.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: ReadFailure) = 4UL
-
-    override fun write(value: ReadFailure, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * Why the process starts with the driver's saved state.
- */
-
-enum class RestartReason {
-    
-    /**
-     * The phone was switched on.
-     */
-    BOOT,
-    /**
-     * The app was updated.
-     */
-    APP_UPDATE,
-    /**
-     * The system stopped the process and started it again (or it crashed).
-     */
-    PROCESS_RESTART;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeRestartReason: FfiConverterRustBuffer<RestartReason> {
-    override fun read(buf: ByteBuffer) = try {
-        RestartReason.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: RestartReason) = 4UL
-
-    override fun write(value: RestartReason, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * How aggressively to scan within a window.
- */
-
-enum class ScanMode {
-    
-    /**
-     * Android `SCAN_MODE_LOW_LATENCY`.
-     */
-    LOW_LATENCY,
-    /**
-     * Android `SCAN_MODE_LOW_POWER`, or iOS's own choice.
-     */
-    LOW_POWER;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeScanMode: FfiConverterRustBuffer<ScanMode> {
-    override fun read(buf: ByteBuffer) = try {
-        ScanMode.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: ScanMode) = 4UL
-
-    override fun write(value: ScanMode, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
  * Why the store was deleted and started afresh.
  */
 
@@ -7571,38 +6001,6 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
-public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
-    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterByteArray.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.ByteArray?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterByteArray.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterByteArray.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterOptionalTypeNotifier: FfiConverterRustBuffer<Notifier?> {
     override fun read(buf: ByteBuffer): Notifier? {
         if (buf.get().toInt() == 0) {
@@ -7667,38 +6065,6 @@ public object FfiConverterOptionalTypeCollectionReport: FfiConverterRustBuffer<C
 /**
  * @suppress
  */
-public object FfiConverterOptionalTypeDriverSettings: FfiConverterRustBuffer<DriverSettings?> {
-    override fun read(buf: ByteBuffer): DriverSettings? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTypeDriverSettings.read(buf)
-    }
-
-    override fun allocationSize(value: DriverSettings?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTypeDriverSettings.allocationSize(value)
-        }
-    }
-
-    override fun write(value: DriverSettings?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTypeDriverSettings.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterOptionalTypeNearbyCount: FfiConverterRustBuffer<NearbyCount?> {
     override fun read(buf: ByteBuffer): NearbyCount? {
         if (buf.get().toInt() == 0) {
@@ -7721,6 +6087,38 @@ public object FfiConverterOptionalTypeNearbyCount: FfiConverterRustBuffer<Nearby
         } else {
             buf.put(1)
             FfiConverterTypeNearbyCount.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeDriverSettings: FfiConverterRustBuffer<DriverSettings?> {
+    override fun read(buf: ByteBuffer): DriverSettings? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDriverSettings.read(buf)
+    }
+
+    override fun allocationSize(value: DriverSettings?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDriverSettings.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DriverSettings?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDriverSettings.write(value, buf)
         }
     }
 }
@@ -7847,34 +6245,6 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeExposureDay: FfiConverterRustBuffer<List<ExposureDay>> {
-    override fun read(buf: ByteBuffer): List<ExposureDay> {
-        val len = buf.getInt()
-        return List<ExposureDay>(len) {
-            FfiConverterTypeExposureDay.read(buf)
-        }
-    }
-
-    override fun allocationSize(value: List<ExposureDay>): ULong {
-        val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeExposureDay.allocationSize(it) }.sum()
-        return sizeForLength + sizeForItems
-    }
-
-    override fun write(value: List<ExposureDay>, buf: ByteBuffer) {
-        buf.putInt(value.size)
-        value.iterator().forEach {
-            FfiConverterTypeExposureDay.write(it, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterSequenceTypeFailingKeyFile: FfiConverterRustBuffer<List<FailingKeyFile>> {
     override fun read(buf: ByteBuffer): List<FailingKeyFile> {
         val len = buf.getInt()
@@ -7893,6 +6263,34 @@ public object FfiConverterSequenceTypeFailingKeyFile: FfiConverterRustBuffer<Lis
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeFailingKeyFile.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeExposureDay: FfiConverterRustBuffer<List<ExposureDay>> {
+    override fun read(buf: ByteBuffer): List<ExposureDay> {
+        val len = buf.getInt()
+        return List<ExposureDay>(len) {
+            FfiConverterTypeExposureDay.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ExposureDay>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeExposureDay.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ExposureDay>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeExposureDay.write(it, buf)
         }
     }
 }
@@ -8008,6 +6406,28 @@ public object FfiConverterSequenceTypeDriverCommand: FfiConverterRustBuffer<List
         }
     }
 }
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 
 
 

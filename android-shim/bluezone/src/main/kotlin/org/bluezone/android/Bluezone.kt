@@ -7,11 +7,11 @@ import kotlinx.coroutines.future.await
 import kotlinx.coroutines.withContext
 import org.bluezone.core.BluezoneConfig
 import org.bluezone.core.BluezoneTracer
-import org.bluezone.core.CollectionStatus
+import org.bluezone.core.types.CollectionStatus
 import org.bluezone.core.Diagnostics
 import org.bluezone.core.DriverSettings
 import org.bluezone.core.ExposureStatus
-import org.bluezone.core.NearbyCount
+import org.bluezone.core.types.NearbyCount
 import org.bluezone.core.OpenedTracer
 import org.bluezone.core.StoreReset
 import org.bluezone.core.VerifiedCode

@@ -1,10 +1,10 @@
 package org.bluezone.shim
 
 import org.bluezone.core.Advert
-import org.bluezone.core.BluetoothState
+import org.bluezone.core.types.BluetoothState
 import org.bluezone.core.DriverEvent
-import org.bluezone.core.ReadFailure
-import org.bluezone.core.ScanMode
+import org.bluezone.core.types.ReadFailure
+import org.bluezone.core.types.ScanMode
 import org.bluezone.core.ScanReport
 
 /**

@@ -1,10 +1,10 @@
 package org.bluezone.shim
 
 import org.bluezone.core.BluezoneDriver
-import org.bluezone.core.DriverCommand
+import org.bluezone.core.types.DriverCommand
 import org.bluezone.core.DriverEvent
-import org.bluezone.core.ReadFailure
-import org.bluezone.core.RestartReason
+import org.bluezone.core.types.ReadFailure
+import org.bluezone.core.types.RestartReason
 
 /**
  * Runs the driver: every event goes to [BluezoneDriver.handle] with the wall-clock time, and

@@ -1,12 +1,12 @@
 package org.bluezone.shim
 
-import org.bluezone.core.AdvertisingRequest
-import org.bluezone.core.CollectionStatus
-import org.bluezone.core.ScanFilters
-import org.bluezone.core.ScanMode
+import org.bluezone.core.types.AdvertisingRequest
+import org.bluezone.core.types.CollectionStatus
+import org.bluezone.core.types.ScanFilters
+import org.bluezone.core.types.ScanMode
 
 /**
- * What the Android service does for the driver: one method per [org.bluezone.core.DriverCommand],
+ * What the Android service does for the driver: one method per [org.bluezone.core.types.DriverCommand],
  * each carried out as asked and nothing decided. Results come back as events through
  * [DriverLoop.send] (scan results, `ScanStarted`/`ScanFailed`, `AdvertisingStarted`/`Failed`,
  * `PayloadRead`/`PayloadReadFailed`, `Timer`).

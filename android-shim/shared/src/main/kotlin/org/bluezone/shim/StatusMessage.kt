@@ -1,8 +1,8 @@
 package org.bluezone.shim
 
-import org.bluezone.core.CollectionState
-import org.bluezone.core.CollectionStatus
-import org.bluezone.core.PauseReason
+import org.bluezone.core.types.CollectionState
+import org.bluezone.core.types.CollectionStatus
+import org.bluezone.core.types.PauseReason
 
 /** The sentence the status notification and the app's screen show, one per driver status. */
 enum class StatusMessage {

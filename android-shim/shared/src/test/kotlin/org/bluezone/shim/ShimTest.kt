@@ -1,20 +1,20 @@
 package org.bluezone.shim
 
-import org.bluezone.core.AdvertisingRequest
+import org.bluezone.core.types.AdvertisingRequest
 import org.bluezone.testrunner.runTests
-import org.bluezone.core.BluetoothState
+import org.bluezone.core.types.BluetoothState
 import org.bluezone.core.BluezoneConfig
 import org.bluezone.core.BluezoneDriver
 import org.bluezone.core.BluezoneTracer
-import org.bluezone.core.CollectionState
-import org.bluezone.core.CollectionStatus
+import org.bluezone.core.types.CollectionState
+import org.bluezone.core.types.CollectionStatus
 import org.bluezone.core.DriverEvent
-import org.bluezone.core.PauseReason
-import org.bluezone.core.Platform
-import org.bluezone.core.ReadFailure
-import org.bluezone.core.RestartReason
-import org.bluezone.core.ScanFilters
-import org.bluezone.core.ScanMode
+import org.bluezone.core.types.PauseReason
+import org.bluezone.core.types.Platform
+import org.bluezone.core.types.ReadFailure
+import org.bluezone.core.types.RestartReason
+import org.bluezone.core.types.ScanFilters
+import org.bluezone.core.types.ScanMode
 import org.bluezone.testing.testingAdvertPayload
 import org.bluezone.testing.testingKeyFile
 import org.bluezone.testing.testingSignerPublicKey
@@ -182,7 +182,7 @@ fun testCommandsThatThrowAreReportedAsTheirFailures() {
     check(collection.driver.scanFailures == 1uL && collection.driver.advertisingFailures == 1uL) { "$collection" }
     check(collection.status.advertisingFailing) { "$collection" }
     check(rig.errors.size == 2) { "${rig.errors}" }
-    check(DriverLoop.failureOf(org.bluezone.core.DriverCommand.ReadPayload("d"), RuntimeException()) ==
+    check(DriverLoop.failureOf(org.bluezone.core.types.DriverCommand.ReadPayload("d"), RuntimeException()) ==
         DriverEvent.PayloadReadFailed("d", ReadFailure.CONNECTION_FAILED)) { "read failure" }
     rig.close()
 }

@@ -32,11 +32,8 @@ fn invalid(reason: impl ToString) -> TestingError {
 
 /// The fixed signer of [`testing_key_file`] (key id `test`, version `v1`).
 fn signer() -> Result<KeyFileSigner, TestingError> {
-    Ok(KeyFileSigner {
-        key_id: "test".into(),
-        version: "v1".into(),
-        key: p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).map_err(invalid)?,
-    })
+    let key = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).map_err(invalid)?;
+    Ok(KeyFileSigner::new("test", "v1", key))
 }
 
 /// The public key (base64 SPKI) of the fixed signer of [`testing_key_file`].

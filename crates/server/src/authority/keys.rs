@@ -63,11 +63,11 @@ impl AuthorityKeys {
         };
         Ok(Self {
             certificate_key: scalar(b"bluezone/server/certificate")?,
-            file_signer: KeyFileSigner {
-                key_id: key_id.to_owned(),
-                version: key_version.to_owned(),
-                key: scalar(b"bluezone/server/key-files")?,
-            },
+            file_signer: KeyFileSigner::new(
+                key_id,
+                key_version,
+                scalar(b"bluezone/server/key-files")?,
+            ),
             upload_key: UploadOpenKey::derive(derive(b"bluezone/server/upload").as_slice())
                 .map_err(|e| e.to_string())?,
             secret: derive(b"bluezone/server/code-mac"),

@@ -7,6 +7,7 @@
 
 use bluezone_core::AdvertData;
 use bluezone_core::driver::{ScanFilters, ScanReport};
+use bluezone_protocol::attenuation::attenuation_db;
 
 use super::device::{Air, AirForm};
 use super::fleet::{Phone, TAG_DISCOVERY, TAG_PACKET, TAG_PHASE, TAG_SHADOW};
@@ -213,14 +214,16 @@ impl World<'_> {
                         tx_power_dbm: None,
                     },
                 });
-                let attenuation = (f64::from(sender.profile.calibrated_tx_dbm)
-                    - (f64::from(reported) + f64::from(receiver.profile.rssi_correction_db)))
-                .max(0.0);
+                // What the receiving phone computes, from the RSSI it reported.
+                let attenuation = attenuation_db(
+                    i16::from(sender.profile.calibrated_tx_dbm),
+                    reported,
+                    receiver.profile.rssi_correction_db,
+                );
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let band = (d / BAND_M) as usize;
                 if band < BANDS {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    heard.bands.push((band, attenuation.round() as u32));
+                    heard.bands.push((band, u32::from(attenuation)));
                 }
                 let pick = mix(h ^ 0x3333);
                 if pick < u64::MAX / 32 {
@@ -228,7 +231,7 @@ impl World<'_> {
                         pick,
                         Sample {
                             distance_m: round3(d),
-                            attenuation_db: attenuation,
+                            attenuation_db: f64::from(attenuation),
                         },
                     ));
                 }

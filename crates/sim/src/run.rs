@@ -416,8 +416,12 @@ fn decide(
     let mut persons = Vec::with_capacity(sim.phones.len());
     let mut windows = Vec::with_capacity(sim.phones.len());
     let (mut near, mut detecting) = (0u64, 0u64);
-    for (((phone, tally), decision), device) in
-        sim.phones.iter().zip(&run.tallies).zip(decisions).zip(devices)
+    for (((phone, tally), decision), device) in sim
+        .phones
+        .iter()
+        .zip(&run.tallies)
+        .zip(decisions)
+        .zip(devices)
     {
         let (status, phone_windows) = decision.map_err(|source| SimError::Phone {
             person: phone.name.clone(),

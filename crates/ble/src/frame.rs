@@ -18,6 +18,7 @@ use bluezone_core::AdvertData;
 use bluezone_core::driver::{APPLE_COMPANY_ID, APPLE_OVERFLOW_TYPE, ReadFailure, ScanReport};
 use bluezone_protocol::Advertisement;
 use bluezone_protocol::advert::parse_service_uuid;
+use bluezone_protocol::attenuation::attenuation_db;
 use serde::{Deserialize, Serialize};
 
 /// The 128-bit UUID of the payload characteristic iPhones serve in the FD6F service
@@ -97,10 +98,12 @@ impl AdvertFrame {
         Advertisement::from_service_data_map(&self.service_data).ok()
     }
 
-    /// Advertised TX power minus RSSI, dB, when both are known.
+    /// Advertised TX power minus RSSI, dB, when both are known: GAEN's attenuation
+    /// ([`bluezone_protocol::attenuation::attenuation_db`]) without an RSSI correction, so 0
+    /// for a signal heard stronger than advertised and at most 255.
     #[must_use]
-    pub fn attenuation_db(&self) -> Option<i16> {
-        Some(self.tx_power_dbm?.saturating_sub(self.rssi?))
+    pub fn attenuation_db(&self) -> Option<u8> {
+        Some(attenuation_db(self.tx_power_dbm?, self.rssi?, 0))
     }
 
     /// The scan result to hand to the phone driver, with `rssi` in place of the frame's own
@@ -387,6 +390,10 @@ mod tests {
         assert_eq!(f.attenuation_db(), None);
         f.tx_power_dbm = Some(-8);
         assert_eq!(f.attenuation_db(), Some(53));
+        // Heard stronger than advertised: GAEN's attenuation stops at 0.
+        f.tx_power_dbm = Some(-70);
+        assert_eq!(f.attenuation_db(), Some(0));
+        f.tx_power_dbm = Some(-8);
         let report = f.to_report().unwrap();
         assert_eq!((report.rssi, report.tx_power_dbm), (-61, Some(-8)));
         assert_eq!(report.device, f.address);

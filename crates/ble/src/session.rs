@@ -411,10 +411,7 @@ impl<E: PhoneEngine> Session<E> {
             needs_read: self.needs_read,
             delivered: driver.sightings,
             accepted: ingest.accepted,
-            refused: ingest.malformed
-                + ingest.implausible_rssi
-                + ingest.from_the_future
-                + ingest.too_old,
+            refused: ingest.rejected(),
             windows: self.phone.engine().windows.len() as u64,
             distinct_rpis: self.rpis.len(),
             driver,

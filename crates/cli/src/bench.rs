@@ -7,6 +7,13 @@
 //! app that stores raw sightings does). It prints adverts per second and bytes per day of
 //! both, and ends with `adverts_per_second=<n>` for ours.
 //!
+//! `bench match` processes one signed key file of random keys and of contacts' real keys on a
+//! phone holding a 14-day history, against the bare crypto bound, and checks that the contact
+//! keys it publishes are heard and matched; it ends with `keys_per_second=<n>`.
+//!
+//! The histories, stores and key files these use are `bluezone_sim::bench_fixtures`; this
+//! module parses arguments, times and prints.
+//!
 //! `bench sim` plays a scenario (by default the 2,000-phone district market) twice: with the
 //! spatial grid, and comparing every pair of people present (the baseline). Both must give
 //! the same report; it prints both times and ends with `seconds=<n>` for ours.
@@ -15,9 +22,13 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bluezone_core::{AdvertData, ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig};
+use bluezone_core::{ExposureStatus, ManualClock, StorageLocation, Tracer, TracerConfig};
 use bluezone_protocol::DayNumber;
-use bluezone_sim::history::{HistoryGenerator, HistoryParams};
+use bluezone_sim::bench_fixtures::{
+    MatchPhone, PROCESSED_AFTER_S, bench_history, bench_master_key, bench_signer, bench_tracer,
+    crypto_bound, crypto_inputs, heard_contact_keys, key_file, published_keys, raw_sighting_rows,
+};
+use bluezone_sim::history::{History, HistoryGenerator, fill_history};
 use bluezone_store::{Store, Table};
 use clap::{Args, Subcommand};
 use rand::SeedableRng;
@@ -148,37 +159,52 @@ fn fail(e: impl std::fmt::Display) -> CliError {
 
 fn ingest(args: &IngestArgs) -> Result<(), CliError> {
     let dir = tempfile::tempdir()?;
-    let key = MasterKey::from_bytes([0x42; 32]);
-    // A fixed end (2026-11-01 00:00 UTC) keeps runs comparable.
-    let until = 1_793_491_200;
-    let params = HistoryParams {
-        days: args.shape.days,
-        contacts_per_scan: args.shape.contacts_per_scan,
-        seed: args.shape.seed,
-        until,
-    };
-    let clock = Arc::new(ManualClock::new(
-        until - i64::from(args.shape.days) * 86_400,
-    ));
-    let ours = Tracer::open_with(
+    let shape = &args.shape;
+    let params = bench_history(shape.days, shape.contacts_per_scan, shape.seed);
+    let start = params.until - i64::from(shape.days) * 86_400;
+    let clock = Arc::new(ManualClock::new(start));
+    let ours = bench_tracer(
         TracerConfig::default(),
         StorageLocation::File(dir.path().join("ours.db")),
-        &key,
         clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(1)),
+        1,
     )
     .map_err(fail)?;
     let mut baseline = Store::open(
         &dir.path().join("baseline.db"),
-        &key,
+        &bench_master_key(),
         Box::new(rand::rngs::StdRng::seed_from_u64(2)),
     )
     .map_err(fail)?;
-
     let mut generator = HistoryGenerator::new(&params).map_err(fail)?;
+    let times = feed_both(&mut generator, &ours, &mut baseline, &clock)?;
+    let history = generator.finish();
+    let stored = StoredSightings::of(&ours, start, params.until)?;
+    let sizes = (
+        ours.storage_stats().map_err(fail)?.bytes,
+        baseline.stats().map_err(fail)?.bytes,
+    );
+    print_ingest(
+        &mut std::io::stdout().lock(),
+        shape,
+        &history,
+        times,
+        sizes,
+        &stored,
+    )
+}
+
+/// Feeds the generator's history scan by scan to our tracer (maintenance at every UTC day
+/// change and at the end, as a phone runs it) and to the baseline store (one sealed row per
+/// advert), timing each. Returns (ours, baseline).
+fn feed_both(
+    generator: &mut HistoryGenerator,
+    ours: &Tracer,
+    baseline: &mut Store,
+    clock: &ManualClock,
+) -> Result<(Duration, Duration), CliError> {
     let (mut ours_time, mut baseline_time) = (Duration::ZERO, Duration::ZERO);
     let mut last_day = None;
-    let mut row = Vec::with_capacity(29);
     let mut rows: Vec<(DayNumber, Vec<u8>)> = Vec::new();
     while let Some(scan) = generator.next_scan().map_err(fail)? {
         clock.set(scan.end);
@@ -192,19 +218,7 @@ fn ingest(args: &IngestArgs) -> Result<(), CliError> {
         ours_time += began.elapsed();
 
         let began = Instant::now();
-        rows.clear();
-        for s in &scan.sightings {
-            let AdvertData::Decoded(ad) = &s.advert else {
-                continue;
-            };
-            row.clear();
-            row.extend_from_slice(ad.rpi.as_bytes());
-            row.extend_from_slice(ad.aem.as_bytes());
-            row.extend_from_slice(&s.rssi.to_le_bytes());
-            row.extend_from_slice(&s.time.to_le_bytes());
-            let day = DayNumber::from_unix_seconds(s.time).map_err(fail)?;
-            rows.push((day, row.clone()));
-        }
+        raw_sighting_rows(&scan.sightings, &mut rows).map_err(fail)?;
         let items: Vec<(Table, DayNumber, &[u8])> = rows
             .iter()
             .map(|(d, r)| (Table::Sightings, *d, r.as_slice()))
@@ -215,34 +229,57 @@ fn ingest(args: &IngestArgs) -> Result<(), CliError> {
     let began = Instant::now();
     ours.run_maintenance().map_err(fail)?;
     ours_time += began.elapsed();
+    Ok((ours_time, baseline_time))
+}
 
-    let history = generator.finish();
-    let first_day =
-        DayNumber::from_unix_seconds(until - i64::from(args.shape.days) * 86_400).map_err(fail)?;
-    let last_day = DayNumber::from_unix_seconds(until).map_err(fail)?;
-    let chunks = ours.sightings(first_day, last_day).map_err(fail)?;
-    let encoded: usize = chunks
-        .iter()
-        .map(|(day, chunk)| chunk.encode(*day).map(|b| b.len()))
-        .sum::<Result<usize, _>>()
-        .map_err(fail)?;
-    let instances: usize = chunks
-        .iter()
-        .flat_map(|(_, c)| c.records.iter().map(|r| r.instances.len()))
-        .sum();
-    let ours_bytes = ours.storage_stats().map_err(fail)?.bytes;
-    let baseline_bytes = baseline.stats().map_err(fail)?.bytes;
+/// What our tracer keeps of the history, encoded: bytes, records and scan instances.
+struct StoredSightings {
+    encoded_bytes: usize,
+    records: usize,
+    instances: usize,
+}
+
+impl StoredSightings {
+    /// The sightings `tracer` stores for the days from `start` to `until` (Unix seconds).
+    fn of(tracer: &Tracer, start: i64, until: i64) -> Result<Self, CliError> {
+        let first_day = DayNumber::from_unix_seconds(start).map_err(fail)?;
+        let last_day = DayNumber::from_unix_seconds(until).map_err(fail)?;
+        let chunks = tracer.sightings(first_day, last_day).map_err(fail)?;
+        Ok(Self {
+            encoded_bytes: chunks
+                .iter()
+                .map(|(day, chunk)| chunk.encode(*day).map(|b| b.len()))
+                .sum::<Result<usize, _>>()
+                .map_err(fail)?,
+            records: chunks.iter().map(|(_, c)| c.records.len()).sum(),
+            instances: chunks
+                .iter()
+                .flat_map(|(_, c)| c.records.iter().map(|r| r.instances.len()))
+                .sum(),
+        })
+    }
+}
+
+/// Prints `bench ingest`'s report: the history, both rates and sizes per day (`sizes`: ours,
+/// baseline, in bytes), their ratios, and `adverts_per_second=` for ours.
+fn print_ingest(
+    out: &mut impl Write,
+    shape: &crate::sim::HistoryShape,
+    history: &History,
+    (ours_time, baseline_time): (Duration, Duration),
+    (ours_bytes, baseline_bytes): (u64, u64),
+    stored: &StoredSightings,
+) -> Result<(), CliError> {
     let adverts = history.adverts as f64;
     let ours_rate = adverts / ours_time.as_secs_f64().max(1e-9);
     let baseline_rate = adverts / baseline_time.as_secs_f64().max(1e-9);
-    let days = f64::from(args.shape.days);
-    let mut out = std::io::stdout().lock();
+    let days = f64::from(shape.days);
     writeln!(
         out,
         "history: {} days, {} scans, {} contacts per scan, {} adverts, {} distinct RPIs",
-        args.shape.days,
+        shape.days,
         history.scans,
-        args.shape.contacts_per_scan,
+        shape.contacts_per_scan,
         history.adverts,
         history.rpis.len()
     )?;
@@ -257,9 +294,9 @@ fn ingest(args: &IngestArgs) -> Result<(), CliError> {
     writeln!(
         out,
         "ours, encoded sightings only: {:.3} MB/day ({} records, {} scan instances)",
-        encoded as f64 / 1e6 / days,
-        chunks.iter().map(|(_, c)| c.records.len()).sum::<usize>(),
-        instances
+        stored.encoded_bytes as f64 / 1e6 / days,
+        stored.records,
+        stored.instances
     )?;
     writeln!(
         out,
@@ -303,17 +340,28 @@ struct MatchCounts {
     matched: usize,
 }
 
+/// What `bench match` measured, for its report.
+struct MatchFigures {
+    threads: usize,
+    rpis_heard: usize,
+    history_secs: f64,
+    file_bytes: usize,
+    counts: MatchCounts,
+    crypto_secs: f64,
+    checksum: u8,
+    processing: Processing,
+}
+
+/// Processing the key file: how long, what the phone decided, and the memory it took.
+struct Processing {
+    secs: f64,
+    status: ExposureStatus,
+    /// Whether the peak could be reset first, the peak before, the peak after.
+    peak: (bool, Option<u64>, Option<u64>),
+}
+
 /// Runs `bench match`, printing its report to `out`.
 fn match_bench(args: &MatchArgs, out: &mut impl Write) -> Result<MatchCounts, CliError> {
-    use bluezone_protocol::keyfile::{
-        DiagnosisKey, ExportInfo, KeyFileSigner, ReportType, TrustedKeys, read_key_file,
-        write_key_file,
-    };
-    use bluezone_protocol::matching::{SightingIndex, match_keys};
-    use bluezone_protocol::{IntervalNumber, RollingPeriod, TemporaryExposureKey};
-    use rand::{Rng, RngExt};
-    use rayon::prelude::*;
-
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
@@ -321,155 +369,104 @@ fn match_bench(args: &MatchArgs, out: &mut impl Write) -> Result<MatchCounts, Cl
         .num_threads(threads)
         .build()
         .map_err(fail)?;
-    let until = 1_793_491_200; // 2026-11-01 00:00 UTC
-    let signer = KeyFileSigner {
-        key_id: "452".into(),
-        version: "v1".into(),
-        key: p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).map_err(fail)?,
-    };
-    let processed_at = until + 3600;
-    let clock = Arc::new(ManualClock::new(until - i64::from(args.days) * 86_400));
-    let config = TracerConfig {
-        trusted_signers: TrustedKeys::single(signer.trusted_key()),
-        ..TracerConfig::default()
-    };
-    let tracer = Tracer::open_with(
-        config.clone(),
-        StorageLocation::InMemory,
-        &MasterKey::from_bytes([0x42; 32]),
-        clock.clone(),
-        Box::new(rand::rngs::StdRng::seed_from_u64(args.seed)),
-    )
-    .map_err(fail)?;
-    let params = HistoryParams {
-        days: args.days,
-        contacts_per_scan: args.contacts_per_scan,
-        seed: args.seed,
-        until,
-    };
+    let params = bench_history(args.days, args.contacts_per_scan, args.seed);
+    let signer = bench_signer().map_err(fail)?;
+    let phone = MatchPhone::open(&params, &signer).map_err(fail)?;
     let began = Instant::now();
-    let history = bluezone_sim::history::fill_history(&tracer, &clock, &params).map_err(fail)?;
+    let history = fill_history(&phone.tracer, &phone.clock, &params).map_err(fail)?;
     let history_secs = began.elapsed().as_secs_f64();
 
-    // The published keys: random ones spread over the history's days, plus a thousand of
-    // the contacts' real keys, so that matching has something to find.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0xd1a9);
-    let first_day = u32::try_from((until / 86_400) - i64::from(args.days)).map_err(fail)?;
-    let n = usize::try_from(args.keys).map_err(fail)?;
-    let real = history.contact_keys.len().min(1000).min(n);
-    let mut keys: Vec<DiagnosisKey> = history.contact_keys[..real]
-        .iter()
-        .map(|k| DiagnosisKey {
-            key_data: *k.tek.expose_bytes(),
-            rolling_start: k.rolling_start,
-            rolling_period: RollingPeriod::FULL_DAY,
-            transmission_risk: 0,
-            report_type: ReportType::ConfirmedTest,
-            days_since_onset: Some(0),
-        })
-        .collect();
-    while keys.len() < n {
-        let mut key_data = [0u8; 16];
-        rng.fill_bytes(&mut key_data);
-        let day = first_day + rng.random_range(0..args.days);
-        keys.push(DiagnosisKey {
-            key_data,
-            rolling_start: IntervalNumber::new(day * 144),
-            rolling_period: RollingPeriod::FULL_DAY,
-            transmission_risk: 0,
-            report_type: ReportType::ConfirmedTest,
-            days_since_onset: Some(0),
-        });
-    }
-    let info = ExportInfo {
-        start_timestamp: u64::try_from(until).map_err(fail)?,
-        end_timestamp: u64::try_from(until + 3600).map_err(fail)?,
-        region: "452".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
-    let file = write_key_file(&info, &keys, &signer).map_err(fail)?;
-    clock.set(processed_at);
+    let count = usize::try_from(args.keys).map_err(fail)?;
+    let (keys, published) = published_keys(&history, &params, count).map_err(fail)?;
+    let file = key_file(&keys, &params, &signer).map_err(fail)?;
+    let processed_at = params.until + PROCESSED_AFTER_S;
+    phone.clock.set(processed_at);
 
-    // The crypto bound: HKDF and 144 batched AES blocks per key, nothing else.
-    let raw: Vec<[u8; 16]> = keys.iter().map(|k| k.key_data).collect();
-    let starts: Vec<IntervalNumber> = keys.iter().map(|k| k.rolling_start).collect();
+    let inputs = crypto_inputs(&keys);
     drop(keys);
     let began = Instant::now();
-    let checksum = pool.install(|| {
-        raw.par_iter()
-            .zip(starts.par_iter())
-            .map(|(k, s)| {
-                TemporaryExposureKey::from_bytes(*k)
-                    .rpi_key()
-                    .daily_identifiers(*s)[143]
-                    .0[0]
-            })
-            .reduce(|| 0u8, |a, b| a ^ b)
-    });
+    let checksum = pool.install(|| crypto_bound(&inputs));
     let crypto_secs = began.elapsed().as_secs_f64();
-    drop((raw, starts));
+    drop(inputs);
 
-    let peak_resettable = reset_peak_rss();
+    let processing = process(&pool, &phone.tracer, &file)?;
+
+    // The check of the claim, not timed.
+    let counts = MatchCounts {
+        published,
+        heard: heard_contact_keys(&history, published),
+        matched: pool
+            .install(|| phone.matched_keys(&file, processed_at))
+            .map_err(fail)?,
+    };
+    print_match(
+        out,
+        args,
+        &MatchFigures {
+            threads,
+            rpis_heard: history.rpis.len(),
+            history_secs,
+            file_bytes: file.len(),
+            counts,
+            crypto_secs,
+            checksum,
+            processing,
+        },
+    )?;
+    Ok(counts)
+}
+
+/// Times `tracer` processing `file` on `pool`, with the peak memory it took.
+fn process(pool: &rayon::ThreadPool, tracer: &Tracer, file: &[u8]) -> Result<Processing, CliError> {
+    let resettable = reset_peak_rss();
     let before = peak_rss();
     let began = Instant::now();
     let status = pool
-        .install(|| tracer.process_key_file(&file))
+        .install(|| tracer.process_key_file(file))
         .map_err(fail)?;
-    let total_secs = began.elapsed().as_secs_f64();
-    let peak = peak_rss();
+    let secs = began.elapsed().as_secs_f64();
+    Ok(Processing {
+        secs,
+        status,
+        peak: (resettable, before, peak_rss()),
+    })
+}
 
-    // The check of the claim, not timed: which published contact keys the history really
-    // heard (re-derived from the RPIs it heard), and how many keys of the file the matcher
-    // finds in the stored sightings (the same matcher, configuration and days as
-    // `process_key_file` above).
-    let heard = history.contact_keys[..real]
-        .iter()
-        .filter(|k| {
-            k.tek
-                .rpi_key()
-                .daily_identifiers(k.rolling_start)
-                .iter()
-                .any(|rpi| history.rpis.binary_search(rpi).is_ok())
-        })
-        .count();
-    let today = DayNumber::from_unix_seconds(processed_at).map_err(fail)?;
-    let first_kept = DayNumber::new(today.get().saturating_sub(config.retention_days));
-    let index = SightingIndex::build(&tracer.sightings(first_kept, today).map_err(fail)?);
-    let verified =
-        read_key_file(&file, &config.trusted_signers, &config.key_file_limits).map_err(fail)?;
-    let matched = pool
-        .install(|| match_keys(&index, &verified.keys, &config.matching))
-        .len();
-    drop((index, verified));
-
-    let keys_f = args.keys as f64;
-    let rate = keys_f / total_secs;
+/// Prints `bench match`'s report, ending with `keys_per_second=`.
+fn print_match(out: &mut impl Write, args: &MatchArgs, f: &MatchFigures) -> Result<(), CliError> {
+    let keys = args.keys as f64;
+    let total_secs = f.processing.secs;
+    let rate = keys / total_secs;
+    let MatchCounts {
+        published,
+        heard,
+        matched,
+    } = f.counts;
     writeln!(
         out,
-        "history: {} days, {} contacts per scan, {} distinct RPIs heard ({history_secs:.1} s to build)",
-        args.days,
-        args.contacts_per_scan,
-        history.rpis.len()
+        "history: {} days, {} contacts per scan, {} distinct RPIs heard ({:.1} s to build)",
+        args.days, args.contacts_per_scan, f.rpis_heard, f.history_secs
     )?;
     writeln!(
         out,
-        "key file: {} keys, {} bytes zipped, {real} of them keys of contacts the phone heard \
+        "key file: {} keys, {} bytes zipped, {published} of them keys of contacts the phone heard \
          (re-derived: {heard} heard; matched against the phone's history: {matched})",
-        args.keys,
-        file.len()
+        args.keys, f.file_bytes
     )?;
-    writeln!(out, "threads: {threads}")?;
+    writeln!(out, "threads: {}", f.threads)?;
     writeln!(
         out,
-        "crypto bound (HKDF + 144 AES per key): {crypto_secs:.3} s, {:.0} keys/s (checksum {checksum})",
-        keys_f / crypto_secs
+        "crypto bound (HKDF + 144 AES per key): {:.3} s, {:.0} keys/s (checksum {})",
+        f.crypto_secs,
+        keys / f.crypto_secs,
+        f.checksum
     )?;
     writeln!(
         out,
         "end to end (unzip, verify, parse, index, match, score, store): {total_secs:.3} s, {rate:.0} keys/s, {:.2}x the crypto bound",
-        total_secs / crypto_secs
+        total_secs / f.crypto_secs
     )?;
+    let status = &f.processing.status;
     writeln!(
         out,
         "result: notify={} exposure days={} keys checked={}",
@@ -477,7 +474,7 @@ fn match_bench(args: &MatchArgs, out: &mut impl Write) -> Result<MatchCounts, Cl
         status.days.len(),
         status.keys_checked
     )?;
-    match (peak_resettable, before, peak) {
+    match f.processing.peak {
         (true, Some(before), Some(peak)) => writeln!(
             out,
             "peak memory while processing: {:.1} MB (process before: {:.1} MB)",
@@ -492,11 +489,7 @@ fn match_bench(args: &MatchArgs, out: &mut impl Write) -> Result<MatchCounts, Cl
         _ => writeln!(out, "peak memory: unavailable on this platform")?,
     }
     writeln!(out, "keys_per_second={rate:.0}")?;
-    Ok(MatchCounts {
-        published: real,
-        heard,
-        matched,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -238,23 +238,7 @@ fn day(profile: &Profile, args: &RadioArgs) -> Result<Budget, CliError> {
     let mut queue = Queue::new();
     let mut serial = 0u64;
     let mut world = World::default();
-    let opening = [
-        Event::Restarted(RestartReason::ProcessRestart),
-        Event::Bluetooth(BluetoothState::On),
-        Event::Permission { granted: true },
-        Event::Screen {
-            on: profile.screen_on,
-        },
-        Event::PowerSave {
-            on: profile.power_save,
-        },
-        Event::BluetoothAudio {
-            connected: profile.audio,
-        },
-        Event::App(profile.app),
-        Event::Enable,
-    ];
-    for event in opening {
+    for event in opening_events(profile) {
         let commands = phone.handle(START_MS, event);
         world.carry_out(START_MS, commands, &mut queue, &mut serial, &mut budget);
     }
@@ -263,19 +247,7 @@ fn day(profile: &Profile, args: &RadioArgs) -> Result<Budget, CliError> {
             break;
         }
         clock.set(now / 1000);
-        let events: Vec<Event> = match pending {
-            Pending::Timer if world.timer == Some(now) => {
-                world.timer = None;
-                budget.timers += 1;
-                vec![Event::Timer]
-            }
-            Pending::Timer => continue, // replaced by a later WakeAt
-            Pending::ScanStarted => vec![Event::ScanStarted],
-            Pending::AdvertisingStarted => vec![Event::AdvertisingStarted],
-            Pending::Read(device) => vec![Event::PayloadRead {
-                result: Ok(neighbours.payload(&device, now)),
-                device,
-            }],
+        let events = match pending {
             Pending::Report if world.scanning_since.is_some() => {
                 push(
                     &mut queue,
@@ -290,7 +262,7 @@ fn day(profile: &Profile, args: &RadioArgs) -> Result<Budget, CliError> {
                     .map(Event::ScanResult)
                     .collect()
             }
-            Pending::Report => continue,
+            pending => world.due(now, pending, &neighbours, &mut budget),
         };
         for event in events {
             let commands = phone.handle(now, event);
@@ -299,6 +271,27 @@ fn day(profile: &Profile, args: &RadioArgs) -> Result<Budget, CliError> {
     }
     world.close(end, &mut budget);
     Ok(budget)
+}
+
+/// What the phone is told as it starts: a process start with Bluetooth on and permitted,
+/// the profile's screen, power-save, audio and app states, then collection enabled.
+fn opening_events(profile: &Profile) -> [Event; 8] {
+    [
+        Event::Restarted(RestartReason::ProcessRestart),
+        Event::Bluetooth(BluetoothState::On),
+        Event::Permission { granted: true },
+        Event::Screen {
+            on: profile.screen_on,
+        },
+        Event::PowerSave {
+            on: profile.power_save,
+        },
+        Event::BluetoothAudio {
+            connected: profile.audio,
+        },
+        Event::App(profile.app),
+        Event::Enable,
+    ]
 }
 
 fn fail(e: bluezone_core::CoreError) -> CliError {
@@ -319,6 +312,31 @@ struct World {
 }
 
 impl World {
+    /// The events a pending item due at `now` brings (none for a timer a later one replaced,
+    /// or for a report after the scan stopped). Reports while scanning are the caller's.
+    fn due(
+        &mut self,
+        now: i64,
+        pending: Pending,
+        neighbours: &Neighbours,
+        budget: &mut Budget,
+    ) -> Vec<Event> {
+        match pending {
+            Pending::Timer if self.timer == Some(now) => {
+                self.timer = None;
+                budget.timers += 1;
+                vec![Event::Timer]
+            }
+            Pending::Timer | Pending::Report => Vec::new(), // replaced, or no longer scanning
+            Pending::ScanStarted => vec![Event::ScanStarted],
+            Pending::AdvertisingStarted => vec![Event::AdvertisingStarted],
+            Pending::Read(device) => vec![Event::PayloadRead {
+                result: Ok(neighbours.payload(&device, now)),
+                device,
+            }],
+        }
+    }
+
     fn carry_out(
         &mut self,
         now: i64,

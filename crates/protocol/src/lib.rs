@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod advert;
+pub mod attenuation;
 pub mod error;
 pub mod exchange;
 mod hkdf16;

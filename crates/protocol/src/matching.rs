@@ -12,10 +12,12 @@
 //! RPI belongs to, and at most 20 minutes after the first valid sighting of that RPI (replays
 //! of old identifiers, GAEN's truncation). Its metadata is decrypted for the transmit power;
 //! powers outside −50..=20 dBm (and unknown metadata versions) drop the RPI's sightings.
-//! Attenuation = transmit power − (RSSI + the receiver's RSSI correction).
+//! Attenuation = transmit power − (RSSI + the receiver's RSSI correction)
+//! ([`attenuation_db`]).
 
 use rayon::prelude::*;
 
+use crate::attenuation::attenuation_db;
 use crate::identifiers::{AssociatedEncryptedMetadata, RollingProximityIdentifier};
 use crate::keyfile::DiagnosisKey;
 use crate::keys::TemporaryExposureKey;
@@ -326,10 +328,8 @@ pub fn match_key(
                 if !within_validity(scan.start, interval, config.validity_intervals) {
                     continue;
                 }
-                let attenuation = |rssi: i8| {
-                    let a = tx - (i16::from(rssi) + config.rssi_correction_db);
-                    u8::try_from(a.clamp(0, 255)).unwrap_or(u8::MAX)
-                };
+                let attenuation =
+                    |rssi: i8| attenuation_db(tx, i16::from(rssi), config.rssi_correction_db);
                 scans.push(MatchedScan {
                     time: scan.start,
                     seconds_since_last_scan: seconds_since_last_scan(scan),

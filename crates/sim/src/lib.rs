@@ -7,8 +7,10 @@
 //! `bluezone-core` Tracer. Positive people upload through a real server on loopback; every
 //! phone downloads, matches and scores with the real code. Ground truth comes from the true
 //! distances, and [`report`] compares the two, with [`plot`]s. [`sweep`] re-scores the same
-//! run under other risk parameters. [`history`] makes synthetic histories for benchmarks.
+//! run under other risk parameters. [`history`] makes synthetic histories for benchmarks,
+//! and [`bench_fixtures`] the benchmarks' stores and key files made of them.
 
+pub mod bench_fixtures;
 pub mod geometry;
 pub mod grid;
 pub mod history;

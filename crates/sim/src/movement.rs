@@ -7,7 +7,7 @@ use rand::{Rng, RngExt, SeedableRng};
 
 use crate::geometry::{Point, distance};
 use crate::noise;
-use crate::scenario::{Movement, minutes_of};
+use crate::scenario::{Finish, Movement, ScheduleStep, minutes_of};
 
 const DAY_S: f64 = 86_400.0;
 
@@ -102,6 +102,12 @@ fn around(rng: &mut dyn rand::Rng, centre: Point, radius: f64) -> Point {
     [centre[0] + r * a.cos(), centre[1] + r * a.sin()]
 }
 
+/// A random direction to face, radians.
+fn facing(rng: &mut dyn rand::Rng) -> f64 {
+    rng.random_range(0.0..std::f64::consts::TAU)
+}
+
+/// Plans `movement` from `arrive` to `leave` (one presence period), appending to `legs`.
 fn plan_period(
     movement: &Movement,
     arrive: f64,
@@ -109,125 +115,167 @@ fn plan_period(
     rng: &mut impl Rng,
     legs: &mut Vec<Leg>,
 ) {
-    let mut t = arrive;
-    let push =
-        |legs: &mut Vec<Leg>, t: &mut f64, length: f64, from: Point, to: Point, heading: f64| {
-            let end = (*t + length).min(leave);
-            if end > *t {
-                legs.push(Leg {
-                    start: *t,
-                    end,
-                    from,
-                    to: if end < *t + length {
-                        // Cut short by departure: stop where the person is at that moment.
-                        let f = (end - *t) / length;
-                        [
-                            from[0] + (to[0] - from[0]) * f,
-                            from[1] + (to[1] - from[1]) * f,
-                        ]
-                    } else {
-                        to
-                    },
-                    facing: [heading.cos(), heading.sin()],
-                });
-            }
-            *t = end;
-        };
-    // Walking faces the way one goes.
-    let walk = |legs: &mut Vec<Leg>, t: &mut f64, from: Point, to: Point, speed_mps: f64| {
-        let length = distance(from, to) / speed_mps;
-        if length > 0.0 {
-            push(
-                legs,
-                t,
-                length,
-                from,
-                to,
-                (to[1] - from[1]).atan2(to[0] - from[0]),
-            );
-        }
+    let mut plan = Planner {
+        legs,
+        t: arrive,
+        leave,
     };
-    let facing = |rng: &mut dyn rand::Rng| rng.random_range(0.0..std::f64::consts::TAU);
     match movement {
-        Movement::Schedule { steps } => {
-            let day_start = (arrive / DAY_S).floor() * DAY_S;
-            for step in steps {
-                let (Some(from), Some(to)) = (minutes_of(&step.from), minutes_of(&step.to)) else {
-                    continue;
-                };
-                let a = (day_start + f64::from(from) * 60.0).max(arrive);
-                let b = (day_start + f64::from(to) * 60.0).min(leave);
-                if a < b && !matches!(step.movement, Movement::Schedule { .. }) {
-                    plan_period(&step.movement, a, b, rng, legs);
-                }
-            }
-        }
+        Movement::Schedule { steps } => plan_schedule(steps, arrive, leave, rng, plan.legs),
         Movement::Stay { at, spread_m } => {
             let spot = around(rng, *at, *spread_m);
             let heading = facing(rng);
-            push(legs, &mut t, leave - arrive, spot, spot, heading);
+            plan.push(leave - arrive, spot, spot, heading);
         }
         Movement::Waypoints {
             points,
             speed_mps,
             dwell_s,
-        } => {
-            let mut here = points[0];
-            let mut next = 0;
-            while t < leave {
-                let pause = dwell(rng, *dwell_s);
-                let heading = facing(rng);
-                push(legs, &mut t, pause, here, here, heading);
-                next = (next + 1) % points.len();
-                let there = points[next];
-                walk(legs, &mut t, here, there, *speed_mps);
-                here = there;
-            }
-        }
+        } => plan_waypoints(&mut plan, rng, points, *speed_mps, *dwell_s),
         Movement::RandomWalk {
             area,
             speed_mps,
             dwell_s,
             finish,
-        } => {
-            // With a finish, the walk ends early enough to reach it and stay its dwell.
-            let (walk_until, last) = match finish {
-                Some(f) => {
-                    let stay = dwell(rng, f.dwell_s).min(leave - arrive);
-                    (leave - stay, Some(around(rng, f.at, f.spread_m)))
-                }
-                None => (leave, None),
-            };
-            let [lo, hi] = *area;
-            let pick = |rng: &mut dyn rand::Rng| {
-                [
-                    rng.random_range(lo[0]..=hi[0]),
-                    rng.random_range(lo[1]..=hi[1]),
-                ]
-            };
-            let mut here = pick(rng);
-            while t < walk_until {
-                let pause = dwell(rng, *dwell_s).min(walk_until - t);
-                let heading = facing(rng);
-                push(legs, &mut t, pause, here, here, heading);
-                if t >= walk_until {
-                    break;
-                }
-                let there = pick(rng);
-                if last.is_some() && t + distance(here, there) / speed_mps > walk_until {
-                    // No time for another aisle: head for the finish now.
-                    break;
-                }
-                walk(legs, &mut t, here, there, *speed_mps);
-                here = there;
-            }
-            if let Some(spot) = last {
-                walk(legs, &mut t, here, spot, *speed_mps);
-                let heading = facing(rng);
-                let rest = leave - t;
-                push(legs, &mut t, rest, spot, spot, heading);
-            }
+        } => plan_random_walk(&mut plan, rng, *area, *speed_mps, *dwell_s, finish.as_ref()),
+    }
+}
+
+/// Legs being planned for one period: where planning has got to, and the departure that cuts
+/// everything short.
+struct Planner<'a> {
+    legs: &'a mut Vec<Leg>,
+    /// The end of the last leg planned, seconds since the scenario began.
+    t: f64,
+    /// Departure, seconds since the scenario began.
+    leave: f64,
+}
+
+impl Planner<'_> {
+    /// A leg of `length` seconds from `from` to `to`, facing `heading` (radians), cut short
+    /// at departure (then it stops where the person is at that moment).
+    fn push(&mut self, length: f64, from: Point, to: Point, heading: f64) {
+        let t = self.t;
+        let end = (t + length).min(self.leave);
+        if end > t {
+            self.legs.push(Leg {
+                start: t,
+                end,
+                from,
+                to: if end < t + length {
+                    // Cut short by departure: stop where the person is at that moment.
+                    let f = (end - t) / length;
+                    [
+                        from[0] + (to[0] - from[0]) * f,
+                        from[1] + (to[1] - from[1]) * f,
+                    ]
+                } else {
+                    to
+                },
+                facing: [heading.cos(), heading.sin()],
+            });
         }
+        self.t = end;
+    }
+
+    /// Walks from `from` to `to` at `speed_mps`, facing the way one goes.
+    fn walk(&mut self, from: Point, to: Point, speed_mps: f64) {
+        let length = distance(from, to) / speed_mps;
+        if length > 0.0 {
+            self.push(length, from, to, (to[1] - from[1]).atan2(to[0] - from[0]));
+        }
+    }
+}
+
+/// A timetable: each step's movement over its part of the day within the period (a step
+/// that is itself a schedule is skipped; checking refuses it).
+fn plan_schedule(
+    steps: &[ScheduleStep],
+    arrive: f64,
+    leave: f64,
+    rng: &mut impl Rng,
+    legs: &mut Vec<Leg>,
+) {
+    let day_start = (arrive / DAY_S).floor() * DAY_S;
+    for step in steps {
+        let (Some(from), Some(to)) = (minutes_of(&step.from), minutes_of(&step.to)) else {
+            continue;
+        };
+        let a = (day_start + f64::from(from) * 60.0).max(arrive);
+        let b = (day_start + f64::from(to) * 60.0).min(leave);
+        if a < b && !matches!(step.movement, Movement::Schedule { .. }) {
+            plan_period(&step.movement, a, b, rng, legs);
+        }
+    }
+}
+
+/// Round a route until departure: pause at a point, walk to the next.
+fn plan_waypoints(
+    plan: &mut Planner<'_>,
+    rng: &mut impl Rng,
+    points: &[Point],
+    speed_mps: f64,
+    dwell_s: [u32; 2],
+) {
+    let mut here = points[0];
+    let mut next = 0;
+    while plan.t < plan.leave {
+        let pause = dwell(rng, dwell_s);
+        let heading = facing(rng);
+        plan.push(pause, here, here, heading);
+        next = (next + 1) % points.len();
+        let there = points[next];
+        plan.walk(here, there, speed_mps);
+        here = there;
+    }
+}
+
+/// Pauses at random points of `area` and walks between them; with a finish, the walk ends
+/// early enough to reach it and stay its dwell until departure.
+fn plan_random_walk(
+    plan: &mut Planner<'_>,
+    rng: &mut impl Rng,
+    area: [Point; 2],
+    speed_mps: f64,
+    dwell_s: [u32; 2],
+    finish: Option<&Finish>,
+) {
+    let (arrive, leave) = (plan.t, plan.leave);
+    let (walk_until, last) = match finish {
+        Some(f) => {
+            let stay = dwell(rng, f.dwell_s).min(leave - arrive);
+            (leave - stay, Some(around(rng, f.at, f.spread_m)))
+        }
+        None => (leave, None),
+    };
+    let [lo, hi] = area;
+    let pick = |rng: &mut dyn rand::Rng| {
+        [
+            rng.random_range(lo[0]..=hi[0]),
+            rng.random_range(lo[1]..=hi[1]),
+        ]
+    };
+    let mut here = pick(rng);
+    while plan.t < walk_until {
+        let pause = dwell(rng, dwell_s).min(walk_until - plan.t);
+        let heading = facing(rng);
+        plan.push(pause, here, here, heading);
+        if plan.t >= walk_until {
+            break;
+        }
+        let there = pick(rng);
+        if last.is_some() && plan.t + distance(here, there) / speed_mps > walk_until {
+            // No time for another aisle: head for the finish now.
+            break;
+        }
+        plan.walk(here, there, speed_mps);
+        here = there;
+    }
+    if let Some(spot) = last {
+        plan.walk(here, spot, speed_mps);
+        let heading = facing(rng);
+        let rest = leave - plan.t;
+        plan.push(rest, spot, spot, heading);
     }
 }
 

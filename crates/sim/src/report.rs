@@ -229,8 +229,20 @@ impl Report {
     /// A readable Markdown page, linking the plots written beside it.
     #[must_use]
     pub fn to_markdown(&self) -> String {
-        let t = &self.totals;
         let mut md = String::new();
+        self.write_settings(&mut md);
+        self.write_result(&mut md);
+        self.write_detection(&mut md);
+        self.write_uptime(&mut md);
+        self.write_uploads(&mut md);
+        self.write_plots(&mut md);
+        self.write_attenuation(&mut md);
+        self.write_people(&mut md);
+        md
+    }
+
+    /// The title and the settings: days, seed, the contact rule, the risk parameters.
+    fn write_settings(&self, md: &mut String) {
         let _ = writeln!(md, "# {}\n", self.scenario);
         let _ = writeln!(
             md,
@@ -246,6 +258,11 @@ impl Report {
             self.risk.attenuation_thresholds_db,
             self.risk.attenuation_weights,
         );
+    }
+
+    /// The confusion matrix, precision, recall, detection continuity and the counts.
+    fn write_result(&self, md: &mut String) {
+        let t = &self.totals;
         let _ = writeln!(md, "## Result\n");
         let _ = writeln!(md, "| | notified | not notified |\n|---|---:|---:|");
         let _ = writeln!(
@@ -271,6 +288,10 @@ impl Report {
              published.\n",
             t.people, t.positives, t.scans, t.adverts_heard, t.adverts_refused, t.files_published
         );
+    }
+
+    /// Detection by scanner and advertiser platform.
+    fn write_detection(&self, md: &mut String) {
         let _ = writeln!(md, "## Detection by platform\n");
         let _ = writeln!(
             md,
@@ -295,6 +316,10 @@ impl Report {
                 percent(d.share)
             );
         }
+    }
+
+    /// Collection uptime while present, if any phone was present.
+    fn write_uptime(&self, md: &mut String) {
         let shares: Vec<f64> = self
             .persons
             .iter()
@@ -312,6 +337,10 @@ impl Report {
                 below
             );
         }
+    }
+
+    /// Each upload and how it went.
+    fn write_uploads(&self, md: &mut String) {
         let _ = writeln!(md, "## Uploads\n");
         for u in &self.uploads {
             let outcome = match (&u.keys_accepted, &u.error) {
@@ -326,12 +355,20 @@ impl Report {
                 u.person, u.code_issued_at, u.code_entered_at, outcome
             );
         }
+    }
+
+    /// Links to the plots written beside the page.
+    fn write_plots(&self, md: &mut String) {
         let _ = writeln!(
             md,
             "\n## Plots\n\n![Attenuation against true distance](attenuation-vs-distance.svg)\n\n\
              ![Detections over time](detections-over-time.svg)\n\n\
              ![Confusion matrix](confusion-matrix.svg)\n"
         );
+    }
+
+    /// Attenuation quantiles per true distance band.
+    fn write_attenuation(&self, md: &mut String) {
         let _ = writeln!(md, "## Attenuation by true distance\n");
         let _ = writeln!(
             md,
@@ -354,6 +391,10 @@ impl Report {
                 db(b.p90_db)
             );
         }
+    }
+
+    /// Everyone who was near a positive person or was notified.
+    fn write_people(&self, md: &mut String) {
         let _ = writeln!(md, "\n## People\n");
         let _ = writeln!(
             md,
@@ -385,6 +426,5 @@ impl Report {
                 p.scans_near_positive
             );
         }
-        md
     }
 }

@@ -30,8 +30,11 @@ use crate::grid::Grid;
 use crate::movement::Pose;
 use crate::phones;
 use crate::radio::Obstacles;
-use crate::report::{DetectionRow, Report, RiskSummary, TimelineRow, Totals, ratio, round3};
+use crate::report::{
+    DetectionRow, PersonRow, Report, RiskSummary, TimelineRow, Totals, UploadRow, ratio, round3,
+};
 use crate::scenario::{Os, Scenario, days_of};
+use crate::settings::ContactRule;
 
 mod device;
 mod fleet;
@@ -159,231 +162,359 @@ pub fn simulate(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, SimError> {
     let began = Instant::now();
-    let seed = options.seed;
-    let step = options.step_s.clamp(0.5, 10.0);
-    let days = *scenario.days.get_ref();
-    let total_s = f64::from(days) * DAY_S;
-    let start_unix = days_of(scenario.date.get_ref()).unwrap_or(0) * 86_400;
-    let clock = Arc::new(ManualClock::new(start_unix));
-    let radio = scenario.radio();
-    let rule = scenario.truth();
-    let risk = scenario.risk().apply(RiskConfig::default());
-    let health = Health::start(seed, &clock)?;
-    let phones = open_phones(
-        scenario,
-        seed,
-        start_unix,
-        &health.authority,
-        &risk,
-        &scenario.policies(),
-    )?;
-    let mut devices = fleet::open_devices(&phones, scenario.driver(), seed, start_unix)?;
-    let (strongest, best_offset) = phones::extremes();
-    let world = World {
-        range_m: radio.range_m(strongest, best_offset),
-        obstacles: Obstacles::of(&scenario.place),
-        radio,
-        rule,
-        seed,
-        phones: &phones,
-    };
-    let (width, depth) = (
-        *scenario.place.width_m.get_ref(),
-        *scenario.place.depth_m.get_ref(),
-    );
-    // Where a 3 × 3 block of cells covers most of the place, the grid cannot prune and its
-    // indirection costs more than comparing every pair (see docs/PERFORMANCE.md).
-    let reach = world.range_m.max(rule.distance_m);
-    let cell = if options.all_pairs || (3.0 * reach).powi(2) >= 0.5 * width * depth {
-        f64::INFINITY
-    } else {
-        reach
-    };
+    let sim = Sim::open(scenario, options)?;
+    let mut devices =
+        fleet::open_devices(&sim.phones, scenario.driver(), sim.seed, sim.start_unix)?;
+    let world = sim.world(scenario);
+    let cell = grid_cell(&world, options.all_pairs, sim.place);
     let setup = began.elapsed();
-    let looped = Instant::now();
 
-    let arrivals = fleet::arrivals(&phones);
-    let mut cases = Cases {
-        tests: fleet::positives(&phones),
-        next_test: 0,
-        entries: Vec::new(),
-    };
-    let mut run = Loop::new(phones.len(), days);
-    let mut next_arrival = 0;
-    let mut reported = 0.0;
-    let mut t = 0.0;
-    while t < total_s {
-        // Jump over stretches where nobody is present.
-        if run.active.is_empty() {
-            let next = arrivals.get(next_arrival).map_or(total_s, |a| a.0);
-            if next > t + step {
-                t = (next / step).floor() * step;
-            }
-        }
-        cases.until(t, &health, &phones, &clock, start_unix, &mut run);
-        while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= t {
-            let (_, i) = arrivals[next_arrival];
-            if let Err(slot) = run.active.binary_search(&i) {
-                run.active.insert(slot, i);
-            }
-            next_arrival += 1;
-        }
-        // Whoever has left is dropped until their next arrival puts them back.
-        let poses: Vec<(usize, Pose)> = run
-            .active
-            .iter()
-            .filter_map(|&i| phones[i].trajectory.at(t).map(|pose| (i, pose)))
-            .collect();
-        if poses.len() != run.active.len() {
-            run.active = poses.iter().map(|(i, _)| *i).collect();
-        }
-        #[allow(clippy::cast_possible_truncation)]
-        let now_unix = start_unix + t.floor() as i64;
-        clock.set(now_unix);
-        let points: Vec<_> = poses.iter().map(|(_, p)| p.at).collect();
-        let grid = Grid::build(cell, width, depth, &points);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let day = ((t / DAY_S) as usize).min(days as usize - 1);
-        accumulate_truth(&world, &poses, &grid, t, step, day, &mut run.tallies);
-        // What everyone has on air as the step begins; whose identifiers are whose.
-        let air: Vec<Option<Air>> = devices.iter().map(|d| d.air).collect();
-        for (i, on) in air.iter().enumerate() {
-            if let Some(on) = on {
-                run.owners.entry(on.advertisement.rpi.0).or_insert(i);
-            }
-        }
-        let slot_of: HashMap<usize, usize> = poses
-            .iter()
-            .enumerate()
-            .map(|(s, (i, _))| (*i, s))
-            .collect();
-        let context = Step {
-            world: &world,
-            poses: &poses,
-            grid: &grid,
-            air: &air,
-            owners: &run.owners,
-            slot_of: &slot_of,
-            start_unix,
-            seed,
-        };
-        devices
-            .par_iter_mut()
-            .enumerate()
-            .filter(|(i, _)| slot_of.contains_key(i))
-            .for_each(|(i, device)| {
-                device.arrive(i, t, &context);
-                device.advance(i, t, t + step, &context);
-            });
-        run.record(&phones, &mut devices, &poses, t)?;
-        t += step;
-        if t - reported >= BUCKET_S || t >= total_s {
-            reported = t;
-            progress(Progress {
-                simulated_s: t.min(total_s),
-                total_s,
-            });
-        }
-    }
-    let last_case = cases.until(
-        f64::INFINITY,
-        &health,
-        &phones,
-        &clock,
-        start_unix,
-        &mut run,
-    );
-    for device in &mut devices {
-        device.finish();
-    }
-    run.record(&phones, &mut devices, &[], total_s)?;
+    let looped = Instant::now();
+    let mut run = Loop::new(sim.phones.len(), sim.days);
+    let last_case = play(&sim, &world, cell, &mut devices, &mut run, progress)?;
     let simulation = looped.elapsed();
 
     let exposure_began = Instant::now();
-    #[allow(clippy::cast_possible_truncation)]
-    let settle = start_unix + total_s.max(last_case) as i64 + SETTLE_S;
-    clock.set(settle);
-    for phone in &phones {
+    let settle = sim.settle_time(last_case);
+    let (persons, windows) = decide(&sim, &devices, &mut run, settle)?;
+    let exposure = exposure_began.elapsed();
+
+    let ingest_cpu = run.ingest_cpu;
+    let samples = scatter_samples(std::mem::take(&mut run.scatter));
+    let report = report_of(scenario, &sim, run, persons);
+    Ok(Outcome {
+        report,
+        windows,
+        samples,
+        today: DayNumber::from_unix_seconds(settle).unwrap_or(DayNumber::new(0)),
+        risk: sim.risk,
+        timings: Timings {
+            setup,
+            simulation,
+            ingest_cpu,
+            exposure,
+        },
+    })
+}
+
+/// What a run plays on: the scenario's settings, the shared clock, the simulated health
+/// authority and everyone's phone.
+struct Sim {
+    seed: u64,
+    /// Time step, seconds.
+    step: f64,
+    days: u32,
+    /// Simulated seconds in all.
+    total_s: f64,
+    /// Unix time (seconds) the scenario starts at.
+    start_unix: i64,
+    /// The server's and the official's clock.
+    clock: Arc<ManualClock>,
+    rule: ContactRule,
+    risk: RiskConfig,
+    health: Health,
+    phones: Vec<Phone>,
+    /// The place's width and depth, metres.
+    place: (f64, f64),
+}
+
+impl Sim {
+    /// Starts the server and opens every phone.
+    fn open(scenario: &Scenario, options: Options) -> Result<Self, SimError> {
+        let seed = options.seed;
+        let days = *scenario.days.get_ref();
+        let start_unix = days_of(scenario.date.get_ref()).unwrap_or(0) * 86_400;
+        let clock = Arc::new(ManualClock::new(start_unix));
+        let risk = scenario.risk().apply(RiskConfig::default());
+        let health = Health::start(seed, &clock)?;
+        let phones = open_phones(
+            scenario,
+            seed,
+            start_unix,
+            &health.authority,
+            &risk,
+            &scenario.policies(),
+        )?;
+        Ok(Self {
+            seed,
+            step: options.step_s.clamp(0.5, 10.0),
+            days,
+            total_s: f64::from(days) * DAY_S,
+            start_unix,
+            clock,
+            rule: scenario.truth(),
+            risk,
+            health,
+            phones,
+            place: (
+                *scenario.place.width_m.get_ref(),
+                *scenario.place.depth_m.get_ref(),
+            ),
+        })
+    }
+
+    /// What every listening span needs: the radio model, its range, the place's obstacles.
+    fn world(&self, scenario: &Scenario) -> World<'_> {
+        let radio = scenario.radio();
+        let (strongest, best_offset) = phones::extremes();
+        World {
+            range_m: radio.range_m(strongest, best_offset),
+            obstacles: Obstacles::of(&scenario.place),
+            radio,
+            rule: self.rule,
+            seed: self.seed,
+            phones: &self.phones,
+        }
+    }
+
+    /// Unix time (whole seconds) at `t` seconds into the scenario.
+    fn unix_at(&self, t: f64) -> i64 {
+        #[allow(clippy::cast_possible_truncation)]
+        let offset = t.floor() as i64;
+        self.start_unix + offset
+    }
+
+    /// When the server publishes and the phones download: [`SETTLE_S`] after the last day or
+    /// the last code entry, whichever is later.
+    fn settle_time(&self, last_case: f64) -> i64 {
+        #[allow(clippy::cast_possible_truncation)]
+        let end = self.total_s.max(last_case) as i64;
+        self.start_unix + end + SETTLE_S
+    }
+}
+
+/// The grid's cell size for `world`'s reach. Where a 3 × 3 block of cells covers most of the
+/// place, the grid cannot prune and its indirection costs more than comparing every pair (see
+/// docs/PERFORMANCE.md): one infinite cell then.
+fn grid_cell(world: &World<'_>, all_pairs: bool, (width, depth): (f64, f64)) -> f64 {
+    let reach = world.range_m.max(world.rule.distance_m);
+    if all_pairs || (3.0 * reach).powi(2) >= 0.5 * width * depth {
+        f64::INFINITY
+    } else {
+        reach
+    }
+}
+
+/// The time loop, from the first step to the end of the last day: cases and arrivals as they
+/// fall due, then each step's truth and devices, recorded. Returns the time of the last code
+/// entry processed after the last step (0 if none).
+fn play(
+    sim: &Sim,
+    world: &World<'_>,
+    cell: f64,
+    devices: &mut [Device],
+    run: &mut Loop,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<f64, SimError> {
+    let mut arrivals = Arrivals {
+        list: fleet::arrivals(&sim.phones),
+        next: 0,
+    };
+    let mut cases = Cases {
+        tests: fleet::positives(&sim.phones),
+        next_test: 0,
+        entries: Vec::new(),
+    };
+    let mut reported = 0.0;
+    let mut t = 0.0;
+    while t < sim.total_s {
+        // Jump over stretches where nobody is present.
+        if run.active.is_empty() {
+            let next = arrivals.next_time().unwrap_or(sim.total_s);
+            if next > t + sim.step {
+                t = (next / sim.step).floor() * sim.step;
+            }
+        }
+        cases.until(t, sim, &mut run.uploads);
+        arrivals.admit(t, &mut run.active);
+        let poses = run.present(&sim.phones, t);
+        sim.clock.set(sim.unix_at(t));
+        step(sim, world, cell, t, &poses, devices, run);
+        run.record(&sim.phones, devices, &poses, t)?;
+        t += sim.step;
+        if t - reported >= BUCKET_S || t >= sim.total_s {
+            reported = t;
+            progress(Progress {
+                simulated_s: t.min(sim.total_s),
+                total_s: sim.total_s,
+            });
+        }
+    }
+    let last_case = cases.until(f64::INFINITY, sim, &mut run.uploads);
+    for device in devices.iter_mut() {
+        device.finish();
+    }
+    run.record(&sim.phones, devices, &[], sim.total_s)?;
+    Ok(last_case)
+}
+
+/// One step from `t`: ground truth for the people at `poses`, then every present phone's
+/// device runs until `t + step`, in parallel, each seeing what everyone had on air as the
+/// step began.
+fn step(
+    sim: &Sim,
+    world: &World<'_>,
+    cell: f64,
+    t: f64,
+    poses: &[(usize, Pose)],
+    devices: &mut [Device],
+    run: &mut Loop,
+) {
+    let points: Vec<_> = poses.iter().map(|(_, p)| p.at).collect();
+    let grid = Grid::build(cell, sim.place.0, sim.place.1, &points);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let day = ((t / DAY_S) as usize).min(sim.days as usize - 1);
+    accumulate_truth(world, poses, &grid, t, sim.step, day, &mut run.tallies);
+    let air = run.note_air(devices);
+    let slot_of: HashMap<usize, usize> = poses
+        .iter()
+        .enumerate()
+        .map(|(s, (i, _))| (*i, s))
+        .collect();
+    let context = Step {
+        world,
+        poses,
+        grid: &grid,
+        air: &air,
+        owners: &run.owners,
+        slot_of: &slot_of,
+        start_unix: sim.start_unix,
+        seed: sim.seed,
+    };
+    devices
+        .par_iter_mut()
+        .enumerate()
+        .filter(|(i, _)| slot_of.contains_key(i))
+        .for_each(|(i, device)| {
+            device.arrive(i, t, &context);
+            device.advance(i, t, t + sim.step, &context);
+        });
+}
+
+/// After the last day, at `settle`: the server publishes its key files and every phone
+/// downloads, verifies, matches and scores them. Returns each person's row and stored
+/// windows, in report order, and completes the totals.
+fn decide(
+    sim: &Sim,
+    devices: &[Device],
+    run: &mut Loop,
+    settle: i64,
+) -> Result<(Vec<PersonRow>, Vec<Vec<ExposureWindow>>), SimError> {
+    sim.clock.set(settle);
+    for phone in &sim.phones {
         phone.clock.set(settle);
     }
-    run.totals.files_published = u32::try_from(health.publish(settle)?).unwrap_or(u32::MAX);
-    let decisions = phones
+    run.totals.files_published = u32::try_from(sim.health.publish(settle)?).unwrap_or(u32::MAX);
+    let decisions = sim
+        .phones
         .par_iter()
         .map(|p| {
-            let status = p.tracer.download_key_files(&health.transport)?;
+            let status = p.tracer.download_key_files(&sim.health.transport)?;
             Ok((status, p.tracer.exposure_windows()?))
         })
         .collect::<Vec<Result<_, CoreError>>>();
-    let mut persons = Vec::with_capacity(phones.len());
-    let mut windows = Vec::with_capacity(phones.len());
+    let mut persons = Vec::with_capacity(sim.phones.len());
+    let mut windows = Vec::with_capacity(sim.phones.len());
     let (mut near, mut detecting) = (0u64, 0u64);
-    for (((phone, tally), decision), device) in
-        phones.iter().zip(&run.tallies).zip(decisions).zip(&devices)
+    for (((phone, tally), decision), device) in sim
+        .phones
+        .iter()
+        .zip(&run.tallies)
+        .zip(decisions)
+        .zip(devices)
     {
         let (status, phone_windows) = decision.map_err(|source| SimError::Phone {
             person: phone.name.clone(),
             source,
         })?;
-        let row = person_row(phone, tally, &status, &rule, device.uptime);
+        let row = person_row(phone, tally, &status, &sim.rule, device.uptime);
         run.totals.count(row.outcome);
         near += u64::from(tally.near_positive);
         detecting += u64::from(tally.detecting_positive);
         persons.push(row);
         windows.push(phone_windows);
     }
-    let totals = &mut run.totals;
-    totals.people = u32::try_from(phones.len()).unwrap_or(u32::MAX);
+    complete_totals(&mut run.totals, sim.phones.len(), near, detecting);
+    Ok((persons, windows))
+}
+
+/// The totals' people, precision, recall and detection continuity (`detecting` of `near`
+/// scans).
+fn complete_totals(totals: &mut Totals, people: usize, near: u64, detecting: u64) {
+    totals.people = u32::try_from(people).unwrap_or(u32::MAX);
     let tp = u64::from(totals.true_positives);
     totals.precision = ratio(tp, tp + u64::from(totals.false_positives));
     totals.recall = ratio(tp, tp + u64::from(totals.false_negatives));
     totals.detection_continuity = ratio(detecting, near);
-    let exposure = exposure_began.elapsed();
+}
 
-    let report = Report {
+/// The report of a finished run.
+fn report_of(scenario: &Scenario, sim: &Sim, run: Loop, persons: Vec<PersonRow>) -> Report {
+    Report {
         scenario: scenario.name.clone(),
-        seed,
+        seed: sim.seed,
         date: scenario.date.get_ref().clone(),
-        days,
-        truth: rule,
+        days: sim.days,
+        truth: sim.rule,
         risk: RiskSummary {
-            attenuation_thresholds_db: risk.attenuation_thresholds_db,
-            attenuation_weights: risk.attenuation_weights,
-            notify_minutes: round3(risk.notify_score / 60.0),
+            attenuation_thresholds_db: sim.risk.attenuation_thresholds_db,
+            attenuation_weights: sim.risk.attenuation_weights,
+            notify_minutes: round3(sim.risk.notify_score / 60.0),
         },
         totals: run.totals,
         uploads: run.uploads,
         detection: detection_rows(&run.matrix),
         persons,
         attenuation_by_distance: distance_bins(&run.bands),
-        timeline: run
-            .timeline
-            .into_iter()
-            .enumerate()
-            .filter(|(_, r)| r.present > 0 || r.scans > 0)
-            .map(|(b, mut r)| {
-                r.minute = u32::try_from(b * 10).unwrap_or(u32::MAX);
-                r
-            })
-            .collect(),
-    };
-    let mut scatter = run.scatter;
+        timeline: timeline_rows(run.timeline),
+    }
+}
+
+/// The timeline's buckets in which anyone was present or scanned, each with its minute.
+fn timeline_rows(timeline: Vec<TimelineRow>) -> Vec<TimelineRow> {
+    timeline
+        .into_iter()
+        .enumerate()
+        .filter(|(_, r)| r.present > 0 || r.scans > 0)
+        .map(|(b, mut r)| {
+            r.minute = u32::try_from(b * 10).unwrap_or(u32::MAX);
+            r
+        })
+        .collect()
+}
+
+/// The [`SCATTER_POINTS`] samples with the lowest hashes, by distance.
+fn scatter_samples(mut scatter: Vec<(u64, Sample)>) -> Vec<Sample> {
     scatter.sort_by_key(|(h, _)| *h);
     scatter.truncate(SCATTER_POINTS);
     let mut samples: Vec<Sample> = scatter.into_iter().map(|(_, s)| s).collect();
     samples.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
-    Ok(Outcome {
-        report,
-        windows,
-        samples,
-        today: DayNumber::from_unix_seconds(settle).unwrap_or(DayNumber::new(0)),
-        risk,
-        timings: Timings {
-            setup,
-            simulation,
-            ingest_cpu: run.ingest_cpu,
-            exposure,
-        },
-    })
+    samples
+}
+
+/// Every arrival (start of a presence period) in time order, and the next one due.
+struct Arrivals {
+    /// `(time, phone)`, in order.
+    list: Vec<(f64, usize)>,
+    next: usize,
+}
+
+impl Arrivals {
+    /// When the next arrival is due, if any is left.
+    fn next_time(&self) -> Option<f64> {
+        self.list.get(self.next).map(|a| a.0)
+    }
+
+    /// Adds everyone arriving by `t` to `active` (sorted, without duplicates).
+    fn admit(&mut self, t: f64, active: &mut Vec<usize>) {
+        while self.next < self.list.len() && self.list[self.next].0 <= t {
+            let (_, i) = self.list[self.next];
+            if let Err(slot) = active.binary_search(&i) {
+                active.insert(slot, i);
+            }
+            self.next += 1;
+        }
+    }
 }
 
 /// Positive tests and the code entries they lead to, in time order.
@@ -399,24 +530,17 @@ struct Cases {
 type Issued = (f64, Result<String, String>);
 
 impl Cases {
-    /// Issues the codes and processes the entries due by `until`, in time order; returns the
-    /// time of the last one processed (0 if none).
-    fn until(
-        &mut self,
-        until: f64,
-        health: &Health,
-        phones: &[Phone],
-        clock: &ManualClock,
-        start_unix: i64,
-        run: &mut Loop,
-    ) -> f64 {
+    /// Issues the codes and processes the entries due by `until`, in time order, adding each
+    /// upload to `uploads`; returns the time of the last one processed (0 if none).
+    fn until(&mut self, until: f64, sim: &Sim, uploads: &mut Vec<UploadRow>) -> f64 {
+        let (health, phones, clock) = (&sim.health, &sim.phones, &*sim.clock);
         let mut last = 0.0;
         loop {
             let test = self.tests.get(self.next_test).filter(|c| c.0 <= until);
             let entry = self.entries.first().filter(|e| e.0 <= until);
             match (test, entry) {
                 (Some(&(at, i)), e) if e.is_none_or(|e| at <= e.0) => {
-                    let code = health.issue(at, clock, start_unix);
+                    let code = health.issue(at, clock, sim.start_unix);
                     let when = at + phones[i].entry.0;
                     let slot = self.entries.partition_point(|e| e.0 <= when);
                     self.entries.insert(slot, (when, i, (at, code)));
@@ -431,11 +555,11 @@ impl Cases {
                         when,
                         phones[i].entry.1,
                         clock,
-                        start_unix,
+                        sim.start_unix,
                     );
                     // The upload released today's key; the phone's glue rotates at its
                     // next driver event, as on a real phone.
-                    run.uploads.push(row);
+                    uploads.push(row);
                     last = when;
                 }
                 _ => return last,
@@ -456,7 +580,7 @@ struct Loop {
     bands: Vec<[u64; 128]>,
     scatter: Vec<(u64, Sample)>,
     totals: Totals,
-    uploads: Vec<crate::report::UploadRow>,
+    uploads: Vec<UploadRow>,
     ingest_cpu: Duration,
 }
 
@@ -510,6 +634,31 @@ impl Loop {
             uploads: Vec::new(),
             ingest_cpu: Duration::ZERO,
         }
+    }
+
+    /// Where everyone active is at `t`. Whoever has left is dropped from the active until
+    /// their next arrival puts them back.
+    fn present(&mut self, phones: &[Phone], t: f64) -> Vec<(usize, Pose)> {
+        let poses: Vec<(usize, Pose)> = self
+            .active
+            .iter()
+            .filter_map(|&i| phones[i].trajectory.at(t).map(|pose| (i, pose)))
+            .collect();
+        if poses.len() != self.active.len() {
+            self.active = poses.iter().map(|(i, _)| *i).collect();
+        }
+        poses
+    }
+
+    /// What everyone has on air as a step begins; remembers whose identifiers are whose.
+    fn note_air(&mut self, devices: &[Device]) -> Vec<Option<Air>> {
+        let air: Vec<Option<Air>> = devices.iter().map(|d| d.air).collect();
+        for (i, on) in air.iter().enumerate() {
+            if let Some(on) = on {
+                self.owners.entry(on.advertisement.rpi.0).or_insert(i);
+            }
+        }
+        air
     }
 
     /// Collects what the step's devices heard, settled and stored.

@@ -95,8 +95,7 @@ impl PhoneEngine for SimEngine {
         let report = self.tracer.record_sightings(batch)?;
         self.ingest += began.elapsed();
         self.accepted += report.accepted;
-        self.refused +=
-            report.malformed + report.implausible_rssi + report.from_the_future + report.too_old;
+        self.refused += report.rejected();
         Ok(report)
     }
 

@@ -17,7 +17,7 @@ use crate::movement::Trajectory;
 use crate::noise::{hash, unit};
 use crate::phones::{self, PhoneProfile};
 use crate::policy::{DriverSettings, OsPolicy, Policies};
-use crate::scenario::{AppMode, Carry, EventKind, Os, Scenario, minutes_of};
+use crate::scenario::{AppMode, Carry, Event, EventKind, Os, People, Scenario, minutes_of};
 
 // Domain tags of the noise hashes.
 pub(super) const TAG_SHADOW: u64 = 1;
@@ -89,84 +89,24 @@ pub(super) fn open_phones(
 ) -> Result<Vec<Phone>, SimError> {
     let names = scenario.person_names();
     let mut phones = Vec::with_capacity(names.len());
-    let mut index = 0usize;
     for group in &scenario.people {
-        let from = f64::from(minutes_of(group.present.from.get_ref()).unwrap_or(0)) * 60.0;
-        let to = f64::from(minutes_of(group.present.to.get_ref()).unwrap_or(0)) * 60.0;
-        let periods: Vec<(f64, f64)> = (0..*scenario.days.get_ref())
-            .map(|d| (f64::from(d) * DAY_S + from, f64::from(d) * DAY_S + to))
-            .collect();
-        let share = group.ios_share.as_ref().map_or(0.0, |s| *s.get_ref());
-        let ios_model = group
-            .ios_model
-            .clone()
-            .unwrap_or_else(|| "iPhone 11".into());
+        let periods = presence_periods(group, *scenario.days.get_ref());
         for member in 0..*group.count.get_ref() {
-            // The iPhone share spread evenly through the group, the same for every seed.
-            let (os, model) =
-                if (f64::from(member + 1) * share).floor() > (f64::from(member) * share).floor() {
-                    (Os::Ios, ios_model.clone())
-                } else {
-                    (group.phone.os, group.phone.model.clone())
-                };
-            let profile = phones::profile(&model);
-            let policy = policies.of(os).clone();
+            let index = phones.len();
             let name = names[index].clone();
             let id = index as u64;
-            let person_events: Vec<(f64, EventKind)> = {
-                let mut list: Vec<(f64, EventKind)> = scenario
-                    .events
-                    .iter()
-                    .filter(|e| e.kind != EventKind::TestsPositive && *e.person.get_ref() == name)
-                    .map(|e| {
-                        let at = f64::from(e.day.get_ref() - 1) * DAY_S
-                            + f64::from(minutes_of(e.at.get_ref()).unwrap_or(0)) * 60.0;
-                        (at, e.kind)
-                    })
-                    .collect();
-                list.sort_by(|a, b| a.0.total_cmp(&b.0));
-                list
-            };
+            let (os, model) = member_phone(group, member);
+            let profile = phones::profile(&model);
+            let policy = policies.of(os).clone();
             // The first positive test of the person counts.
-            let test = scenario
-                .events
-                .iter()
-                .filter(|e| e.kind == EventKind::TestsPositive && *e.person.get_ref() == name)
-                .map(|e| {
-                    let at = f64::from(e.day.get_ref() - 1) * DAY_S
-                        + f64::from(minutes_of(e.at.get_ref()).unwrap_or(0)) * 60.0;
-                    let delay = f64::from(*e.enters_code_after_minutes.get_ref()) * 60.0;
-                    (at, (delay, e.consents))
-                })
-                .reduce(|a, b| if b.0 < a.0 { b } else { a });
-            let positive_at = test.map(|(at, _)| at);
-            let entry = test.map_or((0.0, true), |(_, entry)| entry);
-            let config = TracerConfig {
-                tx_power_dbm: profile.calibrated_tx_dbm,
-                calibration_confidence: profile.confidence,
-                trusted_signers: TrustedKeys::single(authority.file_signer().trusted_key()),
-                upload_public_key: Some(authority.upload_public_key()),
-                matching: bluezone_protocol::matching::MatchConfig {
-                    rssi_correction_db: profile.rssi_correction_db,
-                    ..Default::default()
-                },
-                risk: risk.clone(),
-                ..TracerConfig::default()
-            };
+            let test = positive_test(scenario, &name);
             let clock = Arc::new(ManualClock::new(start_unix));
-            let tracer = Tracer::open_with(
-                config,
-                StorageLocation::InMemory,
-                &MasterKey::from_bytes(seed_bytes(seed, TAG_PHONE + 1000 * id)),
-                clock.clone(),
-                Box::new(rand::rngs::StdRng::seed_from_u64(hash(&[
-                    seed, TAG_PHONE, id,
-                ]))),
-            )
-            .map_err(|source| SimError::Phone {
-                person: name.clone(),
-                source,
-            })?;
+            let tracer = open_tracer(&profile, authority, risk, seed, id, clock.clone()).map_err(
+                |source| SimError::Phone {
+                    person: name.clone(),
+                    source,
+                },
+            )?;
             let [lo, hi] = policy.advert_interval_ms;
             phones.push(Phone {
                 trajectory: Trajectory::plan(
@@ -175,23 +115,108 @@ pub(super) fn open_phones(
                     hash(&[seed, TAG_TRAJECTORY, id]),
                 ),
                 interval_s: (lo + (hi - lo) * unit(hash(&[seed, TAG_INTERVAL, id]))) / 1_000.0,
+                person_events: person_events(scenario, &name),
                 name,
                 os,
                 model,
                 carry: group.carry,
                 profile,
-                policy: policy.clone(),
+                policy,
                 tracer: Arc::new(tracer),
                 clock,
                 app_foreground: group.phone.app == AppMode::Foreground,
-                person_events,
-                positive_at,
-                entry,
+                positive_at: test.map(|(at, _)| at),
+                entry: test.map_or((0.0, true), |(_, entry)| entry),
             });
-            index += 1;
         }
     }
     Ok(phones)
+}
+
+/// A group's presence periods, one per day: `(arrival, departure)`, seconds since the start.
+fn presence_periods(group: &People, days: u32) -> Vec<(f64, f64)> {
+    let from = f64::from(minutes_of(group.present.from.get_ref()).unwrap_or(0)) * 60.0;
+    let to = f64::from(minutes_of(group.present.to.get_ref()).unwrap_or(0)) * 60.0;
+    (0..days)
+        .map(|d| (f64::from(d) * DAY_S + from, f64::from(d) * DAY_S + to))
+        .collect()
+}
+
+/// The OS and model of a group's `member` (from 0): the group's phone, or an iPhone for its
+/// iPhone share, spread evenly through the group, the same for every seed.
+fn member_phone(group: &People, member: u32) -> (Os, String) {
+    let share = group.ios_share.as_ref().map_or(0.0, |s| *s.get_ref());
+    if (f64::from(member + 1) * share).floor() > (f64::from(member) * share).floor() {
+        let ios_model = group.ios_model.as_deref().unwrap_or("iPhone 11");
+        (Os::Ios, ios_model.to_owned())
+    } else {
+        (group.phone.os, group.phone.model.clone())
+    }
+}
+
+/// When an event happens, seconds since the start.
+fn event_time(e: &Event) -> f64 {
+    f64::from(e.day.get_ref() - 1) * DAY_S
+        + f64::from(minutes_of(e.at.get_ref()).unwrap_or(0)) * 60.0
+}
+
+/// `name`'s scripted events other than a positive test, in time order.
+fn person_events(scenario: &Scenario, name: &str) -> Vec<(f64, EventKind)> {
+    let mut list: Vec<(f64, EventKind)> = scenario
+        .events
+        .iter()
+        .filter(|e| e.kind != EventKind::TestsPositive && e.person.get_ref() == name)
+        .map(|e| (event_time(e), e.kind))
+        .collect();
+    list.sort_by(|a, b| a.0.total_cmp(&b.0));
+    list
+}
+
+/// `name`'s first positive test, if any: its time, and the minutes until the code is entered
+/// (in seconds) and whether the person consents to upload.
+fn positive_test(scenario: &Scenario, name: &str) -> Option<(f64, (f64, bool))> {
+    scenario
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::TestsPositive && e.person.get_ref() == name)
+        .map(|e| {
+            let delay = f64::from(*e.enters_code_after_minutes.get_ref()) * 60.0;
+            (event_time(e), (delay, e.consents))
+        })
+        .reduce(|a, b| if b.0 < a.0 { b } else { a })
+}
+
+/// Phone `id`'s engine: in memory, on `clock`, configured from its calibration entry, the
+/// authority's keys and the risk parameters, its keys and randomness drawn from the seed.
+fn open_tracer(
+    profile: &PhoneProfile,
+    authority: &Authority,
+    risk: &RiskConfig,
+    seed: u64,
+    id: u64,
+    clock: Arc<ManualClock>,
+) -> Result<Tracer, bluezone_core::CoreError> {
+    let config = TracerConfig {
+        tx_power_dbm: profile.calibrated_tx_dbm,
+        calibration_confidence: profile.confidence,
+        trusted_signers: TrustedKeys::single(authority.file_signer().trusted_key()),
+        upload_public_key: Some(authority.upload_public_key()),
+        matching: bluezone_protocol::matching::MatchConfig {
+            rssi_correction_db: profile.rssi_correction_db,
+            ..Default::default()
+        },
+        risk: risk.clone(),
+        ..TracerConfig::default()
+    };
+    Tracer::open_with(
+        config,
+        StorageLocation::InMemory,
+        &MasterKey::from_bytes(seed_bytes(seed, TAG_PHONE + 1000 * id)),
+        clock,
+        Box::new(rand::rngs::StdRng::seed_from_u64(hash(&[
+            seed, TAG_PHONE, id,
+        ]))),
+    )
 }
 
 /// Each phone's executor, running the real driver with the scenario's driver settings.

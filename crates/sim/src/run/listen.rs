@@ -7,6 +7,7 @@
 
 use bluezone_core::AdvertData;
 use bluezone_core::driver::{ScanFilters, ScanReport};
+use bluezone_protocol::attenuation::attenuation_db;
 
 use super::device::{Air, AirForm};
 use super::fleet::{Phone, TAG_DISCOVERY, TAG_PACKET, TAG_PHASE, TAG_SHADOW};
@@ -56,6 +57,50 @@ pub(super) struct Heard {
     pub(super) near: Vec<(usize, AirForm)>,
 }
 
+impl Heard {
+    /// Counts a packet received at `distance_m` with `attenuation` (dB) in its distance band,
+    /// and keeps it as a scatter candidate when its hash `h` picks it (one in 32).
+    fn measure(&mut self, distance_m: f64, attenuation: u8, h: u64) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let band = (distance_m / BAND_M) as usize;
+        if band < BANDS {
+            self.bands.push((band, u32::from(attenuation)));
+        }
+        let pick = mix(h ^ 0x3333);
+        if pick < u64::MAX / 32 {
+            self.samples.push((
+                pick,
+                Sample {
+                    distance_m: round3(distance_m),
+                    attenuation_db: f64::from(attenuation),
+                },
+            ));
+        }
+    }
+}
+
+/// A sender on air within radio range of a receiver.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// The sender's index.
+    sender: usize,
+    /// Where it is.
+    pose: Pose,
+    /// Its distance to the receiver, metres.
+    distance_m: f64,
+    /// How it is on air.
+    on: Air,
+}
+
+/// The advert a receiver's OS reports for a sender on air as `on`.
+fn advert_data(on: Air) -> AdvertData {
+    match on.form {
+        AirForm::AndroidPayload => AdvertData::Decoded(on.advertisement),
+        AirForm::IosForeground => AdvertData::Raw(IOS_FOREGROUND_ADVERT.to_vec()),
+        AirForm::IosBackground => AdvertData::Raw(ios_overflow_advert()),
+    }
+}
+
 /// How the receiver listens.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Listening {
@@ -101,8 +146,9 @@ impl World<'_> {
         }
     }
 
-    /// Receiver at `slot` listens as `how`, with everyone on air as `air`.
-    #[allow(clippy::too_many_lines)] // One packet's journey, kept in one place.
+    /// Receiver at `slot` listens as `how`, with everyone on air as `air`: each sender in
+    /// range, seen in the form it is on air, whose signal can reach the receiver at all,
+    /// sends its packets through the span.
     pub(super) fn listen(
         &self,
         slot: usize,
@@ -112,132 +158,164 @@ impl World<'_> {
         air: &[Option<Air>],
     ) -> Heard {
         let (r, receiver_pose) = poses[slot];
-        let receiver = &self.phones[r];
-        let radio = &self.radio;
         let mut heard = Heard::default();
+        let in_range = self.in_range(r, receiver_pose, poses, grid, air);
+        for link in &in_range {
+            if link.distance_m <= self.rule.distance_m {
+                heard.near.push((link.sender, link.on.form));
+            }
+            if !self.visible(r, link.on.form, how) {
+                continue;
+            }
+            let Some(mean) = self.mean_rssi(r, receiver_pose, link, how) else {
+                continue;
+            };
+            self.packets(r, link, mean, in_range.len(), how, &mut heard);
+        }
+        heard
+    }
+
+    /// The senders on air within radio range of receiver `r` at `receiver_pose`, in slot
+    /// order.
+    fn in_range(
+        &self,
+        r: usize,
+        receiver_pose: Pose,
+        poses: &[(usize, Pose)],
+        grid: &Grid,
+        air: &[Option<Air>],
+    ) -> Vec<Link> {
         let mut candidates = Vec::new();
         grid.candidates(receiver_pose.at, self.range_m, &mut candidates);
         candidates.sort_unstable();
         let range_squared = self.range_m * self.range_m;
-        let in_range: Vec<(usize, Pose, f64, Air)> = candidates
+        candidates
             .iter()
             .map(|&s| poses[s as usize])
             .filter(|(a, _)| *a != r)
             .filter_map(|(a, pose)| air[a].map(|on| (a, pose, on)))
             .map(|(a, pose, on)| (a, pose, distance_squared(receiver_pose.at, pose.at), on))
             .filter(|(_, _, d2, _)| *d2 <= range_squared)
-            .map(|(a, pose, d2, on)| (a, pose, d2.sqrt(), on))
-            .collect();
-        let scan_id = how.id;
-        for &(a, pose, d, on) in &in_range {
-            let sender = &self.phones[a];
-            if d <= self.rule.distance_m {
-                heard.near.push((a, on.form));
-            }
-            if !self.visible(r, on.form, how) {
+            .map(|(sender, pose, d2, on)| Link {
+                sender,
+                pose,
+                distance_m: d2.sqrt(),
+                on,
+            })
+            .collect()
+    }
+
+    /// The mean power at receiver `r` of `link`'s packets during the span, dBm: transmit
+    /// power, path, carry and body losses, shadowing and obstacles. `None` when even the
+    /// luckiest fading could not lift it above the receiver's sensitivity.
+    fn mean_rssi(
+        &self,
+        r: usize,
+        receiver_pose: Pose,
+        link: &Link,
+        how: &Listening,
+    ) -> Option<f64> {
+        let radio = &self.radio;
+        let (a, pose, d) = (link.sender, link.pose, link.distance_m);
+        let sender = &self.phones[a];
+        let receiver = &self.phones[r];
+        // Unit vector from sender to receiver; its cosine with each facing direction sets
+        // the body losses.
+        let towards = if d > 1e-9 {
+            [
+                (receiver_pose.at[0] - pose.at[0]) / d,
+                (receiver_pose.at[1] - pose.at[1]) / d,
+            ]
+        } else {
+            pose.facing
+        };
+        let cos_sender = pose.facing[0] * towards[0] + pose.facing[1] * towards[1];
+        let cos_receiver =
+            -(receiver_pose.facing[0] * towards[0] + receiver_pose.facing[1] * towards[1]);
+        // The cheap terms first: most pairs in range are too far to be heard even with
+        // luck (three sigmas of shadowing, four of fading), and never need the rest.
+        let unobstructed = sender.profile.tx_dbm
+            - radio.path_loss_db(d)
+            - radio.carry_loss_db(sender.carry)
+            - radio.carry_loss_db(receiver.carry)
+            - radio.body_loss(cos_sender)
+            - radio.body_loss(cos_receiver)
+            + receiver.profile.rssi_offset_db;
+        let luck = 3.0 * radio.shadowing_sigma_db + 4.0 * radio.fading_sigma_db;
+        if unobstructed + luck < radio.sensitivity_dbm {
+            return None;
+        }
+        let (lo, hi) = (a.min(r) as u64, a.max(r) as u64);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let block = (how.start / radio.shadowing_coherence_s) as u64;
+        // Shadowing beyond three sigmas is cut off, consistently with the bound above.
+        let shadow = radio.shadowing_sigma_db
+            * normal(hash(&[self.seed, TAG_SHADOW, lo, hi, block])).clamp(-3.0, 3.0);
+        let mean = unobstructed + shadow - self.obstacles.loss_db(pose.at, receiver_pose.at);
+        (mean + 4.0 * radio.fading_sigma_db >= radio.sensitivity_dbm).then_some(mean)
+    }
+
+    /// `link`'s packets through the span, at its advertising interval from a random phase:
+    /// each faded around `mean`, lost, collided (with `in_range` senders around) or missed by
+    /// the receiver's duty cycle, or reported to `heard` (only the first when the scan
+    /// coalesces).
+    fn packets(
+        &self,
+        r: usize,
+        link: &Link,
+        mean: f64,
+        in_range: usize,
+        how: &Listening,
+        heard: &mut Heard,
+    ) {
+        let radio = &self.radio;
+        let a = link.sender;
+        let sender = &self.phones[a];
+        let receiver = &self.phones[r];
+        let collision =
+            radio.collision_probability(in_range.saturating_sub(1), sender.interval_s * 1_000.0);
+        let lost = radio.packet_loss + (1.0 - radio.packet_loss) * collision;
+        let mut offset =
+            sender.interval_s * unit(hash(&[self.seed, TAG_PHASE, a as u64, r as u64, how.id]));
+        let mut k = 0u64;
+        let device = format!("{a}.{}", link.on.epoch);
+        while offset < how.length {
+            let h = hash(&[self.seed, TAG_PACKET, r as u64, a as u64, how.id, k]);
+            k += 1;
+            let at = how.start + offset;
+            offset += sender.interval_s;
+            let rssi = mean + radio.fading_sigma_db * normal(h);
+            if rssi < radio.sensitivity_dbm
+                || unit(mix(h ^ 0x1111)) < lost
+                || unit(mix(h ^ 0x2222)) >= receiver.policy.scan_duty
+            {
                 continue;
             }
-            // Unit vector from sender to receiver; its cosine with each facing direction sets
-            // the body losses.
-            let towards = if d > 1e-9 {
-                [
-                    (receiver_pose.at[0] - pose.at[0]) / d,
-                    (receiver_pose.at[1] - pose.at[1]) / d,
-                ]
-            } else {
-                pose.facing
-            };
-            let cos_sender = pose.facing[0] * towards[0] + pose.facing[1] * towards[1];
-            let cos_receiver =
-                -(receiver_pose.facing[0] * towards[0] + receiver_pose.facing[1] * towards[1]);
-            // The cheap terms first: most pairs in range are too far to be heard even with
-            // luck (three sigmas of shadowing, four of fading), and never need the rest.
-            let unobstructed = sender.profile.tx_dbm
-                - radio.path_loss_db(d)
-                - radio.carry_loss_db(sender.carry)
-                - radio.carry_loss_db(receiver.carry)
-                - radio.body_loss(cos_sender)
-                - radio.body_loss(cos_receiver)
-                + receiver.profile.rssi_offset_db;
-            let luck = 3.0 * radio.shadowing_sigma_db + 4.0 * radio.fading_sigma_db;
-            if unobstructed + luck < radio.sensitivity_dbm {
-                continue;
-            }
-            let (lo, hi) = (a.min(r) as u64, a.max(r) as u64);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let block = (how.start / radio.shadowing_coherence_s) as u64;
-            // Shadowing beyond three sigmas is cut off, consistently with the bound above.
-            let shadow = radio.shadowing_sigma_db
-                * normal(hash(&[self.seed, TAG_SHADOW, lo, hi, block])).clamp(-3.0, 3.0);
-            let mean = unobstructed + shadow - self.obstacles.loss_db(pose.at, receiver_pose.at);
-            if mean + 4.0 * radio.fading_sigma_db < radio.sensitivity_dbm {
-                continue;
-            }
-            let collision = radio.collision_probability(
-                in_range.len().saturating_sub(1),
-                sender.interval_s * 1_000.0,
+            #[allow(clippy::cast_possible_truncation)]
+            let reported = rssi.round().clamp(-127.0, 20.0) as i16;
+            heard.reports.push(Reported {
+                at,
+                sender: a,
+                report: ScanReport {
+                    device: device.clone(),
+                    advert: advert_data(link.on),
+                    service_uuids: Vec::new(),
+                    apple_overflow: false,
+                    rssi: reported,
+                    tx_power_dbm: None,
+                },
+            });
+            // What the receiving phone computes, from the RSSI it reported.
+            let attenuation = attenuation_db(
+                i16::from(sender.profile.calibrated_tx_dbm),
+                reported,
+                receiver.profile.rssi_correction_db,
             );
-            let lost = radio.packet_loss + (1.0 - radio.packet_loss) * collision;
-            let mut offset = sender.interval_s
-                * unit(hash(&[self.seed, TAG_PHASE, a as u64, r as u64, scan_id]));
-            let mut k = 0u64;
-            let device = format!("{a}.{}", on.epoch);
-            while offset < how.length {
-                let h = hash(&[self.seed, TAG_PACKET, r as u64, a as u64, scan_id, k]);
-                k += 1;
-                let at = how.start + offset;
-                offset += sender.interval_s;
-                let rssi = mean + radio.fading_sigma_db * normal(h);
-                if rssi < radio.sensitivity_dbm
-                    || unit(mix(h ^ 0x1111)) < lost
-                    || unit(mix(h ^ 0x2222)) >= receiver.policy.scan_duty
-                {
-                    continue;
-                }
-                #[allow(clippy::cast_possible_truncation)]
-                let reported = rssi.round().clamp(-127.0, 20.0) as i16;
-                let advert = match on.form {
-                    AirForm::AndroidPayload => AdvertData::Decoded(on.advertisement),
-                    AirForm::IosForeground => AdvertData::Raw(IOS_FOREGROUND_ADVERT.to_vec()),
-                    AirForm::IosBackground => AdvertData::Raw(ios_overflow_advert()),
-                };
-                heard.reports.push(Reported {
-                    at,
-                    sender: a,
-                    report: ScanReport {
-                        device: device.clone(),
-                        advert,
-                        service_uuids: Vec::new(),
-                        apple_overflow: false,
-                        rssi: reported,
-                        tx_power_dbm: None,
-                    },
-                });
-                let attenuation = (f64::from(sender.profile.calibrated_tx_dbm)
-                    - (f64::from(reported) + f64::from(receiver.profile.rssi_correction_db)))
-                .max(0.0);
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let band = (d / BAND_M) as usize;
-                if band < BANDS {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    heard.bands.push((band, attenuation.round() as u32));
-                }
-                let pick = mix(h ^ 0x3333);
-                if pick < u64::MAX / 32 {
-                    heard.samples.push((
-                        pick,
-                        Sample {
-                            distance_m: round3(d),
-                            attenuation_db: attenuation,
-                        },
-                    ));
-                }
-                if how.coalesce {
-                    break;
-                }
+            heard.measure(link.distance_m, attenuation, h);
+            if how.coalesce {
+                break;
             }
         }
-        heard
     }
 
     /// Whether a GATT read by `r` of `a` (on air as `on`) succeeds, and how long it takes:

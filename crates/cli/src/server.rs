@@ -162,7 +162,6 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             .map_err(fail)?;
             let spki = keys
                 .file_signer()
-                .key
                 .verifying_key()
                 .to_public_key_der()
                 .map_err(fail)?;

@@ -45,7 +45,6 @@ pub fn testing_signer_public_key() -> Result<String, TestingError> {
     use base64ct::{Base64, Encoding};
     use p256::pkcs8::EncodePublicKey;
     let der = signer()?
-        .key
         .verifying_key()
         .to_public_key_der()
         .map_err(invalid)?;

@@ -226,7 +226,8 @@ fn database_open_to_others(db: &Path) -> Option<u32> {
 /// A message when storage or keys cannot be set up.
 pub fn authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
     let secret = load_or_create_secret(&config.secret_file)?;
-    let keys = AuthorityKeys::derive(&secret, &config.key_id, &config.key_version)?;
+    let keys = AuthorityKeys::derive(&secret, &config.key_id, &config.key_version)
+        .map_err(|e| e.to_string())?;
     let store =
         SqliteServerStore::open(&config.db).map_err(|e| format!("{}: {e}", config.db.display()))?;
     let files = FolderFileStore::new(config.files.clone()).map_err(|e| e.to_string())?;

@@ -33,7 +33,7 @@ fn authority_keys_print_redacted() {
         derived(&master, b"bluezone/server/code-mac"),
         derived(&master, b"bluezone/server/upload"),
         keys.certificate_key().to_bytes().into(),
-        keys.file_signer().key.to_bytes().into(),
+        derived(&master, b"bluezone/server/key-files"),
     ] {
         assert_hidden(&text, &secret);
     }

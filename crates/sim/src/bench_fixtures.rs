@@ -98,11 +98,8 @@ pub fn bench_tracer(
 /// # Errors
 /// [`FixtureError::Signer`] if the fixed key were not a valid scalar.
 pub fn bench_signer() -> Result<KeyFileSigner, FixtureError> {
-    Ok(KeyFileSigner {
-        key_id: "452".into(),
-        version: "v1".into(),
-        key: p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).map_err(|_| FixtureError::Signer)?,
-    })
+    let key = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).map_err(|_| FixtureError::Signer)?;
+    Ok(KeyFileSigner::new("452", "v1", key))
 }
 
 /// The phone `bench match` processes its key file on: an in-memory engine trusting the

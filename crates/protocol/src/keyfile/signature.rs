@@ -144,8 +144,8 @@ pub struct KeyFileSigner {
     pub key_id: String,
     /// `verification_key_version` written into files.
     pub version: String,
-    /// The private key.
-    pub key: SigningKey,
+    /// The private key (never printed; zeroized on drop by `p256`).
+    key: SigningKey,
 }
 
 impl std::fmt::Debug for KeyFileSigner {
@@ -167,6 +167,12 @@ impl KeyFileSigner {
             version: version.into(),
             key,
         }
+    }
+
+    /// The public half of the key, to publish for the apps.
+    #[must_use]
+    pub fn verifying_key(&self) -> p256::ecdsa::VerifyingKey {
+        *self.key.verifying_key()
     }
 
     /// The matching trusted key, for the apps' configuration.

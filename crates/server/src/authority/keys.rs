@@ -43,33 +43,50 @@ pub(super) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Why the authority's keys could not be derived from its master secret (practically never:
+/// each is a one-in-2^32-or-rarer event for a random secret).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyDerivationError {
+    /// No valid P-256 scalar came out of the derivation for this key.
+    #[error("could not derive the {0} P-256 key")]
+    Scalar(&'static str),
+    /// The HPKE upload key could not be derived.
+    #[error("could not derive the upload key: {0}")]
+    Upload(String),
+}
+
 impl AuthorityKeys {
     /// All keys derived from one 32-byte master secret (kept in the server's secret store).
     ///
     /// # Errors
-    /// A message if a derived key is invalid (practically never).
-    pub fn derive(master: &[u8; 32], key_id: &str, key_version: &str) -> Result<Self, String> {
+    /// [`KeyDerivationError`] if a derived key is invalid (practically never).
+    pub fn derive(
+        master: &[u8; 32],
+        key_id: &str,
+        key_version: &str,
+    ) -> Result<Self, KeyDerivationError> {
         let derive = |label: &[u8]| Zeroizing::new(hmac_sha256(master, &[label]));
-        let scalar = |label: &[u8]| -> Result<SigningKey, String> {
-            // Hash until the bytes are a valid P-256 scalar (all but negligibly often at once).
-            let mut seed = derive(label);
-            for _ in 0..8 {
-                if let Ok(key) = SigningKey::from_slice(seed.as_slice()) {
-                    return Ok(key);
+        let scalar =
+            |label: &'static [u8], name: &'static str| -> Result<SigningKey, KeyDerivationError> {
+                // Hash until the bytes are a valid P-256 scalar (all but negligibly often at once).
+                let mut seed = derive(label);
+                for _ in 0..8 {
+                    if let Ok(key) = SigningKey::from_slice(seed.as_slice()) {
+                        return Ok(key);
+                    }
+                    *seed = Sha256::digest(seed.as_slice()).into();
                 }
-                *seed = Sha256::digest(seed.as_slice()).into();
-            }
-            Err("could not derive a P-256 key".into())
-        };
+                Err(KeyDerivationError::Scalar(name))
+            };
         Ok(Self {
-            certificate_key: scalar(b"bluezone/server/certificate")?,
+            certificate_key: scalar(b"bluezone/server/certificate", "certificate")?,
             file_signer: KeyFileSigner::new(
                 key_id,
                 key_version,
-                scalar(b"bluezone/server/key-files")?,
+                scalar(b"bluezone/server/key-files", "key-file")?,
             ),
             upload_key: UploadOpenKey::derive(derive(b"bluezone/server/upload").as_slice())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| KeyDerivationError::Upload(e.to_string()))?,
             secret: derive(b"bluezone/server/code-mac"),
         })
     }

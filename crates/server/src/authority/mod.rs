@@ -32,7 +32,7 @@ mod uploads;
 pub use bluezone_protocol::exchange::{CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD};
 pub use error::AuthorityError;
 pub(crate) use error::json_problem;
-pub use keys::AuthorityKeys;
+pub use keys::{AuthorityKeys, KeyDerivationError};
 pub use officials::IssuedCode;
 
 /// The server's settings, with the defaults of the GAEN verification and key servers.

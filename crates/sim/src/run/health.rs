@@ -30,7 +30,7 @@ impl Health {
         let authority = Arc::new(Authority::new(
             AuthorityConfig::default(),
             AuthorityKeys::derive(&seed_bytes(seed, TAG_SERVER), "452", "v1")
-                .map_err(SimError::Server)?,
+                .map_err(|e| SimError::Server(e.to_string()))?,
             Arc::new(SqliteServerStore::in_memory().map_err(|e| SimError::Server(e.to_string()))?),
             Arc::new(MemoryFileStore::default()),
             seed_bytes(seed, TAG_SERVER + 100),

@@ -31,7 +31,7 @@ fn main() -> Result<(), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let authority = Arc::new(Authority::new(
         AuthorityConfig::default(),
-        AuthorityKeys::derive(&[4; 32], "452", "v1")?,
+        AuthorityKeys::derive(&[4; 32], "452", "v1").map_err(|e| e.to_string())?,
         Arc::new(SqliteServerStore::open(&dir.join("server.db")).map_err(|e| e.to_string())?),
         Arc::new(FolderFileStore::new(dir.join("files")).map_err(|e| e.to_string())?),
         [5; 32],

@@ -43,3 +43,9 @@ pub use rotation::CurrentAdvertisement;
 pub use tracer::{MaintenanceReport, StorageLocation, Tracer};
 pub use transport::{HttpReply, HttpTransport, Transport, TransportError};
 pub use upload::{UploadConsent, UploadReceipt, VerifiedCode};
+
+// The testkit's leak check, compiled into the unit tests rather than linked: the testkit links
+// this crate, and two copies of it in one test binary clash (uniffi's exported symbols).
+#[cfg(test)]
+#[path = "../../testkit/src/secrets.rs"]
+mod test_secrets;

@@ -278,8 +278,8 @@ fn upload_keys_of(keys: &[PublishKey]) -> Result<Vec<UploadKey>, CoreError> {
 mod tests {
     use super::*;
     use crate::own_keys::OwnKey;
+    use crate::test_secrets::{assert_hidden, secret};
     use bluezone_protocol::{IntervalNumber, RollingPeriod, TemporaryExposureKey};
-    use bluezone_testkit::secrets::{assert_hidden, secret};
 
     fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
 

@@ -8,6 +8,7 @@
 //! for a permit from [`PasswordChecker::permits`]). Resident memory for passwords is then
 //! `concurrency × 19 MiB`, whatever the load.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::{PasswordHash, Salt};
@@ -22,6 +23,7 @@ pub struct PasswordChecker {
     permits: Arc<tokio::sync::Semaphore>,
     pool: Mutex<Vec<Vec<Block>>>,
     concurrency: usize,
+    work: AtomicU64,
 }
 
 impl PasswordChecker {
@@ -33,6 +35,7 @@ impl PasswordChecker {
             permits: Arc::new(tokio::sync::Semaphore::new(concurrency)),
             pool: Mutex::new(Vec::new()),
             concurrency,
+            work: AtomicU64::new(0),
         }
     }
 
@@ -40,6 +43,13 @@ impl PasswordChecker {
     #[must_use]
     pub fn permits(&self) -> Arc<tokio::sync::Semaphore> {
         self.permits.clone()
+    }
+
+    /// The Argon2 work run so far, in KiB of memory × passes: what a check costs, counted
+    /// rather than timed (a login for an unknown name must cost what a real one does).
+    #[must_use]
+    pub fn work_done(&self) -> u64 {
+        self.work.load(Ordering::Relaxed)
     }
 
     /// Runs Argon2 with `params` on a pooled buffer.
@@ -61,6 +71,10 @@ impl PasswordChecker {
         let taken = self.pool.lock().map_err(|e| e.to_string())?.pop();
         let mut memory = taken.unwrap_or_default();
         memory.resize(blocks, Block::new());
+        self.work.fetch_add(
+            u64::from(params.m_cost()) * u64::from(params.t_cost()),
+            Ordering::Relaxed,
+        );
         let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
         let result = argon2
             .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])

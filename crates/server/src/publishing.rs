@@ -139,21 +139,10 @@ impl Authority {
 
     /// The batch's keys as they go into a file, with random keys added up to the minimum.
     fn padded_keys(&self, batch: &[PublishableKey]) -> Result<Vec<DiagnosisKey>, AuthorityError> {
-        let mut keys: Vec<DiagnosisKey> = batch
+        let mut keys = batch
             .iter()
-            .map(|p| DiagnosisKey {
-                key_data: p.key.key_data,
-                rolling_start: IntervalNumber::new(p.key.rolling_start),
-                rolling_period: RollingPeriod::new(p.key.rolling_period).unwrap_or_default(),
-                transmission_risk: p.key.transmission_risk,
-                report_type: ReportType::from_i32(i32::from(p.claims.report_type))
-                    .unwrap_or_default(),
-                days_since_onset: p.claims.symptom_onset_interval.and_then(|onset| {
-                    let days = (i64::from(p.key.rolling_start) - i64::from(onset)).div_euclid(144);
-                    i8::try_from(days).ok().filter(|d| (-14..=14).contains(d))
-                }),
-            })
-            .collect();
+            .map(diagnosis_key)
+            .collect::<Result<Vec<DiagnosisKey>, AuthorityError>>()?;
         let mut rng = self.rng.lock().map_err(AuthorityError::internal)?;
         let real = keys.len();
         while keys.len() < self.config.min_keys_per_file {
@@ -321,6 +310,29 @@ impl Authority {
         }
         Ok(report)
     }
+}
+
+/// A stored key as it goes into a file. A stored rolling period or report type out of range
+/// (a damaged row the store let through) stops the publishing run instead of being published
+/// as something else.
+fn diagnosis_key(p: &PublishableKey) -> Result<DiagnosisKey, AuthorityError> {
+    let rolling_period = RollingPeriod::new(p.key.rolling_period).map_err(|_| {
+        AuthorityError::internal(format!("stored key {}: rolling period out of range", p.id))
+    })?;
+    let report_type = ReportType::from_i32(i32::from(p.claims.report_type)).ok_or_else(|| {
+        AuthorityError::internal(format!("stored key {}: unknown report type", p.id))
+    })?;
+    Ok(DiagnosisKey {
+        key_data: p.key.key_data,
+        rolling_start: IntervalNumber::new(p.key.rolling_start),
+        rolling_period,
+        transmission_risk: p.key.transmission_risk,
+        report_type,
+        days_since_onset: p.claims.symptom_onset_interval.and_then(|onset| {
+            let days = (i64::from(p.key.rolling_start) - i64::from(onset)).div_euclid(144);
+            i8::try_from(days).ok().filter(|d| (-14..=14).contains(d))
+        }),
+    })
 }
 
 #[cfg(test)]

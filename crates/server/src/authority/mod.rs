@@ -140,6 +140,13 @@ impl Authority {
         self.passwords.permits()
     }
 
+    /// The password-hashing work done so far (Argon2, in KiB × passes), for metrics and to
+    /// show that every login attempt costs the same whether or not the name exists.
+    #[must_use]
+    pub fn password_work(&self) -> u64 {
+        self.passwords.work_done()
+    }
+
     /// The settings.
     #[must_use]
     pub fn config(&self) -> &AuthorityConfig {

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod metadata;
 pub mod refusal;
 pub mod risk;
+pub mod risk_config;
 pub mod sightings;
 pub mod time;
 pub mod upload;

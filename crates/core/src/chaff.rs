@@ -79,6 +79,7 @@ impl ChaffSchedule {
 
 /// What one call to [`crate::Tracer::run_due_chaff`] or [`crate::Tracer::send_chaff`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ChaffReport {
     /// Fake requests that reached the server (0 to 3).
     pub requests_sent: u32,

@@ -45,7 +45,7 @@ object Bluezone {
     /**
      * Call once from `Application.onCreate`: starts opening the tracer on the core's thread
      * (it returns at once) and schedules the periodic download from [serverBaseUrl]
-     * (`https://…`, no trailing slash).
+     * (`https://…`, no trailing slash) and the fake upload sequences ([ChaffWorker]).
      */
     @Synchronized
     fun init(context: Context, config: BluezoneConfig, serverBaseUrl: String) {
@@ -58,6 +58,7 @@ object Bluezone {
         this.keys = keys
         opener = TracerOpener(config, File(app.noBackupFilesDir, "bluezone.db"), keys, core)
         DownloadWorker.schedule(app)
+        ChaffWorker.schedule(app)
     }
 
     /** The open tracer (suspends while it opens). Throws what opening threw. */

@@ -14,9 +14,8 @@ use bluezone_core::{
     UploadConsent,
 };
 use bluezone_e2e::LoopbackServer;
-use bluezone_server::files::MemoryFileStore;
 use bluezone_server::store::{ServerStore, SqliteServerStore};
-use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
+use bluezone_server::{Authority, AuthorityConfig};
 
 /// 2026-11-02 00:00 UTC.
 const DAY: i64 = 1_793_577_600;
@@ -77,16 +76,7 @@ struct World {
 fn world() -> World {
     let clock = Arc::new(ManualClock::new(DAY + 8 * 3600));
     let store = Arc::new(SqliteServerStore::in_memory().unwrap());
-    let authority = Arc::new(Authority::new(
-        AuthorityConfig::default(),
-        AuthorityKeys::derive(&[1; 32], "452", "v1").unwrap(),
-        store.clone(),
-        Arc::new(MemoryFileStore::default()),
-        [2; 32],
-    ));
-    authority
-        .create_official("dr.minh", "a long enough password", DAY)
-        .unwrap();
+    let authority = bluezone_e2e::authority(AuthorityConfig::default(), store.clone(), DAY);
     let server = bluezone_e2e::serve(authority.clone(), clock.clone());
     World {
         clock,
@@ -198,15 +188,10 @@ fn the_server_keeps_nothing_of_chaff_and_counts_no_guess() {
     // The same client still verifies a real code: chaff counted no failed guess.
     let transport = HttpTransport::new(&world.server.base);
     let verified = phone.verify_code(&transport, &code).unwrap();
-    let receipt = phone
-        .upload_keys(
-            &transport,
-            &verified,
-            UploadConsent {
-                agreed_at: world.clock.now(),
-            },
-        )
-        .unwrap();
+    let now = UploadConsent {
+        agreed_at: world.clock.now(),
+    };
+    let receipt = phone.upload_keys(&transport, &verified, now).unwrap();
     assert_eq!(receipt.keys_accepted, 1);
     assert_eq!(world.kept().0, before.0 + 1);
 }

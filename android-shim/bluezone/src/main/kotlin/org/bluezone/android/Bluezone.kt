@@ -1,6 +1,7 @@
 package org.bluezone.android
 
 import android.content.Context
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.future.await
@@ -129,6 +130,16 @@ object Bluezone {
             listOf("", "-wal", "-shm", "-journal").forEach { File(db.path + it).delete() }
             keys?.destroy()
         }
+    }
+
+    /** The open tracer for a background [job], or `null` (logged) when the store did not open. */
+    internal suspend fun openedForJob(job: String): OpenedTracer? = try {
+        opened()
+    } catch (e: CancellationException) {
+        throw e
+    } catch (e: Exception) {
+        warn("$job skipped: the store did not open (${e.javaClass.simpleName})")
+        null
     }
 
     internal fun warn(message: String) {

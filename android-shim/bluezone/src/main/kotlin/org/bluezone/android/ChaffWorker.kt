@@ -8,7 +8,6 @@ import androidx.work.NetworkType
 import androidx.work.OneTimeWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
-import kotlinx.coroutines.CancellationException
 import org.bluezone.shim.ChaffJob
 import java.util.concurrent.TimeUnit
 
@@ -20,13 +19,7 @@ import java.util.concurrent.TimeUnit
  */
 class ChaffWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
-        val opened = try {
-            Bluezone.opened()
-        } catch (e: CancellationException) {
-            throw e
-        } catch (e: Exception) {
-            return Result.failure()
-        }
+        val opened = Bluezone.openedForJob("chaff") ?: return Result.failure()
         val next = ChaffJob.run(opened.tracer, OkHttpClientAdapter(Bluezone.server()))
         // Appended after this run (REPLACE would cancel the run that is asking).
         ChaffJob.delaySeconds(next, System.currentTimeMillis() / 1000)

@@ -554,9 +554,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_exposure_status() != 38378:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_next_chaff_at() != 65528:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_process_key_files() != 35192:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings() != 2314:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff() != 43176:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance() != 14887:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -651,12 +655,18 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_key_files
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_exposure_status.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_exposure_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_next_chaff_at.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_next_chaff_at.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_process_key_files.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_process_key_files.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance.restype = ctypes.c_uint16
@@ -769,6 +779,11 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_exposure_status.argtypes
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_exposure_status.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_next_chaff_at.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_next_chaff_at.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_process_key_files.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -780,6 +795,12 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings.argtype
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings.restype = bluezone_core._UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_due_chaff.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_due_chaff.restype = ctypes.c_uint64
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_maintenance.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1371,22 +1392,61 @@ class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
+class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 @dataclass
 class BluezoneConfig:
     """
     The app's settings for the core.
 """
-    def __init__(self, *, tx_power_dbm:int, rssi_correction_db:int, trusted_signers:typing.List[TrustedSigner], upload_public_key:typing.Optional[str]):
+    def __init__(self, *, tx_power_dbm:int, rssi_correction_db:int, trusted_signers:typing.List[TrustedSigner], upload_public_key:typing.Optional[str], chaff_mean_interval_secs:typing.Optional[int] = None):
         self.tx_power_dbm = tx_power_dbm
         self.rssi_correction_db = rssi_correction_db
         self.trusted_signers = trusted_signers
         self.upload_public_key = upload_public_key
+        self.chaff_mean_interval_secs = chaff_mean_interval_secs
         
         
 
     
     def __str__(self):
-        return "BluezoneConfig(tx_power_dbm={}, rssi_correction_db={}, trusted_signers={}, upload_public_key={})".format(self.tx_power_dbm, self.rssi_correction_db, self.trusted_signers, self.upload_public_key)
+        return "BluezoneConfig(tx_power_dbm={}, rssi_correction_db={}, trusted_signers={}, upload_public_key={}, chaff_mean_interval_secs={})".format(self.tx_power_dbm, self.rssi_correction_db, self.trusted_signers, self.upload_public_key, self.chaff_mean_interval_secs)
     def __eq__(self, other):
         if self.tx_power_dbm != other.tx_power_dbm:
             return False
@@ -1395,6 +1455,8 @@ class BluezoneConfig:
         if self.trusted_signers != other.trusted_signers:
             return False
         if self.upload_public_key != other.upload_public_key:
+            return False
+        if self.chaff_mean_interval_secs != other.chaff_mean_interval_secs:
             return False
         return True
 
@@ -1406,6 +1468,7 @@ class _UniffiFfiConverterTypeBluezoneConfig(_UniffiConverterRustBuffer):
             rssi_correction_db=_UniffiFfiConverterInt8.read(buf),
             trusted_signers=_UniffiFfiConverterSequenceTypeTrustedSigner.read(buf),
             upload_public_key=_UniffiFfiConverterOptionalString.read(buf),
+            chaff_mean_interval_secs=_UniffiFfiConverterOptionalUInt32.read(buf),
         )
 
     @staticmethod
@@ -1414,6 +1477,7 @@ class _UniffiFfiConverterTypeBluezoneConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt8.check_lower(value.rssi_correction_db)
         _UniffiFfiConverterSequenceTypeTrustedSigner.check_lower(value.trusted_signers)
         _UniffiFfiConverterOptionalString.check_lower(value.upload_public_key)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.chaff_mean_interval_secs)
 
     @staticmethod
     def write(value, buf):
@@ -1421,6 +1485,7 @@ class _UniffiFfiConverterTypeBluezoneConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt8.write(value.rssi_correction_db, buf)
         _UniffiFfiConverterSequenceTypeTrustedSigner.write(value.trusted_signers, buf)
         _UniffiFfiConverterOptionalString.write(value.upload_public_key, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.chaff_mean_interval_secs, buf)
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     @staticmethod
@@ -1441,19 +1506,6 @@ class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     def write(value, buf):
         buf.write_i32(len(value))
         buf.write(value)
-
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u32()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u32(value)
 
 class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "i64"
@@ -2203,31 +2255,6 @@ class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
-class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterUInt32.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterUInt32.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterUInt32.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
 class _UniffiFfiConverterInt16(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "i16"
     VALUE_MIN = -2**15
@@ -2878,7 +2905,7 @@ class DownloadCancellationProtocol(typing.Protocol):
     """
     A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
     coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
-    file and between batches.
+    file and between batches, a fake upload sequence during its pause.
 """
     
     def cancel(self, ) -> None:
@@ -2896,7 +2923,7 @@ class DownloadCancellation(DownloadCancellationProtocol):
     """
     A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
     coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
-    file and between batches.
+    file and between batches, a fake upload sequence during its pause.
 """
     
     _handle: ctypes.c_uint64
@@ -3355,6 +3382,8 @@ class _UniffiFfiConverterSequenceTypeSighting(_UniffiConverterRustBuffer):
 
 
 
+
+
 class Notifier():
     """
     Posts the exposure notification; implemented by the app. Called once when an exposure
@@ -3621,6 +3650,12 @@ class BluezoneTracerProtocol(typing.Protocol):
         The current exposure decision.
 """
         raise NotImplementedError
+    def next_chaff_at(self, ) -> typing.Optional[int]:
+        """
+        When the next fake upload sequence is due (Unix seconds), for the platform to wake a
+        background job then; `None` when chaff is off.
+"""
+        raise NotImplementedError
     async def process_key_files(self, files: typing.List[bytes]) -> ExposureStatus:
         """
         Verifies and matches downloaded key files; says whether to notify.
@@ -3629,6 +3664,14 @@ class BluezoneTracerProtocol(typing.Protocol):
     def record_sightings(self, batch: typing.List[Sighting]) -> bluezone_core.IngestReport:
         """
         Records adverts heard; refused ones are counted in the report, never stored.
+"""
+        raise NotImplementedError
+    async def run_due_chaff(self, http: HttpClient,cancellation: DownloadCancellation) -> bluezone_core.ChaffReport:
+        """
+        Sends a fake upload sequence through `http` if one is due, exactly as a real upload
+        sends its requests (the pause between them included: up to 20 seconds on this
+        call's own thread), and says when the next is due. Setting `cancellation` ends the
+        sequence at the pause. Touches no key, no pending upload, no exposure state.
 """
         raise NotImplementedError
     def run_maintenance(self, ) -> None:
@@ -3814,6 +3857,22 @@ class BluezoneTracer(BluezoneTracerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def next_chaff_at(self, ) -> typing.Optional[int]:
+        """
+        When the next fake upload sequence is due (Unix seconds), for the platform to wake a
+        background job then; `None` when chaff is off.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalInt64.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_next_chaff_at,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def process_key_files(self, files: typing.List[bytes]) -> ExposureStatus:
         """
         Verifies and matches downloaded key files; says whether to notify.
@@ -3852,6 +3911,32 @@ class BluezoneTracer(BluezoneTracerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def run_due_chaff(self, http: HttpClient,cancellation: DownloadCancellation) -> bluezone_core.ChaffReport:
+        """
+        Sends a fake upload sequence through `http` if one is due, exactly as a real upload
+        sends its requests (the pause between them included: up to 20 seconds on this
+        call's own thread), and says when the next is due. Setting `cancellation` ends the
+        sequence at the pause. Touches no key, no pending upload, no exposure state.
+"""
+        
+        _UniffiFfiConverterTypeHttpClient.check_lower(http)
+
+        _UniffiFfiConverterTypeDownloadCancellation.check_lower(cancellation)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeHttpClient.lower(http),
+            _UniffiFfiConverterTypeDownloadCancellation.lower(cancellation),
+        )
+        _uniffi_lift_return = bluezone_core._UniffiFfiConverterTypeChaffReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_due_chaff(*_uniffi_lowered_args),
+            _UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def run_maintenance(self, ) -> None:
         """
         Destroys data past the retention period; call once a day.

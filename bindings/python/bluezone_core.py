@@ -699,6 +699,76 @@ class _UniffiFfiConverterTypeAdvertisingRequest(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.interval_ms, buf)
         _UniffiFfiConverterInt64.write(value.until_ms, buf)
 
+class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterInt64.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterInt64.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterInt64.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class ChaffReport:
+    """
+    What one call to [`crate::Tracer::run_due_chaff`] or [`crate::Tracer::send_chaff`] did.
+"""
+    def __init__(self, *, requests_sent:int, refused:int, next_at:typing.Optional[int]):
+        self.requests_sent = requests_sent
+        self.refused = refused
+        self.next_at = next_at
+        
+        
+
+    
+    def __str__(self):
+        return "ChaffReport(requests_sent={}, refused={}, next_at={})".format(self.requests_sent, self.refused, self.next_at)
+    def __eq__(self, other):
+        if self.requests_sent != other.requests_sent:
+            return False
+        if self.refused != other.refused:
+            return False
+        if self.next_at != other.next_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeChaffReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ChaffReport(
+            requests_sent=_UniffiFfiConverterUInt32.read(buf),
+            refused=_UniffiFfiConverterUInt32.read(buf),
+            next_at=_UniffiFfiConverterOptionalInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.requests_sent)
+        _UniffiFfiConverterUInt32.check_lower(value.refused)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.next_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.requests_sent, buf)
+        _UniffiFfiConverterUInt32.write(value.refused, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.next_at, buf)
+
 
 
 
@@ -1962,31 +2032,6 @@ class _UniffiFfiConverterTypeScanMode(_UniffiConverterRustBuffer):
 
 
 
-class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterInt64.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterInt64.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterInt64.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
 class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -2738,6 +2783,7 @@ __all__ = [
     "ReadFailure",
     "RestartReason",
     "AdvertisingRequest",
+    "ChaffReport",
     "CollectionStatus",
     "NearbyCount",
     "GattCounters",

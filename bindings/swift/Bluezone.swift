@@ -988,6 +988,20 @@ public protocol BluezoneTracerProtocol: AnyObject, Sendable {
     func verifyCode(http: HttpClient, code: String) async throws  -> VerifiedCode
     
     /**
+     * When the next fake upload sequence is due (Unix seconds), for the platform to wake a
+     * background job then; `None` when chaff is off.
+     */
+    func nextChaffAt() throws  -> Int64?
+    
+    /**
+     * Sends a fake upload sequence through `http` if one is due, exactly as a real upload
+     * sends its requests (the pause between them included: up to 20 seconds on this
+     * call's own thread), and says when the next is due. Setting `cancellation` ends the
+     * sequence at the pause. Touches no key, no pending upload, no exposure state.
+     */
+    func runDueChaff(http: HttpClient, cancellation: DownloadCancellation) async throws  -> ChaffReport
+    
+    /**
      * The download job's work: downloads and processes every new key file through `http`,
      * batch after batch, until the server lists nothing new or `cancellation` is set. Never
      * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
@@ -1231,6 +1245,41 @@ open func verifyCode(http: HttpClient, code: String)async throws  -> VerifiedCod
 }
     
     /**
+     * When the next fake upload sequence is due (Unix seconds), for the platform to wake a
+     * background job then; `None` when chaff is off.
+     */
+open func nextChaffAt()throws  -> Int64?  {
+    return try  FfiConverterOptionInt64.lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonetracer_next_chaff_at(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sends a fake upload sequence through `http` if one is due, exactly as a real upload
+     * sends its requests (the pause between them included: up to 20 seconds on this
+     * call's own thread), and says when the next is due. Setting `cancellation` ends the
+     * sequence at the pause. Touches no key, no pending upload, no exposure state.
+     */
+open func runDueChaff(http: HttpClient, cancellation: DownloadCancellation)async throws  -> ChaffReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bluezone_ffi_fn_method_bluezonetracer_run_due_chaff(
+                        self.uniffiCloneHandle(),FfiConverterTypeHttpClient_lower(http),FfiConverterTypeDownloadCancellation_lower(cancellation)
+                )
+            },
+            pollFunc: ffi_bluezone_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_bluezone_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_bluezone_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeChaffReport_lift,
+            errorHandler: FfiConverterTypeBluezoneError_lift
+        )
+}
+    
+    /**
      * The download job's work: downloads and processes every new key file through `http`,
      * batch after batch, until the server lists nothing new or `cancellation` is set. Never
      * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
@@ -1307,7 +1356,7 @@ public func FfiConverterTypeBluezoneTracer_lower(_ value: BluezoneTracer) -> UIn
 /**
  * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
  * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
- * file and between batches.
+ * file and between batches, a fake upload sequence during its pause.
  */
 public protocol DownloadCancellationProtocol: AnyObject, Sendable {
     
@@ -1325,7 +1374,7 @@ public protocol DownloadCancellationProtocol: AnyObject, Sendable {
 /**
  * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
  * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
- * file and between batches.
+ * file and between batches, a fake upload sequence during its pause.
  */
 open class DownloadCancellation: DownloadCancellationProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1956,6 +2005,11 @@ public struct BluezoneConfig: Equatable, Hashable {
      * The authority's upload key (base64, 32 bytes), if uploads are enabled.
      */
     public var uploadPublicKey: String?
+    /**
+     * Mean time between fake upload sequences ("chaff"), in seconds (default 259,200:
+     * three days; 0: none). Only with an upload key.
+     */
+    public var chaffMeanIntervalSecs: UInt32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1971,11 +2025,16 @@ public struct BluezoneConfig: Equatable, Hashable {
          */trustedSigners: [TrustedSigner], 
         /**
          * The authority's upload key (base64, 32 bytes), if uploads are enabled.
-         */uploadPublicKey: String?) {
+         */uploadPublicKey: String?, 
+        /**
+         * Mean time between fake upload sequences ("chaff"), in seconds (default 259,200:
+         * three days; 0: none). Only with an upload key.
+         */chaffMeanIntervalSecs: UInt32? = nil) {
         self.txPowerDbm = txPowerDbm
         self.rssiCorrectionDb = rssiCorrectionDb
         self.trustedSigners = trustedSigners
         self.uploadPublicKey = uploadPublicKey
+        self.chaffMeanIntervalSecs = chaffMeanIntervalSecs
     }
 
     
@@ -1997,7 +2056,8 @@ public struct FfiConverterTypeBluezoneConfig: FfiConverterRustBuffer {
                 txPowerDbm: FfiConverterInt8.read(from: &buf), 
                 rssiCorrectionDb: FfiConverterInt8.read(from: &buf), 
                 trustedSigners: FfiConverterSequenceTypeTrustedSigner.read(from: &buf), 
-                uploadPublicKey: FfiConverterOptionString.read(from: &buf)
+                uploadPublicKey: FfiConverterOptionString.read(from: &buf), 
+                chaffMeanIntervalSecs: FfiConverterOptionUInt32.read(from: &buf)
         )
     }
 
@@ -2006,6 +2066,7 @@ public struct FfiConverterTypeBluezoneConfig: FfiConverterRustBuffer {
         FfiConverterInt8.write(value.rssiCorrectionDb, into: &buf)
         FfiConverterSequenceTypeTrustedSigner.write(value.trustedSigners, into: &buf)
         FfiConverterOptionString.write(value.uploadPublicKey, into: &buf)
+        FfiConverterOptionUInt32.write(value.chaffMeanIntervalSecs, into: &buf)
     }
 }
 
@@ -4801,6 +4862,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() != 7707) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_next_chaff_at() != 65528) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff() != 43176) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all() != 54094) {

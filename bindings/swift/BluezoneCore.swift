@@ -735,6 +735,87 @@ public func FfiConverterTypeAdvertisingRequest_lower(_ value: AdvertisingRequest
 
 
 /**
+ * What one call to [`crate::Tracer::run_due_chaff`] or [`crate::Tracer::send_chaff`] did.
+ */
+public struct ChaffReport: Equatable, Hashable {
+    /**
+     * Fake requests that reached the server (0 to 3).
+     */
+    public var requestsSent: UInt32
+    /**
+     * Of those, how many the server refused instead of answering as chaff (a server too
+     * old to know chaff refuses it as malformed; on the wire it looks the same).
+     */
+    public var refused: UInt32
+    /**
+     * When the next fake sequence is due (Unix seconds); `None` when chaff is off.
+     */
+    public var nextAt: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Fake requests that reached the server (0 to 3).
+         */requestsSent: UInt32, 
+        /**
+         * Of those, how many the server refused instead of answering as chaff (a server too
+         * old to know chaff refuses it as malformed; on the wire it looks the same).
+         */refused: UInt32, 
+        /**
+         * When the next fake sequence is due (Unix seconds); `None` when chaff is off.
+         */nextAt: Int64?) {
+        self.requestsSent = requestsSent
+        self.refused = refused
+        self.nextAt = nextAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChaffReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChaffReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChaffReport {
+        return
+            try ChaffReport(
+                requestsSent: FfiConverterUInt32.read(from: &buf), 
+                refused: FfiConverterUInt32.read(from: &buf), 
+                nextAt: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChaffReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.requestsSent, into: &buf)
+        FfiConverterUInt32.write(value.refused, into: &buf)
+        FfiConverterOptionInt64.write(value.nextAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChaffReport_lift(_ buf: RustBuffer) throws -> ChaffReport {
+    return try FfiConverterTypeChaffReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChaffReport_lower(_ value: ChaffReport) -> RustBuffer {
+    return FfiConverterTypeChaffReport.lower(value)
+}
+
+
+/**
  * Collection as diagnostics show it (`Diagnostics::collection`): status, "nearby now" and the
  * driver's counts.
  */

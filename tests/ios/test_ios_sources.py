@@ -119,6 +119,9 @@ def test_every_binding_call_the_shell_makes_exists():
         r"openTracer\(config:.*storagePath:.*masterKey:": r"public func openTracer\(config: BluezoneConfig, storagePath: String, masterKey: Data\)",
         r"\.downloadAll\(http: http, cancellation: cancellation\)": r"func downloadAll\(http: HttpClient, cancellation: DownloadCancellation\)",
         r"DownloadCancellation\(\)": r"public convenience init\(\) \{",
+        r"\.runDueChaff\(http: http, cancellation: cancellation\)": r"func runDueChaff\(http: HttpClient, cancellation: DownloadCancellation\) async throws  -> ChaffReport",
+        r"\.nextChaffAt\(\)": r"func nextChaffAt\(\) throws  -> Int64\?",
+        r"report\.nextAt": r"public var nextAt: Int64\?",
         r"\.verifyCode\(http:": r"func verifyCode\(http: HttpClient, code: String\)",
         r"\.uploadKeys\(http:": r"func uploadKeys\(http: HttpClient, verified: VerifiedCode, consentAt: Int64\)",
         r"BluezoneDriver\(tracer: tracer, platform: \.ios, settings: settings,": r"public convenience init\(tracer: BluezoneTracer, platform: Platform, settings: DriverSettings\?, seed: UInt64, nowMs: Int64\)",
@@ -141,11 +144,12 @@ def test_every_binding_call_the_shell_makes_exists():
 def test_the_example_app_declares_its_background_modes_and_tasks():
     project = read(os.path.join(IOS, "Example", "project.yml"))
     for needed in ("bluetooth-central", "bluetooth-peripheral", "processing", "NSBluetoothAlwaysUsageDescription",
-                   "org.bluezone.download.refresh", "org.bluezone.download.processing"):
+                   "org.bluezone.download.refresh", "org.bluezone.download.processing", "org.bluezone.chaff"):
         assert needed in project, needed
     downloads = read(os.path.join(SHIM, "Downloads.swift"))
     assert 'refreshIdentifier = "org.bluezone.download.refresh"' in downloads
     assert 'processingIdentifier = "org.bluezone.download.processing"' in downloads
+    assert 'identifier = "org.bluezone.chaff"' in read(os.path.join(SHIM, "Chaff.swift"))
 
 
 if __name__ == "__main__":

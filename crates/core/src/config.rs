@@ -5,6 +5,7 @@ use bluezone_protocol::matching::MatchConfig;
 use bluezone_protocol::risk::RiskConfig;
 use bluezone_protocol::{CalibrationConfidence, Metadata};
 
+use crate::chaff::ChaffSchedule;
 use crate::error::CoreError;
 
 /// How a [`crate::Tracer`] behaves. Every field has a default suited to a phone.
@@ -51,6 +52,9 @@ pub struct TracerConfig {
     /// Most key files fetched per download call (default 64; 0 counts as 1). When more are
     /// waiting, the call says how many ([`crate::ExposureStatus::files_remaining`]).
     pub max_files_per_download: usize,
+    /// When fake upload sequences are sent (see [`ChaffSchedule`]; default one every three
+    /// days on average). Only with [`TracerConfig::upload_public_key`] set.
+    pub chaff: ChaffSchedule,
 }
 
 impl Default for TracerConfig {
@@ -72,6 +76,7 @@ impl Default for TracerConfig {
             upload_public_key: None,
             upload_request_bytes: 8192,
             max_files_per_download: 64,
+            chaff: ChaffSchedule::default(),
         }
     }
 }

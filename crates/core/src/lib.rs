@@ -3,6 +3,8 @@
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("bluezone_core");
 
+pub mod chaff;
+mod chaff_flow;
 pub mod config;
 pub mod diagnostics;
 mod download_batch;
@@ -27,6 +29,7 @@ pub mod upload;
 mod upload_flow;
 
 pub use bluezone_store::{MasterKey, StoreStats};
+pub use chaff::{ChaffReport, ChaffSchedule};
 pub use config::TracerConfig;
 pub use diagnostics::{Diagnostics, HourlyCount};
 pub use download_run::{DownloadEnd, DownloadRun, Retry};

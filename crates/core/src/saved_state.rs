@@ -9,6 +9,7 @@
 //! | `processed_key_files` | [`ProcessedFiles`]: SHA-256 and day of every file matched | 36-byte records |
 //! | `exposure_notified` | [`Notified`]: whether the person was told of an exposure | one byte, 0 or 1 |
 //! | `driver_state` | [`DriverState`]: the phone driver's bytes ([`crate::driver::SavedState`]) | as given |
+//! | `chaff_next_at` | [`ChaffDue`]: when the next fake upload sequence is due | 8 bytes, Unix seconds, big-endian |
 //!
 //! A value that does not decode is a [`SavedStateError::Damaged`], never silently a
 //! default. The callers decide what damage means: values whose loss only costs repeated
@@ -283,6 +284,24 @@ impl Saved for DriverState {
     }
 }
 
+/// When the next fake upload sequence is due ([`crate::chaff`]), Unix seconds. Kept so the
+/// background job that wakes at that time finds it due, whichever process it runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChaffDue(pub(crate) i64);
+
+impl Saved for ChaffDue {
+    const SETTING: &'static str = "chaff_next_at";
+
+    fn encode(&self) -> Result<Zeroizing<Vec<u8>>, SavedStateError> {
+        Ok(Zeroizing::new(self.0.to_be_bytes().to_vec()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, SavedStateError> {
+        let bytes: [u8; 8] = bytes.try_into().map_err(|_| Self::damaged("not 8 bytes"))?;
+        Ok(Self(i64::from_be_bytes(bytes)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +416,7 @@ mod tests {
     fn the_notified_flag_is_one_byte() {
         round_trips(&Notified(true), &[b"", &[2], &[1, 1]]);
         round_trips(&Notified(false), &[]);
+        round_trips(&ChaffDue(1_793_491_200), &[b"", &[1; 7], &[1; 9]]);
         assert_eq!(Notified(false).encode().expect("encode").as_slice(), [0]);
     }
 

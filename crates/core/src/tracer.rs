@@ -11,6 +11,7 @@ use bluezone_protocol::sightings::DayChunk;
 use bluezone_store::{MasterKey, Store, StoreStats};
 use rand::SeedableRng;
 
+use crate::chaff::ChaffReport;
 use crate::config::TracerConfig;
 use crate::diagnostics::Diagnostics;
 use crate::engine::Engine;
@@ -248,6 +249,50 @@ impl Tracer {
         consent: UploadConsent,
     ) -> Result<UploadReceipt, CoreError> {
         crate::upload_flow::upload_keys(self, transport, verified, consent)
+    }
+
+    /// When the next fake upload sequence is due (Unix seconds; see [`crate::chaff`]), for
+    /// the shell to schedule a background job then; `None` when chaff is off (a mean
+    /// interval of 0, or no upload key). The time is drawn once and kept in the store, so a
+    /// job that wakes for it in another process finds it due.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn next_chaff_at(&self) -> Result<Option<i64>, CoreError> {
+        crate::chaff_flow::next_chaff_at(self)
+    }
+
+    /// Sends a fake upload sequence if one is due ([`Tracer::next_chaff_at`] has passed),
+    /// then draws when the next is due; otherwise does nothing. Call it from a background
+    /// job. See [`Tracer::send_chaff`] for the sequence and `wait`.
+    ///
+    /// # Errors
+    /// As [`Tracer::send_chaff`]; the next sequence is drawn even then.
+    pub fn run_due_chaff(
+        &self,
+        transport: &dyn Transport,
+        wait: &dyn Fn(std::time::Duration) -> bool,
+    ) -> Result<ChaffReport, CoreError> {
+        crate::chaff_flow::run_due_chaff(self, transport, wait)
+    }
+
+    /// Sends one fake upload sequence now, whatever the schedule: a fake verify request,
+    /// then `wait` for the drawn gap (it returns `false` when the job was cancelled, which
+    /// ends the sequence there), then a fake certificate request and a fake publish at
+    /// once. Each is sealed, padded to the real request's size and sent through
+    /// `transport` to the real path; the server answers it like a real one and drops it.
+    /// Nothing of the phone's state is read or changed: not the pending upload, the keys or
+    /// the exposure state. A request the server refuses (sealed) still counts as sent.
+    ///
+    /// # Errors
+    /// [`CoreError::UploadNotConfigured`], [`CoreError::Network`], an unsealed
+    /// [`CoreError::Server`] refusal, [`CoreError::Protocol`] for a reply that does not open.
+    pub fn send_chaff(
+        &self,
+        transport: &dyn Transport,
+        wait: &dyn Fn(std::time::Duration) -> bool,
+    ) -> Result<ChaffReport, CoreError> {
+        crate::chaff_flow::send_chaff(self, transport, wait)
     }
 
     /// Downloads and processes the key files the server lists that this phone has not

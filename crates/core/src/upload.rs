@@ -20,8 +20,8 @@
 use base64ct::{Base64, Encoding};
 use bluezone_protocol::exchange::{CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD, seal_request};
 use bluezone_protocol::messages::{
-    CertificateRequest, CertificateResponse, ErrorBody, PublishKey, PublishPayload,
-    PublishResponse, VerifyRequest, VerifyResponse,
+    CertificateRequest, CertificateResponse, ChaffRequest, ChaffResponse, ErrorBody, PublishKey,
+    PublishPayload, PublishResponse, VerifyRequest, VerifyResponse,
 };
 use bluezone_protocol::upload::{UploadKey, VerificationCode, tek_hmac};
 use serde::{Deserialize, Serialize};
@@ -102,8 +102,46 @@ impl std::fmt::Debug for PendingUpload {
 /// own code is not believed.
 pub const UNSEALED_REFUSAL: &str = "unsealed_refusal";
 
-/// Size every verify request is padded to.
+/// Size every verify and certificate request is padded to.
 const VERIFY_REQUEST_BYTES: usize = 256;
+
+/// One of the three sealed requests of an upload: its path and associated data. Real and
+/// fake requests ([`chaff`]) take them from here, so they go to the same places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// `POST /v1/verify`.
+    Verify,
+    /// `POST /v1/certificate`.
+    Certificate,
+    /// `POST /v1/publish`.
+    Publish,
+}
+
+impl Step {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Verify => "/v1/verify",
+            Self::Certificate => "/v1/certificate",
+            Self::Publish => "/v1/publish",
+        }
+    }
+
+    fn aad(self) -> &'static [u8] {
+        match self {
+            Self::Verify => VERIFY_AAD,
+            Self::Certificate => CERTIFICATE_AAD,
+            Self::Publish => PUBLISH_AAD,
+        }
+    }
+
+    /// The size its plaintext is padded to (`publish_bytes`: the configured upload size).
+    fn request_bytes(self, publish_bytes: usize) -> usize {
+        match self {
+            Self::Verify | Self::Certificate => VERIFY_REQUEST_BYTES,
+            Self::Publish => publish_bytes,
+        }
+    }
+}
 
 /// `body` as JSON, with `padding` filled so the whole is `size` bytes (when it fits).
 pub(crate) fn padded_json<T: Serialize>(
@@ -140,14 +178,13 @@ pub(crate) fn answer<T: for<'de> Deserialize<'de>>(reply: HttpReply) -> Result<T
 fn exchange<T: for<'de> Deserialize<'de>>(
     transport: &dyn Transport,
     server_key: &[u8; 32],
-    path: &str,
-    aad: &[u8],
+    step: Step,
     plaintext: &[u8],
     rng: &mut dyn rand_core::CryptoRng,
 ) -> Result<T, CoreError> {
-    let (body, reply_key) = seal_request(server_key, aad, plaintext, rng)
+    let (body, reply_key) = seal_request(server_key, step.aad(), plaintext, rng)
         .map_err(|e| CoreError::LocalState(format!("the request could not be sealed: {e}")))?;
-    let reply = transport.post(path, &body)?;
+    let reply = transport.post(step.path(), &body)?;
     if reply.status != 200 {
         // Not sealed, so not necessarily the server's: anything between could have written
         // it. Its code is not believed (no `code_used` from a proxy), only its status.
@@ -179,11 +216,10 @@ pub(crate) fn verify(
             code: code.as_str().to_owned(),
             padding: String::new(),
         },
-        VERIFY_REQUEST_BYTES,
+        Step::Verify.request_bytes(0),
         |r, p| r.padding = p,
     )?);
-    let mut verified: VerifyResponse =
-        exchange(transport, server_key, "/v1/verify", VERIFY_AAD, &body, rng)?;
+    let mut verified: VerifyResponse = exchange(transport, server_key, Step::Verify, &body, rng)?;
     Ok(VerifiedCode {
         token: std::mem::take(&mut verified.token),
         report_type: verified.report_type,
@@ -212,17 +248,11 @@ pub(crate) fn certificate(
             ekeyhmac: Base64::encode_string(&tek_hmac(&secret, &keys)),
             padding: String::new(),
         },
-        VERIFY_REQUEST_BYTES,
+        Step::Certificate.request_bytes(0),
         |r, p| r.padding = p,
     )?);
-    let answer: CertificateResponse = exchange(
-        transport,
-        server_key,
-        "/v1/certificate",
-        CERTIFICATE_AAD,
-        &body,
-        rng,
-    )?;
+    let answer: CertificateResponse =
+        exchange(transport, server_key, Step::Certificate, &body, rng)?;
     pending.certificate = Some(answer.certificate);
     Ok(())
 }
@@ -241,20 +271,38 @@ pub(crate) fn publish(
         certificate: pending.certificate.clone().unwrap_or_default(),
         padding: String::new(),
     };
-    let plaintext = zeroize::Zeroizing::new(padded_json(payload, request_size, |p, pad| {
-        p.padding = pad;
-    })?);
-    let answer: PublishResponse = exchange(
-        transport,
-        server_key,
-        "/v1/publish",
-        PUBLISH_AAD,
-        &plaintext,
-        rng,
-    )?;
+    let plaintext = zeroize::Zeroizing::new(padded_json(
+        payload,
+        Step::Publish.request_bytes(request_size),
+        |p, pad| p.padding = pad,
+    )?);
+    let answer: PublishResponse = exchange(transport, server_key, Step::Publish, &plaintext, rng)?;
     Ok(UploadReceipt {
         keys_accepted: answer.inserted,
     })
+}
+
+/// A fake request for `step` ([`bluezone_protocol::messages::ChaffRequest`]): padded to the
+/// size of the real one (`publish_bytes` for a publish, as [`publish`] pads), sealed and sent
+/// through the same transport to the same path. Nothing of the phone's state is read.
+///
+/// # Errors
+/// As the real request: [`CoreError::Network`], [`CoreError::Server`] (a refusal, sealed or
+/// not), [`CoreError::Protocol`] for an answer that does not open.
+pub(crate) fn chaff(
+    transport: &dyn Transport,
+    server_key: &[u8; 32],
+    step: Step,
+    publish_bytes: usize,
+    rng: &mut dyn rand_core::CryptoRng,
+) -> Result<(), CoreError> {
+    let body = padded_json(
+        ChaffRequest::new(),
+        step.request_bytes(publish_bytes),
+        |r, p| r.padding = p,
+    )?;
+    let _: ChaffResponse = exchange(transport, server_key, step, &body, rng)?;
+    Ok(())
 }
 
 fn upload_keys_of(keys: &[PublishKey]) -> Result<Vec<UploadKey>, CoreError> {
@@ -326,8 +374,7 @@ mod tests {
         // Not sealed: whatever it claims, its code is not the server's.
         let proxy = Replies(400, br#"{"code":"code_used","message":"used"}"#);
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
-        let unsealed =
-            exchange::<VerifyResponse>(&proxy, &[9; 32], "/v1/verify", VERIFY_AAD, b"{}", &mut rng);
+        let unsealed = exchange::<VerifyResponse>(&proxy, &[9; 32], Step::Verify, b"{}", &mut rng);
         assert_eq!(code_of(unsealed), ServerCode::Unsealed);
     }
 

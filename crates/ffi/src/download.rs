@@ -12,7 +12,7 @@ use crate::{BluezoneTracer, HttpClient, off_thread, transport};
 
 /// A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
 /// coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
-/// file and between batches.
+/// file and between batches, a fake upload sequence during its pause.
 #[derive(Debug, Default, uniffi::Object)]
 pub struct DownloadCancellation {
     cancelled: AtomicBool,

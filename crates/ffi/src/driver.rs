@@ -206,6 +206,7 @@ mod tests {
             rssi_correction_db: 0,
             trusted_signers: Vec::new(),
             upload_public_key: None,
+            chaff_mean_interval_secs: None,
         };
         let tracer = BluezoneTracer::open(config, None, vec![7; 32]).unwrap();
         BluezoneDriver::new(tracer, platform, settings, 7, now_ms()).unwrap()
@@ -369,6 +370,7 @@ mod tests {
                 rssi_correction_db: 0,
                 trusted_signers: Vec::new(),
                 upload_public_key: None,
+                chaff_mean_interval_secs: None,
             },
             None,
             vec![7; 32],

@@ -1,7 +1,8 @@
 //! The Bluezone core for Kotlin, Swift and Python, through uniffi (proc-macro style).
 //!
 //! The surface an app needs and nothing more: open a tracer, the current advertisement,
-//! record sightings, process key files, verify a code and upload keys, download, exposure
+//! record sightings, process key files, verify a code and upload keys, fake upload
+//! sequences (chaff, [`BluezoneTracer::run_due_chaff`]), download, exposure
 //! state, diagnostics, delete everything; and the phone driver ([`BluezoneDriver`]), whose
 //! commands the shells carry out. The platform provides HTTP through the
 //! [`HttpClient`] callback interface. Every method forwards to `bluezone-core` in one step;
@@ -16,6 +17,7 @@ use bluezone_protocol::keyfile::{TrustedKey, TrustedKeys};
 
 uniffi::setup_scaffolding!("bluezone");
 
+mod chaff;
 mod download;
 mod driver;
 mod error;
@@ -197,6 +199,9 @@ fn core_config(config: &BluezoneConfig) -> Result<TracerConfig, BluezoneError> {
         ..TracerConfig::default()
     };
     core.matching.rssi_correction_db = i16::from(config.rssi_correction_db);
+    if let Some(mean) = config.chaff_mean_interval_secs {
+        core.chaff.mean_interval_secs = mean;
+    }
     Ok(core)
 }
 

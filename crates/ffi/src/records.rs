@@ -44,6 +44,10 @@ pub struct BluezoneConfig {
     pub trusted_signers: Vec<TrustedSigner>,
     /// The authority's upload key (base64, 32 bytes), if uploads are enabled.
     pub upload_public_key: Option<String>,
+    /// Mean time between fake upload sequences ("chaff"), in seconds (default 259,200:
+    /// three days; 0: none). Only with an upload key.
+    #[uniffi(default)]
+    pub chaff_mean_interval_secs: Option<u32>,
 }
 
 // FFI-only: the core holds fixed-size arrays and a parsed advertisement; the bindings get

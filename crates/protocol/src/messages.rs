@@ -159,3 +159,43 @@ pub struct ErrorBody {
     /// What went wrong, for people.
     pub message: String,
 }
+
+/// The plaintext of a fake ("chaff") request to any of the sealed endpoints: a phone sends
+/// it at random times so that the requests of a real upload hide among them. The marker
+/// exists only inside the sealed plaintext; the phone pads it to the size of the real
+/// request of the same step, so on the wire it is the real one's size, path and headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChaffRequest {
+    /// Always `true`: the marker the server recognises.
+    pub chaff: bool,
+    /// Filler bringing the request to the real one's size.
+    #[serde(default)]
+    pub padding: String,
+}
+
+impl ChaffRequest {
+    /// A chaff request before padding.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            chaff: true,
+            padding: String::new(),
+        }
+    }
+}
+
+impl Default for ChaffRequest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The server's answer to a [`ChaffRequest`], sealed like every reply (status 200 inside,
+/// padded to the one reply size): nothing was spent, issued or stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChaffResponse {
+    /// Always `true`.
+    pub chaff: bool,
+}

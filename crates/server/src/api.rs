@@ -140,9 +140,10 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Runs a sealed endpoint: opens the request, lets `handle` answer its plaintext, and seals
-/// the answer, success or refusal, into a 200 of constant size (see
-/// [`bluezone_protocol::exchange`]). Only a body that does not open is refused in the clear.
+/// Runs a sealed endpoint: opens the request, lets `handle` answer its plaintext (or
+/// [`Authority::answer_chaff`] when it is chaff), and seals the answer, success or refusal,
+/// into a 200 of constant size (see [`bluezone_protocol::exchange`]) sent no sooner than
+/// [`AppState::sealed_reply_floor`]. Only a body that does not open is refused in the clear.
 async fn sealed<T: Serialize>(
     state: AppState,
     aad: &'static [u8],
@@ -155,11 +156,13 @@ async fn sealed<T: Serialize>(
     let sealed = blocking(move || {
         let authority = &state.authority;
         let (plaintext, reply_key) = authority.open_request(aad, &body)?;
-        let (status, reply) = match handle(authority, &plaintext, now) {
-            Ok(answer) => (
-                200,
-                serde_json::to_vec(&answer).map_err(AuthorityError::internal)?,
-            ),
+        // Chaff is answered like a success, after the same floor, and goes no further.
+        let answer = match authority.answer_chaff(aad, &plaintext) {
+            Some(chaff) => Ok(serde_json::to_vec(&chaff)),
+            None => handle(authority, &plaintext, now).map(|a| serde_json::to_vec(&a)),
+        };
+        let (status, reply) = match answer {
+            Ok(answer) => (200, answer.map_err(AuthorityError::internal)?),
             Err(error) => {
                 let error = ApiError::from(error);
                 (

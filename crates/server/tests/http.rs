@@ -269,3 +269,36 @@ fn officials_need_credentials_and_can_revoke() {
         400
     );
 }
+
+#[test]
+fn chaff_is_answered_like_a_success_after_the_reply_floor_and_kept_nowhere() {
+    let floor = std::time::Duration::from_millis(300);
+    let server = start_with(
+        bluezone_server::AuthorityConfig::default(),
+        std::sync::Arc::new(bluezone_server::files::MemoryFileStore::default()),
+        bluezone_server::serve::ServeLimits::default(),
+        |state| bluezone_server::AppState {
+            sealed_reply_floor: floor,
+            ..state
+        },
+    );
+    let audit = server.authority.audit_log().unwrap().len();
+    for path in ["/v1/verify", "/v1/certificate", "/v1/publish"] {
+        let started = std::time::Instant::now();
+        // Sealed, padded to any size: only the server, once it opened it, knows it is chaff.
+        let (status, body) = server.exchange(path, br#"{"chaff":true,"padding":"0000"}"#);
+        assert!(
+            started.elapsed() >= floor,
+            "{path} answered before the floor"
+        );
+        assert_eq!((status, body.as_slice()), (200, &br#"{"chaff":true}"#[..]));
+    }
+    assert_eq!(server.authority.audit_log().unwrap().len(), audit);
+    assert!(
+        server
+            .authority
+            .publish_files(NOW + 30 * 86_400)
+            .unwrap()
+            .is_empty()
+    );
+}

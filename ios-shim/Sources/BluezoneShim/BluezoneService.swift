@@ -2,7 +2,8 @@
 import Foundation
 
 /// The app's entry point: opens the core off the main thread with the Keychain-held key,
-/// runs the phone driver (`DriverHost`), registers the background downloads, and answers the
+/// runs the phone driver (`DriverHost`), registers the background downloads and the fake
+/// upload sequences (`Chaff`), and answers the
 /// screen's questions without ever calling the core on the main thread.
 ///
 /// ```swift
@@ -27,6 +28,7 @@ public final class BluezoneService {
             if case let .failure(error) = result { opened.set(.failure(error)) }
         })
         Downloads.register(server: server) { try await opened.wait().tracer }
+        Chaff.register(server: server) { try await opened.wait().tracer }
     }
 
     /// Call once, on the main queue, in `application(_:didFinishLaunchingWithOptions:)` (iOS

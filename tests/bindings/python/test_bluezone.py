@@ -490,5 +490,26 @@ def test_download_all_takes_every_batch_honours_cancellation_and_says_what_to_re
     asyncio.run(run())
 
 
+def test_chaff_is_scheduled_in_rust_and_off_without_an_upload_key():
+    async def run():
+        now = int(time.time())
+        client = Refusing()
+        off = tracer()
+        assert off.next_chaff_at() is None
+        report = await off.run_due_chaff(client, bz.DownloadCancellation())
+        assert (report.requests_sent, report.next_at) == (0, None), report
+        assert tracer(upload_public_key=UPLOAD_KEY, chaff_mean_interval_secs=0).next_chaff_at() is None
+        # A mean of 127 years: due in the next seconds with a probability of 1e-9.
+        keyed = tracer(upload_public_key=UPLOAD_KEY, chaff_mean_interval_secs=4_000_000_000)
+        due = keyed.next_chaff_at()
+        assert due > now and keyed.next_chaff_at() == due, due
+        # Not due yet: nothing is sent, and the due time stays.
+        report = await keyed.run_due_chaff(client, bz.DownloadCancellation())
+        assert (report.requests_sent, report.next_at) == (0, due), report
+        assert client.paths == []
+
+    asyncio.run(run())
+
+
 if __name__ == "__main__":
     sys.exit(run_tests(globals()))

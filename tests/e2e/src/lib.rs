@@ -21,6 +21,33 @@ pub fn serve(authority: Arc<Authority>, clock: Arc<dyn Clock>) -> LoopbackServer
     LoopbackServer::start(authority, Arc::new(move || clock.now())).expect("a loopback server")
 }
 
+/// The official every test authority has, and the password it signs in with.
+pub const OFFICIAL: (&str, &str) = ("dr.minh", "a long enough password");
+
+/// A health authority for tests: `config`, `store`, files in memory, fixed keys, and one
+/// official ([`OFFICIAL`], id 1) created at `now`.
+///
+/// # Panics
+/// If the official cannot be created (a broken store).
+#[must_use]
+pub fn authority(
+    config: bluezone_server::AuthorityConfig,
+    store: Arc<dyn bluezone_server::store::ServerStore>,
+    now: i64,
+) -> Arc<Authority> {
+    let authority = Arc::new(Authority::new(
+        config,
+        bluezone_server::AuthorityKeys::derive(&[1; 32], "452", "v1").expect("fixed keys derive"),
+        store,
+        Arc::new(bluezone_server::files::MemoryFileStore::default()),
+        [2; 32],
+    ));
+    authority
+        .create_official(OFFICIAL.0, OFFICIAL.1, now)
+        .expect("an official");
+    authority
+}
+
 /// A phone configured for `authority`, in memory.
 ///
 /// # Errors

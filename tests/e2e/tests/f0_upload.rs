@@ -13,9 +13,8 @@ use bluezone_core::{
 use bluezone_e2e::LoopbackServer;
 use bluezone_protocol::refusal::RefusalCode;
 use bluezone_protocol::{Advertisement, Metadata, TemporaryExposureKey};
-use bluezone_server::files::MemoryFileStore;
 use bluezone_server::store::SqliteServerStore;
-use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
+use bluezone_server::{Authority, AuthorityConfig};
 
 /// 2026-11-02 00:00 UTC.
 const DAY: i64 = 1_793_577_600;
@@ -29,19 +28,14 @@ struct World {
 
 fn world() -> World {
     let clock = Arc::new(ManualClock::new(DAY + 8 * 3600));
-    let authority = Arc::new(Authority::new(
+    let authority = bluezone_e2e::authority(
         AuthorityConfig {
             min_keys_per_file: 100,
             ..AuthorityConfig::default()
         },
-        AuthorityKeys::derive(&[1; 32], "452", "v1").unwrap(),
         Arc::new(SqliteServerStore::in_memory().unwrap()),
-        Arc::new(MemoryFileStore::default()),
-        [2; 32],
-    ));
-    authority
-        .create_official("dr.minh", "a long enough password", DAY)
-        .unwrap();
+        DAY,
+    );
     let server = bluezone_e2e::serve(authority.clone(), clock.clone());
     World {
         clock,

@@ -392,3 +392,26 @@ fn a_file_outside_the_index_is_not_found() {
         RefusalCode::FileNotFound
     );
 }
+
+#[test]
+fn only_a_chaff_marker_is_answered_as_chaff() {
+    let authority = authority();
+    for chaff in [
+        &br#"{"chaff":true}"#[..],
+        br#"{"chaff":true,"padding":"000000"}"#,
+    ] {
+        for aad in [VERIFY_AAD, CERTIFICATE_AAD, PUBLISH_AAD] {
+            assert!(authority.answer_chaff(aad, chaff).is_some());
+        }
+    }
+    for real in [
+        &br#"{"chaff":false,"padding":""}"#[..],
+        br#"{"code":"12345678","padding":"","chaff":true}"#,
+        br#"{"token":"dA==","ekeyhmac":"","padding":""}"#,
+        br#"{"keys":[],"hmacKey":"","certificate":"","padding":""}"#,
+        b"not json",
+        b"",
+    ] {
+        assert!(authority.answer_chaff(VERIFY_AAD, real).is_none());
+    }
+}

@@ -1,10 +1,12 @@
-//! The phones' sealed exchange ([`Authority::open_request`], [`Authority::seal_reply`]) and
-//! accepting an upload ([`Authority::publish`]): its checks passed, its keys are stored,
-//! those still in use embargoed until two hours after they expire.
+//! The phones' sealed exchange ([`Authority::open_request`], [`Authority::seal_reply`]),
+//! recognising chaff ([`Authority::answer_chaff`]: answered, then dropped) and accepting an
+//! upload ([`Authority::publish`]): its checks passed, its keys are stored, those still in
+//! use embargoed until two hours after they expire.
 
 use base64ct::{Base64, Encoding};
 use bluezone_protocol::exchange::ReplyKey;
-use bluezone_protocol::messages::{PublishPayload, PublishResponse};
+use bluezone_protocol::exchange::{CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD};
+use bluezone_protocol::messages::{ChaffRequest, ChaffResponse, PublishPayload, PublishResponse};
 use bluezone_protocol::refusal::RefusalCode;
 use bluezone_protocol::upload::accepted_tek_hmacs;
 use zeroize::Zeroizing;
@@ -49,6 +51,29 @@ impl Authority {
         let mut rng = self.rng.lock().map_err(AuthorityError::internal)?;
         key.seal_reply(status, body, &mut *rng)
             .map_err(AuthorityError::internal)
+    }
+
+    /// The answer to an opened request that is chaff (a [`ChaffRequest`], which no real
+    /// request parses as), or `None` for a real request. Chaff spends no code, issues no
+    /// token, stores no key and writes no audit row: it is answered (the caller seals the
+    /// answer like any other, after the same reply floor) and forgotten. `aad` names the
+    /// endpoint it came to.
+    #[must_use]
+    pub fn answer_chaff(&self, aad: &[u8], plaintext: &[u8]) -> Option<ChaffResponse> {
+        let request: ChaffRequest = serde_json::from_slice(plaintext).ok()?;
+        if !request.chaff {
+            return None;
+        }
+        let endpoint = match aad {
+            VERIFY_AAD => "verify",
+            CERTIFICATE_AAD => "certificate",
+            PUBLISH_AAD => "publish",
+            _ => "other",
+        };
+        // Metrics hook: count chaff per endpoint here (never per client: who sends chaff is
+        // exactly what it hides). Nothing else about it is kept.
+        tracing::trace!(endpoint, "chaff answered");
+        Some(ChaffResponse { chaff: true })
     }
 
     /// Accepts an upload (the opened plaintext of a sealed `/v1/publish`): checks

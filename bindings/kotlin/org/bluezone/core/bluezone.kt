@@ -40,12 +40,14 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.suspendCancellableCoroutine
 import org.bluezone.core.types.AppState
 import org.bluezone.core.types.BluetoothState
+import org.bluezone.core.types.ChaffReport
 import org.bluezone.core.types.CollectionReport
 import org.bluezone.core.types.CollectionStatus
 import org.bluezone.core.types.DriverCommand
 import org.bluezone.core.types.FailingKeyFile
 import org.bluezone.core.types.FfiConverterTypeAppState
 import org.bluezone.core.types.FfiConverterTypeBluetoothState
+import org.bluezone.core.types.FfiConverterTypeChaffReport
 import org.bluezone.core.types.FfiConverterTypeCollectionReport
 import org.bluezone.core.types.FfiConverterTypeCollectionStatus
 import org.bluezone.core.types.FfiConverterTypeDriverCommand
@@ -62,6 +64,7 @@ import org.bluezone.core.types.ReadFailure
 import org.bluezone.core.types.RestartReason
 import org.bluezone.core.types.RustBuffer as RustBufferAppState
 import org.bluezone.core.types.RustBuffer as RustBufferBluetoothState
+import org.bluezone.core.types.RustBuffer as RustBufferChaffReport
 import org.bluezone.core.types.RustBuffer as RustBufferCollectionReport
 import org.bluezone.core.types.RustBuffer as RustBufferCollectionStatus
 import org.bluezone.core.types.RustBuffer as RustBufferDriverCommand
@@ -789,6 +792,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code(
     ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_next_chaff_at(
+    ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff(
+    ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel(
@@ -869,6 +876,10 @@ internal object UniffiLib {
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_upload_keys(`ptr`: Long,`http`: Long,`verified`: RustBuffer.ByValue,`consentAt`: Long,
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_verify_code(`ptr`: Long,`http`: Long,`code`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_next_chaff_at(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_run_due_chaff(`ptr`: Long,`http`: Long,`cancellation`: Long,
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all(`ptr`: Long,`http`: Long,`cancellation`: Long,
     ): Long
@@ -1073,6 +1084,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_verify_code() and 0xFFFF) != 7707) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_next_chaff_at() and 0xFFFF) != 65528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff() and 0xFFFF) != 43176) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all() and 0xFFFF) != 54094) {
@@ -2200,6 +2217,20 @@ public interface BluezoneTracerInterface {
     suspend fun `verifyCode`(`http`: HttpClient, `code`: kotlin.String): VerifiedCode
     
     /**
+     * When the next fake upload sequence is due (Unix seconds), for the platform to wake a
+     * background job then; `None` when chaff is off.
+     */
+    fun `nextChaffAt`(): kotlin.Long?
+    
+    /**
+     * Sends a fake upload sequence through `http` if one is due, exactly as a real upload
+     * sends its requests (the pause between them included: up to 20 seconds on this
+     * call's own thread), and says when the next is due. Setting `cancellation` ends the
+     * sequence at the pause. Touches no key, no pending upload, no exposure state.
+     */
+    suspend fun `runDueChaff`(`http`: HttpClient, `cancellation`: DownloadCancellation): ChaffReport
+    
+    /**
      * The download job's work: downloads and processes every new key file through `http`,
      * batch after batch, until the server lists nothing new or `cancellation` is set. Never
      * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
@@ -2541,6 +2572,53 @@ open class BluezoneTracer: Disposable, AutoCloseable, BluezoneTracerInterface
 
     
     /**
+     * When the next fake upload sequence is due (Unix seconds), for the platform to wake a
+     * background job then; `None` when chaff is off.
+     */
+    @Throws(BluezoneException::class)override fun `nextChaffAt`(): kotlin.Long? {
+            return FfiConverterOptionalLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_next_chaff_at(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sends a fake upload sequence through `http` if one is due, exactly as a real upload
+     * sends its requests (the pause between them included: up to 20 seconds on this
+     * call's own thread), and says when the next is due. Setting `cancellation` ends the
+     * sequence at the pause. Touches no key, no pending upload, no exposure state.
+     */
+    @Throws(BluezoneException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `runDueChaff`(`http`: HttpClient, `cancellation`: DownloadCancellation) : ChaffReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_due_chaff(
+                uniffiHandle,
+                
+        FfiConverterTypeHttpClient.lower(`http`),
+        FfiConverterTypeDownloadCancellation.lower(`cancellation`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_bluezone_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bluezone_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferChaffReport.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
+        { future -> UniffiLib.ffi_bluezone_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeChaffReport.lift(it) },
+        // Error FFI converter
+        BluezoneException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The download job's work: downloads and processes every new key file through `http`,
      * batch after batch, until the server lists nothing new or `cancellation` is set. Never
      * fails: how it ended, and what to tell the scheduler, is in [`DownloadReport::end`].
@@ -2722,7 +2800,7 @@ public object FfiConverterTypeBluezoneTracer: FfiConverter<BluezoneTracer, Long>
 /**
  * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
  * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
- * file and between batches.
+ * file and between batches, a fake upload sequence during its pause.
  */
 public interface DownloadCancellationInterface {
     
@@ -2742,7 +2820,7 @@ public interface DownloadCancellationInterface {
 /**
  * A flag the platform sets when its background job must stop (WorkManager's `onStopped`,
  * coroutine cancellation, `BGTask.expirationHandler`); the download checks it before every
- * file and between batches.
+ * file and between batches, a fake upload sequence during its pause.
  */
 open class DownloadCancellation: Disposable, AutoCloseable, DownloadCancellationInterface
 {
@@ -3652,6 +3730,12 @@ data class BluezoneConfig (
      * The authority's upload key (base64, 32 bytes), if uploads are enabled.
      */
     var `uploadPublicKey`: kotlin.String?
+    , 
+    /**
+     * Mean time between fake upload sequences ("chaff"), in seconds (default 259,200:
+     * three days; 0: none). Only with an upload key.
+     */
+    var `chaffMeanIntervalSecs`: kotlin.UInt? = null 
     
 ){
     
@@ -3672,6 +3756,7 @@ public object FfiConverterTypeBluezoneConfig: FfiConverterRustBuffer<BluezoneCon
             FfiConverterByte.read(buf),
             FfiConverterSequenceTypeTrustedSigner.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
         )
     }
 
@@ -3679,7 +3764,8 @@ public object FfiConverterTypeBluezoneConfig: FfiConverterRustBuffer<BluezoneCon
             FfiConverterByte.allocationSize(value.`txPowerDbm`) +
             FfiConverterByte.allocationSize(value.`rssiCorrectionDb`) +
             FfiConverterSequenceTypeTrustedSigner.allocationSize(value.`trustedSigners`) +
-            FfiConverterOptionalString.allocationSize(value.`uploadPublicKey`)
+            FfiConverterOptionalString.allocationSize(value.`uploadPublicKey`) +
+            FfiConverterOptionalUInt.allocationSize(value.`chaffMeanIntervalSecs`)
     )
 
     override fun write(value: BluezoneConfig, buf: ByteBuffer) {
@@ -3687,6 +3773,7 @@ public object FfiConverterTypeBluezoneConfig: FfiConverterRustBuffer<BluezoneCon
             FfiConverterByte.write(value.`rssiCorrectionDb`, buf)
             FfiConverterSequenceTypeTrustedSigner.write(value.`trustedSigners`, buf)
             FfiConverterOptionalString.write(value.`uploadPublicKey`, buf)
+            FfiConverterOptionalUInt.write(value.`chaffMeanIntervalSecs`, buf)
     }
 }
 
@@ -6406,6 +6493,8 @@ public object FfiConverterSequenceTypeDriverCommand: FfiConverterRustBuffer<List
         }
     }
 }
+
+
 
 
 

@@ -1186,6 +1186,62 @@ public object FfiConverterTypeAdvertisingRequest: FfiConverterRustBuffer<Adverti
 
 
 /**
+ * What one call to [`crate::Tracer::run_due_chaff`] or [`crate::Tracer::send_chaff`] did.
+ */
+data class ChaffReport (
+    /**
+     * Fake requests that reached the server (0 to 3).
+     */
+    var `requestsSent`: kotlin.UInt
+    , 
+    /**
+     * Of those, how many the server refused instead of answering as chaff (a server too
+     * old to know chaff refuses it as malformed; on the wire it looks the same).
+     */
+    var `refused`: kotlin.UInt
+    , 
+    /**
+     * When the next fake sequence is due (Unix seconds); `None` when chaff is off.
+     */
+    var `nextAt`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChaffReport: FfiConverterRustBuffer<ChaffReport> {
+    override fun read(buf: ByteBuffer): ChaffReport {
+        return ChaffReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChaffReport) = (
+            FfiConverterUInt.allocationSize(value.`requestsSent`) +
+            FfiConverterUInt.allocationSize(value.`refused`) +
+            FfiConverterOptionalLong.allocationSize(value.`nextAt`)
+    )
+
+    override fun write(value: ChaffReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`requestsSent`, buf)
+            FfiConverterUInt.write(value.`refused`, buf)
+            FfiConverterOptionalLong.write(value.`nextAt`, buf)
+    }
+}
+
+
+
+/**
  * Collection as diagnostics show it (`Diagnostics::collection`): status, "nearby now" and the
  * driver's counts.
  */

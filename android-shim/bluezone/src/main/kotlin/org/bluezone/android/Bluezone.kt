@@ -1,6 +1,7 @@
 package org.bluezone.android
 
 import android.content.Context
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.future.await
@@ -45,7 +46,7 @@ object Bluezone {
     /**
      * Call once from `Application.onCreate`: starts opening the tracer on the core's thread
      * (it returns at once) and schedules the periodic download from [serverBaseUrl]
-     * (`https://…`, no trailing slash).
+     * (`https://…`, no trailing slash) and the fake upload sequences ([ChaffWorker]).
      */
     @Synchronized
     fun init(context: Context, config: BluezoneConfig, serverBaseUrl: String) {
@@ -58,6 +59,7 @@ object Bluezone {
         this.keys = keys
         opener = TracerOpener(config, File(app.noBackupFilesDir, "bluezone.db"), keys, core)
         DownloadWorker.schedule(app)
+        ChaffWorker.schedule(app)
     }
 
     /** The open tracer (suspends while it opens). Throws what opening threw. */
@@ -128,6 +130,16 @@ object Bluezone {
             listOf("", "-wal", "-shm", "-journal").forEach { File(db.path + it).delete() }
             keys?.destroy()
         }
+    }
+
+    /** The open tracer for a background [job], or `null` (logged) when the store did not open. */
+    internal suspend fun openedForJob(job: String): OpenedTracer? = try {
+        opened()
+    } catch (e: CancellationException) {
+        throw e
+    } catch (e: Exception) {
+        warn("$job skipped: the store did not open (${e.javaClass.simpleName})")
+        null
     }
 
     internal fun warn(message: String) {

@@ -9,7 +9,6 @@ import androidx.work.NetworkType
 import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
-import kotlinx.coroutines.CancellationException
 import org.bluezone.shim.DownloadJob
 import org.bluezone.shim.JobResult
 import java.util.concurrent.TimeUnit
@@ -22,14 +21,7 @@ import java.util.concurrent.TimeUnit
  */
 class DownloadWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
-        val opened = try {
-            Bluezone.opened()
-        } catch (e: CancellationException) {
-            throw e
-        } catch (e: Exception) {
-            Bluezone.warn("download skipped: the store did not open (${e.javaClass.simpleName})")
-            return Result.failure()
-        }
+        val opened = Bluezone.openedForJob("download") ?: return Result.failure()
         val http = OkHttpClientAdapter(Bluezone.server())
         return when (DownloadJob.run(opened.tracer, http) { ExposureNotification.post(applicationContext) }) {
             JobResult.SUCCESS -> Result.success()

@@ -414,6 +414,23 @@ fun testACancelledDownloadJobAbortsTheRequestAndStops() = runBlocking {
     tracer.close()
 }
 
+fun testTheChaffJobAsksTheCoreAndSendsNothingBeforeItIsDue() = runBlocking {
+    val server = Authority(mapOf())
+    val off = BluezoneTracer.open(config(), null, ByteArray(32))
+    check(ChaffJob.run(off, server) == null) { "no upload key: chaff is off" }
+    // Any X25519 key; a mean of 127 years: not due for a long while.
+    val key = java.util.Base64.getEncoder().encodeToString(ByteArray(32) { 9 })
+    val keyed = BluezoneTracer.open(BluezoneConfig((-15).toByte(), 0.toByte(), listOf(), key, 4_000_000_000u), null, ByteArray(32))
+    val now = System.currentTimeMillis() / 1000
+    val next = ChaffJob.run(keyed, server)
+    check(next != null && next > now && next == keyed.nextChaffAt()) { "due later: $next" }
+    check(ChaffJob.delaySeconds(next, now)!! > 0 && ChaffJob.delaySeconds(now - 5, now) == 0L) { "delays" }
+    check(ChaffJob.delaySeconds(null, now) == null) { "off" }
+    check(server.fetched.get() == 0) { "nothing sent" } // Authority throws on any post
+    off.close()
+    keyed.close()
+}
+
 fun testStatusMessages() {
     val rig = Rig()
     try {
@@ -441,6 +458,7 @@ fun main() {
         ::testTheTracerOpensOffTheCallersThreadAndAStoreRestoredElsewhereStartsAfresh,
         ::testTheDownloadJobNotifiesOnceAndAnswersTheScheduler,
         ::testACancelledDownloadJobAbortsTheRequestAndStops,
+        ::testTheChaffJobAsksTheCoreAndSendsNothingBeforeItIsDue,
         ::testStatusMessages,
     ))
 }

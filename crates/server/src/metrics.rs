@@ -6,7 +6,7 @@
 //!
 //! Labels are bounded: a route is the router's path template (`/v1/files/{name}`, never
 //! the requested name) or `unmatched`, a code is one of
-//! [`RefusalCode`](bluezone_protocol::refusal::RefusalCode)'s. No label carries a client's
+//! [`RefusalCode`]'s. No label carries a client's
 //! address, a code, a key or a file name.
 
 use bluezone_protocol::refusal::RefusalCode;

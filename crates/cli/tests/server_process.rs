@@ -335,6 +335,33 @@ fn upload_until_acknowledged(phone: &Phone, base: &str, code: &str) -> bool {
     }
 }
 
+/// Uploads from every phone, each in its own thread with its own code, the i-th starting
+/// after i × `stagger`; returns the threads and the indices of the phones acknowledged.
+fn upload_all(
+    phones: &[Arc<Phone>],
+    base: &str,
+    stagger: Duration,
+    upload: fn(&Phone, &str, &str) -> bool,
+) -> (Vec<std::thread::JoinHandle<()>>, Arc<Mutex<Vec<usize>>>) {
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let threads = phones
+        .iter()
+        .enumerate()
+        .map(|(i, phone)| {
+            let code = issue_code(base);
+            let (phone, base, acknowledged) =
+                (phone.clone(), base.to_owned(), acknowledged.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(stagger * i as u32);
+                if upload(&phone, &base, &code) {
+                    acknowledged.lock().unwrap().push(i);
+                }
+            })
+        })
+        .collect();
+    (threads, acknowledged)
+}
+
 /// Every TEK in the files the server's index lists, verified.
 fn published_teks(base: &str, keys: &AuthorityKeys) -> Vec<([u8; 16], u32)> {
     let agent = agent();
@@ -390,22 +417,12 @@ fn kill_and_restart_while_phones_upload_loses_no_acknowledged_key() {
     let phones: Vec<Arc<Phone>> = (0..PHONES)
         .map(|i| Arc::new(phone(&keys, 100 + i as u64, 4)))
         .collect();
-    let codes: Vec<String> = (0..PHONES).map(|_| issue_code(&site.base())).collect();
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let uploads: Vec<_> = phones
-        .iter()
-        .zip(codes)
-        .enumerate()
-        .map(|(i, (phone, code))| {
-            let (phone, base, acknowledged) = (phone.clone(), site.base(), acknowledged.clone());
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(250 * i as u64));
-                if upload_until_acknowledged(&phone, &base, &code) {
-                    acknowledged.lock().unwrap().push(i);
-                }
-            })
-        })
-        .collect();
+    let (uploads, acknowledged) = upload_all(
+        &phones,
+        &site.base(),
+        Duration::from_millis(250),
+        upload_until_acknowledged,
+    );
     // Ten times: SIGKILL mid-traffic, restart at once (often within the same second, and
     // a start publishes at once).
     for cycle in 0..10u64 {
@@ -677,8 +694,7 @@ fn sealed_exchange(base: &str, keys: &AuthorityKeys, path: &str, plaintext: &[u8
 fn sigterm_lets_uploads_in_flight_finish_and_stores_them() {
     use bluezone_protocol::exchange::{PUBLISH_AAD, seal_request};
     use bluezone_protocol::messages::{
-        CertificateRequest, CertificateResponse, PublishKey, PublishPayload, VerifyRequest,
-        VerifyResponse,
+        CertificateRequest, CertificateResponse, VerifyRequest, VerifyResponse,
     };
     use bluezone_protocol::upload::{UploadKey, tek_hmac};
     use std::io::{Read, Write};
@@ -723,20 +739,8 @@ fn sigterm_lets_uploads_in_flight_finish_and_stores_them() {
         .unwrap(),
     ))
     .unwrap();
-    let payload = PublishPayload {
-        keys: upload
-            .iter()
-            .map(|k| PublishKey {
-                key: Base64::encode_string(&k.key_data),
-                rolling_start_number: k.rolling_start,
-                rolling_period: k.rolling_period,
-                transmission_risk: k.transmission_risk,
-            })
-            .collect(),
-        hmac_key: Base64::encode_string(&hmac_secret),
-        certificate: certificate.certificate,
-        padding: String::new(),
-    };
+    let payload =
+        bluezone_testkit::uploads::publish_payload(&upload, &hmac_secret, &certificate.certificate);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let (body, reply_key) = seal_request(
         &keys.upload_key().public_key(),
@@ -761,22 +765,8 @@ fn sigterm_lets_uploads_in_flight_finish_and_stores_them() {
     let phones: Vec<Arc<Phone>> = (0..PHONES)
         .map(|i| Arc::new(phone(&keys, 200 + i as u64, 3)))
         .collect();
-    let codes: Vec<String> = (0..PHONES).map(|_| issue_code(&base)).collect();
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let uploads: Vec<_> = phones
-        .iter()
-        .zip(codes)
-        .enumerate()
-        .map(|(i, (phone, code))| {
-            let (phone, base, acknowledged) = (phone.clone(), base.clone(), acknowledged.clone());
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(60 * i as u64));
-                if upload_once(&phone, &base, &code) {
-                    acknowledged.lock().unwrap().push(i);
-                }
-            })
-        })
-        .collect();
+    let (uploads, acknowledged) =
+        upload_all(&phones, &base, Duration::from_millis(60), upload_once);
 
     std::thread::sleep(Duration::from_millis(150));
     server.send("TERM");

@@ -57,6 +57,16 @@ fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `GET url` with `If-None-Match: tag`.
+fn get_if_none_match(server: &Server, url: &str, tag: &str) -> ureq::http::Response<ureq::Body> {
+    server
+        .agent
+        .get(url)
+        .header("If-None-Match", tag)
+        .call()
+        .unwrap()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -83,12 +93,7 @@ fn key_files_and_the_index_carry_cache_headers_and_answer_304() {
     );
     assert_eq!(response.body_mut().read_to_vec().unwrap(), bytes);
 
-    let mut response = server
-        .agent
-        .get(&url)
-        .header("If-None-Match", &tag)
-        .call()
-        .unwrap();
+    let mut response = get_if_none_match(&server, &url, &tag);
     assert_eq!(response.status().as_u16(), 304);
     assert_eq!(header(&response, "etag"), tag);
     assert_eq!(
@@ -96,12 +101,7 @@ fn key_files_and_the_index_carry_cache_headers_and_answer_304() {
         "public, max-age=31536000, immutable"
     );
     assert!(response.body_mut().read_to_vec().unwrap().is_empty());
-    let response = server
-        .agent
-        .get(&url)
-        .header("If-None-Match", "\"another\"")
-        .call()
-        .unwrap();
+    let response = get_if_none_match(&server, &url, "\"another\"");
     assert_eq!(response.status().as_u16(), 200);
 
     let mut response = server.agent.head(&url).call().unwrap();
@@ -121,12 +121,7 @@ fn key_files_and_the_index_carry_cache_headers_and_answer_304() {
         header(&response, "content-type"),
         "text/plain; charset=utf-8"
     );
-    let response = server
-        .agent
-        .get(&index_url)
-        .header("If-None-Match", &index_tag)
-        .call()
-        .unwrap();
+    let response = get_if_none_match(&server, &index_url, &index_tag);
     assert_eq!(response.status().as_u16(), 304);
     let mut response = server.agent.head(&index_url).call().unwrap();
     assert_eq!(header(&response, "etag"), index_tag);
@@ -142,12 +137,7 @@ fn key_files_and_the_index_carry_cache_headers_and_answer_304() {
     let (status, _) = publish(&server, &payload(&others, &secret, &certificate));
     assert_eq!(status, 200);
     assert_eq!(server.authority.publish_files(NOW + 120).unwrap().len(), 1);
-    let mut response = server
-        .agent
-        .get(&index_url)
-        .header("If-None-Match", &index_tag)
-        .call()
-        .unwrap();
+    let mut response = get_if_none_match(&server, &index_url, &index_tag);
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(
         response

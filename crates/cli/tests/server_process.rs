@@ -76,6 +76,24 @@ impl Site {
         self.dir.path().join(name)
     }
 
+    /// Runs `bluezone server <command>` on this site's database, secret and files folder,
+    /// with `extra` arguments.
+    fn server_command(&self, command: &str, extra: &[&str]) -> Output {
+        let path = |name: &str| self.path(name).to_str().unwrap().to_owned();
+        let mut args = vec![
+            "server".to_owned(),
+            command.to_owned(),
+            "--db".to_owned(),
+            path("server.db"),
+            "--secret-file".to_owned(),
+            path("secret"),
+            "--files".to_owned(),
+            path("files"),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        bluezone(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
     fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -647,19 +665,7 @@ fn unsafe_files_are_refused_and_read_only_commands_create_nothing() {
 fn a_second_server_on_the_same_database_is_refused() {
     let site = Site::new();
     let server = site.start();
-    let s = |p: &str| site.path(p).to_str().unwrap().to_owned();
-    let out = bluezone(&[
-        "server",
-        "run",
-        "--db",
-        &s("server.db"),
-        "--secret-file",
-        &s("secret"),
-        "--files",
-        &s("files"),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let out = site.server_command("run", &["--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("another bluezone server is running"),
@@ -873,18 +879,7 @@ fn ops_listener_and_export() {
     assert!(status.success(), "{log}");
 
     let s = |p: &str| site.path(p).to_str().unwrap().to_owned();
-    let out = bluezone(&[
-        "server",
-        "export",
-        "--db",
-        &s("server.db"),
-        "--secret-file",
-        &s("secret"),
-        "--files",
-        &s("files"),
-        "--to",
-        &s("origin"),
-    ]);
+    let out = site.server_command("export", &["--to", &s("origin")]);
     assert!(out.status.success(), "{out:?}");
     assert!(site.path("origin/v1/index.txt").exists());
     assert!(site.path("origin/headers.json").exists());

@@ -802,7 +802,13 @@ fn sigterm_lets_uploads_in_flight_finish_and_stores_them() {
         let started = Instant::now();
         loop {
             let teks = published_teks(&base, &keys);
-            if !teks.is_empty() || started.elapsed() > Duration::from_secs(20) {
+            // Files published before the stop are listed at once; the restart's first
+            // publish (the held-back upload's file) may still be running.
+            let all_in = upload.iter().all(|key| {
+                teks.iter()
+                    .any(|(data, start)| *data == key.key_data && *start == key.rolling_start)
+            });
+            if all_in || started.elapsed() > Duration::from_secs(20) {
                 break teks;
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -20,6 +20,25 @@ pub enum ServerCommand {
     Run(RunArgs),
     /// Print the public keys an app must pin: the upload key and the key-file signing key.
     Keys(KeysArgs),
+    /// Write the download tree (`v1/index.txt`, `v1/files/<name>`, and `headers.json` with
+    /// the headers to set on each) to a folder, for an object store or CDN origin.
+    Export(ExportArgs),
+}
+
+/// Arguments of `bluezone server export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Folder of published key files (the server's `--files`).
+    #[arg(long, default_value = "bluezone-files")]
+    files: PathBuf,
+    /// Where to write the tree (created if missing; files that left the index are removed).
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// `max-age` of the index written into headers.json, in seconds.
+    #[arg(long, default_value_t = bluezone_server::downloads::DEFAULT_INDEX_MAX_AGE, value_name = "SECONDS")]
+    index_max_age: u32,
 }
 
 /// `bluezone official ...`
@@ -89,6 +108,18 @@ pub struct RunArgs {
     /// for a log shipper). `RUST_LOG` filters them (default `info`).
     #[arg(long, default_value = "text", value_name = "text|json")]
     log_format: bluezone_server::logging::LogFormat,
+    /// `max-age`, in seconds, that the index (`/v1/index.txt`) may be cached for by CDNs and
+    /// phones; key files, whose names are never reused, are cached for a year.
+    #[arg(long, default_value_t = bluezone_server::downloads::DEFAULT_INDEX_MAX_AGE, value_name = "SECONDS")]
+    index_max_age: u32,
+    /// Also serve `/healthz`, `/readyz` and `/metrics` (Prometheus) on this address, e.g.
+    /// `127.0.0.1:9464`. `/metrics` is served nowhere else: it counts uploads.
+    #[arg(long, value_name = "ADDRESS")]
+    ops_listen: Option<SocketAddr>,
+    /// On SIGTERM or Ctrl-C, the longest wait, in seconds, for requests in flight to be
+    /// answered before the process exits.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    shutdown_grace: u64,
 }
 
 /// Arguments of `bluezone server keys`.
@@ -127,6 +158,8 @@ fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig 
         limits: bluezone_server::serve::ServeLimits::default(),
         republish_lost_files: false,
         sealed_reply_floor: std::time::Duration::from_millis(100),
+        index_max_age: bluezone_server::downloads::DEFAULT_INDEX_MAX_AGE,
+        ops_listen: None,
     }
 }
 
@@ -142,9 +175,36 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             config.limits.max_connections = args.max_connections;
             config.sealed_reply_floor = std::time::Duration::from_millis(args.reply_floor_ms);
             config.republish_lost_files = args.republish_lost_files;
+            config.index_max_age = args.index_max_age;
+            config.ops_listen = args.ops_listen;
+            config.limits.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace);
             bluezone_server::logging::init(args.log_format).map_err(fail)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(serve(config)).map_err(fail)
+        }
+        ServerCommand::Export(args) => {
+            let config = run_config(
+                &args.common,
+                args.files.clone(),
+                "127.0.0.1:0".parse().map_err(fail)?,
+            );
+            let authority = bluezone_server::run::existing_authority(&config).map_err(fail)?;
+            let report = bluezone_server::export::export(
+                &authority,
+                unix_now(),
+                &args.to,
+                args.index_max_age,
+            )
+            .map_err(fail)?;
+            writeln!(
+                std::io::stdout().lock(),
+                "exported {} files to {} ({} written, {} removed)",
+                report.files,
+                args.to.display(),
+                report.written,
+                report.removed.len()
+            )?;
+            Ok(())
         }
         ServerCommand::Keys(args) => {
             let config = run_config(

@@ -76,6 +76,24 @@ impl Site {
         self.dir.path().join(name)
     }
 
+    /// Runs `bluezone server <command>` on this site's database, secret and files folder,
+    /// with `extra` arguments.
+    fn server_command(&self, command: &str, extra: &[&str]) -> Output {
+        let path = |name: &str| self.path(name).to_str().unwrap().to_owned();
+        let mut args = vec![
+            "server".to_owned(),
+            command.to_owned(),
+            "--db".to_owned(),
+            path("server.db"),
+            "--secret-file".to_owned(),
+            path("secret"),
+            "--files".to_owned(),
+            path("files"),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        bluezone(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
     fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -169,13 +187,36 @@ impl Server {
         self.child.wait().unwrap();
     }
 
-    /// Sends a signal with the system's `kill` and waits for the exit.
-    fn signal(mut self, name: &str) -> (std::process::ExitStatus, String) {
+    /// Sends a signal with the system's `kill`.
+    fn send(&self, name: &str) {
         let sent = Command::new("kill")
             .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
+    }
+
+    /// Waits until the log has a line containing `text`.
+    fn wait_for_log(&self, text: &str) {
+        let started = Instant::now();
+        while !self.log.lock().unwrap().contains(text) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never logged {text:?}: {}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a signal with the system's `kill` and waits for the exit.
+    fn signal(self, name: &str) -> (std::process::ExitStatus, String) {
+        self.send(name);
+        self.signal_sent()
+    }
+
+    /// Waits for the exit after a signal [`Server::send`] sent.
+    fn signal_sent(mut self) -> (std::process::ExitStatus, String) {
         let started = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -183,7 +224,7 @@ impl Server {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "no exit after SIG{name}"
+                "no exit after the signal"
             );
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -312,6 +353,33 @@ fn upload_until_acknowledged(phone: &Phone, base: &str, code: &str) -> bool {
     }
 }
 
+/// Uploads from every phone, each in its own thread with its own code, the i-th starting
+/// after i × `stagger`; returns the threads and the indices of the phones acknowledged.
+fn upload_all(
+    phones: &[Arc<Phone>],
+    base: &str,
+    stagger: Duration,
+    upload: fn(&Phone, &str, &str) -> bool,
+) -> (Vec<std::thread::JoinHandle<()>>, Arc<Mutex<Vec<usize>>>) {
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let threads = phones
+        .iter()
+        .enumerate()
+        .map(|(i, phone)| {
+            let code = issue_code(base);
+            let (phone, base, acknowledged) =
+                (phone.clone(), base.to_owned(), acknowledged.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(stagger * i as u32);
+                if upload(&phone, &base, &code) {
+                    acknowledged.lock().unwrap().push(i);
+                }
+            })
+        })
+        .collect();
+    (threads, acknowledged)
+}
+
 /// Every TEK in the files the server's index lists, verified.
 fn published_teks(base: &str, keys: &AuthorityKeys) -> Vec<([u8; 16], u32)> {
     let agent = agent();
@@ -367,22 +435,12 @@ fn kill_and_restart_while_phones_upload_loses_no_acknowledged_key() {
     let phones: Vec<Arc<Phone>> = (0..PHONES)
         .map(|i| Arc::new(phone(&keys, 100 + i as u64, 4)))
         .collect();
-    let codes: Vec<String> = (0..PHONES).map(|_| issue_code(&site.base())).collect();
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let uploads: Vec<_> = phones
-        .iter()
-        .zip(codes)
-        .enumerate()
-        .map(|(i, (phone, code))| {
-            let (phone, base, acknowledged) = (phone.clone(), site.base(), acknowledged.clone());
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(250 * i as u64));
-                if upload_until_acknowledged(&phone, &base, &code) {
-                    acknowledged.lock().unwrap().push(i);
-                }
-            })
-        })
-        .collect();
+    let (uploads, acknowledged) = upload_all(
+        &phones,
+        &site.base(),
+        Duration::from_millis(250),
+        upload_until_acknowledged,
+    );
     // Ten times: SIGKILL mid-traffic, restart at once (often within the same second, and
     // a start publishes at once).
     for cycle in 0..10u64 {
@@ -607,19 +665,7 @@ fn unsafe_files_are_refused_and_read_only_commands_create_nothing() {
 fn a_second_server_on_the_same_database_is_refused() {
     let site = Site::new();
     let server = site.start();
-    let s = |p: &str| site.path(p).to_str().unwrap().to_owned();
-    let out = bluezone(&[
-        "server",
-        "run",
-        "--db",
-        &s("server.db"),
-        "--secret-file",
-        &s("secret"),
-        "--files",
-        &s("files"),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let out = site.server_command("run", &["--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("another bluezone server is running"),
@@ -627,4 +673,233 @@ fn a_second_server_on_the_same_database_is_refused() {
     );
     let (status, _) = server.signal("TERM");
     assert!(status.success());
+}
+
+/// A sealed request to a phone endpoint over ureq; the reply opened.
+fn sealed_exchange(base: &str, keys: &AuthorityKeys, path: &str, plaintext: &[u8]) -> Vec<u8> {
+    use bluezone_protocol::exchange::{CERTIFICATE_AAD, VERIFY_AAD, seal_request};
+    let aad = if path == "/v1/verify" {
+        VERIFY_AAD
+    } else {
+        CERTIFICATE_AAD
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(plaintext.len() as u64);
+    let (body, reply_key) =
+        seal_request(&keys.upload_key().public_key(), aad, plaintext, &mut rng).unwrap();
+    let mut response = agent()
+        .post(format!("{base}{path}"))
+        .send(&body[..])
+        .unwrap();
+    let sealed = response.body_mut().read_to_vec().unwrap();
+    let (status, reply) = reply_key.open_reply(&sealed).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    reply.to_vec()
+}
+
+#[test]
+fn sigterm_lets_uploads_in_flight_finish_and_stores_them() {
+    use bluezone_protocol::exchange::{PUBLISH_AAD, seal_request};
+    use bluezone_protocol::messages::{
+        CertificateRequest, CertificateResponse, VerifyRequest, VerifyResponse,
+    };
+    use bluezone_protocol::upload::{UploadKey, tek_hmac};
+    use std::io::{Read, Write};
+
+    let site = Site::new();
+    let keys = site.keys();
+    let server = site.start();
+    let base = site.base();
+
+    // One upload sent by hand, its body held back: it is in flight when the signal comes.
+    let code = issue_code(&base);
+    let verified: VerifyResponse = serde_json::from_slice(&sealed_exchange(
+        &base,
+        &keys,
+        "/v1/verify",
+        &serde_json::to_vec(&VerifyRequest {
+            code,
+            padding: String::new(),
+        })
+        .unwrap(),
+    ))
+    .unwrap();
+    let today = (unix_now() / 600) as u32 / 144 * 144;
+    let upload: Vec<UploadKey> = (1..=3u8)
+        .map(|d| UploadKey {
+            key_data: [0xd0 + d; 16],
+            rolling_start: today - u32::from(d) * 144,
+            rolling_period: 144,
+            transmission_risk: 0,
+        })
+        .collect();
+    let hmac_secret = [0x5a; 32];
+    let certificate: CertificateResponse = serde_json::from_slice(&sealed_exchange(
+        &base,
+        &keys,
+        "/v1/certificate",
+        &serde_json::to_vec(&CertificateRequest {
+            token: verified.token.clone(),
+            ekeyhmac: Base64::encode_string(&tek_hmac(&hmac_secret, &upload)),
+            padding: String::new(),
+        })
+        .unwrap(),
+    ))
+    .unwrap();
+    let payload =
+        bluezone_testkit::uploads::publish_payload(&upload, &hmac_secret, &certificate.certificate);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let (body, reply_key) = seal_request(
+        &keys.upload_key().public_key(),
+        PUBLISH_AAD,
+        &serde_json::to_vec(&payload).unwrap(),
+        &mut rng,
+    )
+    .unwrap();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", site.port)).unwrap();
+    write!(
+        stream,
+        "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let half = body.len() / 2;
+    stream.write_all(&body[..half]).unwrap();
+    stream.flush().unwrap();
+
+    // Phones uploading as usual at the same time.
+    const PHONES: usize = 4;
+    let phones: Vec<Arc<Phone>> = (0..PHONES)
+        .map(|i| Arc::new(phone(&keys, 200 + i as u64, 3)))
+        .collect();
+    let (uploads, acknowledged) =
+        upload_all(&phones, &base, Duration::from_millis(60), upload_once);
+
+    std::thread::sleep(Duration::from_millis(150));
+    server.send("TERM");
+    server.wait_for_log("stop signal received");
+    // The signal is in: no new connection is taken, but this request still completes.
+    stream.write_all(&body[half..]).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (status, reply) = reply_key.open_reply(&answer[split..]).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    assert!(
+        agent().get(format!("{base}/v1/index.txt")).call().is_err(),
+        "a new connection is refused while draining"
+    );
+    for upload in uploads {
+        upload.join().unwrap();
+    }
+    let (status, log) = server.signal_sent();
+    assert_eq!(status.code(), Some(0), "{log}");
+
+    // Restarted, the server publishes every acknowledged key, each once.
+    let server = site.start();
+    let teks = {
+        let started = Instant::now();
+        loop {
+            let teks = published_teks(&base, &keys);
+            // Files published before the stop are listed at once; the restart's first
+            // publish (the held-back upload's file) may still be running.
+            let all_in = upload.iter().all(|key| {
+                teks.iter()
+                    .any(|(data, start)| *data == key.key_data && *start == key.rolling_start)
+            });
+            if all_in || started.elapsed() > Duration::from_secs(20) {
+                break teks;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    for key in &upload {
+        let copies = teks
+            .iter()
+            .filter(|(data, start)| *data == key.key_data && *start == key.rolling_start)
+            .count();
+        assert_eq!(
+            copies, 1,
+            "the upload in flight at SIGTERM is published once"
+        );
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    eprintln!(
+        "SIGTERM during uploads: the held-back upload answered 200; {} of {PHONES} phones acknowledged",
+        acknowledged.len()
+    );
+    for i in &acknowledged {
+        for (interval, rpi) in &phones[*i].heard {
+            assert_eq!(times_published(&teks, *interval, *rpi), 1, "phone {i}");
+        }
+    }
+    let (status, _) = server.signal("TERM");
+    assert!(status.success());
+}
+
+/// Verifies a code and uploads once; `true` if the server acknowledged the upload (a
+/// network failure, the server having stopped, is `false`).
+fn upload_once(phone: &Phone, base: &str, code: &str) -> bool {
+    let transport = HttpTransport::new(base);
+    let Ok(verified) = phone.tracer.verify_code(&transport, code) else {
+        return false;
+    };
+    phone.clock.set(unix_now());
+    let consent = UploadConsent {
+        agreed_at: unix_now(),
+    };
+    match phone.tracer.upload_keys(&transport, &verified, consent) {
+        Ok(receipt) => receipt.keys_accepted >= 1,
+        Err(CoreError::Network(_)) => false,
+        Err(e) => panic!("upload refused: {e}"),
+    }
+}
+
+#[test]
+fn ops_listener_and_export() {
+    let site = Site::new();
+    let ops_port = free_port();
+    let server = site.start_with(&["--ops-listen", &format!("127.0.0.1:{ops_port}")]);
+    let ops = format!("http://127.0.0.1:{ops_port}");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = agent().get(format!("{ops}{path}")).call().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+    }
+    let (status, _) = {
+        let response = agent()
+            .get(format!("{}/metrics", site.base()))
+            .call()
+            .unwrap();
+        (response.status().as_u16(), ())
+    };
+    assert_eq!(status, 404, "metrics are not on the public port");
+    let mut response = agent().get(format!("{ops}/metrics")).call().unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    assert!(text.contains("bluezone_publish_runs_total"), "{text}");
+    assert!(
+        text.contains("bluezone_http_requests_total{route=\"/v1/index.txt\",status=\"200\"}"),
+        "{text}"
+    );
+    let (status, log) = server.signal("TERM");
+    assert!(status.success(), "{log}");
+
+    let s = |p: &str| site.path(p).to_str().unwrap().to_owned();
+    let out = site.server_command("export", &["--to", &s("origin")]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(site.path("origin/v1/index.txt").exists());
+    assert!(site.path("origin/headers.json").exists());
+    // A mistyped database is an error, and creates nothing.
+    let out = bluezone(&[
+        "server",
+        "export",
+        "--db",
+        &s("srever.db"),
+        "--secret-file",
+        &s("secret"),
+        "--to",
+        &s("origin2"),
+    ]);
+    assert!(!out.status.success());
+    assert!(!site.path("srever.db").exists() && !site.path("origin2").exists());
 }

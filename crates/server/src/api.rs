@@ -4,6 +4,8 @@
 //! every decision is in [`Authority`]. Blocking work (SQLite, Argon2, signing) runs on the
 //! blocking pool; password checks first wait (briefly) for one of a bounded number of
 //! permits. Every refusal, including unknown paths and methods, is JSON with a stable code.
+//! Downloads (with their cache headers) are in [`crate::downloads`], `/healthz`, `/readyz`
+//! and the request counting in [`crate::ops`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,8 +28,11 @@ use crate::authority::{
     Authority, AuthorityError, CERTIFICATE_AAD, PUBLISH_AAD, VERIFY_AAD, json_problem,
 };
 use crate::client::ClientAddressPolicy;
-use crate::error::ApiError;
+use crate::downloads::{self, DownloadCache};
+use crate::error::{ApiError, Chaff, Refused};
 use crate::limits::client_key;
+use crate::metrics::Metrics;
+use crate::ops;
 
 /// What handlers share: the authority, the clock and how clients are identified.
 #[derive(Clone)]
@@ -43,6 +48,10 @@ pub struct AppState {
     /// Shortest time before a sealed reply goes out (default none; `bluezone server run`
     /// uses 100 ms): a refusal is answered no faster than a success, whose write is synced.
     pub sealed_reply_floor: Duration,
+    /// The index's `max-age` and how long an index built is reused (default 300 s, never).
+    pub downloads: Arc<DownloadCache>,
+    /// The counters `/metrics` shows.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -55,6 +64,8 @@ impl AppState {
             clients: Arc::new(ClientAddressPolicy::default()),
             password_wait: Duration::from_secs(5),
             sealed_reply_floor: Duration::ZERO,
+            downloads: Arc::new(DownloadCache::default()),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
@@ -64,7 +75,7 @@ impl AppState {
     }
 }
 
-/// The router with every route.
+/// The router with every public route (`/metrics` is on [`crate::ops::ops_router`]).
 pub fn router(state: AppState) -> Router {
     let limit = state.authority.config().max_body_bytes;
     Router::new()
@@ -72,8 +83,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/certificate", post(certificate))
         .route("/v1/publish", post(publish))
         .route("/v1/upload-key", get(upload_key))
-        .route("/v1/index.txt", get(index))
-        .route("/v1/files/{name}", get(file))
+        .route("/v1/index.txt", get(downloads::index))
+        .route("/v1/files/{name}", get(downloads::file))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
         .route("/api/official/codes", post(issue_code).get(list_codes))
         .route("/api/official/codes/{id}/revoke", post(revoke_code))
         .route("/official", get(page))
@@ -82,11 +95,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
         .with_state(state)
 }
 
 /// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -118,7 +135,7 @@ fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AuthorityError> 
 }
 
 /// A path parameter, or the refusal in our error format.
-fn path<T>(param: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+pub(crate) fn path<T>(param: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     param
         .map(|Path(value)| value)
         .map_err(|e| ApiError::new(RefusalCode::BadPath, e.body_text()))
@@ -140,6 +157,12 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// What a sealed answer carried, for the metrics.
+enum Marked {
+    Refused(Refused),
+    Chaff,
+}
+
 /// Runs a sealed endpoint: opens the request, lets `handle` answer its plaintext (or
 /// [`Authority::answer_chaff`] when it is chaff), and seals the answer, success or refusal,
 /// into a 200 of constant size (see [`bluezone_protocol::exchange`]) sent no sooner than
@@ -153,29 +176,48 @@ async fn sealed<T: Serialize>(
     let body = body_bytes(&state, body)?;
     let now = (state.clock)();
     let not_before = tokio::time::Instant::now() + state.sealed_reply_floor;
-    let sealed = blocking(move || {
+    let (sealed, refused) = blocking(move || {
         let authority = &state.authority;
         let (plaintext, reply_key) = authority.open_request(aad, &body)?;
         // Chaff is answered like a success, after the same floor, and goes no further.
-        let answer = match authority.answer_chaff(aad, &plaintext) {
+        let chaff = authority.answer_chaff(aad, &plaintext);
+        let is_chaff = chaff.is_some();
+        let answer = match chaff {
             Some(chaff) => Ok(serde_json::to_vec(&chaff)),
             None => handle(authority, &plaintext, now).map(|a| serde_json::to_vec(&a)),
         };
-        let (status, reply) = match answer {
-            Ok(answer) => (200, answer.map_err(AuthorityError::internal)?),
+        let (status, reply, refused) = match answer {
+            Ok(answer) => (
+                200,
+                answer.map_err(AuthorityError::internal)?,
+                is_chaff.then_some(Marked::Chaff),
+            ),
             Err(error) => {
                 let error = ApiError::from(error);
                 (
                     error.status().as_u16(),
                     serde_json::to_vec(&error.body()).map_err(ApiError::internal)?,
+                    Some(Marked::Refused(Refused(error.code))),
                 )
             }
         };
-        Ok::<_, ApiError>(authority.seal_reply(&reply_key, status, &reply)?)
+        Ok::<_, ApiError>((authority.seal_reply(&reply_key, status, &reply)?, refused))
     })
     .await?;
     tokio::time::sleep_until(not_before).await;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], sealed).into_response())
+    let mut response =
+        ([(header::CONTENT_TYPE, "application/octet-stream")], sealed).into_response();
+    // Never sent: only the metrics read them.
+    match refused {
+        Some(Marked::Refused(refused)) => {
+            response.extensions_mut().insert(refused);
+        }
+        Some(Marked::Chaff) => {
+            response.extensions_mut().insert(Chaff);
+        }
+        None => {}
+    }
+    Ok(response)
 }
 
 async fn verify(
@@ -213,22 +255,6 @@ async fn upload_key(State(state): State<AppState>) -> Response {
         "suite": "DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM",
     }))
     .into_response()
-}
-
-async fn index(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let now = (state.clock)();
-    let text = blocking(move || state.authority.index(now)).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain")], text).into_response())
-}
-
-async fn file(
-    State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let name = path(name)?;
-    let now = (state.clock)();
-    let bytes = blocking(move || state.authority.file(&name, now)).await?;
-    Ok(([(header::CONTENT_TYPE, "application/zip")], bytes).into_response())
 }
 
 /// The official named by HTTP Basic credentials.

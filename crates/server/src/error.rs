@@ -1,5 +1,6 @@
 //! The HTTP form of refusals: every one a status and `{"code": ..., "message": ...}`, the
-//! code one of [`RefusalCode`]. [`http_status`] is the one table from codes to statuses.
+//! code one of [`RefusalCode`], never stored by a cache (`Cache-Control: no-store`).
+//! [`http_status`] is the one table from codes to statuses.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -47,6 +48,16 @@ pub const fn http_status(code: RefusalCode) -> StatusCode {
         C::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
+
+/// A response extension (never sent) naming the refusal a response carries, in the clear or
+/// sealed: what the metrics count refusals by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub RefusalCode);
+
+/// A response extension (never sent) marking the answer to a chaff request: the metrics count
+/// it apart, never as an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chaff;
 
 /// An HTTP refusal or failure: a code (its status is [`http_status`]) and a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +157,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
+        // A refusal holds for this request only: no cache (a CDN above all) may keep it.
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        response.extensions_mut().insert(Refused(self.code));
         let retry_after = match self.code {
             RefusalCode::TooManyAttempts => Some("60"),
             RefusalCode::ServerBusy => Some("5"),

@@ -177,7 +177,7 @@ pub fn remove_partial_writes(root: &Path) -> Result<(), StoreError> {
 }
 
 /// Makes a directory's entries durable (a new link survives a power cut).
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         std::fs::File::open(dir)?.sync_all()

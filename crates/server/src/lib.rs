@@ -10,11 +10,15 @@
 pub mod api;
 pub mod authority;
 pub mod client;
+pub mod downloads;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod limits;
 pub mod logging;
 pub mod loopback;
+pub mod metrics;
+pub mod ops;
 pub mod passwords;
 pub mod publishing;
 pub mod run;

@@ -56,6 +56,19 @@ pub struct PublishingCheck {
     pub orphans_removed: Vec<String>,
 }
 
+/// A published key file as served: its bytes and what caches key it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedFile {
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// Its SHA-256: the one recorded when it was written, else the hash of `bytes`.
+    pub sha256: [u8; 32],
+    /// Whether `sha256` is the recorded hash (always, once the start-up check has run).
+    pub recorded_sha256: bool,
+    /// Unix seconds it was published.
+    pub created_at: i64,
+}
+
 impl Authority {
     /// The oldest creation time of a file still in the index at `now`.
     fn index_since(&self, now: i64) -> i64 {
@@ -176,18 +189,35 @@ impl Authority {
     /// # Errors
     /// `file_not_found`, or internal errors.
     pub fn file(&self, name: &str, now: i64) -> Result<Vec<u8>, AuthorityError> {
+        self.published_file(name, now).map(|file| file.bytes)
+    }
+
+    /// [`Authority::file`] with what a cache needs: its recorded SHA-256 (hashed now for a
+    /// file published before hashes were kept) and when it was published.
+    ///
+    /// # Errors
+    /// `file_not_found`, or internal errors.
+    pub fn published_file(&self, name: &str, now: i64) -> Result<PublishedFile, AuthorityError> {
         let not_found = || AuthorityError::refused(RefusalCode::FileNotFound, "no such file");
         let record = self
             .store
             .file_record(name)
-            .map_err(AuthorityError::internal)?;
-        if record.is_none_or(|r| r.created_at < self.index_since(now)) {
-            return Err(not_found());
-        }
-        self.files
+            .map_err(AuthorityError::internal)?
+            .filter(|r| r.created_at >= self.index_since(now))
+            .ok_or_else(not_found)?;
+        let bytes = self
+            .files
             .get(name)
             .map_err(AuthorityError::internal)?
-            .ok_or_else(not_found)
+            .ok_or_else(not_found)?;
+        Ok(PublishedFile {
+            sha256: record
+                .sha256
+                .unwrap_or_else(|| Sha256::digest(&bytes).into()),
+            recorded_sha256: record.sha256.is_some(),
+            created_at: record.created_at,
+            bytes,
+        })
     }
 
     /// Proves, at start, that every key marked published is in an intact file: each recorded

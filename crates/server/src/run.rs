@@ -1,6 +1,10 @@
 //! Running the server as a process: start-up checks (the secret's file mode, where the
 //! files folder is, every published key in an intact file), the storage, the hardened
-//! HTTP listener and the hourly publisher, shut down cleanly on Ctrl-C or SIGTERM.
+//! HTTP listener (and the operations listener, if asked for) and the hourly publisher, shut
+//! down cleanly on Ctrl-C or SIGTERM: no new connection is accepted, requests in flight are
+//! answered (an upload being processed gets its answer and is stored) for up to
+//! [`ServeLimits::shutdown_grace`](crate::serve::ServeLimits::shutdown_grace), a publish in
+//! progress completes.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,7 +16,10 @@ use zeroize::Zeroizing;
 use crate::api::{AppState, router};
 use crate::authority::{Authority, AuthorityConfig, AuthorityKeys};
 use crate::client::{ClientAddressPolicy, IpNetwork};
+use crate::downloads::DownloadCache;
 use crate::files::FolderFileStore;
+use crate::metrics::Metrics;
+use crate::ops::ops_router;
 use crate::serve::{ServeLimits, serve as serve_http};
 use crate::store::SqliteServerStore;
 
@@ -47,6 +54,11 @@ pub struct RunConfig {
     /// Shortest time before a sealed reply is sent, so that its timing does not tell a
     /// success (a synced write) from a refusal (default 100 ms).
     pub sealed_reply_floor: Duration,
+    /// `max-age` of the index, in seconds (default 300).
+    pub index_max_age: u32,
+    /// Where `/healthz`, `/readyz` and `/metrics` are also served, apart from the public
+    /// routes (default: nowhere; `/metrics` is only served there).
+    pub ops_listen: Option<SocketAddr>,
 }
 
 /// Unix time now.
@@ -225,8 +237,29 @@ fn database_open_to_others(db: &Path) -> Option<u32> {
 /// # Errors
 /// A message when storage or keys cannot be set up.
 pub fn authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
-    let secret = load_or_create_secret(&config.secret_file)?;
-    let keys = AuthorityKeys::derive(&secret, &config.key_id, &config.key_version)
+    authority_with(config, &load_or_create_secret(&config.secret_file)?)
+}
+
+/// Builds the authority over storage that must already exist (for commands that only read:
+/// a mistyped path must not create a new, empty authority).
+///
+/// # Errors
+/// A message when the database or the secret is missing, or storage cannot be opened.
+pub fn existing_authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
+    if !config.db.exists() {
+        return Err(format!(
+            "no database at {} (check --db)",
+            config.db.display()
+        ));
+    }
+    authority_with(config, &load_secret(&config.secret_file)?)
+}
+
+fn authority_with(
+    config: &RunConfig,
+    secret: &Zeroizing<[u8; 32]>,
+) -> Result<Arc<Authority>, String> {
+    let keys = AuthorityKeys::derive(secret, &config.key_id, &config.key_version)
         .map_err(|e| e.to_string())?;
     let store =
         SqliteServerStore::open(&config.db).map_err(|e| format!("{}: {e}", config.db.display()))?;
@@ -275,6 +308,7 @@ async fn shutdown_signal() {
 /// in progress always completes.
 async fn publisher(
     authority: Arc<Authority>,
+    metrics: Arc<Metrics>,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -295,11 +329,16 @@ async fn publisher(
         match run {
             Ok((published, purged)) => {
                 match published {
-                    Ok(files) if !files.is_empty() => {
-                        tracing::info!(files = files.len(), names = %files.join(","), "published");
+                    Ok(files) => {
+                        metrics.published(files.len());
+                        if !files.is_empty() {
+                            tracing::info!(files = files.len(), names = %files.join(","), "published");
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e.message, "publishing failed"),
+                    Err(e) => {
+                        metrics.publish_failed();
+                        tracing::error!(error = %e.message, "publishing failed");
+                    }
                 }
                 match purged {
                     Ok(report) if !report.files.is_empty() || report.keys > 0 => {
@@ -313,9 +352,17 @@ async fn publisher(
                     Err(e) => tracing::error!(error = %e.message, "purging failed"),
                 }
             }
-            Err(e) => tracing::error!(error = %e, "publishing failed"),
+            Err(e) => {
+                metrics.publish_failed();
+                tracing::error!(error = %e, "publishing failed");
+            }
         }
     }
+}
+
+/// Completes once `stopping` says so (or its sender is gone).
+async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 /// Serves until Ctrl-C or SIGTERM, publishing every `publish_every_secs` (and once at
@@ -368,11 +415,26 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
         officials = "/official",
         "listening"
     );
+    let ops_listener = match config.ops_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+            tracing::info!(
+                address = %listener.local_addr().map_err(|e| e.to_string())?,
+                "operations endpoints listening"
+            );
+            Some(listener)
+        }
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::new());
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let publishing = tokio::spawn(publisher(
         authority.clone(),
+        metrics.clone(),
         Duration::from_secs(config.publish_every_secs.max(1)),
-        stopping,
+        stopping.clone(),
     ));
     let state = AppState {
         clients: Arc::new(ClientAddressPolicy {
@@ -380,14 +442,34 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
             header: config.client_ip_header.clone(),
         }),
         sealed_reply_floor: config.sealed_reply_floor,
+        // A second at the origin is invisible under minutes at the CDN, and spares the
+        // database a query per poll.
+        downloads: Arc::new(DownloadCache::new(
+            config.index_max_age,
+            Duration::from_secs(1),
+        )),
+        metrics,
         ..AppState::new(authority, Arc::new(unix_now))
     };
-    let result = serve_http(listener, router(state), config.limits, shutdown_signal())
+    let (signal_stop, signalled) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stop signal received: no new connections, finishing requests in flight");
+        let _ = signal_stop.send(true);
+    });
+    let ops = ops_listener.map(|listener| {
+        let (app, signalled) = (ops_router(state.clone()), signalled.clone());
+        tokio::spawn(serve_http(listener, app, config.limits, stopped(signalled)))
+    });
+    let result = serve_http(listener, router(state), config.limits, stopped(signalled))
         .await
         .map_err(|e| e.to_string());
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = publishing.await;
+    if let Some(ops) = ops {
+        let _ = ops.await;
+    }
     tracing::info!("stopped");
     result
 }

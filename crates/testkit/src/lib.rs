@@ -8,7 +8,8 @@
 //! - [`phone`]: a [`bluezone_core::Tracer`] at a given time on a manual clock;
 //! - [`engine`]: a phone engine that only records what a driver hands over;
 //! - [`files`]: a SQLite database's files on disk, to compare or search;
-//! - [`cli`]: the `bluezone` binary run as a test runs it, with its failures shown.
+//! - [`cli`]: the `bluezone` binary run as a test runs it, with its failures shown;
+//! - [`uploads`]: an upload's body as a phone builds it.
 
 pub mod cli;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod keys;
 pub mod phone;
 pub mod secrets;
 pub mod signer;
+pub mod uploads;
 
 /// 2026-11-01 08:00 UTC, Unix seconds: the morning most tests live on.
 pub const MORNING: i64 = 1_793_491_200 + 8 * 3600;

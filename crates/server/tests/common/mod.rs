@@ -11,7 +11,7 @@ use bluezone_protocol::exchange::{
     CERTIFICATE_AAD, PUBLISH_AAD, SEALED_REPLY_BYTES, VERIFY_AAD, seal_request,
 };
 use bluezone_protocol::messages::{
-    CertificateRequest, CertificateResponse, ErrorBody, PublishKey, PublishPayload, VerifyRequest,
+    CertificateRequest, CertificateResponse, ErrorBody, PublishPayload, VerifyRequest,
     VerifyResponse,
 };
 use bluezone_protocol::upload::{UploadKey, tek_hmac};
@@ -182,20 +182,7 @@ pub fn keys() -> Vec<UploadKey> {
 }
 
 pub fn payload(keys: &[UploadKey], secret: &[u8], certificate: &str) -> PublishPayload {
-    PublishPayload {
-        keys: keys
-            .iter()
-            .map(|k| PublishKey {
-                key: Base64::encode_string(&k.key_data),
-                rolling_start_number: k.rolling_start,
-                rolling_period: k.rolling_period,
-                transmission_risk: k.transmission_risk,
-            })
-            .collect(),
-        hmac_key: Base64::encode_string(secret),
-        certificate: certificate.into(),
-        padding: String::new(),
-    }
+    bluezone_testkit::uploads::publish_payload(keys, secret, certificate)
 }
 
 pub fn publish(server: &Server, payload: &PublishPayload) -> (u16, Vec<u8>) {

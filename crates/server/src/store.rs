@@ -9,6 +9,10 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
+mod postgres;
+
+pub use postgres::PostgresServerStore;
+
 /// A storage failure.
 #[derive(Debug, Error)]
 #[error("storage failure: {0}")]

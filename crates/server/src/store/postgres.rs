@@ -129,6 +129,13 @@ impl PostgresServerStore {
         }
     }
 
+    /// The schema of a [`scratch`](Self::scratch) store, for a second instance
+    /// ([`open_in_schema`](Self::open_in_schema)) or a test's direct SQL.
+    #[must_use]
+    pub fn scratch_schema(&self) -> Option<&str> {
+        self.scratch.as_ref().map(|(_, schema)| schema.as_str())
+    }
+
     fn open_with(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|_| StoreError::new("not a valid PostgreSQL URL"))?;

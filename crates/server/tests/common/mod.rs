@@ -27,6 +27,24 @@ use rand::SeedableRng;
 thread_local! {
     /// The PostgreSQL URL when the current test runs on PostgreSQL; SQLite when `None`.
     static POSTGRES: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The current test's PostgreSQL database, kept (and dropped) with the test's thread.
+    static DATABASE: RefCell<Option<PostgresServerStore>> = const { RefCell::new(None) };
+}
+
+/// A store on the current test's database, the same database at each call (a restarted
+/// server): `server.db` in `dir` on SQLite, one scratch schema on PostgreSQL.
+pub fn reopened_store(dir: &std::path::Path) -> Arc<dyn ServerStore> {
+    let Some(url) = POSTGRES.with_borrow(Clone::clone) else {
+        return Arc::new(SqliteServerStore::open(&dir.join("server.db")).unwrap());
+    };
+    DATABASE.with_borrow_mut(|database| {
+        let first = match database {
+            Some(first) => first,
+            None => database.insert(PostgresServerStore::scratch(&url).unwrap()),
+        };
+        let schema = first.scratch_schema().unwrap();
+        Arc::new(PostgresServerStore::open_in_schema(&url, schema).unwrap()) as Arc<dyn ServerStore>
+    })
 }
 
 /// A new store of the backend the current test runs on.

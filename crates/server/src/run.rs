@@ -344,8 +344,7 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
     };
     let _folder_lock = lock_exclusively(&config.files.join(".bluezone-server.lock"))?;
     crate::files::remove_partial_writes(&config.files).map_err(|e| e.to_string())?;
-    if let Some(mode) = database_open_to_others(&config.db).filter(|_| config.postgres.is_none())
-    {
+    if let Some(mode) = database_open_to_others(&config.db).filter(|_| config.postgres.is_none()) {
         tracing::warn!(
             path = %config.db.display(),
             mode = %format_args!("{mode:04o}"),

@@ -8,7 +8,7 @@
 use std::sync::{Arc, Barrier};
 
 use bluezone_server::store::{
-    CaseClaims, NewCode, PostgresServerStore, Redeem, RecordOutcome, ServerStore,
+    CaseClaims, NewCode, PostgresServerStore, RecordOutcome, Redeem, ServerStore,
     SqliteServerStore, StoredKey, TokenUse,
 };
 
@@ -42,7 +42,11 @@ fn all_at_once<T: Send + 'static>(
     let start = Arc::new(Barrier::new(CALLERS));
     let threads: Vec<_> = (0..CALLERS)
         .map(|i| {
-            let (store, call, start) = (stores[i % stores.len()].clone(), call.clone(), start.clone());
+            let (store, call, start) = (
+                stores[i % stores.len()].clone(),
+                call.clone(),
+                start.clone(),
+            );
             std::thread::spawn(move || {
                 start.wait();
                 call(i, store.as_ref())
@@ -71,7 +75,10 @@ fn caller_tag(i: usize) -> [u8; 32] {
 #[test]
 fn one_code_redeemed_by_many_callers_at_once_is_redeemed_exactly_once() {
     for (backend, stores) in backends() {
-        let official = stores[0].create_official("nurse", "hash", 0).unwrap().unwrap();
+        let official = stores[0]
+            .create_official("nurse", "hash", 0)
+            .unwrap()
+            .unwrap();
         stores[0]
             .insert_code(&NewCode {
                 code_mac: [0xc0; 32],
@@ -84,15 +91,22 @@ fn one_code_redeemed_by_many_callers_at_once_is_redeemed_exactly_once() {
             .unwrap()
             .unwrap();
         let answers = all_at_once(&stores, |i, store| {
-            store.redeem_code(&[0xc0; 32], &caller_tag(i), 2_000, 10).unwrap()
+            store
+                .redeem_code(&[0xc0; 32], &caller_tag(i), 2_000, 10)
+                .unwrap()
         });
         let won = answers.iter().filter(|a| **a == Redeem::Ok(CLAIMS)).count();
         let used = answers.iter().filter(|a| **a == Redeem::Used).count();
         assert_eq!((won, used), (1, CALLERS - 1), "{backend}: {answers:?}");
         // Exactly one token was stored: the winner's.
-        let winner = answers.iter().position(|a| *a == Redeem::Ok(CLAIMS)).unwrap();
+        let winner = answers
+            .iter()
+            .position(|a| *a == Redeem::Ok(CLAIMS))
+            .unwrap();
         for i in 0..CALLERS {
-            let used = stores[0].take_token(&caller_tag(i), &[1; 32], 20, 60).unwrap();
+            let used = stores[0]
+                .take_token(&caller_tag(i), &[1; 32], 20, 60)
+                .unwrap();
             assert_eq!(
                 matches!(used, TokenUse::Certify { .. }),
                 i == winner,
@@ -105,7 +119,10 @@ fn one_code_redeemed_by_many_callers_at_once_is_redeemed_exactly_once() {
 #[test]
 fn one_token_taken_at_once_for_different_keys_certifies_one_set() {
     for (backend, stores) in backends() {
-        let official = stores[0].create_official("nurse", "hash", 0).unwrap().unwrap();
+        let official = stores[0]
+            .create_official("nurse", "hash", 0)
+            .unwrap()
+            .unwrap();
         let code = NewCode {
             code_mac: [0xc1; 32],
             official_id: official,
@@ -117,7 +134,9 @@ fn one_token_taken_at_once_for_different_keys_certifies_one_set() {
         stores[0].insert_code(&code).unwrap().unwrap();
         let token = [0x70; 32];
         assert_eq!(
-            stores[0].redeem_code(&code.code_mac, &token, 2_000, 10).unwrap(),
+            stores[0]
+                .redeem_code(&code.code_mac, &token, 2_000, 10)
+                .unwrap(),
             Redeem::Ok(CLAIMS)
         );
         let answers = all_at_once(&stores, move |i, store| {
@@ -137,7 +156,9 @@ fn the_same_keys_uploaded_at_once_are_stored_once() {
         // Half the callers retry one certificate; all send the same ten keys.
         let answers = all_at_once(&stores, |i, store| {
             let certificate = caller_tag(i % (CALLERS / 2));
-            store.insert_upload(&certificate, CLAIMS, &keys(0x40, 10), 100).unwrap()
+            store
+                .insert_upload(&certificate, CLAIMS, &keys(0x40, 10), 100)
+                .unwrap()
         });
         assert!(answers.iter().all(|n| *n == 10), "{backend}: {answers:?}");
         let stored = stores[0].publishable_keys(200, 1_000).unwrap();
@@ -173,7 +194,11 @@ fn keys_recorded_at_once_in_many_files_are_published_in_one() {
             .count();
         assert_eq!(recorded, 1, "{backend}: {answers:?}");
         let files = stores[0].all_files().unwrap();
-        assert_eq!(files.len(), 1, "{backend}: the losers' files are rolled back");
+        assert_eq!(
+            files.len(),
+            1,
+            "{backend}: the losers' files are rolled back"
+        );
         assert_eq!(stores[0].file_keys(&files[0].name).unwrap().len(), 12);
     }
 }

@@ -20,7 +20,10 @@ fn add_one_upload(store: &dyn ServerStore) {
         report_type: 1,
         symptom_onset_interval: None,
     };
-    assert_eq!(store.insert_upload(&[1; 32], claims, &[key], 100).unwrap(), 1);
+    assert_eq!(
+        store.insert_upload(&[1; 32], claims, &[key], 100).unwrap(),
+        1
+    );
     assert_eq!(store.publishable_keys(200, 10).unwrap().len(), 1);
 }
 

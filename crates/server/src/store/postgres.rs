@@ -18,8 +18,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::{
-    AuditEntry, CaseClaims, CodeStatus, FileRecord, NewCode, PublishableKey, PurgeReport, Redeem,
-    RecordOutcome, ServerStore, StoreError, StoredKey, TokenUse, claims_from, hash_of,
+    AuditEntry, CaseClaims, CodeStatus, FileRecord, NewCode, PublishableKey, PurgeReport,
+    RecordOutcome, Redeem, ServerStore, StoreError, StoredKey, TokenUse, claims_from, hash_of,
 };
 
 /// The PostgreSQL migrations, in order; the version table records how many are applied.
@@ -65,7 +65,8 @@ pub struct PostgresServerStore {
 impl std::fmt::Debug for PostgresServerStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may carry a password: not printed.
-        f.debug_struct("PostgresServerStore").finish_non_exhaustive()
+        f.debug_struct("PostgresServerStore")
+            .finish_non_exhaustive()
     }
 }
 
@@ -248,10 +249,7 @@ async fn migrate(mut client: Object) -> Result<(), StoreError> {
     )
     .await?;
     let marked: bool = tx
-        .query_one(
-            "SELECT to_regclass($1) IS NOT NULL",
-            &[&VERSION_TABLE],
-        )
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&VERSION_TABLE])
         .await?
         .try_get(0)?;
     if !marked {
@@ -771,8 +769,7 @@ impl ServerStore for PostgresServerStore {
         self.run(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut report = PurgeReport::default();
-            report.files = tx
+            let files = tx
                 .query(
                     "SELECT name FROM files WHERE created_at < $1 AND withdrawn_at IS NULL ORDER BY id",
                     &[&before],
@@ -781,6 +778,10 @@ impl ServerStore for PostgresServerStore {
                 .iter()
                 .map(|r| r.try_get(0))
                 .collect::<Result<_, _>>()?;
+            let mut report = PurgeReport {
+                files,
+                ..PurgeReport::default()
+            };
             let published = tx
                 .execute(
                     "DELETE FROM upload_keys WHERE file_id IN (SELECT id FROM files WHERE created_at < $1)",

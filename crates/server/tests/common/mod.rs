@@ -114,13 +114,7 @@ pub fn start_with(
     adjust: impl FnOnce(AppState) -> AppState,
 ) -> Server {
     let keys = AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap();
-    let authority = Arc::new(Authority::new(
-        config,
-        keys,
-        store(),
-        files,
-        [9; 32],
-    ));
+    let authority = Arc::new(Authority::new(config, keys, store(), files, [9; 32]));
     let clock = Arc::new(AtomicI64::new(NOW));
     let state = adjust(AppState::new(authority.clone(), {
         let clock = clock.clone();

@@ -19,7 +19,8 @@ use tokio_postgres::NoTls;
 
 use super::{
     AuditEntry, CaseClaims, CodeStatus, FileRecord, NewCode, PublishableKey, PurgeReport,
-    RecordOutcome, Redeem, ServerStore, StoreError, StoredKey, TokenUse, claims_from, hash_of,
+    RecordOutcome, Redeem, ServerStore, StoreError, StoredKey, TokenUse, TokenWrite, claims_from,
+    code_refusal, hash_of, token_use,
 };
 
 /// The PostgreSQL migrations, in order; the version table records how many are applied.
@@ -448,12 +449,9 @@ impl ServerStore for PostgresServerStore {
             let expires_at: i64 = row.try_get(3)?;
             let used_at: Option<i64> = row.try_get(4)?;
             let revoked_at: Option<i64> = row.try_get(5)?;
-            let outcome = if revoked_at.is_some() {
-                Redeem::Revoked
-            } else if used_at.is_some() {
-                Redeem::Used
-            } else if now > expires_at {
-                Redeem::Expired
+            let outcome = if let Some(refused) = code_refusal(expires_at, used_at, revoked_at, now)
+            {
+                refused
             } else {
                 let claims = claims_from(row.try_get(1)?, row.try_get(2)?)?;
                 tx.execute("UPDATE codes SET used_at = $2 WHERE id = $1", &[&id, &now])
@@ -501,35 +499,25 @@ impl ServerStore for PostgresServerStore {
             let used_at: Option<i64> = row.try_get(3)?;
             let used_for: Option<Vec<u8>> = row.try_get(4)?;
             let same_keys = used_for.as_deref() == Some(tek_hmac.as_slice());
-            let outcome = match used_at {
-                Some(issued_at) if same_keys && now <= issued_at + reissue_secs => {
-                    TokenUse::Certify { claims, issued_at }
-                }
-                Some(_) if same_keys && now <= expires_at => {
+            let (outcome, write) =
+                token_use(claims, expires_at, used_at, same_keys, now, reissue_secs);
+            match write {
+                TokenWrite::Nothing => {}
+                TokenWrite::Reissued => {
                     tx.execute(
                         "UPDATE tokens SET used_at = $2 WHERE token_mac = $1",
                         &[&token_mac.as_slice(), &now],
                     )
                     .await?;
-                    TokenUse::Certify {
-                        claims,
-                        issued_at: now,
-                    }
                 }
-                Some(_) => TokenUse::Refused(Redeem::Used),
-                None if now > expires_at => TokenUse::Refused(Redeem::Expired),
-                None => {
+                TokenWrite::FirstUse => {
                     tx.execute(
                         "UPDATE tokens SET used_at = $2, tek_hmac = $3 WHERE token_mac = $1",
                         &[&token_mac.as_slice(), &now, &tek_hmac.as_slice()],
                     )
                     .await?;
-                    TokenUse::Certify {
-                        claims,
-                        issued_at: now,
-                    }
                 }
-            };
+            }
             tx.commit().await?;
             Ok(outcome)
         })

@@ -153,11 +153,15 @@ fn one_token_taken_at_once_for_different_keys_certifies_one_set() {
 #[test]
 fn the_same_keys_uploaded_at_once_are_stored_once() {
     for (backend, stores) in backends() {
-        // Half the callers retry one certificate; all send the same ten keys.
+        // Half the callers retry one certificate; all send the same ten keys, in two orders.
         let answers = all_at_once(&stores, |i, store| {
             let certificate = caller_tag(i % (CALLERS / 2));
+            let mut keys = keys(0x40, 10);
+            if i % 2 == 1 {
+                keys.reverse();
+            }
             store
-                .insert_upload(&certificate, CLAIMS, &keys(0x40, 10), 100)
+                .insert_upload(&certificate, CLAIMS, &keys, 100)
                 .unwrap()
         });
         assert!(answers.iter().all(|n| *n == 10), "{backend}: {answers:?}");

@@ -561,13 +561,14 @@ impl ServerStore for PostgresServerStore {
                 .collect();
             let afters: Vec<i64> = keys.iter().map(|k| k.publish_after).collect();
             // A key already stored (uploaded again with another code) is kept once; the
-            // unique index decides between concurrent uploads of the same key.
+            // unique index decides between concurrent uploads of the same key, taken in key
+            // order so that two uploads sharing keys never wait on each other in a cycle.
             tx.execute(
                 "INSERT INTO upload_keys (upload_id, key_data, rolling_start, rolling_period, transmission_risk, publish_after)
                  SELECT $1, k.key_data, k.rolling_start, k.rolling_period, k.transmission_risk, k.publish_after
-                 FROM unnest($2::bytea[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY
-                      AS k(key_data, rolling_start, rolling_period, transmission_risk, publish_after, n)
-                 ORDER BY n
+                 FROM unnest($2::bytea[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+                      AS k(key_data, rolling_start, rolling_period, transmission_risk, publish_after)
+                 ORDER BY k.key_data
                  ON CONFLICT (key_data) DO NOTHING",
                 &[&upload_id, &data, &starts, &periods, &risks, &afters],
             )

@@ -54,6 +54,10 @@ pub struct Common {
     /// The server's SQLite database.
     #[arg(long, default_value = "bluezone-server.db")]
     db: PathBuf,
+    /// The database: a SQLite file path, or a PostgreSQL URL (`postgres://user@host/db`)
+    /// that several server instances can share. Default: the SQLite file of `--db`.
+    #[arg(long, conflicts_with = "db", value_name = "PATH|postgres://…")]
+    database: Option<String>,
     /// The 32-byte master secret (owner-readable only; `server run` and `official add`
     /// create it if missing, `server keys` never does).
     #[arg(long, default_value = "bluezone-server.secret")]
@@ -144,8 +148,16 @@ fn fail(e: impl std::fmt::Display) -> CliError {
 }
 
 fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig {
+    let (db, postgres) = match &common.database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            (common.db.clone(), Some(url.clone()))
+        }
+        Some(path) => (PathBuf::from(path), None),
+        None => (common.db.clone(), None),
+    };
     RunConfig {
-        db: common.db.clone(),
+        db,
+        postgres,
         files,
         secret_file: common.secret_file.clone(),
         listen,

@@ -19,6 +19,7 @@ use bluezone_core::{
 use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys, read_key_file};
 use bluezone_protocol::{IntervalNumber, RollingProximityIdentifier, TemporaryExposureKey};
 use bluezone_server::AuthorityKeys;
+use bluezone_server::store::PostgresServerStore;
 use rand::SeedableRng;
 
 const PASSWORD: &str = "a long password for ops";
@@ -50,24 +51,53 @@ fn free_port() -> u16 {
 struct Site {
     dir: tempfile::TempDir,
     port: u16,
+    /// `--db <file>`, or `--database <PostgreSQL URL>`.
+    database: [String; 2],
+    /// The scratch schema of a PostgreSQL site, dropped with it.
+    _postgres: Option<PostgresServerStore>,
 }
 
 impl Site {
+    /// A site on a SQLite file.
     fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db").to_str().unwrap().to_owned();
+        Self::with_database(dir, ["--db".into(), db], None)
+    }
+
+    /// A site on a scratch schema of the test PostgreSQL (`None` when it is skipped).
+    fn on_postgres() -> Option<Self> {
+        let url = PostgresServerStore::test_url().unwrap()?;
+        let scratch = PostgresServerStore::scratch(&url).unwrap();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{url}{separator}options=-csearch_path%3D{}",
+            scratch.scratch_schema().unwrap()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        Some(Self::with_database(
+            dir,
+            ["--database".into(), url],
+            Some(scratch),
+        ))
+    }
+
+    fn with_database(
+        dir: tempfile::TempDir,
+        database: [String; 2],
+        postgres: Option<PostgresServerStore>,
+    ) -> Self {
         let site = Self {
-            dir: tempfile::tempdir().unwrap(),
+            dir,
             port: free_port(),
+            database,
+            _postgres: postgres,
         };
-        let out = bluezone(&[
-            "official",
-            "add",
-            "--name",
-            "ops",
-            "--db",
-            site.path("server.db").to_str().unwrap(),
-            "--secret-file",
-            site.path("secret").to_str().unwrap(),
-        ]);
+        let mut args = vec!["official", "add", "--name", "ops"];
+        args.extend(site.database.iter().map(String::as_str));
+        let secret = site.path("secret");
+        args.extend(["--secret-file", secret.to_str().unwrap()]);
+        let out = bluezone(&args);
         assert!(out.status.success(), "{out:?}");
         site
     }
@@ -117,8 +147,8 @@ impl Site {
             .args([
                 "server",
                 "run",
-                "--db",
-                self.path("server.db").to_str().unwrap(),
+                &self.database[0],
+                &self.database[1],
                 "--files",
                 self.path("files").to_str().unwrap(),
                 "--secret-file",
@@ -428,7 +458,17 @@ fn times_published(
 
 #[test]
 fn kill_and_restart_while_phones_upload_loses_no_acknowledged_key() {
-    let site = Site::new();
+    kill_and_restart_loses_no_acknowledged_key(&Site::new());
+}
+
+#[test]
+fn kill_and_restart_on_postgres_loses_no_acknowledged_key() {
+    if let Some(site) = Site::on_postgres() {
+        kill_and_restart_loses_no_acknowledged_key(&site);
+    }
+}
+
+fn kill_and_restart_loses_no_acknowledged_key(site: &Site) {
     let keys = site.keys();
     let mut server = site.start();
     const PHONES: usize = 12;

@@ -21,13 +21,16 @@ use crate::files::FolderFileStore;
 use crate::metrics::Metrics;
 use crate::ops::ops_router;
 use crate::serve::{ServeLimits, serve as serve_http};
-use crate::store::SqliteServerStore;
+use crate::store::{PostgresServerStore, ServerStore, SqliteServerStore};
 
 /// Everything `bluezone server` needs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// SQLite database file.
+    /// SQLite database file (unused when `postgres` is set).
     pub db: PathBuf,
+    /// A PostgreSQL URL (`postgres://…`): the storage is that database instead of `db`,
+    /// and several instances may share it.
+    pub postgres: Option<String>,
     /// Folder for published key files.
     pub files: PathBuf,
     /// File holding the 32-byte master secret (created, mode 0600, if missing).
@@ -261,15 +264,23 @@ fn authority_with(
 ) -> Result<Arc<Authority>, String> {
     let keys = AuthorityKeys::derive(secret, &config.key_id, &config.key_version)
         .map_err(|e| e.to_string())?;
-    let store =
-        SqliteServerStore::open(&config.db).map_err(|e| format!("{}: {e}", config.db.display()))?;
+    let store: Arc<dyn ServerStore> = match &config.postgres {
+        // The URL is not repeated: it may carry a password.
+        Some(url) => Arc::new(
+            PostgresServerStore::open(url).map_err(|e| format!("the PostgreSQL database: {e}"))?,
+        ),
+        None => Arc::new(
+            SqliteServerStore::open(&config.db)
+                .map_err(|e| format!("{}: {e}", config.db.display()))?,
+        ),
+    };
     let files = FolderFileStore::new(config.files.clone()).map_err(|e| e.to_string())?;
     let mut seed = [0u8; 32];
     rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
     Ok(Arc::new(Authority::new(
         config.authority.clone(),
         keys,
-        Arc::new(store),
+        store,
         Arc::new(files),
         seed,
     )))
@@ -373,17 +384,27 @@ async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
 /// A message when a start-up check fails, or the listener cannot be bound.
 pub async fn serve(config: RunConfig) -> Result<(), String> {
     check_files_folder(&config)?;
-    let _database_lock = lock_exclusively(&lock_path(&config.db))?;
+    // One process per SQLite file; PostgreSQL takes several instances.
+    let _database_lock = match config.postgres {
+        None => Some(lock_exclusively(&lock_path(&config.db))?),
+        Some(_) => None,
+    };
     let _folder_lock = lock_exclusively(&config.files.join(".bluezone-server.lock"))?;
     crate::files::remove_partial_writes(&config.files).map_err(|e| e.to_string())?;
-    if let Some(mode) = database_open_to_others(&config.db) {
+    if let Some(mode) = database_open_to_others(&config.db).filter(|_| config.postgres.is_none()) {
         tracing::warn!(
             path = %config.db.display(),
             mode = %format_args!("{mode:04o}"),
             "the database is open to other users; run `chmod 600` on it"
         );
     }
-    let authority = authority(&config)?;
+    // Opening the storage blocks (the PostgreSQL store runs its driver on its own runtime).
+    let authority = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || authority(&config))
+            .await
+            .map_err(|e| format!("opening the storage failed: {e}"))??
+    };
     {
         let authority = authority.clone();
         let withdraw_all = config.republish_lost_files;

@@ -9,6 +9,10 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
+mod postgres;
+
+pub use postgres::PostgresServerStore;
+
 /// A storage failure.
 #[derive(Debug, Error)]
 #[error("storage failure: {0}")]
@@ -461,6 +465,62 @@ fn claims_from(report_type: i64, onset: Option<i64>) -> Result<CaseClaims, Store
     })
 }
 
+/// Why a code's row cannot be redeemed at `now`, or `None` when it can.
+fn code_refusal(
+    expires_at: i64,
+    used_at: Option<i64>,
+    revoked_at: Option<i64>,
+    now: i64,
+) -> Option<Redeem> {
+    if revoked_at.is_some() {
+        Some(Redeem::Revoked)
+    } else if used_at.is_some() {
+        Some(Redeem::Used)
+    } else if now > expires_at {
+        Some(Redeem::Expired)
+    } else {
+        None
+    }
+}
+
+/// What a token use writes to the token's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenWrite {
+    /// Nothing (a refusal, or the same certificate again).
+    Nothing,
+    /// `used_at = now`: a new certificate for the same keys.
+    Reissued,
+    /// `used_at = now, tek_hmac = …`: the first use.
+    FirstUse,
+}
+
+/// The rules of [`ServerStore::take_token`] over a token's row (`same_keys`: the HMAC is the
+/// one it was first used for): the answer, and what to write.
+fn token_use(
+    claims: CaseClaims,
+    expires_at: i64,
+    used_at: Option<i64>,
+    same_keys: bool,
+    now: i64,
+    reissue_secs: i64,
+) -> (TokenUse, TokenWrite) {
+    let issue_now = TokenUse::Certify {
+        claims,
+        issued_at: now,
+    };
+    match used_at {
+        Some(issued_at) if same_keys && now <= issued_at + reissue_secs => {
+            (TokenUse::Certify { claims, issued_at }, TokenWrite::Nothing)
+        }
+        // The first certificate expired before the upload got through: a new one for
+        // the same keys while the token lasts (the keys are stored once either way).
+        Some(_) if same_keys && now <= expires_at => (issue_now, TokenWrite::Reissued),
+        Some(_) => (TokenUse::Refused(Redeem::Used), TokenWrite::Nothing),
+        None if now > expires_at => (TokenUse::Refused(Redeem::Expired), TokenWrite::Nothing),
+        None => (issue_now, TokenWrite::FirstUse),
+    }
+}
+
 /// A claims error inside a row mapper, as SQLite's own conversion error.
 fn row_claims(report_type: i64, onset: Option<i64>) -> rusqlite::Result<CaseClaims> {
     claims_from(report_type, onset).map_err(|e| {
@@ -579,12 +639,8 @@ impl ServerStore for SqliteServerStore {
         else {
             return Ok(Redeem::NotFound);
         };
-        let outcome = if revoked_at.is_some() {
-            Redeem::Revoked
-        } else if used_at.is_some() {
-            Redeem::Used
-        } else if now > expires_at {
-            Redeem::Expired
+        let outcome = if let Some(refused) = code_refusal(expires_at, used_at, revoked_at, now) {
+            refused
         } else {
             let claims = claims_from(report_type, onset)?;
             tx.execute(
@@ -624,35 +680,22 @@ impl ServerStore for SqliteServerStore {
         };
         let claims = claims_from(report_type, onset)?;
         let same_keys = used_for.as_deref() == Some(tek_hmac.as_slice());
-        let outcome = match used_at {
-            Some(issued_at) if same_keys && now <= issued_at + reissue_secs => {
-                TokenUse::Certify { claims, issued_at }
-            }
-            // The first certificate expired before the upload got through: a new one for
-            // the same keys while the token lasts (the keys are stored once either way).
-            Some(_) if same_keys && now <= expires_at => {
+        let (outcome, write) = token_use(claims, expires_at, used_at, same_keys, now, reissue_secs);
+        match write {
+            TokenWrite::Nothing => {}
+            TokenWrite::Reissued => {
                 tx.execute(
                     "UPDATE tokens SET used_at = ?2 WHERE token_mac = ?1",
                     params![token_mac.as_slice(), now],
                 )?;
-                TokenUse::Certify {
-                    claims,
-                    issued_at: now,
-                }
             }
-            Some(_) => TokenUse::Refused(Redeem::Used),
-            None if now > expires_at => TokenUse::Refused(Redeem::Expired),
-            None => {
+            TokenWrite::FirstUse => {
                 tx.execute(
                     "UPDATE tokens SET used_at = ?2, tek_hmac = ?3 WHERE token_mac = ?1",
                     params![token_mac.as_slice(), now, tek_hmac.as_slice()],
                 )?;
-                TokenUse::Certify {
-                    claims,
-                    issued_at: now,
-                }
             }
-        };
+        }
         tx.commit()?;
         Ok(outcome)
     }

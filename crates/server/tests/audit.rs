@@ -1,7 +1,8 @@
 //! Regression tests for the defects a security and reliability audit found in the server
 //! (issue 12): each failed on the code before the fix. Process-level cases (kill -9 and
 //! restart, SIGTERM, memory under concurrent password checks) are in
-//! `crates/cli/tests/server_process.rs`, which runs the real binary.
+//! `crates/cli/tests/server_process.rs`, which runs the real binary. The cases that go
+//! through the store run on SQLite and on PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // Test code.
 
@@ -21,7 +22,7 @@ use bluezone_protocol::upload::UploadKey;
 use bluezone_server::client::ClientAddressPolicy;
 use bluezone_server::files::{FileStore, FolderFileStore, MemoryFileStore};
 use bluezone_server::serve::ServeLimits;
-use bluezone_server::store::{CaseClaims, ServerStore, SqliteServerStore, StoredKey};
+use bluezone_server::store::{CaseClaims, ServerStore, StoredKey};
 use bluezone_server::{AppState, Authority, AuthorityConfig, AuthorityKeys};
 use common::*;
 
@@ -29,8 +30,8 @@ use common::*;
 fn authority_in(
     dir: &std::path::Path,
     config: AuthorityConfig,
-) -> (Arc<Authority>, Arc<SqliteServerStore>) {
-    let store = Arc::new(SqliteServerStore::open(&dir.join("server.db")).unwrap());
+) -> (Arc<Authority>, Arc<dyn ServerStore>) {
+    let store = reopened_store(dir);
     let files = Arc::new(FolderFileStore::new(dir.join("files")).unwrap());
     let authority = Arc::new(Authority::new(
         config,
@@ -50,7 +51,7 @@ fn small_files() -> AuthorityConfig {
 }
 
 /// Stores `count` keys, publishable from `at`, as one upload; returns them.
-fn accept_keys(store: &SqliteServerStore, seed: u32, count: u32, at: i64) -> Vec<[u8; 16]> {
+fn accept_keys(store: &Arc<dyn ServerStore>, seed: u32, count: u32, at: i64) -> Vec<[u8; 16]> {
     let start = u32::try_from(at / 600).unwrap() / 144 * 144 - 144;
     let keys: Vec<StoredKey> = (0..count)
         .map(|i| {
@@ -96,7 +97,6 @@ fn assert_each_published_once(authority: &Authority, now: i64, accepted: &[[u8; 
     }
 }
 
-#[test]
 fn two_publishes_in_one_second_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (first, store) = authority_in(dir.path(), small_files());
@@ -118,7 +118,6 @@ fn two_publishes_in_one_second_lose_nothing() {
     assert_each_published_once(&restarted, NOW, &accepted);
 }
 
-#[test]
 fn the_start_up_check_republishes_keys_of_missing_or_altered_files() {
     let dir = tempfile::tempdir().unwrap();
     let (authority, store) = authority_in(dir.path(), small_files());
@@ -154,7 +153,6 @@ fn the_start_up_check_republishes_keys_of_missing_or_altered_files() {
     assert!(again.files_withdrawn.is_empty());
 }
 
-#[test]
 fn the_index_lists_only_the_retention_window_of_2500_hourly_files() {
     let dir = tempfile::tempdir().unwrap();
     let config = AuthorityConfig {
@@ -194,7 +192,6 @@ fn the_index_lists_only_the_retention_window_of_2500_hourly_files() {
     assert_eq!(authority.index(NOW).unwrap().lines().count(), index.len());
 }
 
-#[test]
 fn only_recorded_files_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let folder = Arc::new(FolderFileStore::new(dir.path().to_owned()).unwrap());
@@ -213,7 +210,6 @@ fn only_recorded_files_are_served() {
     }
 }
 
-#[test]
 fn high_s_certificates_are_refused_and_keys_are_stored_once() {
     use p256::ecdsa::Signature;
     let server = server();
@@ -246,7 +242,6 @@ fn high_s_certificates_are_refused_and_keys_are_stored_once() {
     assert_each_published_once(&server.authority, NOW + 60, &accepted);
 }
 
-#[test]
 fn concurrent_guesses_never_pass_the_limit() {
     let server = Arc::new(server());
     let barrier = Arc::new(std::sync::Barrier::new(8));
@@ -674,7 +669,6 @@ fn a_proxy_sees_the_same_answer_for_every_outcome() {
     );
 }
 
-#[test]
 fn retention_purges_keys_files_codes_and_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let (authority, store) = authority_in(dir.path(), small_files());
@@ -702,7 +696,6 @@ fn retention_purges_keys_files_codes_and_tokens() {
     assert!(memory.list().unwrap().is_empty());
 }
 
-#[test]
 fn a_certificate_request_repeated_after_a_lost_answer_gets_the_same_certificate() {
     use bluezone_protocol::messages::{CertificateRequest, CertificateResponse, VerifyResponse};
     use bluezone_protocol::upload::tek_hmac;
@@ -747,7 +740,6 @@ fn a_certificate_request_repeated_after_a_lost_answer_gets_the_same_certificate(
     assert_eq!(publish(&server, &payload(&keys(), &[1; 32], &first)).0, 200);
 }
 
-#[test]
 fn a_new_signing_key_name_or_a_wrong_folder_withdraws_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (authority, store) = authority_in(dir.path(), small_files());
@@ -757,7 +749,7 @@ fn a_new_signing_key_name_or_a_wrong_folder_withdraws_nothing() {
     authority.publish_files(NOW + 1).unwrap();
     drop((authority, store));
     // Restarted with another key version: the files are what was written, still intact.
-    let store = Arc::new(SqliteServerStore::open(&dir.path().join("server.db")).unwrap());
+    let store = reopened_store(dir.path());
     let renamed = Authority::new(
         small_files(),
         AuthorityKeys::derive(&[4; 32], "452", "v2").unwrap(),
@@ -796,3 +788,16 @@ fn refusals_quoting_long_input_still_fit_a_sealed_reply() {
     let (status, code) = server.error("/v1/verify", long.as_bytes());
     assert_eq!((status, code.as_str()), (400, "bad_request"));
 }
+
+// The tests that go through the store, on both backends; the others test the HTTP layer.
+on_both_backends!(
+    two_publishes_in_one_second_lose_nothing,
+    the_start_up_check_republishes_keys_of_missing_or_altered_files,
+    the_index_lists_only_the_retention_window_of_2500_hourly_files,
+    only_recorded_files_are_served,
+    high_s_certificates_are_refused_and_keys_are_stored_once,
+    concurrent_guesses_never_pass_the_limit,
+    retention_purges_keys_files_codes_and_tokens,
+    a_certificate_request_repeated_after_a_lost_answer_gets_the_same_certificate,
+    a_new_signing_key_name_or_a_wrong_folder_withdraws_nothing,
+);

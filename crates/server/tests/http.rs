@@ -17,7 +17,6 @@ use bluezone_protocol::messages::{ErrorBody, PublishPayload};
 use bluezone_protocol::upload::UploadKey;
 use rand::SeedableRng;
 
-#[test]
 fn code_to_published_file() {
     let server = server();
     let secret = [0x5e; 32];
@@ -68,7 +67,6 @@ fn code_to_published_file() {
     assert!(log.iter().any(|e| e.action == "publish"));
 }
 
-#[test]
 fn refused_codes_tokens_and_uploads_have_stable_codes() {
     let server = server();
     // Codes: wrong, reused, expired, revoked.
@@ -199,7 +197,6 @@ fn refused_codes_tokens_and_uploads_have_stable_codes() {
     );
 }
 
-#[test]
 fn brute_force_is_cut_off() {
     let server = server();
     let mut last = 0;
@@ -219,7 +216,6 @@ fn brute_force_is_cut_off() {
     assert_eq!(server.verify(&fresh).0, 200);
 }
 
-#[test]
 fn officials_need_credentials_and_can_revoke() {
     let server = server();
     let (status, _) = server.call("POST", "/api/official/codes", None, b"{}");
@@ -302,3 +298,10 @@ fn chaff_is_answered_like_a_success_after_the_reply_floor_and_kept_nowhere() {
             .is_empty()
     );
 }
+
+on_both_backends!(
+    code_to_published_file,
+    refused_codes_tokens_and_uploads_have_stable_codes,
+    brute_force_is_cut_off,
+    officials_need_credentials_and_can_revoke,
+);

@@ -1,6 +1,8 @@
-//! Unit tests of the authority's rules, called directly (no HTTP): an in-memory SQLite store,
-//! files in memory, and the time passed in as `now`. Every refusal is checked by its code.
+//! Unit tests of the authority's rules, called directly (no HTTP): files in memory, the time
+//! passed in as `now`, and every test run twice, on an in-memory SQLite store and on a fresh
+//! PostgreSQL schema (`BLUEZONE_TEST_POSTGRES`). Every refusal is checked by its code.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
@@ -10,7 +12,7 @@ use bluezone_protocol::upload::{UploadKey, tek_hmac};
 
 use super::*;
 use crate::files::MemoryFileStore;
-use crate::store::SqliteServerStore;
+use crate::store::{PostgresServerStore, ServerStore, SqliteServerStore};
 
 /// 2026-11-01 10:20 UTC.
 const NOW: i64 = 1_793_530_800;
@@ -19,11 +21,64 @@ const PASSWORD: &str = "correct horse battery";
 /// The HMAC secret of the uploads in these tests.
 const SECRET: [u8; 32] = [0x5e; 32];
 
+thread_local! {
+    /// The PostgreSQL URL when the current test runs on PostgreSQL; SQLite when `None`.
+    static POSTGRES: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The store of the backend the current test runs on.
+fn store() -> Arc<dyn ServerStore> {
+    POSTGRES.with_borrow(|url| match url {
+        Some(url) => Arc::new(PostgresServerStore::scratch(url).unwrap()) as Arc<dyn ServerStore>,
+        None => Arc::new(SqliteServerStore::in_memory().unwrap()),
+    })
+}
+
+/// Runs `test` on PostgreSQL (unless `BLUEZONE_TEST_POSTGRES=skip`).
+fn on_postgres(test: fn()) {
+    if let Some(url) = PostgresServerStore::test_url().unwrap() {
+        POSTGRES.set(Some(url));
+        test();
+    }
+}
+
+/// Each test once per backend: `on_sqlite::name` and `on_postgres::name`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $test() {
+                super::$test();
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $test() {
+                super::on_postgres(super::$test);
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    officials_are_added_once_and_authenticated,
+    failed_logins_are_limited,
+    codes_are_issued_listed_and_revoked,
+    a_code_is_redeemed_once_within_its_validity,
+    failed_code_attempts_are_limited_per_client,
+    a_token_buys_one_certificate_while_it_is_valid,
+    an_upload_is_accepted_once_with_its_certificate,
+    an_upload_s_certificate_and_hmac_are_checked,
+    every_key_check_refuses_with_its_code,
+    sealed_requests_are_bounded_and_must_open,
+    a_file_outside_the_index_is_not_found,
+);
+
 fn authority() -> Authority {
     Authority::new(
         AuthorityConfig::default(),
         AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap(),
-        Arc::new(SqliteServerStore::in_memory().unwrap()),
+        store(),
         Arc::new(MemoryFileStore::default()),
         [9; 32],
     )
@@ -105,7 +160,6 @@ fn publish(
     authority.publish(&serde_json::to_vec(&payload).unwrap(), now)
 }
 
-#[test]
 fn officials_are_added_once_and_authenticated() {
     let (authority, id) = with_official();
     assert_eq!(
@@ -136,7 +190,6 @@ fn officials_are_added_once_and_authenticated() {
     );
 }
 
-#[test]
 fn failed_logins_are_limited() {
     let (authority, _) = with_official();
     for _ in 0..authority.config().failed_logins_per_client {
@@ -151,7 +204,6 @@ fn failed_logins_are_limited() {
     );
 }
 
-#[test]
 fn codes_are_issued_listed_and_revoked() {
     let (authority, official) = with_official();
     assert_eq!(
@@ -187,7 +239,6 @@ fn codes_are_issued_listed_and_revoked() {
     assert_eq!(actions, ["revoke_code", "issue_code", "create_official"]);
 }
 
-#[test]
 fn a_code_is_redeemed_once_within_its_validity() {
     let (authority, official) = with_official();
     let code = issue(&authority, official, NOW);
@@ -212,7 +263,6 @@ fn a_code_is_redeemed_once_within_its_validity() {
     }
 }
 
-#[test]
 fn failed_code_attempts_are_limited_per_client() {
     let (authority, official) = with_official();
     for _ in 0..authority.config().failed_attempts_per_client_per_hour {
@@ -233,7 +283,6 @@ fn failed_code_attempts_are_limited_per_client() {
     assert!(authority.verify(CLIENT, &other, later).is_ok());
 }
 
-#[test]
 fn a_token_buys_one_certificate_while_it_is_valid() {
     let (authority, official) = with_official();
     let hmac = Base64::encode_string(&[1u8; 32]);
@@ -265,7 +314,6 @@ fn a_token_buys_one_certificate_while_it_is_valid() {
     );
 }
 
-#[test]
 fn an_upload_is_accepted_once_with_its_certificate() {
     let (authority, official) = with_official();
     let keys = three_keys();
@@ -285,7 +333,6 @@ fn an_upload_is_accepted_once_with_its_certificate() {
     );
 }
 
-#[test]
 fn an_upload_s_certificate_and_hmac_are_checked() {
     let (authority, official) = with_official();
     let keys = three_keys();
@@ -318,7 +365,6 @@ fn an_upload_s_certificate_and_hmac_are_checked() {
 /// An edit of an upload's keys.
 type Change<'a> = dyn Fn(&mut Vec<PublishKey>) + 'a;
 
-#[test]
 fn every_key_check_refuses_with_its_code() {
     let (authority, official) = with_official();
     let keys = three_keys();
@@ -370,7 +416,6 @@ fn every_key_check_refuses_with_its_code() {
     assert!(publish(&authority, wire(&keys), &certificate, NOW).is_ok());
 }
 
-#[test]
 fn sealed_requests_are_bounded_and_must_open() {
     let authority = authority();
     let limit = authority.config().max_body_bytes;
@@ -384,7 +429,6 @@ fn sealed_requests_are_bounded_and_must_open() {
     );
 }
 
-#[test]
 fn a_file_outside_the_index_is_not_found() {
     let authority = authority();
     assert_eq!(

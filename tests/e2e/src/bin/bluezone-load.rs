@@ -1,16 +1,17 @@
 //! Load benchmark (loopback only, bounded): `uploads` phones upload through `clients`
-//! concurrent connections to a server with an SQLite file store; prints throughput and
-//! latency quantiles, and checks that every accepted upload is stored.
+//! concurrent connections to a server with an SQLite file store, or a scratch schema of the
+//! PostgreSQL at `database` (dropped afterwards); prints throughput and latency quantiles,
+//! and checks that every accepted upload is stored.
 //!
-//! `cargo run --release -p bluezone-e2e --bin bluezone-load -- [uploads] [clients]`
-//! (defaults 1000 and 50). Figures go in docs/PERFORMANCE.md.
+//! `cargo run --release -p bluezone-e2e --bin bluezone-load -- [uploads] [clients]
+//! [postgres://…]` (defaults 1000, 50 and SQLite). Figures go in docs/PERFORMANCE.md.
 
 use std::sync::Arc;
 
 use bluezone_core::{Clock, SystemClock};
 use bluezone_e2e::load;
 use bluezone_server::files::FolderFileStore;
-use bluezone_server::store::SqliteServerStore;
+use bluezone_server::store::{PostgresServerStore, ServerStore, SqliteServerStore};
 use bluezone_server::{Authority, AuthorityConfig, AuthorityKeys};
 
 fn main() -> Result<(), String> {
@@ -23,16 +24,23 @@ fn main() -> Result<(), String> {
         .next()
         .map_or(Ok(50), |a| a.parse())
         .map_err(|e| format!("clients: {e}"))?;
+    let postgres = args.next();
     if !(1..=10_000).contains(&uploads) || !(1..=200).contains(&clients) {
         return Err("uploads 1..=10000, clients 1..=200".into());
     }
     let dir = std::env::temp_dir().join(format!("bluezone-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn ServerStore> = match &postgres {
+        Some(url) => Arc::new(PostgresServerStore::scratch(url).map_err(|e| e.to_string())?),
+        None => {
+            Arc::new(SqliteServerStore::open(&dir.join("server.db")).map_err(|e| e.to_string())?)
+        }
+    };
     let authority = Arc::new(Authority::new(
         AuthorityConfig::default(),
         AuthorityKeys::derive(&[4; 32], "452", "v1").map_err(|e| e.to_string())?,
-        Arc::new(SqliteServerStore::open(&dir.join("server.db")).map_err(|e| e.to_string())?),
+        store,
         Arc::new(FolderFileStore::new(dir.join("files")).map_err(|e| e.to_string())?),
         [5; 32],
     ));
@@ -59,10 +67,16 @@ fn main() -> Result<(), String> {
         })
         .sum();
     drop(server);
+    drop(authority);
     let _ = std::fs::remove_dir_all(&dir);
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "uploads: {uploads} from {clients} concurrent clients (verify + certificate + sealed publish each)"
+        "uploads: {uploads} from {clients} concurrent clients (verify + certificate + sealed publish each), on {}",
+        if postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     );
     println!(
         "succeeded: {}, failed: {}",

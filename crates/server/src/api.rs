@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/api/official/codes", post(issue_code).get(list_codes))
         .route("/api/official/codes/{id}/revoke", post(revoke_code))
+        .route("/api/official/activity", get(activity))
         .route("/official", get(page))
         .route("/official.js", get(page_script))
         .route("/official.css", get(page_style))
@@ -435,6 +436,39 @@ async fn revoke_code(
     let now = (state.clock)();
     blocking(move || state.authority.revoke_code(official_id, id, now)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// One day of [`Authority::activity`] as the officials' API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DayView {
+    /// `YYYY-MM-DD` (UTC).
+    day: String,
+    codes_issued: u64,
+    codes_used: u64,
+    uploads_accepted: u64,
+    files_published: u64,
+}
+
+async fn activity(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    official(&state, peer, &headers).await?;
+    let now = (state.clock)();
+    let days = blocking(move || state.authority.activity(now)).await?;
+    let views: Vec<DayView> = days
+        .into_iter()
+        .map(|d| DayView {
+            day: d.day.to_civil_date(),
+            codes_issued: d.codes_issued,
+            codes_used: d.codes_used,
+            uploads_accepted: d.uploads_accepted,
+            files_published: d.files_published,
+        })
+        .collect();
+    Ok(Json(views).into_response())
 }
 
 /// Headers that keep the officials' page from being framed, sniffed or made to run

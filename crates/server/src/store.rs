@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use bluezone_protocol::DayNumber;
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
@@ -184,6 +185,69 @@ pub enum RecordOutcome {
     KeysTaken,
 }
 
+/// One day's totals of the authority's activity: counts only, no codes, keys or people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayActivity {
+    /// The UTC day.
+    pub day: DayNumber,
+    /// Codes issued by officials that day.
+    pub codes_issued: u64,
+    /// Codes redeemed by phones that day.
+    pub codes_used: u64,
+    /// Uploads accepted that day.
+    pub uploads_accepted: u64,
+    /// Key files published that day (withdrawn ones included).
+    pub files_published: u64,
+}
+
+impl DayActivity {
+    /// A day with nothing counted.
+    #[must_use]
+    pub const fn quiet(day: DayNumber) -> Self {
+        Self {
+            day,
+            codes_issued: 0,
+            codes_used: 0,
+            uploads_accepted: 0,
+            files_published: 0,
+        }
+    }
+}
+
+/// The per-day counts behind [`DayActivity`], in its field order: each query takes the first
+/// second counted (`$1`, which SQLite and PostgreSQL both bind positionally) and answers
+/// (day since 1970, count) rows.
+const ACTIVITY_QUERIES: [&str; 4] = [
+    "SELECT created_at / 86400, COUNT(*) FROM codes WHERE created_at >= $1 \
+     GROUP BY created_at / 86400",
+    "SELECT used_at / 86400, COUNT(*) FROM codes WHERE used_at >= $1 GROUP BY used_at / 86400",
+    "SELECT received_at / 86400, COUNT(*) FROM uploads WHERE received_at >= $1 \
+     GROUP BY received_at / 86400",
+    "SELECT created_at / 86400, COUNT(*) FROM files WHERE created_at >= $1 \
+     GROUP BY created_at / 86400",
+];
+
+/// Merges the answers of [`ACTIVITY_QUERIES`] into days with any activity, oldest first.
+fn merge_activity(answers: [Vec<(i64, i64)>; 4]) -> Result<Vec<DayActivity>, StoreError> {
+    let mut days = std::collections::BTreeMap::<u32, DayActivity>::new();
+    for (which, rows) in answers.into_iter().enumerate() {
+        for (day, count) in rows {
+            let day = u32::try_from(day).map_err(|_| StoreError::new("day out of range"))?;
+            let count = u64::try_from(count).map_err(|_| StoreError::new("negative count"))?;
+            let entry = days
+                .entry(day)
+                .or_insert_with(|| DayActivity::quiet(DayNumber::new(day)));
+            match which {
+                0 => entry.codes_issued = count,
+                1 => entry.codes_used = count,
+                2 => entry.uploads_accepted = count,
+                _ => entry.files_published = count,
+            }
+        }
+    }
+    Ok(days.into_values().collect())
+}
+
 /// What a retention purge removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PurgeReport {
@@ -301,6 +365,9 @@ pub trait ServerStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The audit log, newest first.
     fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Per-day totals of what happened at or after `since` (Unix seconds), for the days
+    /// with anything, oldest first (rows already purged are not counted).
+    fn activity(&self, since: i64) -> Result<Vec<DayActivity>, StoreError>;
 }
 
 /// [`ServerStore`] on an embedded SQLite file (WAL, synchronous FULL: an acknowledged upload
@@ -966,5 +1033,17 @@ impl ServerStore for SqliteServerStore {
             })?
             .collect::<Result<_, _>>()?;
         Ok(rows)
+    }
+
+    fn activity(&self, since: i64) -> Result<Vec<DayActivity>, StoreError> {
+        let conn = self.conn()?;
+        let mut answers: [Vec<(i64, i64)>; 4] = Default::default();
+        for (answer, query) in answers.iter_mut().zip(ACTIVITY_QUERIES) {
+            let mut stmt = conn.prepare(query)?;
+            *answer = stmt
+                .query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+        }
+        merge_activity(answers)
     }
 }

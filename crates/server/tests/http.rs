@@ -252,7 +252,8 @@ fn officials_need_credentials_and_can_revoke() {
     assert!(String::from_utf8_lossy(&list).contains("revoked"));
     let (status, page) = server.call("GET", "/official", None, b"");
     assert_eq!(status, 200);
-    assert!(String::from_utf8_lossy(&page).contains("Issue a verification code"));
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains(r#"<html lang="vi">"#) && page.contains("/official.js"));
     assert_eq!(
         server
             .call(
@@ -299,7 +300,66 @@ fn chaff_is_answered_like_a_success_after_the_reply_floor_and_kept_nowhere() {
     );
 }
 
+/// Codes issued and used, uploads accepted and files published, per day for 14 days,
+/// counted from the database: only officials see them, and they hold no code.
+fn officials_see_the_authoritys_activity() {
+    let server = server();
+    let auth = format!(
+        "Basic {}",
+        Base64::encode_string(b"nurse.lan:correct horse battery")
+    );
+    assert_eq!(
+        server.call("GET", "/api/official/activity", None, b"").0,
+        401
+    );
+    // Twenty days ago (outside the window) and two days ago: issued, never used.
+    server.clock.store(NOW - 20 * 86_400, Ordering::SeqCst);
+    server.official_code();
+    server.clock.store(NOW - 2 * 86_400, Ordering::SeqCst);
+    let old = server.official_code();
+    server.clock.store(NOW, Ordering::SeqCst);
+    // Today: one code issued and used, one upload accepted, one file published.
+    let secret = [0x5a; 32];
+    let certificate = certificate_for(&server, &keys(), &secret);
+    assert_eq!(
+        publish(&server, &payload(&keys(), &secret, &certificate)).0,
+        200
+    );
+    assert_eq!(server.authority.publish_files(NOW + 60).unwrap().len(), 1);
+
+    let (status, body) = server.call("GET", "/api/official/activity", Some(&auth), b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        !String::from_utf8_lossy(&body).contains(&old),
+        "no code shown"
+    );
+    let days: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let days = days.as_array().unwrap();
+    assert_eq!(days.len(), 14);
+    let counts = |d: &serde_json::Value| {
+        (
+            d["day"].as_str().unwrap().to_owned(),
+            [
+                d["codesIssued"].as_u64().unwrap(),
+                d["codesUsed"].as_u64().unwrap(),
+                d["uploadsAccepted"].as_u64().unwrap(),
+                d["filesPublished"].as_u64().unwrap(),
+            ],
+        )
+    };
+    assert_eq!(counts(&days[0]), ("2026-11-01".to_owned(), [1, 1, 1, 1]));
+    assert_eq!(counts(&days[1]), ("2026-10-31".to_owned(), [0, 0, 0, 0]));
+    assert_eq!(counts(&days[2]), ("2026-10-30".to_owned(), [1, 0, 0, 0]));
+    assert_eq!(counts(&days[13]).0, "2026-10-19");
+    let total: u64 = days.iter().map(|d| counts(d).1[0]).sum();
+    assert_eq!(
+        total, 2,
+        "the code of twenty days ago is outside the window"
+    );
+}
+
 on_both_backends!(
+    officials_see_the_authoritys_activity,
     code_to_published_file,
     refused_codes_tokens_and_uploads_have_stable_codes,
     brute_force_is_cut_off,

@@ -18,7 +18,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::files::FileStore;
 use crate::passwords::PasswordChecker;
-use crate::store::ServerStore;
+use crate::store::{DayActivity, ServerStore};
+use bluezone_protocol::DayNumber;
 
 mod checks;
 mod error;
@@ -201,4 +202,33 @@ impl Authority {
     pub fn audit_log(&self) -> Result<Vec<crate::store::AuditEntry>, AuthorityError> {
         self.store.audit_log(500).map_err(AuthorityError::internal)
     }
+
+    /// The authority's activity an official may see: per-day totals of codes issued and
+    /// used, uploads accepted and files published for the [`ACTIVITY_DAYS`] UTC days up to
+    /// and including `now`'s, newest first, days without activity as zeros.
+    ///
+    /// # Errors
+    /// Internal errors.
+    pub fn activity(&self, now: i64) -> Result<Vec<DayActivity>, AuthorityError> {
+        let today = now.div_euclid(86_400);
+        let first = today - (ACTIVITY_DAYS - 1);
+        let found = self
+            .store
+            .activity(first * 86_400)
+            .map_err(AuthorityError::internal)?;
+        Ok((first..=today)
+            .rev()
+            .filter_map(|day| u32::try_from(day).ok().map(DayNumber::new))
+            .map(|day| {
+                found
+                    .iter()
+                    .find(|d| d.day == day)
+                    .copied()
+                    .unwrap_or(DayActivity::quiet(day))
+            })
+            .collect())
+    }
 }
+
+/// How many days [`Authority::activity`] covers.
+pub const ACTIVITY_DAYS: i64 = 14;

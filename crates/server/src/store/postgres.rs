@@ -18,9 +18,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::{
-    AuditEntry, CaseClaims, CodeStatus, FileRecord, NewCode, PublishableKey, PurgeReport,
-    RecordOutcome, Redeem, ServerStore, StoreError, StoredKey, TokenUse, TokenWrite, claims_from,
-    code_refusal, hash_of, token_use,
+    ACTIVITY_QUERIES, AuditEntry, CaseClaims, CodeStatus, DayActivity, FileRecord, NewCode,
+    PublishableKey, PurgeReport, RecordOutcome, Redeem, ServerStore, StoreError, StoredKey,
+    TokenUse, TokenWrite, claims_from, code_refusal, hash_of, merge_activity, token_use,
 };
 
 /// The PostgreSQL migrations, in order; the version table records how many are applied.
@@ -845,6 +845,22 @@ impl ServerStore for PostgresServerStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn activity(&self, since: i64) -> Result<Vec<DayActivity>, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            let mut answers: [Vec<(i64, i64)>; 4] = Default::default();
+            for (answer, query) in answers.iter_mut().zip(ACTIVITY_QUERIES) {
+                *answer = client
+                    .query(query, &[&since])
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<Result<_, StoreError>>()?;
+            }
+            merge_activity(answers)
         })
     }
 }

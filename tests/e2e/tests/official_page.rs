@@ -1,6 +1,8 @@
-//! The officials' web page in headless Chromium, driven over WebDriver (chromedriver): an
-//! official signs in, issues a code, sees it pending, revokes it, sees it revoked; the server
-//! agrees. Needs Debian's `chromium` and `chromium-driver`, which `scripts/test` installs
+//! The officials' web page in headless Chromium, driven over WebDriver (chromedriver), in
+//! both its languages: Vietnamese by default, English chosen with the switch (and
+//! remembered) or preferred by the browser. An official signs in, is refused with a
+//! translated message, issues a code, sees it pending and counted in the activity table,
+//! revokes it, sees it revoked; the server agrees. Needs Debian's `chromium` and `chromium-driver`, which `scripts/test` installs
 //! and then runs this test explicitly (it is `#[ignore]`d for plain `cargo test`).
 
 #![allow(clippy::unwrap_used)] // Test code.
@@ -25,7 +27,8 @@ struct Driver {
 }
 
 impl Driver {
-    fn start() -> Self {
+    /// A browser whose preferred languages are `languages` (as `Accept-Language`).
+    fn start(languages: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -64,7 +67,9 @@ impl Driver {
                     "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                              "--disable-dev-shm-usage", "--disable-background-networking",
                              "--disable-component-update", "--disable-sync", "--no-first-run",
-                             "--disable-quic", format!("--user-data-dir={}", profile.display())]
+                             "--disable-quic", format!("--lang={languages}"),
+                             format!("--user-data-dir={}", profile.display())],
+                    "prefs": { "intl.accept_languages": languages }
                 }
             }}}),
         );
@@ -112,6 +117,23 @@ impl Driver {
             .to_owned()
     }
 
+    fn attribute(&self, css: &str, name: &str) -> String {
+        let id = self.find(css);
+        self.session(
+            "GET",
+            &format!("/element/{id}/attribute/{name}"),
+            &Value::Null,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    fn clear(&self, css: &str) {
+        let id = self.find(css);
+        self.session("POST", &format!("/element/{id}/clear"), &json!({}));
+    }
+
     fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);
         self.session(
@@ -155,10 +177,41 @@ impl Drop for Driver {
     }
 }
 
-#[test]
-#[ignore = "needs chromium and chromium-driver; scripts/test installs them and runs it"]
-fn an_official_issues_and_revokes_a_code_in_the_browser() {
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_793_613_600));
+/// The strings a test expects in one language.
+struct Expected {
+    lang: &'static str,
+    heading: &'static str,
+    wrong_password: &'static str,
+    pending: &'static str,
+    revoked: &'static str,
+}
+
+const VIETNAMESE: Expected = Expected {
+    lang: "vi",
+    heading: "Cấp mã xác minh",
+    wrong_password: "Tên đăng nhập hoặc mật khẩu không đúng.",
+    pending: "Chưa sử dụng",
+    revoked: "Đã thu hồi",
+};
+
+const ENGLISH: Expected = Expected {
+    lang: "en",
+    heading: "Issue a verification code",
+    wrong_password: "Wrong name or password.",
+    pending: "Pending",
+    revoked: "Revoked",
+};
+
+/// An authority with one official, served on loopback, and a browser on its page.
+struct Setup {
+    authority: Arc<Authority>,
+    official: i64,
+    browser: Driver,
+    _server: bluezone_server::loopback::LoopbackServer,
+}
+
+fn open_page(languages: &str) -> Setup {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_793_613_600)); // 2026-11-02 10:00
     let authority = Arc::new(Authority::new(
         AuthorityConfig::default(),
         AuthorityKeys::derive(&[6; 32], "452", "v1").unwrap(),
@@ -170,38 +223,85 @@ fn an_official_issues_and_revokes_a_code_in_the_browser() {
         .create_official("dr.hoa", "correct horse battery", clock.now())
         .unwrap();
     let server = bluezone_e2e::serve(authority.clone(), clock);
-    let browser = Driver::start();
+    let browser = Driver::start(languages);
     browser.session(
         "POST",
         "/url",
         &json!({ "url": format!("{}/official", server.base) }),
     );
-    assert!(browser.text("h1").contains("Issue a verification code"));
+    Setup {
+        authority,
+        official,
+        browser,
+        _server: server,
+    }
+}
 
+/// Checks the page is in `expected`'s language, is refused a wrong password with the
+/// translated message, issues a code (the `issued`th of the official, shown in the
+/// activity table), and revokes it.
+fn issue_and_revoke(setup: &Setup, expected: &Expected, issued: usize) {
+    let browser = &setup.browser;
+    assert_eq!(browser.attribute("html", "lang"), expected.lang);
+    browser.wait_for("h1", |t| t == expected.heading);
+
+    browser.clear("#name");
     browser.type_into("#name", "dr.hoa");
+    browser.clear("#password");
     browser.type_into("#password", "wrong password");
     browser.click("#issue");
-    browser.wait_for("#message", |t| t.contains("unauthorized"));
+    browser.wait_for("#message", |t| t == expected.wrong_password);
 
-    let password = browser.find("#password");
-    browser.session("POST", &format!("/element/{password}/clear"), &json!({}));
+    browser.clear("#password");
     browser.type_into("#password", "correct horse battery");
     browser.click("#issue");
     let shown = browser.wait_for("#code", |t| t.len() == 9 && t.as_bytes()[4] == b' ');
-    let codes = authority.codes(official).unwrap();
+    let codes = setup.authority.codes(setup.official).unwrap();
     assert_eq!(
         codes.len(),
-        1,
+        issued,
         "the server stored the code the page shows: {shown}"
     );
-    browser.wait_for("#codes", |t| t.contains("pending"));
+    browser.wait_for("#codes", |t| t.contains(expected.pending));
+    let today = format!("2026-11-02 {issued} 0 0 0");
+    browser.wait_for("#activity tr:first-child", |t| {
+        t.split_whitespace().collect::<Vec<_>>().join(" ") == today
+    });
+    assert_eq!(browser.text("#riskConfig"), "—");
 
-    browser.click("#codes button");
-    browser.wait_for("#codes", |t| t.contains("revoked"));
-    assert!(authority.codes(official).unwrap()[0].revoked_at.is_some());
-    let log = authority.audit_log().unwrap();
+    browser.click("#codes tr[data-status=pending] button");
+    browser.wait_for("#codes", |t| {
+        t.matches(expected.revoked).count() == issued && !t.contains(expected.pending)
+    });
+    let newest = &setup.authority.codes(setup.official).unwrap()[0];
+    assert!(newest.revoked_at.is_some());
+    let log = setup.authority.audit_log().unwrap();
     assert!(
         log.iter()
-            .any(|e| e.action == "revoke_code" && e.official_id == Some(official))
+            .any(|e| e.action == "revoke_code" && e.official_id == Some(setup.official))
     );
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver; scripts/test installs them and runs it"]
+fn vietnamese_by_default_and_english_by_the_switch_which_is_remembered() {
+    // A browser preferring neither language gets the default, Vietnamese.
+    let setup = open_page("fr-FR,fr");
+    issue_and_revoke(&setup, &VIETNAMESE, 1);
+
+    setup.browser.click("#lang option[value=en]");
+    setup.browser.wait_for("h1", |t| t == ENGLISH.heading);
+    // The codes already shown are translated in place.
+    setup
+        .browser
+        .wait_for("#codes", |t| t.contains(ENGLISH.revoked));
+    setup.browser.session("POST", "/refresh", &json!({}));
+    issue_and_revoke(&setup, &ENGLISH, 2);
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver; scripts/test installs them and runs it"]
+fn english_for_a_browser_that_prefers_it() {
+    let setup = open_page("en-US,en");
+    issue_and_revoke(&setup, &ENGLISH, 1);
 }

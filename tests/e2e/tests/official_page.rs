@@ -264,8 +264,11 @@ fn issue_and_revoke(setup: &Setup, expected: &Expected, issued: usize) {
     );
     browser.wait_for("#codes", |t| t.contains(expected.pending));
     let today = format!("2026-11-02 {issued} 0 0 0");
-    browser.wait_for("#activity tr:first-child", |t| {
-        t.split_whitespace().collect::<Vec<_>>().join(" ") == today
+    // The table body, not a row: rows are replaced when the table is drawn.
+    browser.wait_for("#activity", |t| {
+        t.lines()
+            .next()
+            .is_some_and(|row| row.split_whitespace().collect::<Vec<_>>().join(" ") == today)
     });
     assert_eq!(browser.text("#riskConfig"), "—");
 

@@ -72,6 +72,7 @@ on_both_backends!(
     every_key_check_refuses_with_its_code,
     sealed_requests_are_bounded_and_must_open,
     a_file_outside_the_index_is_not_found,
+    activity_counts_whole_utc_days_of_the_window,
 );
 
 fn authority() -> Authority {
@@ -237,6 +238,35 @@ fn codes_are_issued_listed_and_revoked() {
         .map(|e| e.action)
         .collect();
     assert_eq!(actions, ["revoke_code", "issue_code", "create_official"]);
+}
+
+fn activity_counts_whole_utc_days_of_the_window() {
+    let (authority, official) = with_official();
+    let today = NOW.div_euclid(86_400) * 86_400;
+    let first = today - 13 * 86_400;
+    issue(&authority, official, first - 1); // The day before the window.
+    issue(&authority, official, first);
+    // Issued in the last second of a day, used in the first of the next.
+    let code = issue(&authority, official, today - 1);
+    authority.verify(CLIENT, &code, today).unwrap();
+
+    let days = authority.activity(NOW).unwrap();
+    assert_eq!(days.len(), 14);
+    assert_eq!(i64::from(days[0].day.get()) * 86_400, today, "newest first");
+    assert_eq!(i64::from(days[13].day.get()) * 86_400, first);
+    let counts: Vec<(u64, u64)> = days
+        .iter()
+        .map(|d| (d.codes_issued, d.codes_used))
+        .collect();
+    let mut expected = vec![(0, 0); 14];
+    expected[0] = (0, 1);
+    expected[1] = (1, 0);
+    expected[13] = (1, 0);
+    assert_eq!(counts, expected);
+    assert!(
+        days.iter()
+            .all(|d| d.uploads_accepted == 0 && d.files_published == 0)
+    );
 }
 
 fn a_code_is_redeemed_once_within_its_validity() {

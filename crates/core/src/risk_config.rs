@@ -33,6 +33,7 @@ pub enum RiskConfigOutcome {
 
 /// The configuration the phone holds, for the app to show its age (not its parameters).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HeldRiskConfig {
     /// Its sequence.
     pub sequence: u64,

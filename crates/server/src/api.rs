@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/upload-key", get(upload_key))
         .route("/v1/index.txt", get(downloads::index))
         .route("/v1/files/{name}", get(downloads::file))
+        .route("/v1/risk-config.json", get(downloads::risk_config))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/api/official/codes", post(issue_code).get(list_codes))

@@ -74,7 +74,7 @@ on_both_backends!(
     a_file_outside_the_index_is_not_found,
 );
 
-fn authority() -> Authority {
+pub(super) fn authority() -> Authority {
     Authority::new(
         AuthorityConfig::default(),
         AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap(),

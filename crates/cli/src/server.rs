@@ -192,6 +192,19 @@ fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig 
     }
 }
 
+/// The authority of an existing database, secret and files folder (never creates them).
+fn existing_authority(
+    common: &Common,
+    files: &std::path::Path,
+) -> Result<std::sync::Arc<bluezone_server::Authority>, CliError> {
+    let config = run_config(
+        common,
+        files.to_owned(),
+        "127.0.0.1:0".parse().map_err(fail)?,
+    );
+    bluezone_server::run::existing_authority(&config).map_err(fail)
+}
+
 /// Runs a `server` subcommand.
 pub fn run(command: &ServerCommand) -> Result<(), CliError> {
     match command {
@@ -212,12 +225,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             runtime.block_on(serve(config)).map_err(fail)
         }
         ServerCommand::Export(args) => {
-            let config = run_config(
-                &args.common,
-                args.files.clone(),
-                "127.0.0.1:0".parse().map_err(fail)?,
-            );
-            let authority = bluezone_server::run::existing_authority(&config).map_err(fail)?;
+            let authority = existing_authority(&args.common, &args.files)?;
             let report = bluezone_server::export::export(
                 &authority,
                 unix_now(),
@@ -236,12 +244,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             Ok(())
         }
         ServerCommand::RiskConfig(args) => {
-            let config = run_config(
-                &args.common,
-                args.files.clone(),
-                "127.0.0.1:0".parse().map_err(fail)?,
-            );
-            let authority = bluezone_server::run::existing_authority(&config).map_err(fail)?;
+            let authority = existing_authority(&args.common, &args.files)?;
             let published = match &args.set {
                 Some(path) => {
                     let text = std::fs::read(path)?;

@@ -360,4 +360,19 @@ fn the_risk_configuration_is_served_signed_with_a_strong_tag_or_404() {
     assert_eq!(verified.document.sequence, 1);
     assert_eq!(verified.document.note, "from the sweep");
     assert_eq!(get_if_none_match(&server, &url, &tag).status(), 304);
+
+    // Exported beside the index, with the same headers.
+    let dir = tempfile::tempdir().unwrap();
+    export(&server.authority, NOW + 60, dir.path(), 300).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("v1/risk-config.json")).unwrap(),
+        body
+    );
+    let headers: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("headers.json")).unwrap()).unwrap();
+    assert_eq!(headers["v1/risk-config.json"]["ETag"], tag);
+    assert_eq!(
+        headers["v1/risk-config.json"]["Content-Type"],
+        "application/json"
+    );
 }

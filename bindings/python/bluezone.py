@@ -560,6 +560,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings() != 2314:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_risk_config() != 57206:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff() != 43176:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_maintenance() != 14887:
@@ -664,6 +666,9 @@ _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_process_key_files.
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_record_sightings.restype = ctypes.c_uint16
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_risk_config.argtypes = (
+)
+_UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_risk_config.restype = ctypes.c_uint16
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff.argtypes = (
 )
 _UniffiLib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_run_due_chaff.restype = ctypes.c_uint16
@@ -795,6 +800,11 @@ _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings.argtype
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings.restype = bluezone_core._UniffiRustBuffer
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_risk_config.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_risk_config.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_run_due_chaff.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -3383,6 +3393,33 @@ class _UniffiFfiConverterSequenceTypeSighting(_UniffiConverterRustBuffer):
 
 
 
+class _UniffiFfiConverterOptionalTypeHeldRiskConfig(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            bluezone_core._UniffiFfiConverterTypeHeldRiskConfig.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        bluezone_core._UniffiFfiConverterTypeHeldRiskConfig.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return bluezone_core._UniffiFfiConverterTypeHeldRiskConfig.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+
 
 class Notifier():
     """
@@ -3666,6 +3703,14 @@ class BluezoneTracerProtocol(typing.Protocol):
         Records adverts heard; refused ones are counted in the report, never stored.
 """
         raise NotImplementedError
+    def risk_config(self, ) -> typing.Optional[bluezone_core.HeldRiskConfig]:
+        """
+        The health authority's risk configuration this phone holds (fetched by
+        [`BluezoneTracer::download_all`]): its sequence, when it was issued (Unix seconds) and
+        the authority's note, for the app to show its age; `None` while the built-in
+        parameters apply.
+"""
+        raise NotImplementedError
     async def run_due_chaff(self, http: HttpClient,cancellation: DownloadCancellation) -> bluezone_core.ChaffReport:
         """
         Sends a fake upload sequence through `http` if one is due, exactly as a real upload
@@ -3908,6 +3953,24 @@ class BluezoneTracer(BluezoneTracerProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_record_sightings,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def risk_config(self, ) -> typing.Optional[bluezone_core.HeldRiskConfig]:
+        """
+        The health authority's risk configuration this phone holds (fetched by
+        [`BluezoneTracer::download_all`]): its sequence, when it was issued (Unix seconds) and
+        the authority's note, for the app to show its age; `None` while the built-in
+        parameters apply.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeHeldRiskConfig.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeBluezoneError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_risk_config,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

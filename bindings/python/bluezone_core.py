@@ -1757,6 +1757,51 @@ class _UniffiFfiConverterTypeFailingKeyFile(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.write(value.next_retry_at, buf)
 
 @dataclass
+class HeldRiskConfig:
+    """
+    The configuration the phone holds, for the app to show its age (not its parameters).
+"""
+    def __init__(self, *, sequence:int, issued_at:int, note:str):
+        self.sequence = sequence
+        self.issued_at = issued_at
+        self.note = note
+        
+        
+
+    
+    def __str__(self):
+        return "HeldRiskConfig(sequence={}, issued_at={}, note={})".format(self.sequence, self.issued_at, self.note)
+    def __eq__(self, other):
+        if self.sequence != other.sequence:
+            return False
+        if self.issued_at != other.issued_at:
+            return False
+        if self.note != other.note:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHeldRiskConfig(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return HeldRiskConfig(
+            sequence=_UniffiFfiConverterUInt64.read(buf),
+            issued_at=_UniffiFfiConverterInt64.read(buf),
+            note=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.sequence)
+        _UniffiFfiConverterInt64.check_lower(value.issued_at)
+        _UniffiFfiConverterString.check_lower(value.note)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.sequence, buf)
+        _UniffiFfiConverterInt64.write(value.issued_at, buf)
+        _UniffiFfiConverterString.write(value.note, buf)
+
+@dataclass
 class IngestReport:
     """
     Counts of what one `record_sightings` call accepted and refused.
@@ -2790,6 +2835,7 @@ __all__ = [
     "DriverCounters",
     "CollectionReport",
     "FailingKeyFile",
+    "HeldRiskConfig",
     "IngestReport",
     "ScanFilters",
 ]

@@ -1010,6 +1010,14 @@ public protocol BluezoneTracerProtocol: AnyObject, Sendable {
      */
     func downloadAll(http: HttpClient, cancellation: DownloadCancellation) async  -> DownloadReport
     
+    /**
+     * The health authority's risk configuration this phone holds (fetched by
+     * [`BluezoneTracer::download_all`]): its sequence, when it was issued (Unix seconds) and
+     * the authority's note, for the app to show its age; `None` while the built-in
+     * parameters apply.
+     */
+    func riskConfig() throws  -> HeldRiskConfig?
+    
 }
 /**
  * The exposure-notification engine of this phone.
@@ -1301,6 +1309,21 @@ open func downloadAll(http: HttpClient, cancellation: DownloadCancellation)async
             errorHandler: nil
             
         )
+}
+    
+    /**
+     * The health authority's risk configuration this phone holds (fetched by
+     * [`BluezoneTracer::download_all`]): its sequence, when it was issued (Unix seconds) and
+     * the authority's note, for the app to show its age; `None` while the built-in
+     * parameters apply.
+     */
+open func riskConfig()throws  -> HeldRiskConfig?  {
+    return try  FfiConverterOptionTypeHeldRiskConfig.lift(try rustCallWithError(FfiConverterTypeBluezoneError_lift) {
+        uniffiCallStatus in
+    uniffi_bluezone_ffi_fn_method_bluezonetracer_risk_config(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
 
@@ -4454,6 +4477,30 @@ fileprivate struct FfiConverterOptionTypeCollectionReport: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeHeldRiskConfig: FfiConverterRustBuffer {
+    typealias SwiftType = HeldRiskConfig?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHeldRiskConfig.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHeldRiskConfig.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeNearbyCount: FfiConverterRustBuffer {
     typealias SwiftType = NearbyCount?
 
@@ -4871,6 +4918,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all() != 54094) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bluezone_ffi_checksum_method_bluezonetracer_risk_config() != 57206) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel() != 44418) {

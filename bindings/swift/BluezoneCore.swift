@@ -1326,6 +1326,85 @@ public func FfiConverterTypeGattCounters_lower(_ value: GattCounters) -> RustBuf
 
 
 /**
+ * The configuration the phone holds, for the app to show its age (not its parameters).
+ */
+public struct HeldRiskConfig: Equatable, Hashable {
+    /**
+     * Its sequence.
+     */
+    public var sequence: UInt64
+    /**
+     * Unix seconds at which the authority issued it.
+     */
+    public var issuedAt: Int64
+    /**
+     * Why it changed, as the authority wrote it.
+     */
+    public var note: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its sequence.
+         */sequence: UInt64, 
+        /**
+         * Unix seconds at which the authority issued it.
+         */issuedAt: Int64, 
+        /**
+         * Why it changed, as the authority wrote it.
+         */note: String) {
+        self.sequence = sequence
+        self.issuedAt = issuedAt
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HeldRiskConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHeldRiskConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HeldRiskConfig {
+        return
+            try HeldRiskConfig(
+                sequence: FfiConverterUInt64.read(from: &buf), 
+                issuedAt: FfiConverterInt64.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HeldRiskConfig, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.sequence, into: &buf)
+        FfiConverterInt64.write(value.issuedAt, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeldRiskConfig_lift(_ buf: RustBuffer) throws -> HeldRiskConfig {
+    return try FfiConverterTypeHeldRiskConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeldRiskConfig_lower(_ value: HeldRiskConfig) -> RustBuffer {
+    return FfiConverterTypeHeldRiskConfig.lower(value)
+}
+
+
+/**
  * Counts of what one `record_sightings` call accepted and refused.
  */
 public struct IngestReport: Equatable, Hashable {

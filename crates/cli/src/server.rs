@@ -23,6 +23,23 @@ pub enum ServerCommand {
     /// Write the download tree (`v1/index.txt`, `v1/files/<name>`, and `headers.json` with
     /// the headers to set on each) to a folder, for an object store or CDN origin.
     Export(ExportArgs),
+    /// Show the current risk configuration, or sign and publish a new one (`--set`) with the
+    /// next sequence; phones fetch it from `/v1/risk-config.json`.
+    RiskConfig(RiskConfigArgs),
+}
+
+/// Arguments of `bluezone server risk-config`.
+#[derive(Debug, Args)]
+pub struct RiskConfigArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Folder of published files (the server's `--files`).
+    #[arg(long, default_value = "bluezone-files")]
+    files: PathBuf,
+    /// The document to publish (JSON, `docs/PROTOCOL.md`): its `sequence` and `issued_at`
+    /// are set when it is signed. An invalid document is refused with the field named.
+    #[arg(long, value_name = "DOCUMENT.json")]
+    set: Option<PathBuf>,
 }
 
 /// Arguments of `bluezone server export`.
@@ -175,6 +192,19 @@ fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig 
     }
 }
 
+/// The authority of an existing database, secret and files folder (never creates them).
+fn existing_authority(
+    common: &Common,
+    files: &std::path::Path,
+) -> Result<std::sync::Arc<bluezone_server::Authority>, CliError> {
+    let config = run_config(
+        common,
+        files.to_owned(),
+        "127.0.0.1:0".parse().map_err(fail)?,
+    );
+    bluezone_server::run::existing_authority(&config).map_err(fail)
+}
+
 /// Runs a `server` subcommand.
 pub fn run(command: &ServerCommand) -> Result<(), CliError> {
     match command {
@@ -195,12 +225,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             runtime.block_on(serve(config)).map_err(fail)
         }
         ServerCommand::Export(args) => {
-            let config = run_config(
-                &args.common,
-                args.files.clone(),
-                "127.0.0.1:0".parse().map_err(fail)?,
-            );
-            let authority = bluezone_server::run::existing_authority(&config).map_err(fail)?;
+            let authority = existing_authority(&args.common, &args.files)?;
             let report = bluezone_server::export::export(
                 &authority,
                 unix_now(),
@@ -216,6 +241,40 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
                 report.written,
                 report.removed.len()
             )?;
+            Ok(())
+        }
+        ServerCommand::RiskConfig(args) => {
+            let authority = existing_authority(&args.common, &args.files)?;
+            let published = match &args.set {
+                Some(path) => {
+                    let text = std::fs::read(path)?;
+                    let document: bluezone_protocol::risk_config::RiskConfigDocument =
+                        serde_json::from_slice(&text)
+                            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+                    Some(
+                        authority
+                            .publish_risk_config(document, None, unix_now())
+                            .map_err(fail)?,
+                    )
+                }
+                None => authority.risk_config().map_err(fail)?,
+            };
+            let mut out = std::io::stdout().lock();
+            match published {
+                Some(p) => writeln!(
+                    out,
+                    "risk configuration {} issued at {}{}: {}",
+                    p.verified.document.sequence,
+                    p.verified.document.issued_at,
+                    if args.set.is_some() {
+                        " (published)"
+                    } else {
+                        ""
+                    },
+                    p.verified.document.note
+                )?,
+                None => writeln!(out, "no risk configuration published")?,
+            }
             Ok(())
         }
         ServerCommand::Keys(args) => {

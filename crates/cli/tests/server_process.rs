@@ -942,4 +942,37 @@ fn ops_listener_and_export() {
     ]);
     assert!(!out.status.success());
     assert!(!site.path("srever.db").exists() && !site.path("origin2").exists());
+
+    // The risk configuration: none, an invalid one refused with its field, then published.
+    let out = site.server_command("risk-config", &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no risk configuration"));
+    let risk = bluezone_protocol::risk::RiskConfig::default();
+    let mut document =
+        bluezone_protocol::risk_config::RiskConfigDocument::new(0, 0, &risk, "sweep");
+    document.parameters.notify_weighted_minutes = 0.0;
+    std::fs::write(
+        site.path("bad.json"),
+        serde_json::to_vec(&document).unwrap(),
+    )
+    .unwrap();
+    let out = site.server_command("risk-config", &["--set", &s("bad.json")]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("notify_weighted_minutes"),
+        "{out:?}"
+    );
+    document.parameters.notify_weighted_minutes = 20.0;
+    std::fs::write(
+        site.path("good.json"),
+        serde_json::to_vec(&document).unwrap(),
+    )
+    .unwrap();
+    let out = site.server_command("risk-config", &["--set", &s("good.json")]);
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("risk configuration 1 issued at") && said.contains("sweep"),
+        "{said}"
+    );
 }

@@ -71,6 +71,18 @@ fn a_sweep_adds_the_curves() {
     assert_eq!(sweep.len(), 60);
     assert!(dir.path().join("roc.svg").exists());
     assert!(dir.path().join("precision-recall.svg").exists());
+    // The recommended point, ready for `bluezone server risk-config --set`.
+    let document: bluezone_protocol::risk_config::RiskConfigDocument =
+        serde_json::from_slice(&std::fs::read(dir.path().join("risk-config.json")).unwrap())
+            .unwrap();
+    document.validate().unwrap();
+    assert!(document.note.contains("precision"), "{}", document.note);
+    let chosen = sweep.iter().any(|p| {
+        p["notify_minutes"].as_f64() == Some(document.parameters.notify_weighted_minutes)
+            && p["attenuation_thresholds_db"][0].as_u64()
+                == Some(u64::from(document.parameters.attenuation_thresholds_db[0]))
+    });
+    assert!(chosen, "a swept point");
 }
 
 #[test]

@@ -10,11 +10,15 @@ use crate::logging::Safe;
 use crate::tracer::Tracer;
 use crate::transport::Transport;
 
-/// Runs one batch; see [`crate::Tracer::download_batch`].
+/// Runs one batch; see [`crate::Tracer::download_batch`]. With `risk_config`, first fetches
+/// the authority's risk configuration and applies it when newer, so this batch's files and
+/// status are scored with it (once per run: [`crate::Tracer::download_all`] asks for it in
+/// its first batch only).
 pub(crate) fn download_batch(
     tracer: &Tracer,
     transport: &dyn Transport,
     cancelled: &dyn Fn() -> bool,
+    risk_config: bool,
 ) -> Result<ExposureStatus, CoreError> {
     let _downloading = tracer.downloading.lock().map_err(|_| CoreError::Poisoned)?;
     let (mut ledger, max, now) = {
@@ -28,6 +32,9 @@ pub(crate) fn download_batch(
             engine.clock.now(),
         )
     };
+    if risk_config {
+        crate::risk_config::fetch_and_apply(tracer, transport);
+    }
     let reply = transport
         .get(downloads::INDEX_PATH)
         .inspect_err(|_| log::warn!("download: network failure fetching the index"))?;

@@ -96,7 +96,8 @@ impl Tracer {
                 run.end = DownloadEnd::Cancelled;
                 break;
             }
-            match self.download_batch(transport, cancelled) {
+            let first = run.batches == 0;
+            match crate::download_batch::download_batch(self, transport, cancelled, first) {
                 Ok(batch) => {
                     run.batches += 1;
                     let progress =

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bluezone_protocol::DayNumber;
+use bluezone_protocol::risk::RiskConfig;
+use bluezone_protocol::risk_config::RiskConfigDocument;
 use bluezone_protocol::sightings::DayChunk;
 use bluezone_store::{Store, Table};
 
@@ -39,6 +41,9 @@ pub(crate) struct Engine {
     /// Bumped whenever the identifier on air must change before its time (a key released
     /// by an upload, everything deleted). See [`crate::Tracer::identity_changes`].
     pub(crate) identity_changes: u64,
+    /// The authority's risk configuration applied, if any (saved; see
+    /// [`crate::Tracer::apply_risk_config`]).
+    pub(crate) risk_document: Option<RiskConfigDocument>,
 }
 
 impl Engine {
@@ -60,6 +65,17 @@ impl Engine {
             since_open: IngestReport::default(),
             chunks_since_compaction: HashMap::new(),
             identity_changes: 0,
+            risk_document: None,
+        };
+        engine.risk_document = match saved_state::load(&engine.store) {
+            Ok(document) => document,
+            Err(SavedStateError::Store(e)) => return Err(e.into()),
+            Err(damaged) => {
+                // Scoring falls back to the built-in parameters until the next download
+                // fetches the current file again.
+                log::warn!("{damaged}; the built-in risk parameters apply");
+                None
+            }
         };
         let days_purged = engine.purge_expired()?;
         engine.load_keys()?;
@@ -68,6 +84,15 @@ impl Engine {
             engine.keys.len()
         );
         Ok(engine)
+    }
+
+    /// The risk model's parameters: the authority's applied configuration, else
+    /// [`TracerConfig::risk`].
+    pub(crate) fn risk(&self) -> RiskConfig {
+        self.risk_document.as_ref().map_or_else(
+            || self.config.risk.clone(),
+            |document| document.parameters.apply_to(&self.config.risk),
+        )
     }
 
     pub(crate) fn today(&self) -> Result<DayNumber, CoreError> {
@@ -143,6 +168,8 @@ impl Engine {
         self.identity_changes += 1;
         self.folder.clear();
         self.chunks_since_compaction.clear();
+        // Deleted with the store: the next download fetches the current one again.
+        self.risk_document = None;
         log::info!("all data deleted");
         Ok(())
     }

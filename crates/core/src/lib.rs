@@ -21,6 +21,7 @@ pub mod own_keys;
 pub mod phone;
 pub mod ports;
 pub mod reset;
+pub mod risk_config;
 pub mod rotation;
 mod saved_state;
 pub mod tracer;
@@ -42,6 +43,7 @@ pub use ports::{
     Clock, ManualClock, Notifier, SecureRandom, SightingSink, SystemClock, system_random,
 };
 pub use reset::StoreReset;
+pub use risk_config::{HeldRiskConfig, RiskConfigOutcome};
 pub use rotation::CurrentAdvertisement;
 pub use tracer::{MaintenanceReport, StorageLocation, Tracer};
 pub use transport::{HttpReply, HttpTransport, Transport, TransportError};

@@ -10,6 +10,7 @@
 //! | `exposure_notified` | [`Notified`]: whether the person was told of an exposure | one byte, 0 or 1 |
 //! | `driver_state` | [`DriverState`]: the phone driver's bytes ([`crate::driver::SavedState`]) | as given |
 //! | `chaff_next_at` | [`ChaffDue`]: when the next fake upload sequence is due | 8 bytes, Unix seconds, big-endian |
+//! | `risk_config` | the authority's [`RiskConfigDocument`] the phone applied (verified before it was saved) | its JSON, checked again when read |
 //!
 //! A value that does not decode is a [`SavedStateError::Damaged`], never silently a
 //! default. The callers decide what damage means: values whose loss only costs repeated
@@ -19,6 +20,7 @@
 
 use std::collections::BTreeSet;
 
+use bluezone_protocol::risk_config::RiskConfigDocument;
 use bluezone_store::{Store, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -302,6 +304,23 @@ impl Saved for ChaffDue {
     }
 }
 
+impl Saved for RiskConfigDocument {
+    const SETTING: &'static str = "risk_config";
+
+    fn encode(&self) -> Result<Zeroizing<Vec<u8>>, SavedStateError> {
+        to_json(self)
+    }
+
+    /// The JSON, whose values must still be in range.
+    fn decode(bytes: &[u8]) -> Result<Self, SavedStateError> {
+        let document: Self = from_json(bytes)?;
+        document
+            .validate()
+            .map_err(|e| Self::damaged(crate::risk_config::refusal_kind(&e)))?;
+        Ok(document)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +429,16 @@ mod tests {
         merged.merge(&[([2; 32], 20_011), ([3; 32], 20_011)], 20_005);
         assert_eq!(merged.0, [([2; 32], 20_010), ([3; 32], 20_011)]);
         assert!(merged.contains(&[3; 32]) && !merged.contains(&[1; 32]));
+    }
+
+    #[test]
+    fn the_risk_configuration_round_trips_and_must_still_be_valid() {
+        let risk = bluezone_protocol::risk::RiskConfig::default();
+        let document = RiskConfigDocument::new(4, 1_793_491_200, &risk, "note");
+        let mut out_of_range = document.clone();
+        out_of_range.parameters.days_to_consider = 0;
+        let out_of_range = serde_json::to_vec(&out_of_range).expect("json");
+        round_trips(&document, &[b"{", b"null", &out_of_range]);
     }
 
     #[test]

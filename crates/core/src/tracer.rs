@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::risk::ExposureWindow;
+use bluezone_protocol::risk_config::{is_newer, read_risk_config};
 use bluezone_protocol::sightings::DayChunk;
 use bluezone_store::{MasterKey, Store, StoreStats};
 use rand::SeedableRng;
@@ -19,6 +20,7 @@ use crate::error::CoreError;
 use crate::exposure::{ExposureStatus, OnRefusal};
 use crate::ingest::{IngestReport, SightingInput, ValidSighting, validate};
 use crate::ports::{Clock, Notifier, SecureRandom, SystemClock, system_random};
+use crate::risk_config::{HeldRiskConfig, RiskConfigOutcome};
 use crate::rotation::CurrentAdvertisement;
 use crate::saved_state::{self, DriverState};
 use crate::transport::Transport;
@@ -315,7 +317,7 @@ impl Tracer {
         &self,
         transport: &dyn Transport,
     ) -> Result<ExposureStatus, CoreError> {
-        self.download_batch(transport, &|| false)
+        crate::download_batch::download_batch(self, transport, &|| false, true)
     }
 
     /// One batch of [`Tracer::download_key_files`] that stops fetching as soon as
@@ -329,7 +331,61 @@ impl Tracer {
         transport: &dyn Transport,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<ExposureStatus, CoreError> {
-        crate::download_batch::download_batch(self, transport, cancelled)
+        crate::download_batch::download_batch(self, transport, cancelled, true)
+    }
+
+    /// Applies the health authority's signed risk configuration (see
+    /// [`bluezone_protocol::risk_config`]): verified with the trusted key-file signers, then
+    /// applied only if its sequence is higher than the one held. The applied document is
+    /// saved, so it survives restarts, and its parameters replace [`TracerConfig::risk`]'s
+    /// for every later score, including the stored windows' ([`Tracer::exposure_status`]).
+    /// Downloads fetch and apply it themselves; the notifier is told of a change it causes
+    /// at the next download.
+    ///
+    /// # Errors
+    /// [`CoreError::NoTrustedSigners`], store errors. A refused or older file is not an
+    /// error: it is a [`RiskConfigOutcome`] saying why, and the held one is kept.
+    pub fn apply_risk_config(&self, file: &[u8]) -> Result<RiskConfigOutcome, CoreError> {
+        let mut engine = self.lock()?;
+        if engine.config.trusted_signers.0.is_empty() {
+            return Err(CoreError::NoTrustedSigners);
+        }
+        let verified = match read_risk_config(file, &engine.config.trusted_signers) {
+            Ok(verified) => verified,
+            Err(error) => {
+                log::warn!(
+                    "risk configuration refused: {}",
+                    crate::risk_config::refusal_kind(&error)
+                );
+                return Ok(RiskConfigOutcome::Refused(error));
+            }
+        };
+        let offered = verified.document.sequence;
+        let held = engine.risk_document.as_ref().map(|d| d.sequence);
+        if !is_newer(held, offered) {
+            log::debug!("risk configuration {offered} is not newer than {held:?}");
+            return Ok(RiskConfigOutcome::NotNewer {
+                held: held.unwrap_or_default(),
+                offered,
+            });
+        }
+        saved_state::save(&mut engine.store, &verified.document)?;
+        engine.risk_document = Some(verified.document);
+        log::info!("risk configuration {offered} applied");
+        Ok(RiskConfigOutcome::Applied { sequence: offered })
+    }
+
+    /// The authority's risk configuration the phone holds (its sequence, date and note),
+    /// `None` while the built-in parameters apply.
+    ///
+    /// # Errors
+    /// [`CoreError::Poisoned`] after an internal failure.
+    pub fn risk_config(&self) -> Result<Option<HeldRiskConfig>, CoreError> {
+        Ok(self
+            .lock()?
+            .risk_document
+            .as_ref()
+            .map(HeldRiskConfig::from))
     }
 
     /// The current exposure decision, from the stored exposure windows.

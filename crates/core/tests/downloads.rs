@@ -83,6 +83,13 @@ impl Transport for FakeServer {
     }
 
     fn get(&self, path: &str) -> Result<HttpReply, TransportError> {
+        if path == "/v1/risk-config.json" {
+            // None published (the risk configuration's own tests are in risk_config.rs).
+            return Ok(HttpReply {
+                status: 404,
+                body: Vec::new(),
+            });
+        }
         if path == "/v1/index.txt" {
             return Ok(HttpReply {
                 status: 200,

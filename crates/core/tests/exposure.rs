@@ -5,9 +5,13 @@
 
 use std::sync::Arc;
 
-use bluezone_core::{AdvertData, CoreError, ManualClock, SightingInput, Tracer, TracerConfig};
+use bluezone_core::{
+    AdvertData, CoreError, ManualClock, RiskConfigOutcome, SightingInput, Tracer, TracerConfig,
+};
 use bluezone_protocol::TemporaryExposureKey;
 use bluezone_protocol::keyfile::{DiagnosisKey, KeyFileError};
+use bluezone_protocol::risk::RiskConfig;
+use bluezone_protocol::risk_config::{GaenParameters, RiskConfigDocument, write_risk_config};
 use bluezone_testkit::MORNING;
 use bluezone_testkit::keys::{advert, confirmed, key_file};
 use bluezone_testkit::phone::TestPhone;
@@ -158,4 +162,39 @@ fn refused_files_change_nothing() {
         untrusting.process_key_file(&good),
         Err(CoreError::NoTrustedSigners)
     ));
+}
+
+/// The authority's configuration `document`, signed by the trusted test signer.
+fn signed_config(sequence: u64, change: impl FnOnce(&mut GaenParameters)) -> Vec<u8> {
+    let mut document = RiskConfigDocument::new(sequence, MORNING, &RiskConfig::default(), "test");
+    change(&mut document.parameters);
+    write_risk_config(&document, &test_signer()).unwrap()
+}
+
+#[test]
+fn the_authoritys_configuration_rescores_the_stored_windows() {
+    let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let across_the_street = phone(&clock, 3);
+    morning(&across_the_street, &clock, Some((&f0, -92)));
+    clock.set(MORNING + 86_400 + 7200);
+    let status = across_the_street
+        .process_key_file(&published(&[&f0]))
+        .unwrap();
+    assert!(!status.notify, "77 dB away weighs nothing by default");
+
+    // The authority counts the farthest bucket fully: the same window now notifies.
+    let file = signed_config(1, |p| p.attenuation_weights = [1.0, 1.0, 1.0, 1.0]);
+    assert_eq!(
+        across_the_street.apply_risk_config(&file).unwrap(),
+        RiskConfigOutcome::Applied { sequence: 1 }
+    );
+    let status = across_the_street.exposure_status().unwrap();
+    assert!(status.notify && status.newly_notified, "{status:?}");
+    assert_eq!(status.days[0].weighted_minutes, 35.0);
+
+    // A higher threshold takes it back.
+    let file = signed_config(2, |p| p.notify_weighted_minutes = 60.0);
+    across_the_street.apply_risk_config(&file).unwrap();
+    assert!(!across_the_street.exposure_status().unwrap().notify);
 }

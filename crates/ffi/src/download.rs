@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bluezone_core::Retry;
+use bluezone_core::{HeldRiskConfig, Retry};
 
 use crate::error::{BluezoneError, from_core};
 use crate::records::ExposureStatus;
@@ -124,6 +124,14 @@ impl BluezoneTracer {
                 reason: error.to_string(),
             },
         })
+    }
+
+    /// The health authority's risk configuration this phone holds (fetched by
+    /// [`BluezoneTracer::download_all`]): its sequence, when it was issued (Unix seconds) and
+    /// the authority's note, for the app to show its age; `None` while the built-in
+    /// parameters apply.
+    pub fn risk_config(&self) -> Result<Option<HeldRiskConfig>, BluezoneError> {
+        Ok(self.inner.risk_config()?)
     }
 }
 

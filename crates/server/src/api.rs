@@ -85,11 +85,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/upload-key", get(upload_key))
         .route("/v1/index.txt", get(downloads::index))
         .route("/v1/files/{name}", get(downloads::file))
+        .route("/v1/risk-config.json", get(downloads::risk_config))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/api/official/codes", post(issue_code).get(list_codes))
         .route("/api/official/codes/{id}/revoke", post(revoke_code))
         .route("/api/official/activity", get(activity))
+        .route("/api/official/risk-config", get(official_risk_config))
         .route("/official", get(page))
         .route("/official.js", get(page_script))
         .route("/official.css", get(page_style))
@@ -422,6 +424,19 @@ async fn list_codes(
         })
         .collect();
     Ok(Json(views).into_response())
+}
+
+/// `GET /api/official/risk-config`: the current risk configuration's document as the
+/// authority wrote it (`docs/PROTOCOL.md`), or `null` when none is published; for the
+/// officials' page.
+async fn official_risk_config(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    official(&state, peer, &headers).await?;
+    let current = blocking(move || state.authority.risk_config()).await?;
+    Ok(Json(current.map(|p| p.verified.document)).into_response())
 }
 
 async fn revoke_code(

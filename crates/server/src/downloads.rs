@@ -14,6 +14,10 @@
 //! `max-age` of minutes at the CDN, a second more at the origin is invisible, and it spares
 //! the database one query per poll. Refusals stay JSON with `Cache-Control: no-store`
 //! ([`crate::error::ApiError`]). Decision 0016.
+//!
+//! `GET /v1/risk-config.json` serves the authority's current signed risk configuration
+//! (decision 0021) like the index: `ETag` its SHA-256, the index's `max-age`, `404` when none
+//! is published.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -31,6 +35,8 @@ use crate::error::ApiError;
 
 /// `Content-Type` of a key file.
 pub const FILE_CONTENT_TYPE: &str = "application/zip";
+/// `Content-Type` of the risk configuration.
+pub const RISK_CONFIG_CONTENT_TYPE: &str = "application/json";
 /// `Content-Type` of the index.
 pub const INDEX_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 /// `Cache-Control` of a key file: its name is never reused, so it may be kept a year.
@@ -173,6 +179,29 @@ pub(crate) async fn index(
         None,
         INDEX_CONTENT_TYPE,
         index.text.clone(),
+    ))
+}
+
+/// `GET`/`HEAD /v1/risk-config.json`.
+pub(crate) async fn risk_config(
+    State(state): State<AppState>,
+    request: HeaderMap,
+) -> Result<Response, ApiError> {
+    let cache_control = state.downloads.index_cache_control.clone();
+    let Some(published) = blocking(move || state.authority.risk_config()).await? else {
+        return Ok((
+            StatusCode::NOT_FOUND,
+            [(header::CACHE_CONTROL, cache_control)],
+        )
+            .into_response());
+    };
+    Ok(cacheable(
+        &request,
+        HeaderValue::from_str(&etag(&published.verified.sha256)).map_err(ApiError::internal)?,
+        cache_control,
+        None,
+        RISK_CONFIG_CONTENT_TYPE,
+        Bytes::from(published.bytes),
     ))
 }
 

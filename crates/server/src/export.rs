@@ -1,6 +1,6 @@
 //! `bluezone server export --to DIR`: the download tree the server serves, written to a
-//! folder for an object store or a CDN origin: `v1/index.txt`, `v1/files/<name>` and
-//! `headers.json`, the `Content-Type` and `Cache-Control` (with the `ETag` and
+//! folder for an object store or a CDN origin: `v1/index.txt`, `v1/files/<name>`,
+//! `v1/risk-config.json` (when one is published) and `headers.json`, the `Content-Type` and `Cache-Control` (with the `ETag` and
 //! `Last-Modified` the server sends) to set on each object.
 //!
 //! Every file is checked against the SHA-256 recorded when it was published before it is
@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 
 use crate::authority::{Authority, AuthorityError};
 use crate::downloads::{
-    FILE_CACHE_CONTROL, FILE_CONTENT_TYPE, INDEX_CONTENT_TYPE, etag, index_cache_control,
+    FILE_CACHE_CONTROL, FILE_CONTENT_TYPE, INDEX_CONTENT_TYPE, RISK_CONFIG_CONTENT_TYPE, etag,
+    index_cache_control,
 };
 
 /// Why an export stopped. Files already written stay (each is whole and verified); the
@@ -124,6 +125,17 @@ pub fn export(
         }
     }
     report.removed.sort();
+    if let Some(risk) = authority.risk_config()? {
+        write_if_changed(&to.join("v1"), "risk-config.json", &risk.bytes)?;
+        headers.insert(
+            "v1/risk-config.json".to_owned(),
+            Headers::from([
+                ("Content-Type", RISK_CONFIG_CONTENT_TYPE.to_owned()),
+                ("Cache-Control", index_cache_control(index_max_age)),
+                ("ETag", etag(&risk.verified.sha256)),
+            ]),
+        );
+    }
     headers.insert(
         "v1/index.txt".to_owned(),
         Headers::from([

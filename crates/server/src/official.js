@@ -36,6 +36,10 @@ const TEXT = {
     uploads: "Số lượt tải lên được chấp nhận",
     files: "Số tệp đã công bố",
     riskConfig: "Cấu hình đánh giá nguy cơ hiện hành",
+    riskShown: (c) => "Số " + c.sequence + ", ban hành " + time(c.issued_at) +
+      " · cảnh báo từ " + c.parameters.notify_weighted_minutes + " phút có trọng số trong một ngày" +
+      " · ngưỡng suy hao " + c.parameters.attenuation_thresholds_db.join("/") + " dB" +
+      (c.note ? " · " + c.note : ""),
     refused: "Yêu cầu bị từ chối",
     network: "Không kết nối được với máy chủ. Vui lòng thử lại.",
     errors: {
@@ -90,6 +94,10 @@ const TEXT = {
     uploads: "Uploads accepted",
     files: "Files published",
     riskConfig: "Current risk configuration",
+    riskShown: (c) => "No. " + c.sequence + ", issued " + time(c.issued_at) +
+      " · notify from " + c.parameters.notify_weighted_minutes + " weighted minutes in a day" +
+      " · attenuation thresholds " + c.parameters.attenuation_thresholds_db.join("/") + " dB" +
+      (c.note ? " · " + c.note : ""),
     refused: "Request refused",
     network: "Could not reach the server. Please try again.",
     errors: {
@@ -161,6 +169,7 @@ function cells(tr, values) {
 }
 let codes = [];
 let activity = [];
+let risk = null;
 function renderCodes() {
   const rows = $("codes");
   rows.replaceChildren();
@@ -190,6 +199,9 @@ function renderActivity() {
     rows.appendChild(tr);
   }
 }
+function renderRisk() {
+  $("riskConfig").textContent = risk ? t("riskShown")(risk) : "—";
+}
 function render() {
   document.documentElement.lang = lang;
   document.title = t("title");
@@ -198,6 +210,7 @@ function render() {
   if (shownError) showError(shownError);
   renderCodes();
   renderActivity();
+  renderRisk();
 }
 async function refresh() {
   showError(null);
@@ -206,6 +219,8 @@ async function refresh() {
     renderCodes();
     activity = await call("GET", "/api/official/activity");
     renderActivity();
+    risk = await call("GET", "/api/official/risk-config");
+    renderRisk();
   } catch (e) { showError(e); }
 }
 $("issue").onclick = async () => {

@@ -331,3 +331,48 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn the_risk_configuration_is_served_signed_with_a_strong_tag_or_404() {
+    use bluezone_protocol::keyfile::TrustedKeys;
+    use bluezone_protocol::risk::RiskConfig;
+    use bluezone_protocol::risk_config::{RiskConfigDocument, read_risk_config};
+
+    let (server, _, _, _) = published();
+    let url = format!("{}/v1/risk-config.json", server.base);
+    let response = server.agent.get(&url).call().unwrap();
+    assert_eq!(response.status(), 404, "none published");
+
+    let document = RiskConfigDocument::new(0, 0, &RiskConfig::default(), "from the sweep");
+    server
+        .authority
+        .publish_risk_config(document, None, NOW)
+        .unwrap();
+    let mut response = server.agent.get(&url).call().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "application/json");
+    assert_eq!(header(&response, "cache-control"), "public, max-age=300");
+    let tag = header(&response, "etag");
+    let body = response.body_mut().read_to_vec().unwrap();
+    assert_eq!(tag, format!("\"{}\"", hex(&Sha256::digest(&body))));
+    let trusted = TrustedKeys::single(server.authority.file_signer().trusted_key());
+    let verified = read_risk_config(&body, &trusted).unwrap();
+    assert_eq!(verified.document.sequence, 1);
+    assert_eq!(verified.document.note, "from the sweep");
+    assert_eq!(get_if_none_match(&server, &url, &tag).status(), 304);
+
+    // Exported beside the index, with the same headers.
+    let dir = tempfile::tempdir().unwrap();
+    export(&server.authority, NOW + 60, dir.path(), 300).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("v1/risk-config.json")).unwrap(),
+        body
+    );
+    let headers: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("headers.json")).unwrap()).unwrap();
+    assert_eq!(headers["v1/risk-config.json"]["ETag"], tag);
+    assert_eq!(
+        headers["v1/risk-config.json"]["Content-Type"],
+        "application/json"
+    );
+}

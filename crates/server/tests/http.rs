@@ -250,6 +250,30 @@ fn officials_need_credentials_and_can_revoke() {
     assert_eq!(server.verify(&code).0, 400, "a revoked code does not work");
     let (_, list) = server.call("GET", "/api/official/codes", Some(&auth), b"");
     assert!(String::from_utf8_lossy(&list).contains("revoked"));
+    // The current risk configuration, read-only, for officials.
+    let risk = "/api/official/risk-config";
+    assert_eq!(server.call("GET", risk, None, b"").0, 401);
+    assert_eq!(
+        server.call("GET", risk, Some(&auth), b""),
+        (200, b"null".to_vec())
+    );
+    let document = bluezone_protocol::risk_config::RiskConfigDocument::new(
+        0,
+        0,
+        &bluezone_protocol::risk::RiskConfig::default(),
+        "weights",
+    );
+    server
+        .authority
+        .publish_risk_config(document, None, NOW)
+        .unwrap();
+    let (status, current) = server.call("GET", risk, Some(&auth), b"");
+    assert_eq!(status, 200);
+    let current: serde_json::Value = serde_json::from_slice(&current).unwrap();
+    assert_eq!(
+        (current["sequence"].as_u64(), current["note"].as_str()),
+        (Some(1), Some("weights"))
+    );
     let (status, page) = server.call("GET", "/official", None, b"");
     assert_eq!(status, 200);
     let page = String::from_utf8_lossy(&page);

@@ -1,5 +1,6 @@
 //! Writing a run's files: `report.json`, `report.md` and the plots, and for a sweep
-//! `sweep.json`, `sweep.md`, `roc.svg` and `precision-recall.svg`.
+//! `sweep.json`, `sweep.md`, `roc.svg`, `precision-recall.svg` and `risk-config.json` (the
+//! recommended point, unsigned, for `bluezone server risk-config --set`).
 
 use std::path::{Path, PathBuf};
 
@@ -50,18 +51,22 @@ pub fn write_sweep(
 ) -> std::io::Result<Vec<PathBuf>> {
     let mut json = serde_json::to_string_pretty(points).map_err(std::io::Error::other)?;
     json.push('\n');
-    write_all(
-        dir,
-        &[
-            ("sweep.json", json),
-            (
-                "sweep.md",
-                sweep::to_markdown(&outcome.report.scenario, points),
-            ),
-            ("roc.svg", sweep::roc_plot(points)),
-            ("precision-recall.svg", sweep::precision_recall_plot(points)),
-        ],
-    )
+    let mut files = vec![
+        ("sweep.json", json),
+        (
+            "sweep.md",
+            sweep::to_markdown(&outcome.report.scenario, points),
+        ),
+        ("roc.svg", sweep::roc_plot(points)),
+        ("precision-recall.svg", sweep::precision_recall_plot(points)),
+    ];
+    if let Some(best) = sweep::recommended(points).and_then(|i| points.get(i)) {
+        let document = sweep::risk_config_document(&outcome.report.scenario, &outcome.risk, best);
+        let mut json = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
+        json.push('\n');
+        files.push(("risk-config.json", json));
+    }
+    write_all(dir, &files)
 }
 
 fn write_all(dir: &Path, files: &[(&str, String)]) -> std::io::Result<Vec<PathBuf>> {

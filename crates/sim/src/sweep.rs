@@ -2,11 +2,13 @@
 //! again under a grid of attenuation thresholds and notification levels, with the same
 //! scoring code the phones run, and compared with the ground truth. The result is a ROC curve
 //! (recall against false-positive rate) per threshold set and a precision–recall plot, so a
-//! health authority can pick its operating point knowing what it trades.
+//! health authority can pick its operating point knowing what it trades. The best F1 is
+//! recommended, written as a risk configuration document ready to publish.
 
 use std::fmt::Write as _;
 
 use bluezone_protocol::risk::{RiskConfig, decide};
+use bluezone_protocol::risk_config::RiskConfigDocument;
 use serde::Serialize;
 
 use crate::plot::Chart;
@@ -141,18 +143,58 @@ pub fn precision_recall_plot(points: &[SweepPoint]) -> String {
     chart.finish()
 }
 
-/// A Markdown table of every point, best F1 first marked.
+/// A point's F1 score (0 when precision or recall is undefined).
 #[must_use]
-pub fn to_markdown(scenario: &str, points: &[SweepPoint]) -> String {
-    let f1 = |p: &SweepPoint| match (p.precision, p.recall) {
+pub fn f1(p: &SweepPoint) -> f64 {
+    match (p.precision, p.recall) {
         (Some(pr), Some(re)) if pr + re > 0.0 => 2.0 * pr * re / (pr + re),
         _ => 0.0,
-    };
-    let best = points
+    }
+}
+
+/// The recommended point: the best F1, the first of equals.
+#[must_use]
+pub fn recommended(points: &[SweepPoint]) -> Option<usize> {
+    points
         .iter()
         .enumerate()
         .max_by(|a, b| f1(a.1).total_cmp(&f1(b.1)).then(b.0.cmp(&a.0)))
-        .map(|(i, _)| i);
+        .map(|(i, _)| i)
+}
+
+/// The recommended `point` as an unsigned risk configuration document for
+/// `bluezone server risk-config --set` (which sets its sequence and date when it signs it):
+/// `base`'s parameters with the point's thresholds, weights and notification level, and
+/// what it achieved in the note.
+#[must_use]
+pub fn risk_config_document(
+    scenario: &str,
+    base: &RiskConfig,
+    point: &SweepPoint,
+) -> RiskConfigDocument {
+    let config = RiskConfig {
+        attenuation_thresholds_db: point.attenuation_thresholds_db,
+        attenuation_weights: point.attenuation_weights,
+        notify_score: point.notify_minutes * 60.0,
+        ..base.clone()
+    };
+    let show = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"));
+    let scenario: String = scenario.chars().take(200).collect();
+    let note = format!(
+        "bluezone sim sweep, scenario {scenario}: precision {}, recall {}, false-positive rate \
+         {}, F1 {:.3}",
+        show(point.precision),
+        show(point.recall),
+        show(point.false_positive_rate),
+        f1(point)
+    );
+    RiskConfigDocument::new(1, 0, &config, &note)
+}
+
+/// A Markdown table of every point, best F1 first marked.
+#[must_use]
+pub fn to_markdown(scenario: &str, points: &[SweepPoint]) -> String {
+    let best = recommended(points);
     let mut md = format!(
         "# Risk parameter sweep: {scenario}\n\nThe exposure windows the phones stored in one \
          run, scored again under each parameter set (weights {WEIGHTS:?}).\n\n\

@@ -308,6 +308,7 @@ class Authority(private val files: Map<String, ByteArray>, private val onFile: (
     override fun post(path: String, body: ByteArray): HttpResponse = throw BluezoneException.Network(30u, "downloads never post")
     override fun get(path: String): HttpResponse {
         if (path == "/v1/index.txt") return HttpResponse(200u.toUShort(), files.keys.joinToString("") { "$it\n" }.toByteArray())
+        if (path == "/v1/risk-config.json") return HttpResponse(404u.toUShort(), ByteArray(0))
         val name = path.removePrefix("/v1/files/")
         fetched += name
         onFile(fetched.size)

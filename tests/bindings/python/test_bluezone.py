@@ -452,6 +452,8 @@ class Authority(bz.HttpClient):
         if path == "/v1/index.txt":
             body = "".join(name + "\n" for name in self.files).encode()
             return bz.HttpResponse(status=self.index_status, body=body if self.index_status == 200 else b"{}")
+        if path == "/v1/risk-config.json":
+            return bz.HttpResponse(status=404, body=b"")
         name = path.removeprefix("/v1/files/")
         self.fetched.append(name)
         if self.on_file:
@@ -478,6 +480,7 @@ def test_download_all_takes_every_batch_honours_cancellation_and_says_what_to_re
         assert report.end == bz.DownloadEnd.DONE(), report.end
         assert report.batches == 3 and report.status.files_matched == 130, report
         assert sorted(server.fetched) == sorted(files)[20:], "each file fetched once"
+        assert t.risk_config() is None, "none published: the built-in parameters apply"
 
         report = await t.download_all(Unreachable(), bz.DownloadCancellation())
         assert isinstance(report.end, bz.DownloadEnd.RETRY_SOON) and report.end.code == 30, report.end

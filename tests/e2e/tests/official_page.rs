@@ -307,4 +307,24 @@ fn vietnamese_by_default_and_english_by_the_switch_which_is_remembered() {
 fn english_for_a_browser_that_prefers_it() {
     let setup = open_page("en-US,en");
     issue_and_revoke(&setup, &ENGLISH, 1);
+
+    // The authority publishes a risk configuration: the page shows it at the next refresh.
+    let risk = bluezone_protocol::risk::RiskConfig {
+        attenuation_thresholds_db: [55, 63, 70],
+        notify_score: 1800.0,
+        ..bluezone_protocol::risk::RiskConfig::default()
+    };
+    let document =
+        bluezone_protocol::risk_config::RiskConfigDocument::new(1, 0, &risk, "from the sweep");
+    setup
+        .authority
+        .publish_risk_config(document, None, 1_793_613_600)
+        .unwrap();
+    setup.browser.click("#refresh");
+    setup.browser.wait_for("#riskConfig", |t| {
+        t.starts_with("No. 1, issued ")
+            && t.contains("notify from 30 weighted minutes in a day")
+            && t.contains("attenuation thresholds 55/63/70 dB")
+            && t.ends_with("from the sweep")
+    });
 }

@@ -65,7 +65,10 @@ impl Tracer {
         names: Option<&[String]>,
         on_refusal: OnRefusal,
     ) -> Result<(ExposureStatus, Vec<Option<KeyFileError>>), CoreError> {
-        let config = self.lock()?.config.clone();
+        let (config, risk) = {
+            let engine = self.lock()?;
+            (engine.config.clone(), engine.risk())
+        };
         if config.trusted_signers.0.is_empty() {
             return Err(CoreError::NoTrustedSigners);
         }
@@ -123,7 +126,7 @@ impl Tracer {
                     }
                     keys_checked += verified.keys.len() as u64;
                     let matches = match_keys(&index, &verified.keys, &config.matching);
-                    let windows = windows_of(&matches, &config.risk);
+                    let windows = windows_of(&matches, &risk);
                     log::info!(
                         "key file {}: {} keys, {} matched, {} exposure windows",
                         label(names, i),
@@ -200,14 +203,15 @@ impl Engine {
     pub(crate) fn exposure_status(&mut self) -> Result<ExposureStatus, CoreError> {
         let today = self.today()?;
         let windows = self.exposure_windows()?;
-        let decision = decide(&windows, &self.config.risk, today);
+        let risk = self.risk();
+        let decision = decide(&windows, &risk, today);
         let Notified(was_notified) = saved_state::load_or_default(&self.store)?;
         if decision.notify != was_notified {
             saved_state::save(&mut self.store, &Notified(decision.notify))?;
         }
         Ok(ExposureStatus::from_decision(
             &decision,
-            self.config.risk.notify_score,
+            risk.notify_score,
             was_notified,
         ))
     }

@@ -26,6 +26,7 @@ mod error;
 mod keys;
 mod limiting;
 mod officials;
+mod risk;
 #[cfg(test)]
 mod tests;
 mod uploads;
@@ -35,6 +36,7 @@ pub use error::AuthorityError;
 pub(crate) use error::json_problem;
 pub use keys::{AuthorityKeys, KeyDerivationError};
 pub use officials::IssuedCode;
+pub use risk::{PublishedRiskConfig, RISK_CONFIG_PREFIX, risk_config_name};
 
 /// The server's settings, with the defaults of the GAEN verification and key servers.
 #[derive(Debug, Clone, PartialEq, Eq)]

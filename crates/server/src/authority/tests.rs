@@ -75,7 +75,7 @@ on_both_backends!(
     activity_counts_whole_utc_days_of_the_window,
 );
 
-fn authority() -> Authority {
+pub(super) fn authority() -> Authority {
     Authority::new(
         AuthorityConfig::default(),
         AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap(),

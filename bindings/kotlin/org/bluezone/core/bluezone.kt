@@ -52,11 +52,13 @@ import org.bluezone.core.types.FfiConverterTypeCollectionReport
 import org.bluezone.core.types.FfiConverterTypeCollectionStatus
 import org.bluezone.core.types.FfiConverterTypeDriverCommand
 import org.bluezone.core.types.FfiConverterTypeFailingKeyFile
+import org.bluezone.core.types.FfiConverterTypeHeldRiskConfig
 import org.bluezone.core.types.FfiConverterTypeIngestReport
 import org.bluezone.core.types.FfiConverterTypeNearbyCount
 import org.bluezone.core.types.FfiConverterTypePlatform
 import org.bluezone.core.types.FfiConverterTypeReadFailure
 import org.bluezone.core.types.FfiConverterTypeRestartReason
+import org.bluezone.core.types.HeldRiskConfig
 import org.bluezone.core.types.IngestReport
 import org.bluezone.core.types.NearbyCount
 import org.bluezone.core.types.Platform
@@ -69,6 +71,7 @@ import org.bluezone.core.types.RustBuffer as RustBufferCollectionReport
 import org.bluezone.core.types.RustBuffer as RustBufferCollectionStatus
 import org.bluezone.core.types.RustBuffer as RustBufferDriverCommand
 import org.bluezone.core.types.RustBuffer as RustBufferFailingKeyFile
+import org.bluezone.core.types.RustBuffer as RustBufferHeldRiskConfig
 import org.bluezone.core.types.RustBuffer as RustBufferIngestReport
 import org.bluezone.core.types.RustBuffer as RustBufferNearbyCount
 import org.bluezone.core.types.RustBuffer as RustBufferPlatform
@@ -798,6 +801,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all(
     ): Int
+    external fun uniffi_bluezone_ffi_checksum_method_bluezonetracer_risk_config(
+    ): Int
     external fun uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel(
     ): Int
     external fun uniffi_bluezone_ffi_checksum_method_downloadcancellation_is_cancelled(
@@ -883,6 +888,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_download_all(`ptr`: Long,`http`: Long,`cancellation`: Long,
     ): Long
+    external fun uniffi_bluezone_ffi_fn_method_bluezonetracer_risk_config(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bluezone_ffi_fn_clone_downloadcancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bluezone_ffi_fn_free_downloadcancellation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1093,6 +1100,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_download_all() and 0xFFFF) != 54094) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bluezone_ffi_checksum_method_bluezonetracer_risk_config() and 0xFFFF) != 57206) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bluezone_ffi_checksum_method_downloadcancellation_cancel() and 0xFFFF) != 44418) {
@@ -2239,6 +2249,14 @@ public interface BluezoneTracerInterface {
      */
     suspend fun `downloadAll`(`http`: HttpClient, `cancellation`: DownloadCancellation): DownloadReport
     
+    /**
+     * The health authority's risk configuration this phone holds (fetched by
+     * [`BluezoneTracer::download_all`]): its sequence, when it was issued (Unix seconds) and
+     * the authority's note, for the app to show its age; `None` while the built-in
+     * parameters apply.
+     */
+    fun `riskConfig`(): HeldRiskConfig?
+    
     companion object
 }
 
@@ -2645,6 +2663,26 @@ open class BluezoneTracer: Disposable, AutoCloseable, BluezoneTracerInterface
         UniffiNullRustCallStatusErrorHandler,
     )
     }
+
+    
+    /**
+     * The health authority's risk configuration this phone holds (fetched by
+     * [`BluezoneTracer::download_all`]): its sequence, when it was issued (Unix seconds) and
+     * the authority's note, for the app to show its age; `None` while the built-in
+     * parameters apply.
+     */
+    @Throws(BluezoneException::class)override fun `riskConfig`(): HeldRiskConfig? {
+            return FfiConverterOptionalTypeHeldRiskConfig.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BluezoneException) { _status ->
+    UniffiLib.uniffi_bluezone_ffi_fn_method_bluezonetracer_risk_config(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
 
@@ -6152,6 +6190,38 @@ public object FfiConverterOptionalTypeCollectionReport: FfiConverterRustBuffer<C
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeHeldRiskConfig: FfiConverterRustBuffer<HeldRiskConfig?> {
+    override fun read(buf: ByteBuffer): HeldRiskConfig? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHeldRiskConfig.read(buf)
+    }
+
+    override fun allocationSize(value: HeldRiskConfig?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHeldRiskConfig.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HeldRiskConfig?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHeldRiskConfig.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeNearbyCount: FfiConverterRustBuffer<NearbyCount?> {
     override fun read(buf: ByteBuffer): NearbyCount? {
         if (buf.get().toInt() == 0) {
@@ -6493,6 +6563,8 @@ public object FfiConverterSequenceTypeDriverCommand: FfiConverterRustBuffer<List
         }
     }
 }
+
+
 
 
 

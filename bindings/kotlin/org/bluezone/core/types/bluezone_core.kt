@@ -1608,6 +1608,61 @@ public object FfiConverterTypeGattCounters: FfiConverterRustBuffer<GattCounters>
 
 
 /**
+ * The configuration the phone holds, for the app to show its age (not its parameters).
+ */
+data class HeldRiskConfig (
+    /**
+     * Its sequence.
+     */
+    var `sequence`: kotlin.ULong
+    , 
+    /**
+     * Unix seconds at which the authority issued it.
+     */
+    var `issuedAt`: kotlin.Long
+    , 
+    /**
+     * Why it changed, as the authority wrote it.
+     */
+    var `note`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHeldRiskConfig: FfiConverterRustBuffer<HeldRiskConfig> {
+    override fun read(buf: ByteBuffer): HeldRiskConfig {
+        return HeldRiskConfig(
+            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HeldRiskConfig) = (
+            FfiConverterULong.allocationSize(value.`sequence`) +
+            FfiConverterLong.allocationSize(value.`issuedAt`) +
+            FfiConverterString.allocationSize(value.`note`)
+    )
+
+    override fun write(value: HeldRiskConfig, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`sequence`, buf)
+            FfiConverterLong.write(value.`issuedAt`, buf)
+            FfiConverterString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
  * Counts of what one `record_sightings` call accepted and refused.
  */
 data class IngestReport (

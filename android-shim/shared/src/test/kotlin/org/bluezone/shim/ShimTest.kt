@@ -349,6 +349,7 @@ class Authority(private val files: Map<String, ByteArray>, private val gate: Cou
     override fun get(path: String): HttpResponse {
         if (cancelled) throw BluezoneException.Network(30u, "Canceled")
         if (path == "/v1/index.txt") return HttpResponse(200u.toUShort(), files.keys.joinToString("") { "$it\n" }.toByteArray())
+        if (path == "/v1/risk-config.json") return HttpResponse(404u.toUShort(), ByteArray(0))
         fetched.incrementAndGet()
         gate?.await(30, TimeUnit.SECONDS)
         if (cancelled) throw BluezoneException.Network(30u, "Canceled")

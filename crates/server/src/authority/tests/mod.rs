@@ -21,44 +21,9 @@ const PASSWORD: &str = "correct horse battery";
 /// The HMAC secret of the uploads in these tests.
 const SECRET: [u8; 32] = [0x5e; 32];
 
-thread_local! {
-    /// The PostgreSQL URL when the current test runs on PostgreSQL; SQLite when `None`.
-    static POSTGRES: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// The store of the backend the current test runs on.
-fn store() -> Arc<dyn ServerStore> {
-    POSTGRES.with_borrow(|url| match url {
-        Some(url) => Arc::new(PostgresServerStore::scratch(url).unwrap()) as Arc<dyn ServerStore>,
-        None => Arc::new(SqliteServerStore::in_memory().unwrap()),
-    })
-}
-
-/// Runs `test` on PostgreSQL (unless `BLUEZONE_TEST_POSTGRES=skip`).
-fn on_postgres(test: fn()) {
-    if let Some(url) = PostgresServerStore::test_url().unwrap() {
-        POSTGRES.set(Some(url));
-        test();
-    }
-}
-
-/// Each test once per backend: `on_sqlite::name` and `on_postgres::name`.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(#[test]
-            fn $test() {
-                super::$test();
-            })*
-        }
-        mod on_postgres {
-            $(#[test]
-            fn $test() {
-                super::on_postgres(super::$test);
-            })*
-        }
-    };
-}
+#[path = "../../../tests/common/backends.rs"]
+mod backends;
+use backends::{on_both_backends, on_postgres, store};
 
 on_both_backends!(
     officials_are_added_once_and_authenticated,

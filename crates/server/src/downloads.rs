@@ -62,20 +62,60 @@ pub fn etag(sha256: &[u8; 32]) -> String {
     tag
 }
 
-/// The index as served: its text and its tag.
+/// A body as served: its bytes and its tag.
 #[derive(Debug)]
-struct Index {
-    text: Bytes,
+struct Served {
+    body: Bytes,
     etag: HeaderValue,
 }
 
+impl Served {
+    fn new(body: Vec<u8>, sha256: &[u8; 32]) -> Result<Self, ApiError> {
+        Ok(Self {
+            etag: HeaderValue::from_str(&etag(sha256)).map_err(ApiError::internal)?,
+            body: Bytes::from(body),
+        })
+    }
+}
+
+/// A value this server built, kept with the time it was built.
+#[derive(Debug)]
+struct Reused<T>(Mutex<Option<(Instant, Arc<T>)>>);
+
+impl<T> Reused<T> {
+    const fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// The value, if it was built less than `period` ago.
+    fn get(&self, period: Duration) -> Option<Arc<T>> {
+        let cached = self.0.lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|(built, _)| built.elapsed() < period)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Keeps `value` (unless `period` is zero: nothing is reused).
+    fn keep(&self, period: Duration, value: &Arc<T>) {
+        if !period.is_zero()
+            && let Ok(mut cached) = self.0.lock()
+        {
+            *cached = Some((Instant::now(), value.clone()));
+        }
+    }
+}
+
 /// How downloads are cached: the index's `max-age`, and how long this server reuses an
-/// index it built (zero: built for every request).
+/// index or risk configuration it built (zero: built for every request). Both are polled by
+/// every phone at every download run, so neither is rebuilt (a files listing, and for the
+/// configuration a signature check) more than once per reuse period.
 #[derive(Debug)]
 pub struct DownloadCache {
     index_cache_control: HeaderValue,
     reuse_index_for: Duration,
-    index: Mutex<Option<(Instant, Arc<Index>)>>,
+    index: Reused<Served>,
+    risk_config: Reused<Option<Served>>,
 }
 
 impl Default for DownloadCache {
@@ -94,23 +134,8 @@ impl DownloadCache {
         Self {
             index_cache_control,
             reuse_index_for,
-            index: Mutex::new(None),
-        }
-    }
-
-    fn reusable(&self) -> Option<Arc<Index>> {
-        let cached = self.index.lock().ok()?;
-        cached
-            .as_ref()
-            .filter(|(built, _)| built.elapsed() < self.reuse_index_for)
-            .map(|(_, index)| index.clone())
-    }
-
-    fn keep(&self, index: &Arc<Index>) {
-        if !self.reuse_index_for.is_zero()
-            && let Ok(mut cached) = self.index.lock()
-        {
-            *cached = Some((Instant::now(), index.clone()));
+            index: Reused::new(),
+            risk_config: Reused::new(),
         }
     }
 }
@@ -158,17 +183,14 @@ pub(crate) async fn index(
     request: HeaderMap,
 ) -> Result<Response, ApiError> {
     let cache = state.downloads.clone();
-    let index = match cache.reusable() {
+    let index = match cache.index.get(cache.reuse_index_for) {
         Some(index) => index,
         None => {
             let now = (state.clock)();
             let text = blocking(move || state.authority.index(now)).await?;
             let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-            let index = Arc::new(Index {
-                etag: HeaderValue::from_str(&etag(&sha256)).map_err(ApiError::internal)?,
-                text: Bytes::from(text),
-            });
-            cache.keep(&index);
+            let index = Arc::new(Served::new(text.into_bytes(), &sha256)?);
+            cache.index.keep(cache.reuse_index_for, &index);
             index
         }
     };
@@ -178,7 +200,7 @@ pub(crate) async fn index(
         cache.index_cache_control.clone(),
         None,
         INDEX_CONTENT_TYPE,
-        index.text.clone(),
+        index.body.clone(),
     ))
 }
 
@@ -187,8 +209,22 @@ pub(crate) async fn risk_config(
     State(state): State<AppState>,
     request: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cache_control = state.downloads.index_cache_control.clone();
-    let Some(published) = blocking(move || state.authority.risk_config()).await? else {
+    let cache = state.downloads.clone();
+    let cache_control = cache.index_cache_control.clone();
+    let current = match cache.risk_config.get(cache.reuse_index_for) {
+        Some(current) => current,
+        None => {
+            let published = blocking(move || state.authority.risk_config()).await?;
+            let current = Arc::new(
+                published
+                    .map(|p| Served::new(p.bytes, &p.verified.sha256))
+                    .transpose()?,
+            );
+            cache.risk_config.keep(cache.reuse_index_for, &current);
+            current
+        }
+    };
+    let Some(served) = current.as_ref() else {
         return Ok((
             StatusCode::NOT_FOUND,
             [(header::CACHE_CONTROL, cache_control)],
@@ -197,11 +233,11 @@ pub(crate) async fn risk_config(
     };
     Ok(cacheable(
         &request,
-        HeaderValue::from_str(&etag(&published.verified.sha256)).map_err(ApiError::internal)?,
+        served.etag.clone(),
         cache_control,
         None,
         RISK_CONFIG_CONTENT_TYPE,
-        Bytes::from(published.bytes),
+        served.body.clone(),
     ))
 }
 
@@ -252,17 +288,30 @@ mod tests {
 
     #[test]
     fn an_index_is_reused_only_while_allowed() {
-        let index = Arc::new(Index {
-            text: Bytes::from_static(b"a.zip\n"),
+        let index = Arc::new(Served {
+            body: Bytes::from_static(b"a.zip\n"),
             etag: HeaderValue::from_static("\"t\""),
         });
         let never = DownloadCache::default();
-        never.keep(&index);
-        assert!(never.reusable().is_none());
+        never.index.keep(never.reuse_index_for, &index);
+        assert!(never.index.get(never.reuse_index_for).is_none());
         let briefly = DownloadCache::new(60, Duration::from_secs(3600));
-        assert!(briefly.reusable().is_none());
-        briefly.keep(&index);
-        assert_eq!(briefly.reusable().unwrap().text, index.text);
+        assert!(briefly.index.get(briefly.reuse_index_for).is_none());
+        briefly.index.keep(briefly.reuse_index_for, &index);
+        let kept = briefly.index.get(briefly.reuse_index_for).unwrap();
+        assert_eq!(kept.body, index.body);
+        // The risk configuration is reused the same way, "none published" included.
+        briefly
+            .risk_config
+            .keep(briefly.reuse_index_for, &Arc::new(None));
+        assert!(
+            briefly
+                .risk_config
+                .get(briefly.reuse_index_for)
+                .unwrap()
+                .is_none()
+        );
+        assert!(briefly.risk_config.get(Duration::ZERO).is_none());
         assert_eq!(briefly.index_cache_control, "public, max-age=60");
     }
 }

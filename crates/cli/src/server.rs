@@ -33,9 +33,11 @@ pub enum ServerCommand {
 pub struct RiskConfigArgs {
     #[command(flatten)]
     common: Common,
-    /// Folder of published files (the server's `--files`).
-    #[arg(long, default_value = "bluezone-files")]
-    files: PathBuf,
+    /// Folder of published files (key files, risk configurations). Default: the folder
+    /// `bluezone-files` on SQLite; on PostgreSQL, the database itself, so every instance
+    /// serves every file (a folder given there must be one shared by every instance).
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     /// The document to publish (JSON, `docs/PROTOCOL.md`): its `sequence` and `issued_at`
     /// are set when it is signed. An invalid document is refused with the field named.
     #[arg(long, value_name = "DOCUMENT.json")]
@@ -47,9 +49,11 @@ pub struct RiskConfigArgs {
 pub struct ExportArgs {
     #[command(flatten)]
     common: Common,
-    /// Folder of published key files (the server's `--files`).
-    #[arg(long, default_value = "bluezone-files")]
-    files: PathBuf,
+    /// Folder of published files (key files, risk configurations). Default: the folder
+    /// `bluezone-files` on SQLite; on PostgreSQL, the database itself, so every instance
+    /// serves every file (a folder given there must be one shared by every instance).
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     /// Where to write the tree (created if missing; files that left the index are removed).
     #[arg(long, value_name = "DIR")]
     to: PathBuf,
@@ -92,9 +96,11 @@ pub struct Common {
 pub struct RunArgs {
     #[command(flatten)]
     common: Common,
-    /// Folder for published key files.
-    #[arg(long, default_value = "bluezone-files")]
-    files: PathBuf,
+    /// Folder of published files (key files, risk configurations). Default: the folder
+    /// `bluezone-files` on SQLite; on PostgreSQL, the database itself, so every instance
+    /// serves every file (a folder given there must be one shared by every instance).
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -164,7 +170,7 @@ fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::Invalid(e.to_string())
 }
 
-fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig {
+fn run_config(common: &Common, files: Option<PathBuf>, listen: SocketAddr) -> RunConfig {
     let (db, postgres) = match &common.database {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             (common.db.clone(), Some(url.clone()))
@@ -172,6 +178,7 @@ fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig 
         Some(path) => (PathBuf::from(path), None),
         None => (common.db.clone(), None),
     };
+    let files = files.or_else(|| postgres.is_none().then(|| PathBuf::from("bluezone-files")));
     RunConfig {
         db,
         postgres,
@@ -195,11 +202,11 @@ fn run_config(common: &Common, files: PathBuf, listen: SocketAddr) -> RunConfig 
 /// The authority of an existing database, secret and files folder (never creates them).
 fn existing_authority(
     common: &Common,
-    files: &std::path::Path,
+    files: Option<&std::path::Path>,
 ) -> Result<std::sync::Arc<bluezone_server::Authority>, CliError> {
     let config = run_config(
         common,
-        files.to_owned(),
+        files.map(std::path::Path::to_owned),
         "127.0.0.1:0".parse().map_err(fail)?,
     );
     bluezone_server::run::existing_authority(&config).map_err(fail)
@@ -225,7 +232,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             runtime.block_on(serve(config)).map_err(fail)
         }
         ServerCommand::Export(args) => {
-            let authority = existing_authority(&args.common, &args.files)?;
+            let authority = existing_authority(&args.common, args.files.as_deref())?;
             let report = bluezone_server::export::export(
                 &authority,
                 unix_now(),
@@ -244,7 +251,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
             Ok(())
         }
         ServerCommand::RiskConfig(args) => {
-            let authority = existing_authority(&args.common, &args.files)?;
+            let authority = existing_authority(&args.common, args.files.as_deref())?;
             let published = match &args.set {
                 Some(path) => {
                     let text = std::fs::read(path)?;
@@ -280,7 +287,7 @@ pub fn run(command: &ServerCommand) -> Result<(), CliError> {
         ServerCommand::Keys(args) => {
             let config = run_config(
                 &args.common,
-                PathBuf::from("unused"),
+                Some(PathBuf::from("unused")),
                 "127.0.0.1:0".parse().map_err(fail)?,
             );
             // Read-only: never creates a secret (a mistyped path must not print a new key).
@@ -328,7 +335,7 @@ pub fn run_official(command: &OfficialCommand) -> Result<(), CliError> {
             };
             let config = run_config(
                 &args.common,
-                std::env::temp_dir(),
+                Some(std::env::temp_dir()),
                 "127.0.0.1:0".parse().map_err(fail)?,
             );
             let authority = bluezone_server::run::authority(&config).map_err(fail)?;

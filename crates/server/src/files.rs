@@ -77,7 +77,7 @@ fn store_error(e: &std::io::Error) -> StoreError {
     StoreError::new(format!("file store: {e}"))
 }
 
-fn bad_name() -> StoreError {
+pub(crate) fn bad_name() -> StoreError {
     store_error(&std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
         "bad file name",

@@ -13,6 +13,7 @@ use bluezone_protocol::refusal::RefusalCode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// Labels of a refusal: its stable code.
@@ -45,6 +46,7 @@ pub struct Metrics {
     files_published: Counter,
     requests: Family<RequestLabels, Counter>,
     chaff: Family<RouteLabels, Counter>,
+    publisher: Gauge,
 }
 
 impl Default for Metrics {
@@ -66,6 +68,7 @@ impl Metrics {
         let files_published = Counter::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let chaff = Family::<RouteLabels, Counter>::default();
+        let publisher = Gauge::default();
         registry.register(
             "uploads_accepted",
             "Uploads (POST /v1/publish) answered with stored keys",
@@ -106,6 +109,11 @@ impl Metrics {
             "Chaff requests answered and dropped, by route (never by client)",
             chaff.clone(),
         );
+        registry.register(
+            "publisher",
+            "1 while this instance holds the database's publisher lock (one instance does)",
+            publisher.clone(),
+        );
         Self {
             registry,
             uploads_accepted,
@@ -116,7 +124,13 @@ impl Metrics {
             files_published,
             requests,
             chaff,
+            publisher,
         }
+    }
+
+    /// Whether this instance is the publisher now.
+    pub fn set_publisher(&self, publishing: bool) {
+        self.publisher.set(i64::from(publishing));
     }
 
     /// One chaff request on `route`.
@@ -191,6 +205,7 @@ mod tests {
         metrics.refused(RefusalCode::TooManyAttempts);
         metrics.refused(RefusalCode::CodeInvalid);
         metrics.published(3);
+        metrics.set_publisher(true);
         metrics.request("/v1/index.txt", 304);
         let text = metrics.encode().unwrap();
         for line in [
@@ -200,6 +215,7 @@ mod tests {
             "bluezone_rate_limit_hits_total 1",
             "bluezone_publish_runs_total 1",
             "bluezone_files_published_total 3",
+            "bluezone_publisher 1",
             "bluezone_http_requests_total{route=\"/v1/index.txt\",status=\"304\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");

@@ -24,7 +24,11 @@ use rand::{Rng, RngExt};
 use sha2::{Digest, Sha256};
 
 use crate::authority::{Authority, AuthorityError};
-use crate::store::{PublishableKey, PurgeReport, RecordOutcome};
+use crate::store::{PublishableKey, PublisherLock, PurgeReport, RecordOutcome};
+
+/// How long a file must have been unrecorded before the start-up check deletes it, when
+/// other instances share the database (and may be between writing and recording it).
+const SHARED_ORPHAN_AGE_SECS: u64 = 600;
 
 /// Names of published files: `<unix seconds>-<5 digits>.zip`.
 fn is_key_file_name(name: &str) -> bool {
@@ -70,6 +74,24 @@ pub struct PublishedFile {
 }
 
 impl Authority {
+    /// Takes or keeps the right to publish: on a database shared by several instances only
+    /// the one holding it publishes, and when that instance dies the next to ask takes it
+    /// ([`PublisherLock::Taken`]: run [`Authority::check_published_files`] before
+    /// publishing). In one process on SQLite the first call takes it.
+    ///
+    /// # Errors
+    /// Internal errors (the database cannot be reached).
+    pub fn take_publishing(&self) -> Result<PublisherLock, AuthorityError> {
+        self.store
+            .publisher_lock()
+            .map_err(AuthorityError::internal)
+    }
+
+    /// Gives up the right to publish (at shutdown), so another instance takes it at once.
+    pub fn resign_publishing(&self) {
+        self.store.release_publisher_lock();
+    }
+
     /// The oldest creation time of a file still in the index at `now`.
     fn index_since(&self, now: i64) -> i64 {
         now.saturating_sub(self.config.retention_secs)
@@ -225,7 +247,8 @@ impl Authority {
     /// before hashes were kept must verify with the signing key and hold every key recorded
     /// in them). A file that fails is withdrawn from the index and its keys are published
     /// again with the next run. Key files on disk that no record names are deleted. Run it
-    /// before the first publish, with no other publisher (`run::serve` holds a lock).
+    /// before the first publish, as the only publisher: in one process, or as the instance
+    /// holding the database's publisher lock ([`Authority::take_publishing`]).
     ///
     /// When every one of two or more files fails, that is more likely a wrong `--files`
     /// folder than a lost disk: nothing is withdrawn and an error says so, unless
@@ -284,8 +307,16 @@ impl Authority {
             )?;
             check.files_withdrawn.push(name);
         }
-        for (name, _) in self.files.list().map_err(AuthorityError::internal)? {
-            if is_key_file_name(&name) && !recorded.contains(name.as_str()) {
+        // Another instance's publish may be between writing a file and recording it: only
+        // files unrecorded for longer than any publish takes are orphans then.
+        let min_orphan_age = if self.store.shared_by_instances() {
+            SHARED_ORPHAN_AGE_SECS
+        } else {
+            0
+        };
+        for (name, age) in self.files.list().map_err(AuthorityError::internal)? {
+            let old_enough = age.map_or(min_orphan_age == 0, |age| age >= min_orphan_age);
+            if is_key_file_name(&name) && !recorded.contains(name.as_str()) && old_enough {
                 self.files.remove(&name).map_err(AuthorityError::internal)?;
                 check.orphans_removed.push(name);
             }
@@ -319,6 +350,9 @@ impl Authority {
         let report = self
             .store
             .purge(self.index_since(now), now)
+            .map_err(AuthorityError::internal)?;
+        self.store
+            .prune_attempts(now - crate::limits::LONGEST_WINDOW_SECS)
             .map_err(AuthorityError::internal)?;
         for name in &report.files {
             self.files.remove(name).map_err(AuthorityError::internal)?;

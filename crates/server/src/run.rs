@@ -17,11 +17,12 @@ use crate::api::{AppState, router};
 use crate::authority::{Authority, AuthorityConfig, AuthorityKeys};
 use crate::client::{ClientAddressPolicy, IpNetwork};
 use crate::downloads::DownloadCache;
+use crate::files::FileStore;
 use crate::files::FolderFileStore;
 use crate::metrics::Metrics;
 use crate::ops::ops_router;
 use crate::serve::{ServeLimits, serve as serve_http};
-use crate::store::{PostgresServerStore, ServerStore, SqliteServerStore};
+use crate::store::{PostgresServerStore, PublisherLock, ServerStore, SqliteServerStore};
 
 /// Everything `bluezone server` needs.
 #[derive(Debug, Clone)]
@@ -31,8 +32,10 @@ pub struct RunConfig {
     /// A PostgreSQL URL (`postgres://…`): the storage is that database instead of `db`,
     /// and several instances may share it.
     pub postgres: Option<String>,
-    /// Folder for published key files.
-    pub files: PathBuf,
+    /// Folder for published files (key files, risk configurations). `None` keeps them in
+    /// the PostgreSQL database, where every instance serves them (SQLite needs a folder).
+    /// On PostgreSQL a folder must be the same one for every instance (a shared volume).
+    pub files: Option<PathBuf>,
     /// File holding the 32-byte master secret (created, mode 0600, if missing).
     pub secret_file: PathBuf,
     /// Address to listen on.
@@ -176,17 +179,19 @@ fn resolved(path: &Path) -> Result<PathBuf, String> {
 /// # Errors
 /// A message naming the file that would be exposed.
 pub fn check_files_folder(config: &RunConfig) -> Result<(), String> {
-    std::fs::create_dir_all(&config.files)
-        .map_err(|e| format!("cannot create {}: {e}", config.files.display()))?;
-    let files = config
-        .files
+    let Some(folder) = &config.files else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(folder)
+        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let files = folder
         .canonicalize()
-        .map_err(|e| format!("cannot resolve {}: {e}", config.files.display()))?;
+        .map_err(|e| format!("cannot resolve {}: {e}", folder.display()))?;
     for (what, path) in [("secret", &config.secret_file), ("database", &config.db)] {
         if resolved(path)?.starts_with(&files) {
             return Err(format!(
                 "the files folder {} would hold the {what} ({}): give --files a folder of its own",
-                config.files.display(),
+                folder.display(),
                 path.display()
             ));
         }
@@ -249,7 +254,7 @@ pub fn authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
 /// # Errors
 /// A message when the database or the secret is missing, or storage cannot be opened.
 pub fn existing_authority(config: &RunConfig) -> Result<Arc<Authority>, String> {
-    if !config.db.exists() {
+    if config.postgres.is_none() && !config.db.exists() {
         return Err(format!(
             "no database at {} (check --db)",
             config.db.display()
@@ -264,24 +269,38 @@ fn authority_with(
 ) -> Result<Arc<Authority>, String> {
     let keys = AuthorityKeys::derive(secret, &config.key_id, &config.key_version)
         .map_err(|e| e.to_string())?;
-    let store: Arc<dyn ServerStore> = match &config.postgres {
-        // The URL is not repeated: it may carry a password.
-        Some(url) => Arc::new(
-            PostgresServerStore::open(url).map_err(|e| format!("the PostgreSQL database: {e}"))?,
-        ),
-        None => Arc::new(
-            SqliteServerStore::open(&config.db)
-                .map_err(|e| format!("{}: {e}", config.db.display()))?,
-        ),
+    let (store, database_files): (Arc<dyn ServerStore>, Option<Arc<dyn FileStore>>) =
+        match &config.postgres {
+            Some(url) => {
+                // The URL is not repeated: it may carry a password.
+                let store = Arc::new(
+                    PostgresServerStore::open(url)
+                        .map_err(|e| format!("the PostgreSQL database: {e}"))?,
+                );
+                (store.clone(), Some(store))
+            }
+            None => (
+                Arc::new(
+                    SqliteServerStore::open(&config.db)
+                        .map_err(|e| format!("{}: {e}", config.db.display()))?,
+                ),
+                None,
+            ),
+        };
+    let files: Arc<dyn FileStore> = match (&config.files, database_files) {
+        (Some(folder), _) => {
+            Arc::new(FolderFileStore::new(folder.clone()).map_err(|e| e.to_string())?)
+        }
+        (None, Some(in_database)) => in_database,
+        (None, None) => return Err("a SQLite server needs a files folder (--files)".into()),
     };
-    let files = FolderFileStore::new(config.files.clone()).map_err(|e| e.to_string())?;
     let mut seed = [0u8; 32];
     rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
     Ok(Arc::new(Authority::new(
         config.authority.clone(),
         keys,
         store,
-        Arc::new(files),
+        files,
         seed,
     )))
 }
@@ -315,60 +334,116 @@ async fn shutdown_signal() {
     interrupt.await;
 }
 
-/// Publishes (and purges what is past retention) every `every`, until told to stop; a run
-/// in progress always completes.
+/// Checks what earlier publishers left ([`Authority::check_published_files`]) and logs it.
+fn check_published(authority: &Authority, withdraw_all: bool) -> Result<(), String> {
+    let check = authority
+        .check_published_files(unix_now(), withdraw_all)
+        .map_err(|e| format!("checking published files failed: {}", e.message))?;
+    tracing::info!(
+        intact = check.files_intact,
+        withdrawn = check.files_withdrawn.len(),
+        keys_to_publish_again = check.keys_republished,
+        unrecorded_removed = check.orphans_removed.len(),
+        "published files checked"
+    );
+    for name in &check.files_withdrawn {
+        tracing::warn!(
+            file = %name,
+            "published file withdrawn: missing, altered or incomplete"
+        );
+    }
+    Ok(())
+}
+
+/// One publishing run, if this instance is the publisher: it takes over when the lock is
+/// free (checking first what the previous publisher left), publishes and purges.
+/// `checked` says whether this instance has checked since it took the lock.
+fn publish_once(authority: &Authority, metrics: &Metrics, checked: &mut bool, withdraw_all: bool) {
+    match authority.take_publishing() {
+        Ok(PublisherLock::Elsewhere) => {
+            metrics.set_publisher(false);
+            *checked = false;
+            return;
+        }
+        Ok(PublisherLock::Taken) => {
+            tracing::info!("this instance is now the publisher");
+            *checked = false;
+        }
+        Ok(PublisherLock::Held) => {}
+        Err(e) => {
+            metrics.set_publisher(false);
+            metrics.publish_failed();
+            tracing::error!(error = %e.message, "publishing failed: the publisher lock");
+            return;
+        }
+    }
+    metrics.set_publisher(true);
+    if !*checked {
+        if let Err(e) = check_published(authority, withdraw_all) {
+            metrics.publish_failed();
+            tracing::error!(error = %e, "publishing failed");
+            return;
+        }
+        *checked = true;
+    }
+    let now = unix_now();
+    match authority.publish_files(now) {
+        Ok(files) => {
+            metrics.published(files.len());
+            if !files.is_empty() {
+                tracing::info!(files = files.len(), names = %files.join(","), "published");
+            }
+        }
+        Err(e) => {
+            metrics.publish_failed();
+            tracing::error!(error = %e.message, "publishing failed");
+        }
+    }
+    match authority.purge_expired(now) {
+        Ok(report) if !report.files.is_empty() || report.keys > 0 => {
+            tracing::info!(
+                files = report.files.len(),
+                keys = report.keys,
+                "purged past retention"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e.message, "purging failed"),
+    }
+}
+
+/// Publishes (and purges what is past retention) every `every` while this instance holds
+/// the publisher lock, trying to take it when it is free, until told to stop; a run in
+/// progress always completes. The lock is given up on the way out.
 async fn publisher(
     authority: Arc<Authority>,
     metrics: Arc<Metrics>,
     every: Duration,
+    withdraw_all: bool,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut ticker = tokio::time::interval(every);
+    let mut checked = true; // `serve` checked if it took the lock at start.
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         }
-        let authority = authority.clone();
+        let (authority, run_metrics) = (authority.clone(), metrics.clone());
         let run = tokio::task::spawn_blocking(move || {
-            let now = unix_now();
-            let published = authority.publish_files(now);
-            let purged = authority.purge_expired(now);
-            (published, purged)
+            publish_once(&authority, &run_metrics, &mut checked, withdraw_all);
+            checked
         })
         .await;
         match run {
-            Ok((published, purged)) => {
-                match published {
-                    Ok(files) => {
-                        metrics.published(files.len());
-                        if !files.is_empty() {
-                            tracing::info!(files = files.len(), names = %files.join(","), "published");
-                        }
-                    }
-                    Err(e) => {
-                        metrics.publish_failed();
-                        tracing::error!(error = %e.message, "publishing failed");
-                    }
-                }
-                match purged {
-                    Ok(report) if !report.files.is_empty() || report.keys > 0 => {
-                        tracing::info!(
-                            files = report.files.len(),
-                            keys = report.keys,
-                            "purged past retention"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e.message, "purging failed"),
-                }
-            }
+            Ok(now_checked) => checked = now_checked,
             Err(e) => {
                 metrics.publish_failed();
                 tracing::error!(error = %e, "publishing failed");
             }
         }
     }
+    let _ = tokio::task::spawn_blocking(move || authority.resign_publishing()).await;
 }
 
 /// Completes once `stopping` says so (or its sender is gone).
@@ -389,8 +464,16 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
         None => Some(lock_exclusively(&lock_path(&config.db))?),
         Some(_) => None,
     };
-    let _folder_lock = lock_exclusively(&config.files.join(".bluezone-server.lock"))?;
-    crate::files::remove_partial_writes(&config.files).map_err(|e| e.to_string())?;
+    // A folder is one process's on SQLite; on PostgreSQL every instance shares it, and the
+    // database's publisher lock decides who writes.
+    let _folder_lock = match (&config.files, &config.postgres) {
+        (Some(folder), None) => {
+            let lock = lock_exclusively(&folder.join(".bluezone-server.lock"))?;
+            crate::files::remove_partial_writes(folder).map_err(|e| e.to_string())?;
+            Some(lock)
+        }
+        _ => None,
+    };
     if let Some(mode) = database_open_to_others(&config.db).filter(|_| config.postgres.is_none()) {
         tracing::warn!(
             path = %config.db.display(),
@@ -405,28 +488,21 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
             .await
             .map_err(|e| format!("opening the storage failed: {e}"))??
     };
+    // The instance that takes the publisher lock checks, before serving, that every key
+    // marked published is in an intact file; another instance's publisher did that already.
     {
         let authority = authority.clone();
         let withdraw_all = config.republish_lost_files;
-        let check = tokio::task::spawn_blocking(move || {
-            authority.check_published_files(unix_now(), withdraw_all)
+        tokio::task::spawn_blocking(move || match authority.take_publishing() {
+            Ok(PublisherLock::Elsewhere) => {
+                tracing::info!("another instance is the publisher");
+                Ok(())
+            }
+            Ok(_) => check_published(&authority, withdraw_all),
+            Err(e) => Err(format!("the publisher lock: {}", e.message)),
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("checking published files failed: {}", e.message))?;
-        tracing::info!(
-            intact = check.files_intact,
-            withdrawn = check.files_withdrawn.len(),
-            keys_to_publish_again = check.keys_republished,
-            unrecorded_removed = check.orphans_removed.len(),
-            "published files checked"
-        );
-        for name in &check.files_withdrawn {
-            tracing::warn!(
-                file = %name,
-                "published file withdrawn: missing, altered or incomplete"
-            );
-        }
+        .map_err(|e| e.to_string())??;
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -455,6 +531,7 @@ pub async fn serve(config: RunConfig) -> Result<(), String> {
         authority.clone(),
         metrics.clone(),
         Duration::from_secs(config.publish_every_secs.max(1)),
+        config.republish_lost_files,
         stopping.clone(),
     ));
     let state = AppState {

@@ -10,6 +10,8 @@ use bluezone_protocol::DayNumber;
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
+use crate::limits::{AttemptCheck, AttemptCounts, Checked, Verdict};
+
 mod postgres;
 
 pub use postgres::PostgresServerStore;
@@ -368,17 +370,52 @@ pub trait ServerStore: Send + Sync {
     /// Per-day totals of what happened at or after `since` (Unix seconds), for the days
     /// with anything, oldest first (rows already purged are not counted).
     fn activity(&self, since: i64) -> Result<Vec<DayActivity>, StoreError>;
+
+    /// Counts an attempt under a limit (see [`crate::limits`]) and, if the limit's verdict
+    /// admits it, records it in flight, in one step that no other attempt by the same client,
+    /// in this process or another on the same database, can interleave with.
+    fn check_attempt(&self, check: &AttemptCheck<'_>) -> Result<Checked, StoreError>;
+    /// Settles an attempt in flight: a failure is kept (it counts), a success deleted.
+    fn settle_attempt(&self, id: i64, failed: bool) -> Result<(), StoreError>;
+    /// Deletes attempts that began at or before `before` (past every limit's window).
+    fn prune_attempts(&self, before: i64) -> Result<u64, StoreError>;
+    /// Takes or keeps the right to publish: exactly one instance on a database publishes at
+    /// a time, and when it dies another takes over (see [`PublisherLock`]).
+    fn publisher_lock(&self) -> Result<PublisherLock, StoreError>;
+    /// Gives up the right to publish (at shutdown), if held.
+    fn release_publisher_lock(&self) {}
+    /// Whether other server instances may use this database at the same time (so a file
+    /// being published may belong to another instance's run in progress).
+    fn shared_by_instances(&self) -> bool {
+        false
+    }
+}
+
+/// The answer to [`ServerStore::publisher_lock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublisherLock {
+    /// This call took the lock: this instance publishes from now on, and first checks what
+    /// the previous publisher left (`Authority::check_published_files`).
+    Taken,
+    /// This instance already held it.
+    Held,
+    /// Another instance holds it.
+    Elsewhere,
 }
 
 /// [`ServerStore`] on an embedded SQLite file (WAL, synchronous FULL: an acknowledged upload
 /// survives a crash or power cut).
 pub struct SqliteServerStore {
     conn: Mutex<Connection>,
+    /// Whether the publisher lock was handed out: one process holds a SQLite database (the
+    /// server's lock file), so the first call takes it.
+    publishing: std::sync::atomic::AtomicBool,
 }
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_publishing.sql"),
+    include_str!("../migrations/0003_attempts.sql"),
 ];
 
 /// The tables a version-1 database (before the application id was stamped) must hold.
@@ -434,6 +471,7 @@ impl SqliteServerStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            publishing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -1045,5 +1083,77 @@ impl ServerStore for SqliteServerStore {
                 .collect::<Result<_, _>>()?;
         }
         merge_activity(answers)
+    }
+
+    fn check_attempt(&self, check: &AttemptCheck<'_>) -> Result<Checked, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let (failures, in_flight): (i64, i64) = tx.query_row(
+            "SELECT COALESCE(SUM(CASE WHEN failed OR at <= ?3 THEN 1 ELSE 0 END), 0), \
+                    COALESCE(SUM(CASE WHEN failed OR at <= ?3 THEN 0 ELSE 1 END), 0) \
+             FROM attempts WHERE client = ?1 AND at > ?2",
+            params![
+                check.client.as_slice(),
+                check.client_since(),
+                check.abandoned_at_or_before()
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let global_failures: i64 = match check.global_cap() {
+            Some(cap) => tx.query_row(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM attempts \
+                 WHERE scope = ?1 AND at > ?2 AND failed LIMIT ?3)",
+                params![check.scope, check.global_since(), cap],
+                |r| r.get(0),
+            )?,
+            None => 0,
+        };
+        let verdict = check.rules.verdict(AttemptCounts {
+            global_failures: u64::try_from(global_failures).unwrap_or(0),
+            failures: u64::try_from(failures).unwrap_or(0),
+            in_flight: u64::try_from(in_flight).unwrap_or(0),
+        });
+        if verdict != Verdict::Admit {
+            return Ok(Checked::Not(verdict));
+        }
+        tx.execute(
+            "INSERT INTO attempts (client, scope, at) VALUES (?1, ?2, ?3)",
+            params![check.client.as_slice(), check.scope, check.now],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(Checked::Admitted(id))
+    }
+
+    fn settle_attempt(&self, id: i64, failed: bool) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        if failed {
+            conn.execute("UPDATE attempts SET failed = 1 WHERE id = ?1", [id])?;
+        } else {
+            conn.execute("DELETE FROM attempts WHERE id = ?1", [id])?;
+        }
+        Ok(())
+    }
+
+    fn prune_attempts(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(self
+            .conn()?
+            .execute("DELETE FROM attempts WHERE at <= ?1", [before])? as u64)
+    }
+
+    fn publisher_lock(&self) -> Result<PublisherLock, StoreError> {
+        let taken_before = self
+            .publishing
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(if taken_before {
+            PublisherLock::Held
+        } else {
+            PublisherLock::Taken
+        })
+    }
+
+    fn release_publisher_lock(&self) {
+        self.publishing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }

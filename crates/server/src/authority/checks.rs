@@ -31,7 +31,7 @@ impl Authority {
         now: i64,
     ) -> Result<VerifyResponse, AuthorityError> {
         // Checked and counted in one step: concurrent guesses cannot pass the limit together.
-        let attempt = self.limits.code_attempt(client, now)?;
+        let attempt = self.code_attempt(client, now)?;
         let Ok(code) = VerificationCode::parse(code) else {
             attempt.fail();
             return Err(refused(RefusalCode::CodeInvalid, "a code is 8 digits"));

@@ -1,14 +1,12 @@
 //! How the authority limits guessing: failed code attempts per client and overall, failed
 //! logins per client and per official name, each a [`FailureLimiter`] checked and counted in
-//! one step (see [`crate::limits`]).
+//! one step in the database (see [`crate::limits`]), so every instance on it shares them.
+//! Clients are counted under a keyed hash of the limit and the address or name.
 
 use bluezone_protocol::refusal::RefusalCode;
 
-use super::{AuthorityConfig, AuthorityError};
+use super::{Authority, AuthorityConfig, AuthorityError};
 use crate::limits::{Attempt, Blocked, FailureLimiter, LimitRules};
-
-/// Clients (and names) tracked at most, per limiter.
-const MAX_TRACKED: usize = 100_000;
 
 /// The authority's limiters.
 pub(super) struct Limits {
@@ -47,6 +45,7 @@ fn too_many(blocked: Blocked) -> AuthorityError {
         match blocked {
             Blocked::Global => "too many failed attempts from everyone; try again in a minute",
             Blocked::Key | Blocked::Full => "too many failed attempts; try again later",
+            Blocked::Store => "the attempt could not be counted; try again later",
         },
     )
 }
@@ -58,7 +57,6 @@ fn per_key(limit: usize, window_secs: i64) -> LimitRules {
         per_key_window_secs: window_secs,
         global: usize::MAX,
         global_window_secs: 60,
-        max_keys: MAX_TRACKED,
     }
 }
 
@@ -66,14 +64,37 @@ impl Limits {
     /// The limiters the settings ask for.
     pub(super) fn new(config: &AuthorityConfig) -> Self {
         Self {
-            codes: FailureLimiter::new(LimitRules {
-                global: config.failed_attempts_per_minute,
-                global_window_secs: 60,
-                ..per_key(config.failed_attempts_per_client_per_hour, 3600)
-            }),
-            logins_by_client: FailureLimiter::new(per_key(config.failed_logins_per_client, 900)),
-            logins_by_name: FailureLimiter::new(per_key(config.failed_logins_per_name, 900)),
+            codes: FailureLimiter::new(
+                "codes",
+                LimitRules {
+                    global: config.failed_attempts_per_minute,
+                    global_window_secs: 60,
+                    ..per_key(config.failed_attempts_per_client_per_hour, 3600)
+                },
+            ),
+            logins_by_client: FailureLimiter::new(
+                "logins_by_client",
+                per_key(config.failed_logins_per_client, 900),
+            ),
+            logins_by_name: FailureLimiter::new(
+                "logins_by_name",
+                per_key(config.failed_logins_per_name, 900),
+            ),
         }
+    }
+}
+
+impl Authority {
+    /// The key `client` is counted under by `limiter`: a keyed hash, so the database holds no
+    /// addresses or names.
+    fn limited_client(&self, limiter: &FailureLimiter, client: &str) -> [u8; 16] {
+        let mac = self.keys.mac(
+            b"limit",
+            &[limiter.scope().as_bytes(), &[0], client.as_bytes()].concat(),
+        );
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&mac[..16]);
+        key
     }
 
     /// Admits one code attempt from `client`, or refuses it (`too_many_attempts`).
@@ -82,7 +103,11 @@ impl Limits {
         client: &str,
         now: i64,
     ) -> Result<Attempt<'_>, AuthorityError> {
-        self.codes.begin(client, now).map_err(too_many)
+        let limiter = &self.limits.codes;
+        let key = self.limited_client(limiter, client);
+        limiter
+            .begin(self.store.as_ref(), key, now)
+            .map_err(too_many)
     }
 
     /// Admits one login from `client` under `name`, or refuses it (`too_many_attempts`)
@@ -93,10 +118,20 @@ impl Limits {
         name: &str,
         now: i64,
     ) -> Result<LoginAttempt<'_>, AuthorityError> {
-        let by_client = self.logins_by_client.begin(client, now).map_err(too_many)?;
+        let limits = &self.limits;
+        let store = self.store.as_ref();
+        let by_client = limits
+            .logins_by_client
+            .begin(
+                store,
+                self.limited_client(&limits.logins_by_client, client),
+                now,
+            )
+            .map_err(too_many)?;
         // Names are at most 64 bytes; a longer one is limited under its first 64 characters.
         let name_key: String = name.chars().take(64).collect();
-        match self.logins_by_name.begin(&name_key, now) {
+        let name_key = self.limited_client(&limits.logins_by_name, &name_key);
+        match limits.logins_by_name.begin(store, name_key, now) {
             Ok(by_name) => Ok(LoginAttempt { by_client, by_name }),
             Err(blocked) => {
                 by_client.refund();

@@ -80,7 +80,7 @@ impl Authority {
         password: &str,
         now: i64,
     ) -> Result<i64, AuthorityError> {
-        let attempt = self.limits.login_attempt(client, name, now)?;
+        let attempt = self.login_attempt(client, name, now)?;
         let official = if name.len() <= 64 && password.len() <= 1024 {
             self.store
                 .official(name)

@@ -17,14 +17,19 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+mod shared;
+
 use super::{
     ACTIVITY_QUERIES, AuditEntry, CaseClaims, CodeStatus, DayActivity, FileRecord, NewCode,
-    PublishableKey, PurgeReport, RecordOutcome, Redeem, ServerStore, StoreError, StoredKey,
-    TokenUse, TokenWrite, claims_from, code_refusal, hash_of, merge_activity, token_use,
+    PublishableKey, PublisherLock, PurgeReport, RecordOutcome, Redeem, ServerStore, StoreError,
+    StoredKey, TokenUse, TokenWrite, claims_from, code_refusal, hash_of, merge_activity, token_use,
 };
 
 /// The PostgreSQL migrations, in order; the version table records how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_instances.sql"),
+];
 
 /// The table that records the schema version: its presence marks a Bluezone schema.
 const VERSION_TABLE: &str = "bluezone_schema_version";
@@ -59,6 +64,10 @@ pub struct PostgresServerStore {
     /// Runs the driver; taken only on drop.
     runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
+    /// How to connect (for the publisher's own session).
+    config: tokio_postgres::Config,
+    /// The session holding the publisher lock, when this instance publishes.
+    publisher: tokio::sync::Mutex<shared::PublisherSession>,
     /// A throwaway schema dropped with the store (tests), with the URL to reach it.
     scratch: Option<(String, String)>,
 }
@@ -145,6 +154,13 @@ impl PostgresServerStore {
             check_schema_name(schema)?;
             config.options(format!("-c search_path={schema}"));
         }
+        // A peer that vanished without closing (a partition, a powered-off host) is noticed
+        // within about a minute, on both sides: its publisher lock is then released.
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("bluezone-postgres")
@@ -152,7 +168,7 @@ impl PostgresServerStore {
             .build()
             .map_err(|e| StoreError::new(format!("cannot start the database runtime: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -168,6 +184,8 @@ impl PostgresServerStore {
         let store = Self {
             runtime: Some(runtime),
             pool,
+            config,
+            publisher: tokio::sync::Mutex::default(),
             scratch: None,
         };
         store.run(async {
@@ -862,5 +880,35 @@ impl ServerStore for PostgresServerStore {
             }
             merge_activity(answers)
         })
+    }
+
+    fn check_attempt(
+        &self,
+        check: &crate::limits::AttemptCheck<'_>,
+    ) -> Result<crate::limits::Checked, StoreError> {
+        self.run(self.check_attempt_async(check))
+    }
+
+    fn settle_attempt(&self, id: i64, failed: bool) -> Result<(), StoreError> {
+        self.run(self.settle_attempt_async(id, failed))
+    }
+
+    fn prune_attempts(&self, before: i64) -> Result<u64, StoreError> {
+        self.run(self.prune_attempts_async(before))
+    }
+
+    fn publisher_lock(&self) -> Result<PublisherLock, StoreError> {
+        self.run(self.publisher_lock_async())
+    }
+
+    fn release_publisher_lock(&self) {
+        let _ = self.run(async {
+            self.release_publisher_lock_async().await;
+            Ok(())
+        });
+    }
+
+    fn shared_by_instances(&self) -> bool {
+        true
     }
 }

@@ -21,6 +21,7 @@
 //! address itself: a copy of the database does not list who tried to verify a code.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::store::{ServerStore, StoreError};
@@ -84,7 +85,8 @@ pub const LONGEST_WINDOW_SECS: i64 = 3600;
 
 /// How long an attempt waits for others in flight to settle before it is refused.
 const MAX_WAIT: Duration = Duration::from_secs(2);
-/// How often a waiting attempt checks again.
+/// How often a waiting attempt checks again, when no attempt of this process settles first
+/// (an attempt settled by another instance is seen at the next check).
 const RECHECK: Duration = Duration::from_millis(20);
 /// Most attempts waiting at once, per limiter.
 const MAX_WAITING: usize = 64;
@@ -167,6 +169,8 @@ pub struct FailureLimiter {
     scope: &'static str,
     rules: LimitRules,
     waiting: AtomicUsize,
+    /// Attempts settled in this process so far, and the signal waiters wake on.
+    settled: (Mutex<u64>, Condvar),
 }
 
 /// An admitted attempt: settle it with [`Attempt::refund`] or [`Attempt::fail`]; dropping
@@ -174,6 +178,7 @@ pub struct FailureLimiter {
 #[must_use = "an attempt counts as a failure unless refunded"]
 pub struct Attempt<'a> {
     store: &'a dyn ServerStore,
+    limiter: &'a FailureLimiter,
     id: i64,
     settled: bool,
 }
@@ -186,7 +191,43 @@ impl FailureLimiter {
             scope,
             rules,
             waiting: AtomicUsize::new(0),
+            settled: (Mutex::new(0), Condvar::new()),
         }
+    }
+
+    /// How many attempts this process has settled.
+    fn settled_count(&self) -> u64 {
+        *self
+            .settled
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until an attempt of this process settles after `seen` were, or [`RECHECK`].
+    fn wait_for_settling(&self, seen: u64) {
+        let count = self
+            .settled
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *count == seen {
+            let _ = self
+                .settled
+                .1
+                .wait_timeout(count, RECHECK)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Counts one settled attempt and wakes the waiters.
+    fn note_settled(&self) {
+        *self
+            .settled
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.settled.1.notify_all();
     }
 
     /// The limit's name.
@@ -203,7 +244,7 @@ impl FailureLimiter {
     /// [`Blocked`] saying which limit was reached ([`Blocked::Store`] if it could not be
     /// counted: an attempt that cannot be limited is not made).
     pub fn begin<'s>(
-        &self,
+        &'s self,
         store: &'s dyn ServerStore,
         client: [u8; 16],
         now: i64,
@@ -217,11 +258,13 @@ impl FailureLimiter {
         let deadline = Instant::now() + MAX_WAIT;
         let mut waiting = None;
         let outcome = loop {
+            let seen = self.settled_count();
             let checked = store.check_attempt(&check);
             match checked {
                 Ok(Checked::Admitted(id)) => {
                     break Ok(Attempt {
                         store,
+                        limiter: self,
                         id,
                         settled: false,
                     });
@@ -239,7 +282,7 @@ impl FailureLimiter {
                         }
                         waiting = Some(WaitSlot(&self.waiting));
                     }
-                    std::thread::sleep(RECHECK);
+                    self.wait_for_settling(seen);
                 }
             }
         };
@@ -274,6 +317,7 @@ impl Attempt<'_> {
             let e: StoreError = e;
             tracing::warn!(error = %e, "an attempt under a limit could not be settled");
         }
+        self.limiter.note_settled();
     }
 }
 

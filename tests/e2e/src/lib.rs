@@ -94,13 +94,15 @@ impl LoadReport {
 }
 
 /// `uploads` phones upload their keys through `clients` concurrent connections: each phone
-/// makes its key, redeems a code issued by an official, and uploads with consent.
+/// makes its key, redeems a code issued by an official, and uploads with consent. Client `c`
+/// talks to `servers[c % servers.len()]` (instances on one database: codes are issued
+/// through the first).
 ///
 /// # Panics
 /// If an official or a code cannot be created (a broken server).
 #[must_use]
 pub fn load(
-    server: &LoopbackServer,
+    servers: &[&LoopbackServer],
     clock: &Arc<dyn Clock>,
     official_id: i64,
     uploads: usize,
@@ -109,7 +111,7 @@ pub fn load(
     let now = clock.now();
     let codes: Vec<String> = (0..uploads)
         .map(|_| {
-            server
+            servers[0]
                 .authority
                 .issue_code(official_id, 1, None, None, now)
                 .expect("a code")
@@ -123,7 +125,7 @@ pub fn load(
             .chunks(per_client)
             .enumerate()
             .map(|(c, chunk)| {
-                let server = &server;
+                let server = servers[c % servers.len()];
                 scope.spawn(move || {
                     let transport = HttpTransport::new(&server.base);
                     let mut latencies = Vec::new();

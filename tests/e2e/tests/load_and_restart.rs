@@ -33,7 +33,7 @@ fn concurrent_uploads_are_all_kept_and_survive_restarts_published_once() {
     let first = authority(dir.path());
     let official = first.create_official("ops", "twelve chars!", NOW).unwrap();
     let server = bluezone_e2e::serve(first, clock.clone());
-    let report = load(&server, &clock, official, 100, 30);
+    let report = load(&[&server], &clock, official, 100, 30);
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.succeeded, 100);
     drop(server); // The process "dies" here: only what was committed remains.

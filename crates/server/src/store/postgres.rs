@@ -263,18 +263,25 @@ fn check_schema_name(schema: &str) -> Result<(), StoreError> {
 async fn migrate(mut client: Object) -> Result<(), StoreError> {
     let tx = client.transaction().await?;
     tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('bluezone-migrate:' || current_schema()))",
+        &tx.prepare_cached(
+            "SELECT pg_advisory_xact_lock(hashtext('bluezone-migrate:' || current_schema()))",
+        )
+        .await?,
         &[],
     )
     .await?;
     let marked: bool = tx
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&VERSION_TABLE])
+        .query_one(
+            &tx.prepare_cached("SELECT to_regclass($1) IS NOT NULL")
+                .await?,
+            &[&VERSION_TABLE],
+        )
         .await?
         .try_get(0)?;
     if !marked {
         let tables: i64 = tx
             .query_one(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+                &tx.prepare_cached("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()").await?,
                 &[],
             )
             .await?
@@ -455,8 +462,8 @@ impl ServerStore for PostgresServerStore {
             // The row lock makes a concurrent redemption wait, then see the code used.
             let Some(row) = tx
                 .query_opt(
-                    "SELECT id, report_type, symptom_onset_interval, expires_at, used_at, revoked_at
-                     FROM codes WHERE code_mac = $1 FOR UPDATE",
+                    &tx.prepare_cached("SELECT id, report_type, symptom_onset_interval, expires_at, used_at, revoked_at
+                     FROM codes WHERE code_mac = $1 FOR UPDATE").await?,
                     &[&code_mac.as_slice()],
                 )
                 .await?
@@ -472,11 +479,11 @@ impl ServerStore for PostgresServerStore {
                 refused
             } else {
                 let claims = claims_from(row.try_get(1)?, row.try_get(2)?)?;
-                tx.execute("UPDATE codes SET used_at = $2 WHERE id = $1", &[&id, &now])
+                tx.execute(&tx.prepare_cached("UPDATE codes SET used_at = $2 WHERE id = $1").await?, &[&id, &now])
                     .await?;
                 tx.execute(
-                    "INSERT INTO tokens (token_mac, report_type, symptom_onset_interval, expires_at)
-                     VALUES ($1, $2, $3, $4)",
+                    &tx.prepare_cached("INSERT INTO tokens (token_mac, report_type, symptom_onset_interval, expires_at)
+                     VALUES ($1, $2, $3, $4)").await?,
                     &[
                         &token_mac.as_slice(),
                         &i64::from(claims.report_type),
@@ -504,8 +511,11 @@ impl ServerStore for PostgresServerStore {
             let tx = client.transaction().await?;
             let Some(row) = tx
                 .query_opt(
-                    "SELECT report_type, symptom_onset_interval, expires_at, used_at, tek_hmac
+                    &tx.prepare_cached(
+                        "SELECT report_type, symptom_onset_interval, expires_at, used_at, tek_hmac
                      FROM tokens WHERE token_mac = $1 FOR UPDATE",
+                    )
+                    .await?,
                     &[&token_mac.as_slice()],
                 )
                 .await?
@@ -523,14 +533,18 @@ impl ServerStore for PostgresServerStore {
                 TokenWrite::Nothing => {}
                 TokenWrite::Reissued => {
                     tx.execute(
-                        "UPDATE tokens SET used_at = $2 WHERE token_mac = $1",
+                        &tx.prepare_cached("UPDATE tokens SET used_at = $2 WHERE token_mac = $1")
+                            .await?,
                         &[&token_mac.as_slice(), &now],
                     )
                     .await?;
                 }
                 TokenWrite::FirstUse => {
                     tx.execute(
-                        "UPDATE tokens SET used_at = $2, tek_hmac = $3 WHERE token_mac = $1",
+                        &tx.prepare_cached(
+                            "UPDATE tokens SET used_at = $2, tek_hmac = $3 WHERE token_mac = $1",
+                        )
+                        .await?,
                         &[&token_mac.as_slice(), &now, &tek_hmac.as_slice()],
                     )
                     .await?;
@@ -555,9 +569,9 @@ impl ServerStore for PostgresServerStore {
             // then inserts nothing: the retry answers the count as SQLite's does.
             let Some(row) = tx
                 .query_opt(
-                    "INSERT INTO uploads (certificate_hash, report_type, symptom_onset_interval, received_at)
+                    &tx.prepare_cached("INSERT INTO uploads (certificate_hash, report_type, symptom_onset_interval, received_at)
                      VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (certificate_hash) DO NOTHING RETURNING id",
+                     ON CONFLICT (certificate_hash) DO NOTHING RETURNING id").await?,
                     &[
                         &certificate_id.as_slice(),
                         &i64::from(claims.report_type),
@@ -582,12 +596,12 @@ impl ServerStore for PostgresServerStore {
             // unique index decides between concurrent uploads of the same key, taken in key
             // order so that two uploads sharing keys never wait on each other in a cycle.
             tx.execute(
-                "INSERT INTO upload_keys (upload_id, key_data, rolling_start, rolling_period, transmission_risk, publish_after)
+                &tx.prepare_cached("INSERT INTO upload_keys (upload_id, key_data, rolling_start, rolling_period, transmission_risk, publish_after)
                  SELECT $1, k.key_data, k.rolling_start, k.rolling_period, k.transmission_risk, k.publish_after
                  FROM unnest($2::bytea[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
                       AS k(key_data, rolling_start, rolling_period, transmission_risk, publish_after)
                  ORDER BY k.key_data
-                 ON CONFLICT (key_data) DO NOTHING",
+                 ON CONFLICT (key_data) DO NOTHING").await?,
                 &[&upload_id, &data, &starts, &periods, &risks, &afters],
             )
             .await?;
@@ -645,8 +659,8 @@ impl ServerStore for PostgresServerStore {
             let tx = client.transaction().await?;
             let Some(row) = tx
                 .query_opt(
-                    "INSERT INTO files (name, created_at, key_count, sha256) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (name) DO NOTHING RETURNING id",
+                    &tx.prepare_cached("INSERT INTO files (name, created_at, key_count, sha256) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (name) DO NOTHING RETURNING id").await?,
                     &[&name, &now, &i64::from(key_count), &sha256.as_slice()],
                 )
                 .await?
@@ -658,8 +672,8 @@ impl ServerStore for PostgresServerStore {
             // the second sees the keys taken once the first commits.
             let free = tx
                 .query(
-                    "SELECT id FROM upload_keys WHERE id = ANY($1) AND file_id IS NULL
-                     ORDER BY id FOR UPDATE",
+                    &tx.prepare_cached("SELECT id FROM upload_keys WHERE id = ANY($1) AND file_id IS NULL
+                     ORDER BY id FOR UPDATE").await?,
                     &[&key_ids],
                 )
                 .await?;
@@ -668,7 +682,7 @@ impl ServerStore for PostgresServerStore {
                 return Ok(RecordOutcome::KeysTaken);
             }
             tx.execute(
-                "UPDATE upload_keys SET file_id = $1 WHERE id = ANY($2)",
+                &tx.prepare_cached("UPDATE upload_keys SET file_id = $1 WHERE id = ANY($2)").await?,
                 &[&file_id, &key_ids],
             )
             .await?;
@@ -748,7 +762,10 @@ impl ServerStore for PostgresServerStore {
             let tx = client.transaction().await?;
             let Some(row) = tx
                 .query_opt(
-                    "SELECT id FROM files WHERE name = $1 AND withdrawn_at IS NULL FOR UPDATE",
+                    &tx.prepare_cached(
+                        "SELECT id FROM files WHERE name = $1 AND withdrawn_at IS NULL FOR UPDATE",
+                    )
+                    .await?,
                     &[&name],
                 )
                 .await?
@@ -757,13 +774,15 @@ impl ServerStore for PostgresServerStore {
             };
             let id: i64 = row.try_get(0)?;
             tx.execute(
-                "UPDATE files SET withdrawn_at = $2 WHERE id = $1",
+                &tx.prepare_cached("UPDATE files SET withdrawn_at = $2 WHERE id = $1")
+                    .await?,
                 &[&id, &now],
             )
             .await?;
             let released = tx
                 .execute(
-                    "UPDATE upload_keys SET file_id = NULL WHERE file_id = $1",
+                    &tx.prepare_cached("UPDATE upload_keys SET file_id = NULL WHERE file_id = $1")
+                        .await?,
                     &[&id],
                 )
                 .await?;
@@ -778,7 +797,7 @@ impl ServerStore for PostgresServerStore {
             let tx = client.transaction().await?;
             let files = tx
                 .query(
-                    "SELECT name FROM files WHERE created_at < $1 AND withdrawn_at IS NULL ORDER BY id",
+                    &tx.prepare_cached("SELECT name FROM files WHERE created_at < $1 AND withdrawn_at IS NULL ORDER BY id").await?,
                     &[&before],
                 )
                 .await?
@@ -791,33 +810,33 @@ impl ServerStore for PostgresServerStore {
             };
             let published = tx
                 .execute(
-                    "DELETE FROM upload_keys WHERE file_id IN (SELECT id FROM files WHERE created_at < $1)",
+                    &tx.prepare_cached("DELETE FROM upload_keys WHERE file_id IN (SELECT id FROM files WHERE created_at < $1)").await?,
                     &[&before],
                 )
                 .await?;
             // As in SQLite: a day more for keys never published (see `SqliteServerStore`).
             let stale = tx
                 .execute(
-                    "DELETE FROM upload_keys
-                     WHERE file_id IS NULL AND (rolling_start + rolling_period) * 600 < $1",
+                    &tx.prepare_cached("DELETE FROM upload_keys
+                     WHERE file_id IS NULL AND (rolling_start + rolling_period) * 600 < $1").await?,
                     &[&(before - 86_400)],
                 )
                 .await?;
             report.keys = published + stale;
-            tx.execute("DELETE FROM files WHERE created_at < $1", &[&before])
+            tx.execute(&tx.prepare_cached("DELETE FROM files WHERE created_at < $1").await?, &[&before])
                 .await?;
             report.uploads = tx
                 .execute(
-                    "DELETE FROM uploads WHERE received_at < $1
-                     AND NOT EXISTS (SELECT 1 FROM upload_keys k WHERE k.upload_id = uploads.id)",
+                    &tx.prepare_cached("DELETE FROM uploads WHERE received_at < $1
+                     AND NOT EXISTS (SELECT 1 FROM upload_keys k WHERE k.upload_id = uploads.id)").await?,
                     &[&before],
                 )
                 .await?;
             report.codes = tx
-                .execute("DELETE FROM codes WHERE expires_at < $1", &[&before])
+                .execute(&tx.prepare_cached("DELETE FROM codes WHERE expires_at < $1").await?, &[&before])
                 .await?;
             report.tokens = tx
-                .execute("DELETE FROM tokens WHERE expires_at < $1", &[&now])
+                .execute(&tx.prepare_cached("DELETE FROM tokens WHERE expires_at < $1").await?, &[&now])
                 .await?;
             tx.commit().await?;
             Ok(report)

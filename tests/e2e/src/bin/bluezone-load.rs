@@ -1,10 +1,12 @@
 //! Load benchmark (loopback only, bounded): `uploads` phones upload through `clients`
-//! concurrent connections to a server with an SQLite file store, or a scratch schema of the
-//! PostgreSQL at `database` (dropped afterwards); prints throughput and latency quantiles,
-//! and checks that every accepted upload is stored.
+//! concurrent connections to a server with an SQLite file store, or to `instances` servers
+//! sharing a scratch schema of the PostgreSQL at `database` (dropped afterwards), each with
+//! its own connection pool, clients spread over them; prints throughput and latency
+//! quantiles, and checks that every accepted upload is stored.
 //!
 //! `cargo run --release -p bluezone-e2e --bin bluezone-load -- [uploads] [clients]
-//! [postgres://…]` (defaults 1000, 50 and SQLite). Figures go in docs/PERFORMANCE.md.
+//! [postgres://… [instances]]` (defaults 1000, 50, SQLite, 1). Figures go in
+//! docs/PERFORMANCE.md.
 
 use std::sync::Arc;
 
@@ -25,30 +27,67 @@ fn main() -> Result<(), String> {
         .map_or(Ok(50), |a| a.parse())
         .map_err(|e| format!("clients: {e}"))?;
     let postgres = args.next();
-    if !(1..=10_000).contains(&uploads) || !(1..=200).contains(&clients) {
-        return Err("uploads 1..=10000, clients 1..=200".into());
+    let instances: usize = args
+        .next()
+        .map_or(Ok(1), |a| a.parse())
+        .map_err(|e| format!("instances: {e}"))?;
+    if !(1..=10_000).contains(&uploads)
+        || !(1..=200).contains(&clients)
+        || !(1..=8).contains(&instances)
+    {
+        return Err("uploads 1..=10000, clients 1..=200, instances 1..=8".into());
+    }
+    if instances > 1 && postgres.is_none() {
+        return Err("several instances need a PostgreSQL database".into());
     }
     let dir = std::env::temp_dir().join(format!("bluezone-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store: Arc<dyn ServerStore> = match &postgres {
-        Some(url) => Arc::new(PostgresServerStore::scratch(url).map_err(|e| e.to_string())?),
-        None => {
-            Arc::new(SqliteServerStore::open(&dir.join("server.db")).map_err(|e| e.to_string())?)
+    let mut stores: Vec<Arc<dyn ServerStore>> = Vec::new();
+    match &postgres {
+        Some(url) => {
+            let first = PostgresServerStore::scratch(url).map_err(|e| e.to_string())?;
+            let schema = first.scratch_schema().unwrap_or_default().to_owned();
+            stores.push(Arc::new(first));
+            for _ in 1..instances {
+                stores.push(Arc::new(
+                    PostgresServerStore::open_in_schema(url, &schema).map_err(|e| e.to_string())?,
+                ));
+            }
         }
-    };
-    let authority = Arc::new(Authority::new(
-        AuthorityConfig::default(),
-        AuthorityKeys::derive(&[4; 32], "452", "v1").map_err(|e| e.to_string())?,
-        store,
-        Arc::new(FolderFileStore::new(dir.join("files")).map_err(|e| e.to_string())?),
-        [5; 32],
-    ));
+        None => stores.push(Arc::new(
+            SqliteServerStore::open(&dir.join("server.db")).map_err(|e| e.to_string())?,
+        )),
+    }
+    let files = Arc::new(FolderFileStore::new(dir.join("files")).map_err(|e| e.to_string())?);
+    let authorities = stores
+        .into_iter()
+        .enumerate()
+        .map(|(i, store)| {
+            Ok(Arc::new(Authority::new(
+                AuthorityConfig::default(),
+                AuthorityKeys::derive(&[4; 32], "452", "v1").map_err(|e| e.to_string())?,
+                store,
+                files.clone(),
+                [5 + u8::try_from(i).unwrap_or(0); 32],
+            )))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let authority = authorities[0].clone();
     let official = authority
         .create_official("load", "a long password", clock.now())
         .map_err(|e| e.message)?;
-    let server = bluezone_e2e::serve(authority.clone(), clock.clone());
-    let report = load(&server, &clock, official, uploads, clients);
+    let servers: Vec<_> = authorities
+        .iter()
+        .map(|a| bluezone_e2e::serve(a.clone(), clock.clone()))
+        .collect();
+    let report = load(
+        &servers.iter().collect::<Vec<_>>(),
+        &clock,
+        official,
+        uploads,
+        clients,
+    );
     // Everything accepted must be stored: publish as of tomorrow and count the real keys.
     let published = authority
         .publish_files(clock.now() + 2 * 86_400)
@@ -66,16 +105,16 @@ fn main() -> Result<(), String> {
                 .ok()
         })
         .sum();
-    drop(server);
-    drop(authority);
+    drop(servers);
+    drop((authority, authorities));
     let _ = std::fs::remove_dir_all(&dir);
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     println!(
         "uploads: {uploads} from {clients} concurrent clients (verify + certificate + sealed publish each), on {}",
         if postgres.is_some() {
-            "PostgreSQL"
+            format!("PostgreSQL, {instances} instance(s)")
         } else {
-            "SQLite"
+            "SQLite".to_owned()
         }
     );
     println!(

@@ -101,6 +101,44 @@ fn guessing_is_cut_off_at_the_shared_limits_across_instances_and_restarts() {
         assert!(answer.1.contains("from everyone"), "{answer:?}");
     }
 
+    // A risk configuration published with the command line lands in the database, and both
+    // instances serve the same signed file.
+    let mut document = bluezone_protocol::risk_config::RiskConfigDocument::new(
+        0,
+        0,
+        &bluezone_protocol::risk::RiskConfig::default(),
+        "shared",
+    );
+    document.parameters.notify_weighted_minutes = 25.0;
+    std::fs::write(
+        site.path("risk.json"),
+        serde_json::to_vec(&document).unwrap(),
+    )
+    .unwrap();
+    let out = site.server_command(
+        "risk-config",
+        &["--set", site.path("risk.json").to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let served: Vec<Vec<u8>> = bases
+        .iter()
+        .map(|base| {
+            let mut response = agent()
+                .get(format!("{base}/v1/risk-config.json"))
+                .call()
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            response.body_mut().read_to_vec().unwrap()
+        })
+        .collect();
+    assert_eq!(served[0], served[1]);
+    let shown = site.server_command("risk-config", &[]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("risk configuration 1")
+            && String::from_utf8_lossy(&shown.stdout).contains("shared"),
+        "{shown:?}"
+    );
+
     // Both instances die; the one restarted still refuses the first client.
     first.kill();
     second.kill();

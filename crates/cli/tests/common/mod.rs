@@ -115,13 +115,14 @@ impl Site {
         let mut args = vec![
             "server".to_owned(),
             command.to_owned(),
-            "--db".to_owned(),
-            path("server.db"),
+            self.database[0].clone(),
+            self.database[1].clone(),
             "--secret-file".to_owned(),
             path("secret"),
-            "--files".to_owned(),
-            path("files"),
         ];
+        if !self.files_in_database {
+            args.extend(["--files".to_owned(), path("files")]);
+        }
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         bluezone(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }

@@ -82,36 +82,60 @@ pub fn run(command: &KeysCommand) -> Result<(), CliError> {
     }
 }
 
-fn verify(args: &VerifyArgs) -> Result<(), CliError> {
-    use bluezone_protocol::keyfile::{
-        KeyFileLimits, TrustedKey, TrustedKeys, claimed_signers, read_key_file,
-    };
-    let zip = std::fs::read(&args.file)
-        .map_err(|e| CliError::Invalid(format!("cannot read {}: {e}", args.file.display())))?;
-    let key_text = match std::fs::read_to_string(&args.public_key) {
-        Ok(text) => text,
-        Err(_) => args.public_key.clone(),
-    };
+/// The keys to trust for `zips`: `public_key` (base64 SubjectPublicKeyInfo, or a file holding
+/// it or a PEM) under `key_id` and `key_version` when given, else under each id and version
+/// the files' signatures claim.
+///
+/// # Errors
+/// A file whose signature list cannot be read, or a public key that does not parse.
+pub(crate) fn trusted_keys(
+    zips: &[&[u8]],
+    public_key: &str,
+    key_id: Option<&str>,
+    key_version: Option<&str>,
+) -> Result<bluezone_protocol::keyfile::TrustedKeys, CliError> {
+    use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKey, TrustedKeys, claimed_signers};
+    let key_text = std::fs::read_to_string(public_key).unwrap_or_else(|_| public_key.to_owned());
     let limits = KeyFileLimits::default();
-    let refused = |why: String| CliError::Invalid(format!("refused: {why}"));
-    let names = match (&args.key_id, &args.key_version) {
-        (Some(id), Some(version)) => vec![(id.clone(), version.clone())],
-        _ => claimed_signers(&zip, &limits)
-            .map_err(|e| refused(e.to_string()))?
-            .into_iter()
-            .filter(|(id, version)| {
-                args.key_id.as_ref().is_none_or(|k| k == id)
-                    && args.key_version.as_ref().is_none_or(|v| v == version)
-            })
-            .collect(),
+    let mut names: Vec<(String, String)> = match (key_id, key_version) {
+        (Some(id), Some(version)) => vec![(id.to_owned(), version.to_owned())],
+        _ => {
+            let mut claimed = Vec::new();
+            for zip in zips {
+                // A file whose signatures cannot be read is refused when it is read.
+                claimed.extend(claimed_signers(zip, &limits).unwrap_or_default());
+            }
+            claimed
+                .into_iter()
+                .filter(|(id, version)| {
+                    key_id.is_none_or(|k| k == id) && key_version.is_none_or(|v| v == version)
+                })
+                .collect()
+        }
     };
+    names.sort();
+    names.dedup();
     let trusted = names
         .iter()
         .map(|(id, version)| TrustedKey::from_text(id, version, &key_text))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Invalid(format!("--public-key: {e}")))?;
-    let file =
-        read_key_file(&zip, &TrustedKeys(trusted), &limits).map_err(|e| refused(e.to_string()))?;
+    Ok(TrustedKeys(trusted))
+}
+
+fn verify(args: &VerifyArgs) -> Result<(), CliError> {
+    use bluezone_protocol::keyfile::{KeyFileLimits, read_key_file};
+    let zip = std::fs::read(&args.file)
+        .map_err(|e| CliError::Invalid(format!("cannot read {}: {e}", args.file.display())))?;
+    let limits = KeyFileLimits::default();
+    let refused = |why: String| CliError::Invalid(format!("refused: {why}"));
+    let trusted = trusted_keys(
+        &[&zip],
+        &args.public_key,
+        args.key_id.as_deref(),
+        args.key_version.as_deref(),
+    )?;
+    let file = read_key_file(&zip, &trusted, &limits).map_err(|e| refused(e.to_string()))?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -12,6 +12,7 @@ mod scan;
 mod server;
 mod sim;
 mod store;
+mod store_match;
 
 use std::process::ExitCode;
 

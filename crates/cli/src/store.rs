@@ -14,6 +14,9 @@ use crate::output::CliError;
 pub enum StoreCommand {
     /// Print the rows, days and bytes of a store.
     Stats(StatsArgs),
+    /// Match key files against a store's sightings and show the exposure windows and the
+    /// decision, without changing the store (unless `--record`).
+    Match(crate::store_match::MatchArgs),
 }
 
 /// Arguments of `bluezone store stats`.
@@ -31,6 +34,7 @@ pub struct StatsArgs {
 pub fn run(command: &StoreCommand) -> Result<(), CliError> {
     match command {
         StoreCommand::Stats(args) => stats(args),
+        StoreCommand::Match(args) => crate::store_match::run(args),
     }
 }
 

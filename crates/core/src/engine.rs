@@ -223,31 +223,7 @@ impl Engine {
         from: DayNumber,
         to: DayNumber,
     ) -> Result<Vec<(DayNumber, DayChunk)>, CoreError> {
-        use rayon::prelude::*;
-        let stored = self.store.read_days(Table::Sightings, from, to)?;
-        let mut per_day: Vec<(DayNumber, Vec<&[u8]>)> = Vec::new();
-        for value in &stored {
-            match per_day.last_mut() {
-                Some((d, chunks)) if *d == value.day => chunks.push(&value.value),
-                _ => per_day.push((value.day, vec![&value.value])),
-            }
-        }
-        // Days decode on every core; a day already compacted to one chunk needs no merge.
-        per_day
-            .into_par_iter()
-            .map(|(day, bytes)| {
-                let mut chunks = bytes
-                    .iter()
-                    .map(|b| DayChunk::decode(day, b))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let chunk = if chunks.len() == 1 {
-                    chunks.remove(0)
-                } else {
-                    DayChunk::merge(&chunks)
-                };
-                Ok((day, chunk))
-            })
-            .collect()
+        read_sightings(&mut self.store, from, to)
     }
 
     /// A report on data collection (see [`crate::Tracer::diagnostics`]).
@@ -335,4 +311,38 @@ impl Engine {
         saved_state::save(&mut self.store, &files)?;
         Ok(())
     }
+}
+
+/// The sightings of days `from` to `to` in `store`, one chunk per day (a day's chunks merged),
+/// decoded on every core.
+pub(crate) fn read_sightings(
+    store: &mut Store,
+    from: DayNumber,
+    to: DayNumber,
+) -> Result<Vec<(DayNumber, DayChunk)>, CoreError> {
+    use rayon::prelude::*;
+    let stored = store.read_days(Table::Sightings, from, to)?;
+    let mut per_day: Vec<(DayNumber, Vec<&[u8]>)> = Vec::new();
+    for value in &stored {
+        match per_day.last_mut() {
+            Some((d, chunks)) if *d == value.day => chunks.push(&value.value),
+            _ => per_day.push((value.day, vec![&value.value])),
+        }
+    }
+    // Days decode on every core; a day already compacted to one chunk needs no merge.
+    per_day
+        .into_par_iter()
+        .map(|(day, bytes)| {
+            let mut chunks = bytes
+                .iter()
+                .map(|b| DayChunk::decode(day, b))
+                .collect::<Result<Vec<_>, _>>()?;
+            let chunk = if chunks.len() == 1 {
+                chunks.remove(0)
+            } else {
+                DayChunk::merge(&chunks)
+            };
+            Ok((day, chunk))
+        })
+        .collect()
 }

@@ -7,7 +7,7 @@
 //!
 //! The matching pipeline (key files against the stored sightings) is in `matching`.
 
-mod matching;
+pub(crate) mod matching;
 
 pub(crate) use matching::OnRefusal;
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod exposure;
 pub mod fold;
 pub mod ingest;
+pub mod inspect;
 mod logging;
 pub mod own_keys;
 pub mod phone;

@@ -1,0 +1,439 @@
+//! CWA's test-case file (`exposure-windows-risk-calculation.json`): a configuration and cases,
+//! each a list of exposure windows with the expected result, and [`check_case`] comparing a
+//! case's expectations with [`assess_on`](super::assess_on).
+//!
+//! Reading refuses unknown fields and names the place of any error as a path:
+//! `testCases[3] ("description").exposureWindows[0].scanInstances[1].minAttenuation: ...`.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::keyfile::ReportType;
+use crate::matching::MatchedScan;
+use crate::metadata::CalibrationConfidence;
+use crate::risk::{ExposureWindow, Infectiousness};
+use crate::time::{DayNumber, SECONDS_PER_DAY};
+
+use super::{CwaParameters, CwaPlatform, CwaRiskLevel, assess_on};
+
+/// Why a test-case file was refused: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct CaseFileError {
+    /// Where, e.g. `testCases[3] ("…").exposureWindows[0].reportType` (empty for the file).
+    pub path: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFile {
+    /// `__comment__`, if any.
+    pub comment: Option<String>,
+    /// `defaultRiskCalculationConfiguration`.
+    pub configuration: CwaParameters,
+    /// `testCases`.
+    pub cases: Vec<Case>,
+}
+
+/// One case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// `description`.
+    pub description: String,
+    /// `exposureWindows`.
+    pub windows: Vec<CaseWindow>,
+    /// Everything expected.
+    pub expected: Expected,
+}
+
+/// A case's expectations (the `exp…` fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    /// `expTotalRiskLevel`.
+    pub total_risk_level: CwaRiskLevel,
+    /// `expAgeOfMostRecentDateWithLowRisk`.
+    pub age_of_most_recent_date_with_low_risk: Option<u32>,
+    /// `expAgeOfMostRecentDateWithHighRisk`.
+    pub age_of_most_recent_date_with_high_risk: Option<u32>,
+    /// `expNumberOfDaysWithLowRisk`.
+    pub number_of_days_with_low_risk: u32,
+    /// `expNumberOfDaysWithHighRisk`.
+    pub number_of_days_with_high_risk: u32,
+    /// `expTotalMinimumDistinctEncountersWithLowRisk`.
+    pub total_minimum_distinct_encounters_with_low_risk: u32,
+    /// `expTotalMinimumDistinctEncountersWithHighRisk`.
+    pub total_minimum_distinct_encounters_with_high_risk: u32,
+}
+
+/// One exposure window as the file writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseWindow {
+    /// `ageInDays`: days before the day of the calculation.
+    pub age_in_days: u32,
+    /// `reportType`: GAEN's number, 0 unknown to 5 revoked.
+    pub report_type: ReportType,
+    /// `infectiousness`: GAEN's number, 0 none, 1 standard, 2 high.
+    pub infectiousness: Infectiousness,
+    /// `calibrationConfidence`: GAEN's number, 0 lowest to 3 high.
+    pub calibration_confidence: CalibrationConfidence,
+    /// `scanInstances`.
+    pub scans: Vec<CaseScan>,
+}
+
+/// One scan instance as the file writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseScan {
+    /// `minAttenuation`, dB.
+    pub min_attenuation: u8,
+    /// `typicalAttenuation`, dB.
+    pub typical_attenuation: u8,
+    /// `secondsSinceLastScan`; negative after the clock went back.
+    pub seconds_since_last_scan: i64,
+}
+
+/// One expected field that came out differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The expected field's name in the file, e.g. `expTotalRiskLevel`.
+    pub field: &'static str,
+    /// The file's value, as JSON.
+    pub expected: String,
+    /// The calculated value, as JSON.
+    pub actual: String,
+}
+
+struct Obj<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+    known: &'static [&'static str],
+}
+
+fn err(path: &str, problem: impl Into<String>) -> CaseFileError {
+    CaseFileError {
+        path: path.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+impl<'a> Obj<'a> {
+    fn new(
+        path: String,
+        value: &'a Value,
+        known: &'static [&'static str],
+    ) -> Result<Self, CaseFileError> {
+        let map = value
+            .as_object()
+            .ok_or_else(|| err(&path, "must be an object"))?;
+        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(err(&path, format!("unknown field `{unknown}`")));
+        }
+        Ok(Self { path, map, known })
+    }
+
+    fn raw(&self, key: &'static str) -> Result<&'a Value, CaseFileError> {
+        debug_assert!(self.known.contains(&key));
+        self.map
+            .get(key)
+            .ok_or_else(|| err(&self.path, format!("missing field `{key}`")))
+    }
+
+    fn get<T: DeserializeOwned>(&self, key: &'static str) -> Result<T, CaseFileError> {
+        T::deserialize(self.raw(key)?).map_err(|e| err(&join(&self.path, key), e.to_string()))
+    }
+
+    fn list(&self, key: &'static str) -> Result<Vec<(String, &'a Value)>, CaseFileError> {
+        let path = join(&self.path, key);
+        let items = self
+            .raw(key)?
+            .as_array()
+            .ok_or_else(|| err(&path, "must be a list"))?;
+        Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{path}[{i}]"), v))
+            .collect())
+    }
+
+    fn number<T>(
+        &self,
+        key: &'static str,
+        convert: impl FnOnce(u8) -> Option<T>,
+        expected: &str,
+    ) -> Result<T, CaseFileError> {
+        let n: u8 = self.get(key)?;
+        convert(n).ok_or_else(|| err(&join(&self.path, key), format!("{n} is not {expected}")))
+    }
+}
+
+const FILE_FIELDS: &[&str] = &[
+    "__comment__",
+    "defaultRiskCalculationConfiguration",
+    "testCases",
+];
+const CASE_FIELDS: &[&str] = &[
+    "description",
+    "exposureWindows",
+    "expTotalRiskLevel",
+    "expAgeOfMostRecentDateWithLowRisk",
+    "expAgeOfMostRecentDateWithHighRisk",
+    "expNumberOfDaysWithLowRisk",
+    "expNumberOfDaysWithHighRisk",
+    "expTotalMinimumDistinctEncountersWithLowRisk",
+    "expTotalMinimumDistinctEncountersWithHighRisk",
+];
+const WINDOW_FIELDS: &[&str] = &[
+    "ageInDays",
+    "reportType",
+    "infectiousness",
+    "calibrationConfidence",
+    "scanInstances",
+];
+const SCAN_FIELDS: &[&str] = &[
+    "minAttenuation",
+    "typicalAttenuation",
+    "secondsSinceLastScan",
+];
+
+impl CaseFile {
+    /// Reads a test-case file (its configuration is also validated).
+    ///
+    /// # Errors
+    /// [`CaseFileError`] naming the case (index and description) and the field.
+    pub fn parse(bytes: &[u8]) -> Result<Self, CaseFileError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| err("", e.to_string()))?;
+        let file = Obj::new(String::new(), &value, FILE_FIELDS)?;
+        let comment = match file.map.get("__comment__") {
+            Some(_) => Some(file.get("__comment__")?),
+            None => None,
+        };
+        let configuration: CwaParameters = file.get("defaultRiskCalculationConfiguration")?;
+        configuration.validate().map_err(|e| {
+            err(
+                &format!("defaultRiskCalculationConfiguration.{}", e.field),
+                e.problem,
+            )
+        })?;
+        let cases = file
+            .list("testCases")?
+            .into_iter()
+            .map(|(path, v)| parse_case(path, v))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            comment,
+            configuration,
+            cases,
+        })
+    }
+}
+
+fn parse_case(index_path: String, value: &Value) -> Result<Case, CaseFileError> {
+    // The description names the case in every later error.
+    let path = match value.get("description").and_then(Value::as_str) {
+        Some(d) => format!("{index_path} ({d:?})"),
+        None => index_path,
+    };
+    let case = Obj::new(path, value, CASE_FIELDS)?;
+    let windows = case
+        .list("exposureWindows")?
+        .into_iter()
+        .map(|(path, v)| parse_window(path, v))
+        .collect::<Result<_, _>>()?;
+    Ok(Case {
+        description: case.get("description")?,
+        windows,
+        expected: Expected {
+            total_risk_level: case.number(
+                "expTotalRiskLevel",
+                CwaRiskLevel::from_number,
+                "1 (low) or 2 (high)",
+            )?,
+            age_of_most_recent_date_with_low_risk: case.get("expAgeOfMostRecentDateWithLowRisk")?,
+            age_of_most_recent_date_with_high_risk: case
+                .get("expAgeOfMostRecentDateWithHighRisk")?,
+            number_of_days_with_low_risk: case.get("expNumberOfDaysWithLowRisk")?,
+            number_of_days_with_high_risk: case.get("expNumberOfDaysWithHighRisk")?,
+            total_minimum_distinct_encounters_with_low_risk: case
+                .get("expTotalMinimumDistinctEncountersWithLowRisk")?,
+            total_minimum_distinct_encounters_with_high_risk: case
+                .get("expTotalMinimumDistinctEncountersWithHighRisk")?,
+        },
+    })
+}
+
+fn parse_window(path: String, value: &Value) -> Result<CaseWindow, CaseFileError> {
+    let window = Obj::new(path, value, WINDOW_FIELDS)?;
+    let scans = window
+        .list("scanInstances")?
+        .into_iter()
+        .map(|(path, v)| {
+            let scan = Obj::new(path, v, SCAN_FIELDS)?;
+            let seconds: i64 = scan.get("secondsSinceLastScan")?;
+            if seconds > i64::from(u32::MAX) {
+                return Err(err(
+                    &join(&scan.path, "secondsSinceLastScan"),
+                    "is more than 2^32 - 1",
+                ));
+            }
+            Ok(CaseScan {
+                min_attenuation: scan.get("minAttenuation")?,
+                typical_attenuation: scan.get("typicalAttenuation")?,
+                seconds_since_last_scan: seconds,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(CaseWindow {
+        age_in_days: window.get("ageInDays")?,
+        report_type: window.number(
+            "reportType",
+            |n| ReportType::from_i32(i32::from(n)),
+            "a report type (0 to 5)",
+        )?,
+        infectiousness: window.number(
+            "infectiousness",
+            |n| match n {
+                0 => Some(Infectiousness::None),
+                1 => Some(Infectiousness::Standard),
+                2 => Some(Infectiousness::High),
+                _ => None,
+            },
+            "an infectiousness (0 to 2)",
+        )?,
+        calibration_confidence: window.number(
+            "calibrationConfidence",
+            |n| match n {
+                0 => Some(CalibrationConfidence::Lowest),
+                1 => Some(CalibrationConfidence::Low),
+                2 => Some(CalibrationConfidence::Medium),
+                3 => Some(CalibrationConfidence::High),
+                _ => None,
+            },
+            "a calibration confidence (0 to 3)",
+        )?,
+        scans,
+    })
+}
+
+impl CaseWindow {
+    /// The engine's window for this one, `today` being the day of the calculation: its day is
+    /// `today − ageInDays`; scans follow one another from that day's start. A negative
+    /// `secondsSinceLastScan` becomes 0: both apps ignore it (iOS filters it out, Android takes
+    /// `max(seconds, 0)`), which is what 0 does in every sum. The transmission risk the
+    /// engine's window carries is not CWA's (CWA derives its own) and is set to 0.
+    #[must_use]
+    pub fn to_exposure_window(&self, today: DayNumber) -> ExposureWindow {
+        let day = DayNumber::new(today.get().saturating_sub(self.age_in_days));
+        let mut time = i64::from(day.get()) * SECONDS_PER_DAY;
+        let scans = self
+            .scans
+            .iter()
+            .map(|s| {
+                let seconds = u32::try_from(s.seconds_since_last_scan.max(0)).unwrap_or(u32::MAX);
+                time += i64::from(seconds);
+                MatchedScan {
+                    time,
+                    seconds_since_last_scan: seconds,
+                    typical_attenuation_db: s.typical_attenuation,
+                    min_attenuation_db: s.min_attenuation,
+                }
+            })
+            .collect();
+        ExposureWindow {
+            day,
+            report_type: self.report_type,
+            infectiousness: self.infectiousness,
+            transmission_risk: 0,
+            calibration_confidence: self.calibration_confidence,
+            scans,
+        }
+    }
+}
+
+impl Case {
+    /// The case's windows as the engine's, calculated on `today`.
+    #[must_use]
+    pub fn exposure_windows(&self, today: DayNumber) -> Vec<ExposureWindow> {
+        self.windows
+            .iter()
+            .map(|w| w.to_exposure_window(today))
+            .collect()
+    }
+}
+
+/// A day far from the epoch on which cases are calculated (any day gives the same ages).
+pub const CASE_TODAY: DayNumber = DayNumber::new(20_000);
+
+/// Runs `case` with `params` as `platform`'s app and lists every expected field that came out
+/// differently (empty when the case passes).
+#[must_use]
+pub fn check_case(case: &Case, params: &CwaParameters, platform: CwaPlatform) -> Vec<Mismatch> {
+    let result = assess_on(
+        &case.exposure_windows(CASE_TODAY),
+        params,
+        CASE_TODAY,
+        platform,
+    );
+    let e = &case.expected;
+    let json = |v: Option<u32>| v.map_or_else(|| "null".to_owned(), |v| v.to_string());
+    let pairs: [(&'static str, String, String); 7] = [
+        (
+            "expTotalRiskLevel",
+            e.total_risk_level.number().to_string(),
+            result.total_risk_level.number().to_string(),
+        ),
+        (
+            "expAgeOfMostRecentDateWithLowRisk",
+            json(e.age_of_most_recent_date_with_low_risk),
+            json(result.age_of_most_recent_date_with_low_risk),
+        ),
+        (
+            "expAgeOfMostRecentDateWithHighRisk",
+            json(e.age_of_most_recent_date_with_high_risk),
+            json(result.age_of_most_recent_date_with_high_risk),
+        ),
+        (
+            "expNumberOfDaysWithLowRisk",
+            e.number_of_days_with_low_risk.to_string(),
+            result.number_of_days_with_low_risk.to_string(),
+        ),
+        (
+            "expNumberOfDaysWithHighRisk",
+            e.number_of_days_with_high_risk.to_string(),
+            result.number_of_days_with_high_risk.to_string(),
+        ),
+        (
+            "expTotalMinimumDistinctEncountersWithLowRisk",
+            e.total_minimum_distinct_encounters_with_low_risk
+                .to_string(),
+            result
+                .total_minimum_distinct_encounters_with_low_risk
+                .to_string(),
+        ),
+        (
+            "expTotalMinimumDistinctEncountersWithHighRisk",
+            e.total_minimum_distinct_encounters_with_high_risk
+                .to_string(),
+            result
+                .total_minimum_distinct_encounters_with_high_risk
+                .to_string(),
+        ),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, expected, actual)| expected != actual)
+        .map(|(field, expected, actual)| Mismatch {
+            field,
+            expected,
+            actual,
+        })
+        .collect()
+}

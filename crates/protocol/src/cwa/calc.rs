@@ -38,7 +38,10 @@ pub enum Dropped {
     MinutesAtAttenuation,
     /// A transmission-risk-level filter matched.
     TransmissionRiskLevel,
-    /// Its normalized time maps to no risk level (both apps ignore such a window).
+    /// Its normalized time maps to no risk level. Both apps ignore such a window: it adds
+    /// nothing to its day's normalized time and is no encounter (iOS `RiskCalculation`
+    /// keeps only windows whose `riskLevel` is not nil; Android's `calculateRisk` returns
+    /// null for it, as for a filtered window).
     NoRiskLevel,
     /// Its infectiousness is none: GAEN never reports such a window.
     NotInfectious,
@@ -72,7 +75,11 @@ pub struct DayRisk {
     pub day: DayNumber,
     /// Sum of its counting windows' normalized times (rounded on Android).
     pub normalized_time: f64,
-    /// Its risk level, `None` when the sum maps to none.
+    /// Its risk level, `None` when the sum maps to none. Such a day is neither low nor high;
+    /// on iOS its encounters still count in the totals (`riskLevelPerDate` drops it with
+    /// `compactMapValues`, the encounters are counted from all dates' windows), on Android
+    /// the day and its encounters are dropped (`aggregateRiskPerDate` returns null) and it
+    /// is not listed here.
     pub risk_level: Option<CwaRiskLevel>,
     /// Distinct (transmission risk level, calibration confidence) pairs among its low windows.
     pub minimum_distinct_encounters_with_low_risk: u32,

@@ -1,6 +1,6 @@
 //! CWA's test-case file (`exposure-windows-risk-calculation.json`): a configuration and cases,
 //! each a list of exposure windows with the expected result, and [`check_case`] comparing a
-//! case's expectations with [`assess_on`](super::assess_on).
+//! case's expectations with [`assess_on`].
 //!
 //! Reading refuses unknown fields and names the place of any error as a path:
 //! `testCases[3] ("description").exposureWindows[0].scanInstances[1].minAttenuation: ...`.

@@ -236,3 +236,29 @@ fn negative_seconds_count_as_nothing_and_none_infectious_windows_are_dropped() {
     assert_eq!(r.total_risk_level, CwaRiskLevel::Low);
     assert!(r.days.is_empty());
 }
+
+#[test]
+fn a_day_without_a_level_keeps_its_encounters_on_ios_only() {
+    let file = CaseFile::parse(FIXTURE.as_bytes()).unwrap();
+    let mut p = file.configuration.clone();
+    // Days need 20 normalized minutes to have a level; one low window (6) leaves its day
+    // without one.
+    p.normalized_time_per_day_to_risk_level_mapping[0]
+        .normalized_time_range
+        .min = 20.0;
+    let case = file
+        .cases
+        .iter()
+        .find(|c| c.description == "keep Exposure Windows with TRL > 2")
+        .unwrap();
+    let windows = case.exposure_windows(DayNumber::new(100));
+    let ios = assess_on(&windows, &p, DayNumber::new(100), CwaPlatform::Ios);
+    assert_eq!(ios.days.len(), 1);
+    assert_eq!(ios.days[0].risk_level, None);
+    assert_eq!(ios.number_of_days_with_low_risk, 0);
+    assert_eq!(ios.total_minimum_distinct_encounters_with_low_risk, 1);
+    let android = assess_on(&windows, &p, DayNumber::new(100), CwaPlatform::Android);
+    assert!(android.days.is_empty());
+    assert_eq!(android.total_minimum_distinct_encounters_with_low_risk, 0);
+    assert_eq!(android.total_risk_level, CwaRiskLevel::Low);
+}

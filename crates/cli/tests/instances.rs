@@ -109,7 +109,11 @@ fn guessing_is_cut_off_at_the_shared_limits_across_instances_and_restarts() {
         &bluezone_protocol::risk::RiskConfig::default(),
         "shared",
     );
-    document.parameters.notify_weighted_minutes = 25.0;
+    document
+        .parameters
+        .gaen_mut()
+        .unwrap()
+        .notify_weighted_minutes = 25.0;
     std::fs::write(
         site.path("risk.json"),
         serde_json::to_vec(&document).unwrap(),

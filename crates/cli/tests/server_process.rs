@@ -470,7 +470,11 @@ fn ops_listener_and_export() {
     let risk = bluezone_protocol::risk::RiskConfig::default();
     let mut document =
         bluezone_protocol::risk_config::RiskConfigDocument::new(0, 0, &risk, "sweep");
-    document.parameters.notify_weighted_minutes = 0.0;
+    document
+        .parameters
+        .gaen_mut()
+        .unwrap()
+        .notify_weighted_minutes = 0.0;
     std::fs::write(
         site.path("bad.json"),
         serde_json::to_vec(&document).unwrap(),
@@ -482,7 +486,11 @@ fn ops_listener_and_export() {
         String::from_utf8_lossy(&out.stderr).contains("notify_weighted_minutes"),
         "{out:?}"
     );
-    document.parameters.notify_weighted_minutes = 20.0;
+    document
+        .parameters
+        .gaen_mut()
+        .unwrap()
+        .notify_weighted_minutes = 20.0;
     std::fs::write(
         site.path("good.json"),
         serde_json::to_vec(&document).unwrap(),

@@ -77,10 +77,11 @@ fn a_sweep_adds_the_curves() {
             .unwrap();
     document.validate().unwrap();
     assert!(document.note.contains("precision"), "{}", document.note);
+    let parameters = document.parameters.gaen().unwrap();
     let chosen = sweep.iter().any(|p| {
-        p["notify_minutes"].as_f64() == Some(document.parameters.notify_weighted_minutes)
+        p["notify_minutes"].as_f64() == Some(parameters.notify_weighted_minutes)
             && p["attenuation_thresholds_db"][0].as_u64()
-                == Some(u64::from(document.parameters.attenuation_thresholds_db[0]))
+                == Some(u64::from(parameters.attenuation_thresholds_db[0]))
     });
     assert!(chosen, "a swept point");
 }

@@ -87,12 +87,15 @@ impl Engine {
     }
 
     /// The risk model's parameters: the authority's applied configuration, else
-    /// [`TracerConfig::risk`].
+    /// [`TracerConfig::risk`] (a held document is always GAEN's: others are refused).
     pub(crate) fn risk(&self) -> RiskConfig {
-        self.risk_document.as_ref().map_or_else(
-            || self.config.risk.clone(),
-            |document| document.parameters.apply_to(&self.config.risk),
-        )
+        self.risk_document
+            .as_ref()
+            .and_then(|document| document.parameters.gaen())
+            .map_or_else(
+                || self.config.risk.clone(),
+                |parameters| parameters.apply_to(&self.config.risk),
+            )
     }
 
     pub(crate) fn today(&self) -> Result<DayNumber, CoreError> {

@@ -436,7 +436,11 @@ mod tests {
         let risk = bluezone_protocol::risk::RiskConfig::default();
         let document = RiskConfigDocument::new(4, 1_793_491_200, &risk, "note");
         let mut out_of_range = document.clone();
-        out_of_range.parameters.days_to_consider = 0;
+        out_of_range
+            .parameters
+            .gaen_mut()
+            .expect("gaen")
+            .days_to_consider = 0;
         let out_of_range = serde_json::to_vec(&out_of_range).expect("json");
         round_trips(&document, &[b"{", b"null", &out_of_range]);
     }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::risk::ExposureWindow;
-use bluezone_protocol::risk_config::{is_newer, read_risk_config};
+use bluezone_protocol::risk_config::{
+    MODEL_GAEN_DAILY_SUMMARIES, RiskConfigError, is_newer, read_risk_config,
+};
 use bluezone_protocol::sightings::DayChunk;
 use bluezone_store::{MasterKey, Store, StoreStats};
 use rand::SeedableRng;
@@ -360,6 +362,15 @@ impl Tracer {
                 return Ok(RiskConfigOutcome::Refused(error));
             }
         };
+        if verified.document.parameters.gaen().is_none() {
+            // The engine scores with GAEN's daily-summary model only.
+            let error = RiskConfigError::Document(format!(
+                "the phone runs the {MODEL_GAEN_DAILY_SUMMARIES} model, not {}",
+                verified.document.model
+            ));
+            log::warn!("risk configuration refused: another model");
+            return Ok(RiskConfigOutcome::Refused(error));
+        }
         let offered = verified.document.sequence;
         let held = engine.risk_document.as_ref().map(|d| d.sequence);
         if !is_newer(held, offered) {

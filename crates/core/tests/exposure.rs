@@ -167,7 +167,7 @@ fn refused_files_change_nothing() {
 /// The authority's configuration `document`, signed by the trusted test signer.
 fn signed_config(sequence: u64, change: impl FnOnce(&mut GaenParameters)) -> Vec<u8> {
     let mut document = RiskConfigDocument::new(sequence, MORNING, &RiskConfig::default(), "test");
-    change(&mut document.parameters);
+    change(document.parameters.gaen_mut().unwrap());
     write_risk_config(&document, &test_signer()).unwrap()
 }
 
@@ -197,4 +197,28 @@ fn the_authoritys_configuration_rescores_the_stored_windows() {
     let file = signed_config(2, |p| p.notify_weighted_minutes = 60.0);
     across_the_street.apply_risk_config(&file).unwrap();
     assert!(!across_the_street.exposure_status().unwrap().notify);
+}
+
+#[test]
+fn a_configuration_of_another_model_is_refused_and_the_held_one_kept() {
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let tracer = phone(&clock, 3);
+    let file = signed_config(1, |p| p.notify_weighted_minutes = 20.0);
+    tracer.apply_risk_config(&file).unwrap();
+    let cases: serde_json::Value = serde_json::from_str(include_str!(
+        "../../protocol/tests/fixtures/cwa/exposure-windows-risk-calculation.json"
+    ))
+    .unwrap();
+    let cwa = RiskConfigDocument::new_cwa(
+        2,
+        MORNING,
+        serde_json::from_value(cases["defaultRiskCalculationConfiguration"].clone()).unwrap(),
+        "CWA",
+    );
+    let file = write_risk_config(&cwa, &test_signer()).unwrap();
+    assert!(matches!(
+        tracer.apply_risk_config(&file).unwrap(),
+        RiskConfigOutcome::Refused(_)
+    ));
+    assert_eq!(tracer.risk_config().unwrap().unwrap().sequence, 1);
 }

@@ -2,6 +2,7 @@
 
 pub mod advert;
 pub mod attenuation;
+pub mod cwa;
 pub mod error;
 pub mod exchange;
 mod hkdf16;

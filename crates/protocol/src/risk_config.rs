@@ -16,11 +16,16 @@
 //! believed), then the document: known fields only, the format and model named, every value in
 //! range. A phone applies a configuration only if its `sequence` is higher than the one it
 //! holds (see [`is_newer`]): an old file replayed cannot roll the parameters back.
+//!
+//! The document names its risk model, and `parameters` are read as that model's:
+//! [`MODEL_GAEN_DAILY_SUMMARIES`] (the default, [`GaenParameters`]) or [`MODEL_CWA`]
+//! (Corona-Warn-App's exposure-window model, [`CwaParameters`] in CWA's own camelCase schema).
 
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::cwa::{CwaParameters, InvalidParameter};
 use crate::keyfile::{KeyFileError, KeyFileSigner, ReportType, TrustedKeys, verify_signatures};
 use crate::risk::{Infectiousness, RiskConfig};
 
@@ -30,8 +35,13 @@ pub const SIGNED_PREFIX: &[u8] = b"BZ Risk Config v1\n";
 /// The `format` every document names.
 pub const FORMAT: &str = "bluezone-risk-config/1";
 
-/// The one risk model this version knows.
+/// GAEN's daily-summary model ([`crate::risk`]), the default; its parameters are
+/// [`GaenParameters`].
 pub const MODEL_GAEN_DAILY_SUMMARIES: &str = "gaen-daily-summaries";
+
+/// Corona-Warn-App's exposure-window model ([`crate::cwa`]); its parameters are
+/// [`CwaParameters`].
+pub const MODEL_CWA: &str = "cwa";
 
 /// Largest file read, in bytes: a configuration is well under 4 KiB.
 pub const MAX_FILE_BYTES: usize = 64 * 1024;
@@ -66,8 +76,12 @@ pub enum RiskConfigError {
 }
 
 /// The signed document: which model, its parameters, and the order of publication.
+///
+/// It is read by first taking `model`, then `parameters` as that model's (unknown fields are
+/// refused everywhere); it is written field for field, so a GAEN document's bytes are what
+/// they were before the CWA model existed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawDocument")]
 pub struct RiskConfigDocument {
     /// Always [`FORMAT`].
     pub format: String,
@@ -76,13 +90,119 @@ pub struct RiskConfigDocument {
     pub sequence: u64,
     /// Unix seconds at which the authority issued it.
     pub issued_at: i64,
-    /// The risk model: [`MODEL_GAEN_DAILY_SUMMARIES`].
+    /// The risk model: [`MODEL_GAEN_DAILY_SUMMARIES`] or [`MODEL_CWA`].
     pub model: String,
-    /// The model's parameters.
-    pub parameters: GaenParameters,
+    /// The model's parameters (their kind always matches `model` in a document read).
+    pub parameters: RiskModelParameters,
     /// Why it changed, for the officials' page and the audit log (at most 500 characters).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+}
+
+/// A document's parameters, by model. Written as the inner parameters alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RiskModelParameters {
+    /// [`MODEL_GAEN_DAILY_SUMMARIES`].
+    GaenDailySummaries(GaenParameters),
+    /// [`MODEL_CWA`].
+    Cwa(CwaParameters),
+}
+
+impl RiskModelParameters {
+    /// The model these parameters are for.
+    #[must_use]
+    pub const fn model(&self) -> &'static str {
+        match self {
+            Self::GaenDailySummaries(_) => MODEL_GAEN_DAILY_SUMMARIES,
+            Self::Cwa(_) => MODEL_CWA,
+        }
+    }
+
+    /// GAEN's parameters, if these are.
+    #[must_use]
+    pub const fn gaen(&self) -> Option<&GaenParameters> {
+        match self {
+            Self::GaenDailySummaries(p) => Some(p),
+            Self::Cwa(_) => None,
+        }
+    }
+
+    /// GAEN's parameters to change, if these are.
+    pub const fn gaen_mut(&mut self) -> Option<&mut GaenParameters> {
+        match self {
+            Self::GaenDailySummaries(p) => Some(p),
+            Self::Cwa(_) => None,
+        }
+    }
+
+    /// CWA's parameters, if these are.
+    #[must_use]
+    pub const fn cwa(&self) -> Option<&CwaParameters> {
+        match self {
+            Self::Cwa(p) => Some(p),
+            Self::GaenDailySummaries(_) => None,
+        }
+    }
+
+    /// Checks every value's range.
+    ///
+    /// # Errors
+    /// [`RiskConfigError::OutOfRange`] naming the first field out of range (CWA's fields as
+    /// CWA names them, e.g. `minutesAtAttenuationWeights.weight`).
+    pub fn validate(&self) -> Result<(), RiskConfigError> {
+        match self {
+            Self::GaenDailySummaries(p) => p.validate(),
+            Self::Cwa(p) => p.validate().map_err(RiskConfigError::from),
+        }
+    }
+}
+
+impl From<InvalidParameter> for RiskConfigError {
+    fn from(e: InvalidParameter) -> Self {
+        Self::OutOfRange {
+            field: e.field,
+            problem: e.problem,
+        }
+    }
+}
+
+/// The document as read, before its parameters are read as its model's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDocument {
+    format: String,
+    sequence: u64,
+    issued_at: i64,
+    model: String,
+    parameters: serde_json::Value,
+    #[serde(default)]
+    note: String,
+}
+
+impl TryFrom<RawDocument> for RiskConfigDocument {
+    type Error = String;
+
+    fn try_from(raw: RawDocument) -> Result<Self, String> {
+        let in_parameters = |e: serde_json::Error| format!("parameters: {e}");
+        let parameters = match raw.model.as_str() {
+            MODEL_GAEN_DAILY_SUMMARIES => RiskModelParameters::GaenDailySummaries(
+                serde_json::from_value(raw.parameters).map_err(in_parameters)?,
+            ),
+            MODEL_CWA => RiskModelParameters::Cwa(
+                serde_json::from_value(raw.parameters).map_err(in_parameters)?,
+            ),
+            _ => return Err("the model is not one this version knows".to_owned()),
+        };
+        Ok(Self {
+            format: raw.format,
+            sequence: raw.sequence,
+            issued_at: raw.issued_at,
+            model: raw.model,
+            parameters,
+            note: raw.note,
+        })
+    }
 }
 
 /// The parameters of GAEN's daily-summary model (the fields of [`RiskConfig`] an authority
@@ -291,12 +411,26 @@ impl RiskConfigDocument {
             sequence,
             issued_at,
             model: MODEL_GAEN_DAILY_SUMMARIES.to_owned(),
-            parameters: GaenParameters::from_risk(risk),
+            parameters: RiskModelParameters::GaenDailySummaries(GaenParameters::from_risk(risk)),
             note: note.to_owned(),
         }
     }
 
-    /// Checks the format, the model, the note's length and every parameter.
+    /// A document publishing CWA's model with `parameters` as number `sequence`.
+    #[must_use]
+    pub fn new_cwa(sequence: u64, issued_at: i64, parameters: CwaParameters, note: &str) -> Self {
+        Self {
+            format: FORMAT.to_owned(),
+            sequence,
+            issued_at,
+            model: MODEL_CWA.to_owned(),
+            parameters: RiskModelParameters::Cwa(parameters),
+            note: note.to_owned(),
+        }
+    }
+
+    /// Checks the format, the model (known, and the parameters' own), the note's length and
+    /// every parameter.
     ///
     /// # Errors
     /// [`RiskConfigError::Document`] for another format or model,
@@ -305,10 +439,16 @@ impl RiskConfigDocument {
         if self.format != FORMAT {
             return Err(RiskConfigError::Document(format!("format is not {FORMAT}")));
         }
-        if self.model != MODEL_GAEN_DAILY_SUMMARIES {
+        if self.model != MODEL_GAEN_DAILY_SUMMARIES && self.model != MODEL_CWA {
             return Err(RiskConfigError::Document(
                 "the model is not one this version knows".into(),
             ));
+        }
+        if self.model != self.parameters.model() {
+            return Err(RiskConfigError::Document(format!(
+                "the parameters are not the {} model's",
+                self.model
+            )));
         }
         if self.sequence == 0 {
             return Err(RiskConfigError::OutOfRange {

@@ -30,7 +30,12 @@ fn a_signed_configuration_reads_back_and_applies() {
     let read = read_risk_config(&file, &trusted()).unwrap();
     assert_eq!(read.document, document());
     assert_eq!(read.signer, "452-v1");
-    let applied = read.document.parameters.apply_to(&RiskConfig::default());
+    let applied = read
+        .document
+        .parameters
+        .gaen()
+        .unwrap()
+        .apply_to(&RiskConfig::default());
     assert_eq!(applied.attenuation_thresholds_db, [55, 63, 70]);
     assert_eq!(applied.notify_score, 600.0);
     assert_eq!(
@@ -189,7 +194,7 @@ fn a_signed_but_invalid_document_names_its_field() {
     ));
     // Nothing invalid is ever signed by the writer either.
     let mut bad = document();
-    bad.parameters.days_to_consider = 0;
+    bad.parameters.gaen_mut().unwrap().days_to_consider = 0;
     assert!(write_risk_config(&bad, &signer(0x23)).is_err());
 }
 
@@ -199,4 +204,112 @@ fn only_a_higher_sequence_replaces_the_held_configuration() {
     assert!(is_newer(Some(3), 4));
     assert!(!is_newer(Some(3), 3));
     assert!(!is_newer(Some(3), 2));
+}
+
+fn cwa_parameters() -> CwaParameters {
+    let file: serde_json::Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/cwa/exposure-windows-risk-calculation.json"
+    ))
+    .unwrap();
+    serde_json::from_value(file["defaultRiskCalculationConfiguration"].clone()).unwrap()
+}
+
+fn cwa_document() -> RiskConfigDocument {
+    RiskConfigDocument::new_cwa(4, 1_793_491_200, cwa_parameters(), "CWA's test parameters")
+}
+
+#[test]
+fn a_gaen_document_is_written_as_before() {
+    let document = document();
+    let parameters = serde_json::to_string(document.parameters.gaen().unwrap()).unwrap();
+    assert_eq!(
+        serde_json::to_string(&document).unwrap(),
+        format!(
+            r#"{{"format":"bluezone-risk-config/1","sequence":3,"issued_at":1793491200,"model":"gaen-daily-summaries","parameters":{parameters},"note":"thresholds from the 2026-11 sweep"}}"#
+        )
+    );
+}
+
+#[test]
+fn a_cwa_configuration_round_trips_in_cwas_schema() {
+    let file = write_risk_config(&cwa_document(), &signer(0x23)).unwrap();
+    let read = read_risk_config(&file, &trusted()).unwrap();
+    assert_eq!(read.document, cwa_document());
+    assert_eq!(read.document.model, MODEL_CWA);
+    assert_eq!(read.document.parameters.cwa(), Some(&cwa_parameters()));
+    assert!(read.document.parameters.gaen().is_none());
+    let json = serde_json::to_value(cwa_document()).unwrap();
+    assert_eq!(
+        json["parameters"]["trlEncoding"]["reportTypeOffsetConfirmedTest"],
+        6
+    );
+    assert!(json["parameters"]["normalizedTimePerEWToRiskLevelMapping"].is_array());
+}
+
+#[test]
+fn a_cwa_document_is_refused_by_field_by_model_and_for_unknown_fields() {
+    let good = serde_json::to_value(cwa_document()).unwrap();
+    let mut weight = good.clone();
+    weight["parameters"]["minutesAtAttenuationWeights"][0]["weight"] = serde_json::json!(-1);
+    let err = read_risk_config(&signed_text(&weight.to_string()), &trusted()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RiskConfigError::OutOfRange {
+                field: "minutesAtAttenuationWeights.weight",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let mut level = good.clone();
+    level["parameters"]["normalizedTimePerDayToRiskLevelMapping"][1]["riskLevel"] =
+        serde_json::json!(3);
+    let err = read_risk_config(&signed_text(&level.to_string()), &trusted()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RiskConfigError::OutOfRange {
+                field: "normalizedTimePerDayToRiskLevelMapping.riskLevel",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    for (place, at) in [
+        ("parameters", &["parameters"][..]),
+        ("nested", &["parameters", "trlEncoding"]),
+        ("top", &[]),
+    ] {
+        let mut unknown = good.clone();
+        let mut slot = &mut unknown;
+        for part in at {
+            slot = &mut slot[*part];
+        }
+        slot["surprise"] = serde_json::json!(1);
+        let err = read_risk_config(&signed_text(&unknown.to_string()), &trusted()).unwrap_err();
+        assert!(
+            matches!(&err, RiskConfigError::Document(m) if m.contains("surprise")),
+            "{place}: {err:?}"
+        );
+    }
+    let mut gaen_model = good.clone();
+    gaen_model["model"] = serde_json::json!(MODEL_GAEN_DAILY_SUMMARIES);
+    assert!(matches!(
+        read_risk_config(&signed_text(&gaen_model.to_string()), &trusted()),
+        Err(RiskConfigError::Document(_))
+    ));
+    let mut other = good;
+    other["model"] = serde_json::json!("nhs-covid-19");
+    assert!(matches!(
+        read_risk_config(&signed_text(&other.to_string()), &trusted()),
+        Err(RiskConfigError::Document(_))
+    ));
+    // A document whose model and parameters disagree is never signed.
+    let mut mixed = cwa_document();
+    mixed.model = MODEL_GAEN_DAILY_SUMMARIES.to_owned();
+    assert!(matches!(
+        write_risk_config(&mixed, &signer(0x23)),
+        Err(RiskConfigError::Document(_))
+    ));
 }

@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(current.verified.sha256, second.verified.sha256);
 
         let mut bad = document;
-        bad.parameters.days_to_consider = 0;
+        bad.parameters.gaen_mut().unwrap().days_to_consider = 0;
         let refused = authority.publish_risk_config(bad, None, 3000).unwrap_err();
         assert_eq!(refused.code, RefusalCode::BadRequest);
         let expected = RiskConfigError::OutOfRange {

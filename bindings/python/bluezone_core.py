@@ -1761,22 +1761,25 @@ class HeldRiskConfig:
     """
     The configuration the phone holds, for the app to show its age (not its parameters).
 """
-    def __init__(self, *, sequence:int, issued_at:int, note:str):
+    def __init__(self, *, sequence:int, issued_at:int, note:str, model:str):
         self.sequence = sequence
         self.issued_at = issued_at
         self.note = note
+        self.model = model
         
         
 
     
     def __str__(self):
-        return "HeldRiskConfig(sequence={}, issued_at={}, note={})".format(self.sequence, self.issued_at, self.note)
+        return "HeldRiskConfig(sequence={}, issued_at={}, note={}, model={})".format(self.sequence, self.issued_at, self.note, self.model)
     def __eq__(self, other):
         if self.sequence != other.sequence:
             return False
         if self.issued_at != other.issued_at:
             return False
         if self.note != other.note:
+            return False
+        if self.model != other.model:
             return False
         return True
 
@@ -1787,6 +1790,7 @@ class _UniffiFfiConverterTypeHeldRiskConfig(_UniffiConverterRustBuffer):
             sequence=_UniffiFfiConverterUInt64.read(buf),
             issued_at=_UniffiFfiConverterInt64.read(buf),
             note=_UniffiFfiConverterString.read(buf),
+            model=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
@@ -1794,12 +1798,14 @@ class _UniffiFfiConverterTypeHeldRiskConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.check_lower(value.sequence)
         _UniffiFfiConverterInt64.check_lower(value.issued_at)
         _UniffiFfiConverterString.check_lower(value.note)
+        _UniffiFfiConverterString.check_lower(value.model)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterUInt64.write(value.sequence, buf)
         _UniffiFfiConverterInt64.write(value.issued_at, buf)
         _UniffiFfiConverterString.write(value.note, buf)
+        _UniffiFfiConverterString.write(value.model, buf)
 
 @dataclass
 class IngestReport:

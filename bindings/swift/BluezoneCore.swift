@@ -1341,6 +1341,10 @@ public struct HeldRiskConfig: Equatable, Hashable {
      * Why it changed, as the authority wrote it.
      */
     public var note: String
+    /**
+     * The risk model it selects (`gaen-daily-summaries` or `cwa`).
+     */
+    public var model: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1353,10 +1357,14 @@ public struct HeldRiskConfig: Equatable, Hashable {
          */issuedAt: Int64, 
         /**
          * Why it changed, as the authority wrote it.
-         */note: String) {
+         */note: String, 
+        /**
+         * The risk model it selects (`gaen-daily-summaries` or `cwa`).
+         */model: String) {
         self.sequence = sequence
         self.issuedAt = issuedAt
         self.note = note
+        self.model = model
     }
 
     
@@ -1377,7 +1385,8 @@ public struct FfiConverterTypeHeldRiskConfig: FfiConverterRustBuffer {
             try HeldRiskConfig(
                 sequence: FfiConverterUInt64.read(from: &buf), 
                 issuedAt: FfiConverterInt64.read(from: &buf), 
-                note: FfiConverterString.read(from: &buf)
+                note: FfiConverterString.read(from: &buf), 
+                model: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -1385,6 +1394,7 @@ public struct FfiConverterTypeHeldRiskConfig: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.sequence, into: &buf)
         FfiConverterInt64.write(value.issuedAt, into: &buf)
         FfiConverterString.write(value.note, into: &buf)
+        FfiConverterString.write(value.model, into: &buf)
     }
 }
 

@@ -7,8 +7,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use bluezone_core::inspect::{InspectedWindow, MatchInspection, inspect_matches};
+use bluezone_core::risk_model::RiskModel;
 use bluezone_core::{ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig};
 use bluezone_protocol::DayNumber;
+use bluezone_protocol::cwa::CwaRiskLevel;
 use bluezone_store::{Store, StoreError};
 use clap::Args;
 
@@ -143,6 +145,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+const fn level_name(level: Option<CwaRiskLevel>) -> Option<&'static str> {
+    match level {
+        Some(CwaRiskLevel::Low) => Some("low"),
+        Some(CwaRiskLevel::High) => Some("high"),
+        None => None,
+    }
+}
+
 fn file_name(args: &MatchArgs, i: usize) -> String {
     args.files
         .get(i)
@@ -165,9 +175,10 @@ fn write_text(
 ) -> Result<(), CliError> {
     writeln!(
         out,
-        "store {} as of {}: model gaen-daily-summaries, {}; {} windows already stored",
+        "store {} as of {}: model {}, {}; {} windows already stored",
         args.db.display(),
         today.to_civil_date(),
+        inspection.model.name(),
         configuration(inspection),
         inspection.stored_windows
     )?;
@@ -193,21 +204,28 @@ fn write_text(
     } else {
         writeln!(
             out,
-            "day         duration  min dB  typical dB (mean)  report type                   infectiousness  TRL  weighted min  score min"
+            "day         duration  min dB  typical dB (mean)  report type                   infectiousness  TRL  weighted min  score min  level"
         )?;
         for window in &inspection.windows {
             write_window(out, window)?;
         }
     }
-    let risk = &inspection.risk;
-    for day in &inspection.decision.days {
+    for (day, shown) in inspection.decision.days.iter().zip(&inspection.status.days) {
+        let verdict = match (&inspection.model, shown.over_threshold) {
+            (RiskModel::GaenDailySummaries(config), over) => format!(
+                "{} the threshold of {:.1}",
+                if over { "reaches" } else { "below" },
+                config.notify_score / 60.0
+            ),
+            (RiskModel::Cwa { .. }, true) => "high risk".to_owned(),
+            (RiskModel::Cwa { .. }, false) => "not high risk".to_owned(),
+        };
         writeln!(
             out,
-            "day {}: {:.1} weighted minutes in {} windows (notifies at {:.1})",
+            "day {}: score {:.1} minutes in {} windows, {verdict}",
             day.day.to_civil_date(),
             day.score_sum / 60.0,
             day.windows,
-            risk.notify_score / 60.0
         )?;
     }
     match inspection.decision.exposure_day {
@@ -236,7 +254,7 @@ fn write_window(out: &mut impl Write, w: &InspectedWindow) -> Result<(), CliErro
     let a = w.attenuation;
     writeln!(
         out,
-        "{}  {:>5} s  {:>6}  {:>3}–{:<3} ({:>3})      {:<28}  {:<14}  {:>3}  {:>12.1}  {:>9.1}",
+        "{}  {:>5} s  {:>6}  {:>3}–{:<3} ({:>3})      {:<28}  {:<14}  {:>3}  {:>12.1}  {:>9.1}  {}",
         w.window.day.to_civil_date(),
         w.duration_secs,
         a.min_db,
@@ -247,7 +265,8 @@ fn write_window(out: &mut impl Write, w: &InspectedWindow) -> Result<(), CliErro
         format!("{:?}", w.window.infectiousness),
         w.window.transmission_risk,
         w.weighted_seconds / 60.0,
-        w.score / 60.0
+        w.score / 60.0,
+        level_name(w.level).unwrap_or("")
     )?;
     Ok(())
 }
@@ -292,6 +311,7 @@ fn to_json(
                 "scans": w.window.scans.len(),
                 "weightedMinutes": w.weighted_seconds / 60.0,
                 "scoreMinutes": w.score / 60.0,
+                "level": level_name(w.level),
             })
         })
         .collect();
@@ -299,20 +319,26 @@ fn to_json(
         .decision
         .days
         .iter()
-        .map(|d| {
+        .zip(&inspection.status.days)
+        .map(|(d, shown)| {
             serde_json::json!({
                 "day": d.day.to_civil_date(),
-                "weightedMinutes": d.score_sum / 60.0,
+                "scoreMinutes": d.score_sum / 60.0,
                 "windows": d.windows,
+                "overThreshold": shown.over_threshold,
             })
         })
         .collect();
+    let notify_minutes = match &inspection.model {
+        RiskModel::GaenDailySummaries(config) => Some(config.notify_score / 60.0),
+        RiskModel::Cwa { .. } => None,
+    };
     serde_json::json!({
         "store": args.db.display().to_string(),
         "today": today.to_civil_date(),
-        "model": "gaen-daily-summaries",
+        "model": inspection.model.name(),
         "riskConfigSequence": inspection.risk_sequence,
-        "notifyWeightedMinutes": inspection.risk.notify_score / 60.0,
+        "notifyWeightedMinutes": notify_minutes,
         "storedWindows": inspection.stored_windows,
         "files": files,
         "windows": windows,

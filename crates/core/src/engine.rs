@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bluezone_protocol::DayNumber;
-use bluezone_protocol::risk::RiskConfig;
 use bluezone_protocol::risk_config::RiskConfigDocument;
 use bluezone_protocol::sightings::DayChunk;
 use bluezone_store::{Store, Table};
@@ -22,6 +21,7 @@ use crate::fold::Folder;
 use crate::ingest::IngestReport;
 use crate::own_keys::OwnKey;
 use crate::ports::{Clock, SecureRandom};
+use crate::risk_model::RiskModel;
 use crate::rotation::CurrentAdvertisement;
 use crate::saved_state::{self, ProcessedFiles, SavedStateError};
 use crate::tracer::MaintenanceReport;
@@ -86,16 +86,10 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The risk model's parameters: the authority's applied configuration, else
-    /// [`TracerConfig::risk`] (a held document is always GAEN's: others are refused).
-    pub(crate) fn risk(&self) -> RiskConfig {
-        self.risk_document
-            .as_ref()
-            .and_then(|document| document.parameters.gaen())
-            .map_or_else(
-                || self.config.risk.clone(),
-                |parameters| parameters.apply_to(&self.config.risk),
-            )
+    /// The risk model and its parameters: the authority's applied configuration, else GAEN's
+    /// daily summaries with [`TracerConfig::risk`].
+    pub(crate) fn risk_model(&self) -> RiskModel {
+        RiskModel::new(&self.config.risk, self.risk_document.as_ref())
     }
 
     pub(crate) fn today(&self) -> Result<DayNumber, CoreError> {

@@ -8,17 +8,19 @@
 use std::collections::HashSet;
 
 use bluezone_protocol::DayNumber;
+use bluezone_protocol::cwa::CwaRiskLevel;
 use bluezone_protocol::keyfile::{KeyFileError, read_key_file};
 use bluezone_protocol::matching::{SightingIndex, match_keys};
-use bluezone_protocol::risk::{ExposureWindow, RiskConfig, RiskDecision, decide, score_window};
+use bluezone_protocol::risk::{ExposureWindow, RiskDecision};
 use bluezone_protocol::risk_config::RiskConfigDocument;
 use bluezone_store::{Store, Table};
 
 use crate::config::TracerConfig;
 use crate::engine::read_sightings;
 use crate::error::CoreError;
-use crate::exposure::StoredWindow;
 use crate::exposure::matching::windows_of;
+use crate::exposure::{ExposureStatus, StoredWindow};
+use crate::risk_model::RiskModel;
 use crate::saved_state::{self, ProcessedFiles};
 
 /// What became of one key file.
@@ -61,11 +63,13 @@ pub struct InspectedWindow {
     pub duration_secs: u32,
     /// Its attenuations.
     pub attenuation: AttenuationSummary,
-    /// Seconds weighted by attenuation bucket.
+    /// Seconds weighted by attenuation (see [`crate::risk_model::WindowFigures`]).
     pub weighted_seconds: f64,
-    /// Its score (weighted seconds times the report type, infectiousness and transmission
-    /// weights).
+    /// Its score under the model, in seconds (GAEN: weighted seconds times the report type,
+    /// infectiousness and transmission weights; CWA: the normalized time).
     pub score: f64,
+    /// CWA's risk level of the window (`None` under GAEN's model, or when CWA ignores it).
+    pub level: Option<CwaRiskLevel>,
 }
 
 /// What matching the files would do to the phone.
@@ -80,10 +84,13 @@ pub struct MatchInspection {
     /// The sequence of the authority's configuration the phone holds (`None`: its built-in
     /// parameters).
     pub risk_sequence: Option<u64>,
-    /// The parameters scored with.
-    pub risk: RiskConfig,
+    /// The model and parameters decided with.
+    pub model: RiskModel,
     /// The decision over the stored windows and the new ones together.
     pub decision: RiskDecision,
+    /// The same as the shell would see it (per day: whether it reached the threshold, or
+    /// CWA's high risk).
+    pub status: ExposureStatus,
 }
 
 /// The attenuation summary of a window's scans.
@@ -141,10 +148,7 @@ pub fn inspect_matches(
     today: DayNumber,
 ) -> Result<MatchInspection, CoreError> {
     let document: Option<RiskConfigDocument> = saved_state::load(store)?;
-    let risk = document.as_ref().map_or_else(
-        || config.risk.clone(),
-        |d| d.parameters.apply_to(&config.risk),
-    );
+    let model = RiskModel::new(&config.risk, document.as_ref());
     let first_kept = DayNumber::new(today.get().saturating_sub(config.retention_days));
     let index = SightingIndex::build(&read_sightings(store, first_kept, today)?);
     let processed: ProcessedFiles = saved_state::load_or_default(store)?;
@@ -181,11 +185,11 @@ pub fn inspect_matches(
             matched_keys: matches.len(),
             already_matched: processed.contains(&verified.sha256),
         });
-        for stored_window in windows_of(&matches, &risk) {
+        for stored_window in windows_of(&matches, model.windows()) {
             if !seen.insert(stored_window.fingerprint) {
                 continue; // Already stored, or produced by an earlier file given here.
             }
-            let score = score_window(&stored_window.window, &risk);
+            let figures = model.window(&stored_window.window);
             windows.push(InspectedWindow {
                 file: i,
                 duration_secs: stored_window
@@ -195,8 +199,9 @@ pub fn inspect_matches(
                     .map(|s| s.seconds_since_last_scan)
                     .sum(),
                 attenuation: attenuation_summary(&stored_window.window),
-                weighted_seconds: score.weighted_seconds,
-                score: score.score,
+                weighted_seconds: figures.weighted_seconds,
+                score: figures.score,
+                level: figures.level,
                 window: stored_window.window,
             });
         }
@@ -210,8 +215,9 @@ pub fn inspect_matches(
         files: inspected_files,
         stored_windows: stored.len(),
         risk_sequence: document.map(|d| d.sequence),
-        decision: decide(&all, &risk, today),
-        risk,
+        decision: model.decide(&all, today),
+        status: model.status(&all, today, false),
+        model,
         windows,
     })
 }

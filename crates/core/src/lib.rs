@@ -23,6 +23,7 @@ pub mod phone;
 pub mod ports;
 pub mod reset;
 pub mod risk_config;
+pub mod risk_model;
 pub mod rotation;
 mod saved_state;
 pub mod tracer;

@@ -41,6 +41,8 @@ pub struct HeldRiskConfig {
     pub issued_at: i64,
     /// Why it changed, as the authority wrote it.
     pub note: String,
+    /// The risk model it selects (`gaen-daily-summaries` or `cwa`).
+    pub model: String,
 }
 
 impl From<&RiskConfigDocument> for HeldRiskConfig {
@@ -49,6 +51,7 @@ impl From<&RiskConfigDocument> for HeldRiskConfig {
             sequence: document.sequence,
             issued_at: document.issued_at,
             note: document.note.clone(),
+            model: document.model.clone(),
         }
     }
 }

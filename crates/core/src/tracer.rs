@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::risk::ExposureWindow;
-use bluezone_protocol::risk_config::{
-    MODEL_GAEN_DAILY_SUMMARIES, RiskConfigError, is_newer, read_risk_config,
-};
+use bluezone_protocol::risk_config::{is_newer, read_risk_config};
 use bluezone_protocol::sightings::DayChunk;
 use bluezone_store::{MasterKey, Store, StoreStats};
 use rand::SeedableRng;
@@ -339,8 +337,10 @@ impl Tracer {
     /// Applies the health authority's signed risk configuration (see
     /// [`bluezone_protocol::risk_config`]): verified with the trusted key-file signers, then
     /// applied only if its sequence is higher than the one held. The applied document is
-    /// saved, so it survives restarts, and its parameters replace [`TracerConfig::risk`]'s
-    /// for every later score, including the stored windows' ([`Tracer::exposure_status`]).
+    /// saved, so it survives restarts, and its model and parameters decide every later
+    /// status, the stored windows' included ([`Tracer::exposure_status`]): GAEN's daily
+    /// summaries with its parameters in place of [`TracerConfig::risk`]'s, or CWA's model
+    /// ([`crate::risk_model::RiskModel`]).
     /// Downloads fetch and apply it themselves; the notifier is told of a change it causes
     /// at the next download.
     ///
@@ -362,15 +362,6 @@ impl Tracer {
                 return Ok(RiskConfigOutcome::Refused(error));
             }
         };
-        if verified.document.parameters.gaen().is_none() {
-            // The engine scores with GAEN's daily-summary model only.
-            let error = RiskConfigError::Document(format!(
-                "the phone runs the {MODEL_GAEN_DAILY_SUMMARIES} model, not {}",
-                verified.document.model
-            ));
-            log::warn!("risk configuration refused: another model");
-            return Ok(RiskConfigOutcome::Refused(error));
-        }
         let offered = verified.document.sequence;
         let held = engine.risk_document.as_ref().map(|d| d.sequence);
         if !is_newer(held, offered) {

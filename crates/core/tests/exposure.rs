@@ -200,25 +200,50 @@ fn the_authoritys_configuration_rescores_the_stored_windows() {
 }
 
 #[test]
-fn a_configuration_of_another_model_is_refused_and_the_held_one_kept() {
+fn a_cwa_configuration_switches_the_phone_to_cwas_model_and_back() {
+    // 60 dB for the morning: beyond GAEN's default near buckets, inside CWA's [55, 63) range
+    // weighted 0.5 (times 1.6 for a confirmed case one day after onset).
+    let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
     let clock = Arc::new(ManualClock::new(MORNING));
     let tracer = phone(&clock, 3);
-    let file = signed_config(1, |p| p.notify_weighted_minutes = 20.0);
-    tracer.apply_risk_config(&file).unwrap();
+    morning(&tracer, &clock, Some((&f0, -75)));
+    clock.set(MORNING + 86_400 + 7200);
+    let status = tracer.process_key_file(&published(&[&f0])).unwrap();
+    assert!(!status.notify, "60 dB weighs nothing under GAEN's defaults");
+
     let cases: serde_json::Value = serde_json::from_str(include_str!(
         "../../protocol/tests/fixtures/cwa/exposure-windows-risk-calculation.json"
     ))
     .unwrap();
     let cwa = RiskConfigDocument::new_cwa(
-        2,
+        1,
         MORNING,
         serde_json::from_value(cases["defaultRiskCalculationConfiguration"].clone()).unwrap(),
         "CWA",
     );
     let file = write_risk_config(&cwa, &test_signer()).unwrap();
-    assert!(matches!(
+    assert_eq!(
         tracer.apply_risk_config(&file).unwrap(),
-        RiskConfigOutcome::Refused(_)
-    ));
-    assert_eq!(tracer.risk_config().unwrap().unwrap().sequence, 1);
+        RiskConfigOutcome::Applied { sequence: 1 }
+    );
+    assert_eq!(tracer.risk_config().unwrap().unwrap().model, "cwa");
+    let status = tracer.exposure_status().unwrap();
+    assert!(status.notify && status.newly_notified, "{status:?}");
+    assert!(status.days[0].over_threshold);
+    // The first 30-minute window: weighted 0.5 is 15 minutes, times the transmission risk
+    // value 1.6 is 24; the last 5 minutes' window (4) maps to no level and CWA ignores it.
+    assert!(
+        (status.days[0].score / 60.0 - 24.0).abs() < 1e-9,
+        "{status:?}"
+    );
+    assert_eq!(status.days[0].weighted_minutes, 15.0);
+
+    // A later GAEN configuration takes the phone back to GAEN's model.
+    let file = signed_config(2, |p| p.notify_weighted_minutes = 20.0);
+    tracer.apply_risk_config(&file).unwrap();
+    assert_eq!(
+        tracer.risk_config().unwrap().unwrap().model,
+        "gaen-daily-summaries"
+    );
+    assert!(!tracer.exposure_status().unwrap().notify);
 }

@@ -32,6 +32,7 @@ fn held(sequence: u64, note: &str) -> Option<HeldRiskConfig> {
         sequence,
         issued_at: MORNING + 60,
         note: note.into(),
+        model: "gaen-daily-summaries".into(),
     })
 }
 

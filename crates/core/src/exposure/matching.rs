@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::keyfile::{KeyFileError, read_key_file};
 use bluezone_protocol::matching::{KeyMatch, SightingIndex, match_keys};
-use bluezone_protocol::risk::{ExposureWindow, RiskConfig, decide, exposure_windows};
+use bluezone_protocol::risk::{ExposureWindow, RiskConfig, exposure_windows};
 use bluezone_store::Table;
 
 use super::{ExposureStatus, StoredWindow, fingerprint};
@@ -67,7 +67,7 @@ impl Tracer {
     ) -> Result<(ExposureStatus, Vec<Option<KeyFileError>>), CoreError> {
         let (config, risk) = {
             let engine = self.lock()?;
-            (engine.config.clone(), engine.risk())
+            (engine.config.clone(), engine.risk_model().windows().clone())
         };
         if config.trusted_signers.0.is_empty() {
             return Err(CoreError::NoTrustedSigners);
@@ -203,17 +203,12 @@ impl Engine {
     pub(crate) fn exposure_status(&mut self) -> Result<ExposureStatus, CoreError> {
         let today = self.today()?;
         let windows = self.exposure_windows()?;
-        let risk = self.risk();
-        let decision = decide(&windows, &risk, today);
         let Notified(was_notified) = saved_state::load_or_default(&self.store)?;
-        if decision.notify != was_notified {
-            saved_state::save(&mut self.store, &Notified(decision.notify))?;
+        let status = self.risk_model().status(&windows, today, was_notified);
+        if status.notify != was_notified {
+            saved_state::save(&mut self.store, &Notified(status.notify))?;
         }
-        Ok(ExposureStatus::from_decision(
-            &decision,
-            risk.notify_score,
-            was_notified,
-        ))
+        Ok(status)
     }
 }
 

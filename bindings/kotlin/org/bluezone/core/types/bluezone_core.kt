@@ -1625,6 +1625,11 @@ data class HeldRiskConfig (
      * Why it changed, as the authority wrote it.
      */
     var `note`: kotlin.String
+    , 
+    /**
+     * The risk model it selects (`gaen-daily-summaries` or `cwa`).
+     */
+    var `model`: kotlin.String
     
 ){
     
@@ -1644,19 +1649,22 @@ public object FfiConverterTypeHeldRiskConfig: FfiConverterRustBuffer<HeldRiskCon
             FfiConverterULong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: HeldRiskConfig) = (
             FfiConverterULong.allocationSize(value.`sequence`) +
             FfiConverterLong.allocationSize(value.`issuedAt`) +
-            FfiConverterString.allocationSize(value.`note`)
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterString.allocationSize(value.`model`)
     )
 
     override fun write(value: HeldRiskConfig, buf: ByteBuffer) {
             FfiConverterULong.write(value.`sequence`, buf)
             FfiConverterLong.write(value.`issuedAt`, buf)
             FfiConverterString.write(value.`note`, buf)
+            FfiConverterString.write(value.`model`, buf)
     }
 }
 

@@ -8,6 +8,7 @@ mod bench_radio;
 mod hexarg;
 mod keys;
 mod output;
+mod risk;
 mod scan;
 mod server;
 mod sim;
@@ -46,6 +47,9 @@ enum Command {
     /// Inspect an encrypted store.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Risk models outside a phone: check a model against a file of test cases.
+    #[command(subcommand)]
+    Risk(risk::RiskCommand),
     /// Listen to exposure-notification beacons with this computer's Bluetooth (or replay a
     /// recording) through a real engine.
     Scan(scan::ScanArgs),
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Keys(command) => keys::run(&command),
         Command::Sim(command) => sim::run(&command),
         Command::Store(command) => store::run(&command),
+        Command::Risk(command) => risk::run(&command),
         Command::Bench(command) => bench::run(&command),
         Command::Server(command) => server::run(&command),
         Command::Official(command) => server::run_official(&command),

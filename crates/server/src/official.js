@@ -37,8 +37,11 @@ const TEXT = {
     files: "Số tệp đã công bố",
     riskConfig: "Cấu hình đánh giá nguy cơ hiện hành",
     riskShown: (c) => "Số " + c.sequence + ", ban hành " + time(c.issued_at) +
-      " · cảnh báo từ " + c.parameters.notify_weighted_minutes + " phút có trọng số trong một ngày" +
-      " · ngưỡng suy hao " + c.parameters.attenuation_thresholds_db.join("/") + " dB" +
+      (c.model === "cwa"
+        ? " · mô hình Corona-Warn-App · nguy cơ cao từ " + cwaHighMinutes(c.parameters) +
+          " phút chuẩn hóa trong một ngày · khoảng suy hao " + cwaRanges(c.parameters) + " dB"
+        : " · cảnh báo từ " + c.parameters.notify_weighted_minutes + " phút có trọng số trong một ngày" +
+          " · ngưỡng suy hao " + c.parameters.attenuation_thresholds_db.join("/") + " dB") +
       (c.note ? " · " + c.note : ""),
     refused: "Yêu cầu bị từ chối",
     network: "Không kết nối được với máy chủ. Vui lòng thử lại.",
@@ -95,8 +98,11 @@ const TEXT = {
     files: "Files published",
     riskConfig: "Current risk configuration",
     riskShown: (c) => "No. " + c.sequence + ", issued " + time(c.issued_at) +
-      " · notify from " + c.parameters.notify_weighted_minutes + " weighted minutes in a day" +
-      " · attenuation thresholds " + c.parameters.attenuation_thresholds_db.join("/") + " dB" +
+      (c.model === "cwa"
+        ? " · Corona-Warn-App model · high risk from " + cwaHighMinutes(c.parameters) +
+          " normalized minutes in a day · attenuation ranges " + cwaRanges(c.parameters) + " dB"
+        : " · notify from " + c.parameters.notify_weighted_minutes + " weighted minutes in a day" +
+          " · attenuation thresholds " + c.parameters.attenuation_thresholds_db.join("/") + " dB") +
       (c.note ? " · " + c.note : ""),
     refused: "Request refused",
     network: "Could not reach the server. Please try again.",
@@ -160,6 +166,16 @@ async function call(method, path, body) {
     throw new Refusal(code);
   }
   return response.status === 204 ? null : response.json();
+}
+// A CWA configuration (docs/PROTOCOL.md): the lowest normalized time of a day mapped to high
+// risk, and the weighted minimum-attenuation ranges written as their bounds, e.g. "0–55/55–63".
+function cwaHighMinutes(p) {
+  const high = p.normalizedTimePerDayToRiskLevelMapping.filter((m) => m.riskLevel === 2);
+  return high.length ? Math.min(...high.map((m) => m.normalizedTimeRange.min)) : "—";
+}
+function cwaRanges(p) {
+  return p.minutesAtAttenuationWeights
+    .map((w) => w.attenuationRange.min + "–" + w.attenuationRange.max).join("/");
 }
 function time(seconds) { return new Date(seconds * 1000).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB"); }
 function cells(tr, values) {

@@ -300,6 +300,18 @@ fn vietnamese_by_default_and_english_by_the_switch_which_is_remembered() {
         .wait_for("#codes", |t| t.contains(ENGLISH.revoked));
     setup.browser.session("POST", "/refresh", &json!({}));
     issue_and_revoke(&setup, &ENGLISH, 2);
+
+    // Back in Vietnamese, a configuration of CWA's model.
+    setup.browser.click("#lang option[value=vi]");
+    setup.browser.wait_for("h1", |t| t == VIETNAMESE.heading);
+    publish_cwa(&setup, 1);
+    setup.browser.click("#refresh");
+    setup.browser.wait_for("#riskConfig", |t| {
+        t.starts_with("Số 1, ban hành ")
+            && t.contains("mô hình Corona-Warn-App")
+            && t.contains("nguy cơ cao từ 15 phút chuẩn hóa trong một ngày")
+            && t.contains("khoảng suy hao 0–55/55–63/63–73 dB")
+    });
 }
 
 #[test]
@@ -327,4 +339,33 @@ fn english_for_a_browser_that_prefers_it() {
             && t.contains("attenuation thresholds 55/63/70 dB")
             && t.ends_with("from the sweep")
     });
+
+    // Then a configuration of CWA's model.
+    publish_cwa(&setup, 2);
+    setup.browser.click("#refresh");
+    setup.browser.wait_for("#riskConfig", |t| {
+        t.starts_with("No. 2, issued ")
+            && t.contains("Corona-Warn-App model")
+            && t.contains("high risk from 15 normalized minutes in a day")
+            && t.contains("attenuation ranges 0–55/55–63/63–73 dB")
+            && t.ends_with("CWA's test configuration")
+    });
+}
+
+/// Publishes CWA's test configuration (its published cases') as number `sequence`.
+fn publish_cwa(setup: &Setup, sequence: u64) {
+    let cases: Value = serde_json::from_str(include_str!(
+        "../../../crates/protocol/tests/fixtures/cwa/exposure-windows-risk-calculation.json"
+    ))
+    .unwrap();
+    let document = bluezone_protocol::risk_config::RiskConfigDocument::new_cwa(
+        sequence,
+        0,
+        serde_json::from_value(cases["defaultRiskCalculationConfiguration"].clone()).unwrap(),
+        "CWA's test configuration",
+    );
+    setup
+        .authority
+        .publish_risk_config(document, None, 1_793_613_600)
+        .unwrap();
 }

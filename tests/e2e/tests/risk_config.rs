@@ -30,7 +30,11 @@ fn a_phone_applies_the_configuration_the_server_publishes() {
     assert_eq!(phone.risk_config().unwrap(), None, "none published");
 
     let mut document = RiskConfigDocument::new(0, 0, &RiskConfig::default(), "from the sweep");
-    document.parameters.notify_weighted_minutes = 20.0;
+    document
+        .parameters
+        .gaen_mut()
+        .unwrap()
+        .notify_weighted_minutes = 20.0;
     authority
         .publish_risk_config(document.clone(), None, NOW)
         .unwrap();

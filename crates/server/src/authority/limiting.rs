@@ -38,16 +38,18 @@ impl LoginAttempt<'_> {
     }
 }
 
-/// The refusal of an attempt over a limit.
+/// The refusal of an attempt over a limit; an attempt the store could not count is an
+/// internal error (the database is down: the client may retry, and is not told it guessed
+/// too often).
 fn too_many(blocked: Blocked) -> AuthorityError {
-    AuthorityError::refused(
-        RefusalCode::TooManyAttempts,
-        match blocked {
-            Blocked::Global => "too many failed attempts from everyone; try again in a minute",
-            Blocked::Key | Blocked::Full => "too many failed attempts; try again later",
-            Blocked::Store => "the attempt could not be counted; try again later",
-        },
-    )
+    let message = match blocked {
+        Blocked::Global => "too many failed attempts from everyone; try again in a minute",
+        Blocked::Key | Blocked::Full => "too many failed attempts; try again later",
+        Blocked::Store => {
+            return AuthorityError::internal("the limits on guessing could not be counted");
+        }
+    };
+    AuthorityError::refused(RefusalCode::TooManyAttempts, message)
 }
 
 /// Limits per key in a window of `window_secs`, none overall.

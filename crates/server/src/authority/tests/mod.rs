@@ -278,6 +278,36 @@ fn failed_code_attempts_are_limited_per_client() {
     assert!(authority.verify(CLIENT, &other, later).is_ok());
 }
 
+#[test]
+fn an_attempt_the_store_cannot_count_is_an_internal_error_not_a_limit() {
+    // The database loses the limits' table: verifying is refused, but as the server's fault
+    // (the phone retries later), never as "you guessed too often", and nothing is redeemed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.db");
+    let authority = Authority::new(
+        AuthorityConfig::default(),
+        AuthorityKeys::derive(&[7; 32], "452", "v1").unwrap(),
+        Arc::new(SqliteServerStore::open(&path).unwrap()),
+        Arc::new(MemoryFileStore::default()),
+        [9; 32],
+    );
+    let official = authority.create_official("nurse", PASSWORD, NOW).unwrap();
+    let code = issue(&authority, official, NOW);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE attempts")
+        .unwrap();
+    assert_eq!(
+        code_of(authority.verify(CLIENT, &code, NOW)),
+        RefusalCode::InternalError
+    );
+    assert_eq!(
+        authority.codes(official).unwrap()[0].used_at,
+        None,
+        "the code was not spent"
+    );
+}
+
 fn a_token_buys_one_certificate_while_it_is_valid() {
     let (authority, official) = with_official();
     let hmac = Base64::encode_string(&[1u8; 32]);

@@ -64,11 +64,14 @@ fn a_sweep_adds_the_curves() {
     assert!(
         String::from_utf8(run.stdout)
             .unwrap()
-            .contains("swept 60 risk parameter sets")
+            .contains("swept 120 risk parameter sets")
     );
     let sweep: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(dir.path().join("sweep.json")).unwrap()).unwrap();
-    assert_eq!(sweep.len(), 60);
+    // GAEN's 60 points, then CWA's 60.
+    assert_eq!(sweep.len(), 120);
+    assert_eq!(sweep[0]["model"], "gaen-daily-summaries");
+    assert_eq!(sweep[60]["model"], "cwa");
     assert!(dir.path().join("roc.svg").exists());
     assert!(dir.path().join("precision-recall.svg").exists());
     // The recommended point, ready for `bluezone server risk-config --set`.
@@ -79,11 +82,21 @@ fn a_sweep_adds_the_curves() {
     assert!(document.note.contains("precision"), "{}", document.note);
     let parameters = document.parameters.gaen().unwrap();
     let chosen = sweep.iter().any(|p| {
-        p["notify_minutes"].as_f64() == Some(parameters.notify_weighted_minutes)
+        p["model"] == "gaen-daily-summaries"
+            && p["notify_minutes"].as_f64() == Some(parameters.notify_weighted_minutes)
             && p["attenuation_thresholds_db"][0].as_u64()
                 == Some(u64::from(parameters.attenuation_thresholds_db[0]))
     });
     assert!(chosen, "a swept point");
+    // CWA's recommended point, in CWA's model.
+    let cwa: bluezone_protocol::risk_config::RiskConfigDocument =
+        serde_json::from_slice(&std::fs::read(dir.path().join("risk-config-cwa.json")).unwrap())
+            .unwrap();
+    cwa.validate().unwrap();
+    assert_eq!(cwa.model, "cwa");
+    assert!(cwa.note.contains("F1"), "{}", cwa.note);
+    let md = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
+    assert!(md.contains("## Best point of each model"));
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! Writing a run's files: `report.json`, `report.md` and the plots, and for a sweep
-//! `sweep.json`, `sweep.md`, `roc.svg`, `precision-recall.svg` and `risk-config.json` (the
-//! recommended point, unsigned, for `bluezone server risk-config --set`).
+//! `sweep.json`, `sweep.md`, `roc.svg`, `precision-recall.svg`, `risk-config.json` (GAEN's
+//! recommended point) and `risk-config-cwa.json` (CWA's), unsigned, for
+//! `bluezone server risk-config --set`.
 
 use std::path::{Path, PathBuf};
 
 use crate::plot;
 use crate::run::Outcome;
-use crate::sweep::{self, SweepPoint};
+use crate::sweep::{self, Model, SweepPoint};
 
 /// Writes a run's report and plots into `dir` (created if missing); returns the paths written.
 ///
@@ -40,7 +41,8 @@ pub fn write_run(outcome: &Outcome, dir: &Path) -> std::io::Result<Vec<PathBuf>>
     )
 }
 
-/// Writes a sweep's table and curves into `dir`; returns the paths written.
+/// Writes a sweep's tables, curves and each model's recommended document into `dir`;
+/// returns the paths written.
 ///
 /// # Errors
 /// I/O errors.
@@ -60,11 +62,21 @@ pub fn write_sweep(
         ("roc.svg", sweep::roc_plot(points)),
         ("precision-recall.svg", sweep::precision_recall_plot(points)),
     ];
-    if let Some(best) = sweep::recommended(points).and_then(|i| points.get(i)) {
-        let document = sweep::risk_config_document(&outcome.report.scenario, &outcome.risk, best);
+    let scenario = &outcome.report.scenario;
+    for (model, name) in [
+        (Model::Gaen, "risk-config.json"),
+        (Model::Cwa, "risk-config-cwa.json"),
+    ] {
+        let Some(best) = sweep::recommended_for(points, model).and_then(|i| points.get(i)) else {
+            continue;
+        };
+        let document = match model {
+            Model::Gaen => sweep::risk_config_document(scenario, &outcome.risk, best),
+            Model::Cwa => sweep::cwa_risk_config_document(scenario, best),
+        };
         let mut json = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
         json.push('\n');
-        files.push(("risk-config.json", json));
+        files.push((name, json));
     }
     write_all(dir, &files)
 }

@@ -53,13 +53,26 @@ fn label(v: f64) -> String {
     }
 }
 
+/// How a legend entry is drawn: a square for dots, a line sample for lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Square,
+    Line,
+    Dashed,
+}
+
+/// Width of one legend column, px.
+const LEGEND_COLUMN: f64 = 140.0;
+
 /// A chart being drawn: a plotting area with linear axes.
 #[derive(Debug, Clone)]
 pub struct Chart {
     x: (f64, f64),
     y: (f64, f64),
     body: String,
-    legend: Vec<(String, &'static str)>,
+    legend: Vec<(String, &'static str, Mark)>,
+    /// Legend entries that start a new column.
+    legend_breaks: Vec<usize>,
     title: String,
     x_label: String,
     y_label: String,
@@ -75,6 +88,7 @@ impl Chart {
             y: widen(y),
             body: String::new(),
             legend: Vec::new(),
+            legend_breaks: Vec::new(),
             title: title.to_owned(),
             x_label: x_label.to_owned(),
             y_label: y_label.to_owned(),
@@ -100,7 +114,12 @@ impl Chart {
                 self.py(y)
             );
         }
-        self.legend.push((name.to_owned(), colour));
+        self.legend.push((name.to_owned(), colour, Mark::Square));
+    }
+
+    /// Starts a new legend column: the next series' entry goes to the top of it.
+    pub fn legend_column(&mut self) {
+        self.legend_breaks.push(self.legend.len());
     }
 
     /// A polyline through `points`, optionally dashed.
@@ -123,7 +142,11 @@ impl Chart {
                 ""
             }
         );
-        self.legend.push((name.to_owned(), colour));
+        self.legend.push((
+            name.to_owned(),
+            colour,
+            if dashed { Mark::Dashed } else { Mark::Line },
+        ));
     }
 
     /// A horizontal reference line with a label at its right end.
@@ -191,16 +214,38 @@ impl Chart {
             escape(&self.y_label)
         );
         svg.push_str(&self.body);
-        for (k, (name, colour)) in self.legend.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
-            let y = TOP + 14.0 + 16.0 * k as f64;
+        let (mut column, mut row) = (0.0, 0.0);
+        for (k, (name, colour, mark)) in self.legend.iter().enumerate() {
+            if k > 0 && self.legend_breaks.contains(&k) {
+                column += 1.0;
+                row = 0.0;
+            }
+            let x = LEFT + 10.0 + LEGEND_COLUMN * column;
+            let y = TOP + 14.0 + 16.0 * row;
+            row += 1.0;
+            let _ = match mark {
+                Mark::Square => write!(
+                    svg,
+                    r#"<rect x="{x:.1}" y="{:.1}" width="10" height="10" fill="{colour}"/>"#,
+                    y - 9.0
+                ),
+                Mark::Line | Mark::Dashed => write!(
+                    svg,
+                    r#"<line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"{}/>"#,
+                    y - 4.0,
+                    x + 12.0,
+                    y - 4.0,
+                    if *mark == Mark::Dashed {
+                        r#" stroke-dasharray="4 2""#
+                    } else {
+                        ""
+                    }
+                ),
+            };
             let _ = write!(
                 svg,
-                r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
-                LEFT + 10.0,
-                y - 9.0,
-                LEFT + 26.0,
-                y,
+                r#"<text x="{:.1}" y="{y:.1}" font-size="11">{}</text>"#,
+                x + 16.0,
                 escape(name)
             );
         }
@@ -354,8 +399,18 @@ mod tests {
         let mut chart = Chart::new("A & B", "x", (0.0, 1.0), "y", (0.0, 0.0));
         chart.points(&[(0.5, 0.5)], 0, "<dots>");
         chart.line(&[(0.0, 0.0), (1.0, 1.0)], 1, "line", true);
+        chart.legend_column();
+        chart.line(&[(0.0, 1.0), (1.0, 0.0)], 2, "second column", false);
         chart.rule(0.25, "quarter");
         let svg = chart.finish();
+        // Lines have line samples in the legend, dashed for a dashed line; the entry after a
+        // column break is at the top of the next column.
+        assert!(svg.contains("stroke-dasharray=\"4 2\""));
+        assert!(svg.contains(&format!(
+            r#"<text x="{:.1}" y="{:.1}" font-size="11">second column</text>"#,
+            LEFT + 26.0 + LEGEND_COLUMN,
+            TOP + 14.0
+        )));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert!(svg.contains("A &amp; B") && svg.contains("&lt;dots&gt;"));
         assert_eq!(svg.matches("<circle").count(), 1);

@@ -7,7 +7,7 @@
 use bluezone_sim::report::{PersonRow, Report};
 use bluezone_sim::run::{Options, Outcome, simulate};
 use bluezone_sim::scenario::Scenario;
-use bluezone_sim::sweep::{score, sweep};
+use bluezone_sim::sweep::{Model, score, sweep};
 
 fn bundled(name: &str) -> Scenario {
     let path = format!("{}/../../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
@@ -85,7 +85,7 @@ fn check_consistency(outcome: &Outcome) {
 fn at_55(outcome: &Outcome) -> (Option<f64>, Option<f64>) {
     let point = sweep(outcome)
         .into_iter()
-        .find(|p| p.attenuation_thresholds_db[0] == 55 && p.notify_minutes == 15.0)
+        .find(|p| p.model == Model::Gaen && p.near_bound_db == 55 && p.notify_minutes == 15.0)
         .unwrap();
     (point.recall, point.precision)
 }
@@ -409,8 +409,34 @@ fn reports_and_plots_are_written() {
     let dir = tempfile::tempdir().unwrap();
     let written = bluezone_sim::output::write_run(&outcome, dir.path()).unwrap();
     let points = sweep(&outcome);
-    assert_eq!(points.len(), 60);
+    assert_eq!(points.len(), 120);
     let swept = bluezone_sim::output::write_sweep(&outcome, &points, dir.path()).unwrap();
+    // Both models scored, plotted and tabled, each with a document ready to publish.
+    for model in Model::ALL {
+        assert_eq!(points.iter().filter(|p| p.model == model).count(), 60);
+    }
+    let sweep_json: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("sweep.json")).unwrap())
+            .unwrap();
+    assert_eq!(sweep_json.len(), 120);
+    assert_eq!(sweep_json[119]["model"], "cwa");
+    let sweep_md = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
+    assert!(sweep_md.contains("| GAEN | ") && sweep_md.contains("| CWA | "));
+    let roc = std::fs::read_to_string(dir.path().join("roc.svg")).unwrap();
+    assert!(roc.contains("GAEN ≤ 55 dB") && roc.contains("CWA &lt; 55 dB"));
+    for (name, model) in [
+        ("risk-config.json", "gaen-daily-summaries"),
+        ("risk-config-cwa.json", "cwa"),
+    ] {
+        let document: bluezone_protocol::risk_config::RiskConfigDocument =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap();
+        document.validate().unwrap();
+        assert_eq!(document.model, model);
+        assert!(document.note.contains("precision"), "{}", document.note);
+    }
+    // The neighbour, close for a long time, is notified under CWA's own configuration.
+    let own = bluezone_sim::sweep::score_cwa(&outcome, 55, 15.0);
+    assert_eq!((own.true_positives, own.false_negatives), (1, 0), "{own:?}");
     for path in written.iter().chain(&swept) {
         let text = std::fs::read_to_string(path).unwrap();
         assert!(!text.is_empty(), "{}", path.display());

@@ -182,6 +182,71 @@ impl InvalidParameter {
 pub const MAX_TRL_OFFSET: i32 = 8;
 
 impl CwaParameters {
+    /// The configuration CWA's published test cases use (the `defaultRiskCalculationConfiguration`
+    /// of `exposure-windows-risk-calculation.json`): no filters; weights 1, 0.5 and 0.3 for
+    /// minimum attenuations in [0, 55), [55, 63) and [63, 73) dB (0 above); normalized time
+    /// in [5, 15) low and in [15, 9999] high, per window and per day; transmission risk level
+    /// = report-type offset (recursive 0, self report 2, clinical diagnosis 4, confirmed
+    /// test 6) + infectiousness offset (standard 1, high 2), valued 0, 0, 0.6, 0.8, 1, 1.2,
+    /// 1.4, 1.6 for levels 1 to 8.
+    #[must_use]
+    pub fn corona_warn_app() -> Self {
+        let below = |min: f64, max: f64| CwaRange {
+            min,
+            max,
+            min_exclusive: false,
+            max_exclusive: true,
+        };
+        let weight = |min, max, weight| MinutesAtAttenuationWeight {
+            attenuation_range: below(min, max),
+            weight,
+        };
+        let mapping = vec![
+            NormalizedTimeToRiskLevelMapping {
+                normalized_time_range: below(5.0, 15.0),
+                risk_level: CwaRiskLevel::Low.number(),
+            },
+            NormalizedTimeToRiskLevelMapping {
+                normalized_time_range: CwaRange {
+                    min: 15.0,
+                    max: 9999.0,
+                    min_exclusive: false,
+                    max_exclusive: false,
+                },
+                risk_level: CwaRiskLevel::High.number(),
+            },
+        ];
+        let values = [0.0, 0.0, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6];
+        Self {
+            minutes_at_attenuation_filters: Vec::new(),
+            trl_filters: Vec::new(),
+            minutes_at_attenuation_weights: vec![
+                weight(0.0, 55.0, 1.0),
+                weight(55.0, 63.0, 0.5),
+                weight(63.0, 73.0, 0.3),
+            ],
+            normalized_time_per_ew_to_risk_level_mapping: mapping.clone(),
+            normalized_time_per_day_to_risk_level_mapping: mapping,
+            trl_encoding: TrlEncoding {
+                infectiousness_offset_standard: 1,
+                infectiousness_offset_high: 2,
+                report_type_offset_recursive: 0,
+                report_type_offset_self_report: 2,
+                report_type_offset_confirmed_clinical_diagnosis: 4,
+                report_type_offset_confirmed_test: 6,
+            },
+            transmission_risk_value_mapping: (1..)
+                .zip(values)
+                .map(|(transmission_risk_level, transmission_risk_value)| {
+                    TransmissionRiskValueMapping {
+                        transmission_risk_level,
+                        transmission_risk_value,
+                    }
+                })
+                .collect(),
+        }
+    }
+
     /// Checks every value: ranges well formed (finite, `min` ≤ `max`, not empty), weights and
     /// transmission risk values finite and not negative, risk levels 1 or 2, offsets 0 to
     /// [`MAX_TRL_OFFSET`], transmission risk levels 1 to 8 and each mapped once, and at least

@@ -63,6 +63,18 @@ fn the_fixture_configuration_is_cwa_schema_and_round_trips() {
     assert!(e.to_string().contains("surprise"), "{e}");
 }
 
+#[test]
+fn corona_warn_app_is_the_fixture_configuration() {
+    let file = CaseFile::parse(include_bytes!(
+        "../../tests/fixtures/cwa/exposure-windows-risk-calculation.json"
+    ))
+    .unwrap();
+    let p = CwaParameters::corona_warn_app();
+    assert_eq!(p, file.configuration);
+    assert_eq!(p, params());
+    p.validate().unwrap();
+}
+
 type Change = fn(&mut CwaParameters);
 
 #[test]

@@ -136,15 +136,6 @@ impl RiskModelParameters {
         }
     }
 
-    /// The GAEN risk configuration these parameters give on `base`: GAEN's parameters
-    /// applied to it ([`GaenParameters::apply_to`]), or `base` unchanged for another model's
-    /// (what the engine does: it holds only GAEN documents).
-    #[must_use]
-    pub fn apply_to(&self, base: &RiskConfig) -> RiskConfig {
-        self.gaen()
-            .map_or_else(|| base.clone(), |p| p.apply_to(base))
-    }
-
     /// CWA's parameters, if these are.
     #[must_use]
     pub const fn cwa(&self) -> Option<&CwaParameters> {

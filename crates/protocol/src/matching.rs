@@ -3,10 +3,13 @@
 //!
 //! The phone's stored sightings are decrypted once per run and indexed by
 //! [`SightingIndex`]: every RPI heard, as a 128-bit number, in a sorted array with a prefix
-//! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536), so a
-//! lookup is one table read and, usually, no comparison at all. Each diagnosis key then costs
-//! one HKDF and 144 AES blocks (in one batched call) plus 144 table reads; the AEMK is
-//! derived only for keys that match. Keys are spread over every core with rayon.
+//! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536), behind
+//! a table of 16-bit fingerprints, one 64-byte line per bucket of about 16 RPIs, small enough
+//! to stay in the L2 cache: a lookup of an RPI that was not heard is one line read and one
+//! vector compare, and only about 1 in 4,000 of them goes on to the prefix table. Each
+//! diagnosis key then costs one HKDF and 144 AES blocks (in one batched call) plus 144 line
+//! reads; the AEMK is derived only for keys that match. Keys are spread over every core with
+//! rayon, from a slice ([`match_keys`]) or while a key file streams in ([`match_key_file`]).
 //!
 //! A sighting counts only if it was heard within ±2 hours (12 intervals) of the interval its
 //! RPI belongs to, and at most 20 minutes after the first valid sighting of that RPI (replays
@@ -15,11 +18,17 @@
 //! Attenuation = transmit power − (RSSI + the receiver's RSSI correction)
 //! ([`attenuation_db`]).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
 use rayon::prelude::*;
 
 use crate::attenuation::attenuation_db;
 use crate::identifiers::{AssociatedEncryptedMetadata, RollingProximityIdentifier};
-use crate::keyfile::DiagnosisKey;
+use crate::keyfile::{
+    DiagnosisKey, KEYS_PER_CHUNK, KeyChunk, KeyFileError, KeyFileLimits, StreamedKeyFile,
+    TrustedKeys, stream_key_file,
+};
 use crate::keys::TemporaryExposureKey;
 use crate::metadata::CalibrationConfidence;
 use crate::sightings::DayChunk;
@@ -35,7 +44,7 @@ pub struct MatchConfig {
     pub replay_window_secs: i64,
     /// This phone model's RSSI correction in dB (calibration table), added to each RSSI.
     pub rssi_correction_db: i16,
-    /// Keys processed per rayon task.
+    /// Keys processed per rayon task (and per chunk of a streamed key file).
     pub keys_per_task: usize,
 }
 
@@ -45,7 +54,7 @@ impl Default for MatchConfig {
             validity_intervals: 12,
             replay_window_secs: 1200,
             rssi_correction_db: 0,
-            keys_per_task: 4096,
+            keys_per_task: KEYS_PER_CHUNK,
         }
     }
 }
@@ -107,10 +116,14 @@ pub struct SightingIndex {
     /// `prefix[b]..prefix[b + 1]` is the range of RPIs whose top `bits` bits are `b`.
     prefix: Vec<u32>,
     bits: u32,
-    /// A bitmap over the low `filter_bits` bits of every RPI: one bit read rejects almost
-    /// every RPI that was not heard, from a table small enough to stay in the L2 cache.
-    filter: Vec<u64>,
-    filter_mask: u64,
+    /// 16-bit fingerprints of the RPIs, one 64-byte line of 32 per bucket of their top
+    /// `fingerprint_bits` bits (about 16 per line): one line read, compared at once, rejects
+    /// all but about 1 in 4,000 RPIs that were not heard, from a table small enough to stay
+    /// in the L2 cache (decision 0025).
+    fingerprints: Vec<FingerprintLine>,
+    fingerprint_bits: u32,
+    /// Buckets holding more than 32 RPIs: looked up in `prefix` whatever their line says.
+    overflow: Vec<u64>,
     first_interval: Option<u32>,
     last_interval: Option<u32>,
 }
@@ -183,18 +196,25 @@ impl SightingIndex {
         for b in 1..prefix.len() {
             prefix[b] += prefix[b - 1];
         }
-        // About 32 filter bits per RPI (a false positive rate near 3%), 64 Kib to 8 Mib.
-        let filter_bits = (usize::BITS - n.leading_zeros() + 5).clamp(16, 23);
-        let filter_mask = (1u64 << filter_bits) - 1;
-        let mut filter = vec![0u64; 1usize << (filter_bits - 6)];
+        // About 8 to 16 RPIs per 32-slot line: 2^(log2(n) - 3) lines, 4 KB to 64 MB.
+        let fingerprint_bits = (usize::BITS - n.leading_zeros())
+            .saturating_sub(3)
+            .clamp(6, 20);
+        let mut fingerprints = vec![FingerprintLine([0; 32]); 1usize << fingerprint_bits];
+        let mut overflow = vec![0u64; (1usize << fingerprint_bits).div_ceil(64)];
         for (rpi, _) in &entries {
-            let bit = filter_bit(*rpi, filter_mask);
-            filter[bit >> 6] |= 1 << (bit & 63);
+            let b = bucket(*rpi, fingerprint_bits);
+            let line = &mut fingerprints[b].0;
+            match line.iter_mut().find(|f| **f == 0) {
+                Some(slot) => *slot = fingerprint(*rpi),
+                None => overflow[b >> 6] |= 1 << (b & 63),
+            }
         }
         let interval_of = |t: i64| u32::try_from(t.div_euclid(INTERVAL_SECONDS)).ok();
         Self {
-            filter,
-            filter_mask,
+            fingerprints,
+            fingerprint_bits,
+            overflow,
             first_interval: scans.first().and_then(|s| interval_of(s.start)),
             last_interval: starts.last().and_then(|s| interval_of(s.1)),
             rpis: entries.iter().map(|(rpi, _)| *rpi).collect(),
@@ -221,8 +241,14 @@ impl SightingIndex {
     /// Indices of the records of `rpi` (usually none, at most one per day).
     #[inline]
     fn lookup(&self, rpi: u128) -> std::ops::Range<usize> {
-        let bit = filter_bit(rpi, self.filter_mask);
-        if self.filter[bit >> 6] & (1 << (bit & 63)) == 0 {
+        let f = bucket(rpi, self.fingerprint_bits);
+        let wanted = fingerprint(rpi);
+        // Branch-free over the whole line so that it compiles to a few vector compares.
+        let seen = self.fingerprints[f]
+            .0
+            .iter()
+            .fold(false, |seen, &x| seen | (x == wanted));
+        if !seen && self.overflow[f >> 6] & (1 << (f & 63)) == 0 {
             return 0..0;
         }
         let b = bucket(rpi, self.bits);
@@ -250,13 +276,19 @@ impl SightingIndex {
     }
 }
 
+/// One cache line of RPI fingerprints (0: an empty slot).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct FingerprintLine([u16; 32]);
+
+/// An RPI's fingerprint: its low 16 bits (the bucket is taken from the top ones), never 0.
 #[inline]
 #[expect(
     clippy::cast_possible_truncation,
-    reason = "the low 64 bits are the ones wanted"
+    reason = "the low 16 bits are the ones wanted"
 )]
-fn filter_bit(rpi: u128, mask: u64) -> usize {
-    usize::try_from(rpi as u64 & mask).unwrap_or(0)
+fn fingerprint(rpi: u128) -> u16 {
+    (rpi as u16).max(1)
 }
 
 #[inline]
@@ -278,6 +310,87 @@ pub fn match_keys(
     keys.par_chunks(config.keys_per_task.max(1))
         .flat_map_iter(|chunk| chunk.iter().filter_map(|key| match_key(index, key, config)))
         .collect()
+}
+
+/// A key file matched while it was read ([`match_key_file`]): its signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedKeyFile {
+    /// The file (header, key counts, hash, signer).
+    pub file: StreamedKeyFile,
+    /// One [`KeyMatch`] per key of the file's `keys` that was heard, in file order (revised
+    /// keys are not matched).
+    pub matches: Vec<KeyMatch>,
+}
+
+/// Reads, verifies and matches a key file in one pass and bounded memory: its keys are
+/// matched chunk by chunk on every core of the current rayon pool as `export.bin` is
+/// inflated ([`stream_key_file`]); the matches are held and returned only once the signature
+/// and every check pass, and dropped otherwise. The same matches as [`read_key_file`]
+/// followed by [`match_keys`] over its `keys`.
+///
+/// The thread that calls it reads the file and matches a chunk itself whenever twice as
+/// many chunks as the pool has threads are waiting, so memory stays bounded and a pool of
+/// one thread works too.
+///
+/// [`read_key_file`]: crate::keyfile::read_key_file
+///
+/// # Errors
+/// The errors of [`stream_key_file`]; nothing matched is returned then.
+pub fn match_key_file(
+    index: &SightingIndex,
+    zip: &[u8],
+    trusted: &TrustedKeys,
+    limits: &KeyFileLimits,
+    config: &MatchConfig,
+) -> Result<MatchedKeyFile, KeyFileError> {
+    let found: Mutex<Vec<(usize, KeyMatch)>> = Mutex::new(Vec::new());
+    let waiting = AtomicUsize::new(0);
+    let most_waiting = 2 * rayon::current_num_threads();
+    let match_chunk = |chunk: &KeyChunk| {
+        if chunk.revised || index.is_empty() {
+            return;
+        }
+        let local: Vec<(usize, KeyMatch)> = chunk
+            .keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, key)| {
+                match_key(index, key, config).map(|m| (chunk.first_index + i, m))
+            })
+            .collect();
+        if !local.is_empty() {
+            found
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(local);
+        }
+    };
+    let file = rayon::scope(|scope| {
+        let (match_chunk, waiting) = (&match_chunk, &waiting);
+        stream_key_file(
+            zip,
+            trusted,
+            limits,
+            config.keys_per_task.max(1),
+            &mut |chunk| {
+                if waiting.load(Ordering::Acquire) >= most_waiting {
+                    match_chunk(&chunk);
+                } else {
+                    waiting.fetch_add(1, Ordering::AcqRel);
+                    scope.spawn(move |_| {
+                        match_chunk(&chunk);
+                        waiting.fetch_sub(1, Ordering::AcqRel);
+                    });
+                }
+            },
+        )
+    })?;
+    let mut found = found.into_inner().unwrap_or_else(PoisonError::into_inner);
+    found.sort_unstable_by_key(|(i, _)| *i);
+    Ok(MatchedKeyFile {
+        file,
+        matches: found.into_iter().map(|(_, m)| m).collect(),
+    })
 }
 
 /// Matches one key.

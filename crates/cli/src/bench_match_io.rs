@@ -216,7 +216,7 @@ pub(crate) fn key_file_from(
         .map(|k| (k.key_data, k.rolling_start))
         .collect();
     let sig = signer.signature_list(&export, info.batch_num, info.batch_size);
-    let zip = zip_of(&export, &sig)?;
+    let zip = bluezone_protocol::keyfile::zip_key_file(&export, &sig).map_err(invalid)?;
     // Refuse now what the phone would refuse later.
     bluezone_protocol::keyfile::verify_signatures(
         &export,
@@ -225,18 +225,6 @@ pub(crate) fn key_file_from(
     )
     .map_err(invalid)?;
     Ok((zip, inputs))
-}
-
-fn zip_of(export: &[u8], sig: &[u8]) -> Result<Vec<u8>, CliError> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(export.len() >= u32::MAX as usize);
-    for (name, bytes) in [("export.bin", export), ("export.sig", sig)] {
-        zip.start_file(name, options).map_err(invalid)?;
-        zip.write_all(bytes)?;
-    }
-    Ok(zip.finish().map_err(invalid)?.into_inner())
 }
 
 /// Writes the benchmark's key file: the zip as it is, or its `export.bin` alone when `path`

@@ -196,9 +196,10 @@ impl SightingIndex {
         for b in 1..prefix.len() {
             prefix[b] += prefix[b - 1];
         }
-        // About 8 to 16 RPIs per 32-slot line: 2^(log2(n) - 3) lines, 4 KB to 64 MB.
+        // 8 to 16 RPIs per 32-slot line on average (2^(⌊log2 n⌋ - 3) lines, 4 KB to 64 MB:
+        // 512 KB for 125,000 RPIs), so that the table stays in the L2 cache.
         let fingerprint_bits = (usize::BITS - n.leading_zeros())
-            .saturating_sub(3)
+            .saturating_sub(4)
             .clamp(6, 20);
         let mut fingerprints = vec![FingerprintLine([0; 32]); 1usize << fingerprint_bits];
         let mut overflow = vec![0u64; (1usize << fingerprint_bits).div_ceil(64)];
@@ -240,17 +241,33 @@ impl SightingIndex {
 
     /// Indices of the records of `rpi` (usually none, at most one per day).
     #[inline]
+    #[cfg(test)]
     fn lookup(&self, rpi: u128) -> std::ops::Range<usize> {
-        let f = bucket(rpi, self.fingerprint_bits);
+        if !self.may_hold(rpi) {
+            return 0..0;
+        }
+        self.records_of(rpi)
+    }
+
+    /// Whether `rpi` may have been heard: its fingerprint is in its line (or the line
+    /// overflowed). Never false for an RPI that was heard. Branch-free, so that a key's 144
+    /// probes overlap in the CPU.
+    #[inline]
+    fn may_hold(&self, rpi: u128) -> bool {
+        let high = u64::try_from(rpi >> 64).unwrap_or(0);
+        let f = usize::try_from(high >> (64 - self.fingerprint_bits)).unwrap_or(0);
         let wanted = fingerprint(rpi);
-        // Branch-free over the whole line so that it compiles to a few vector compares.
+        // Over the whole line, so that it compiles to a few vector compares.
         let seen = self.fingerprints[f]
             .0
             .iter()
             .fold(false, |seen, &x| seen | (x == wanted));
-        if !seen && self.overflow[f >> 6] & (1 << (f & 63)) == 0 {
-            return 0..0;
-        }
+        seen | ((self.overflow[f >> 6] >> (f & 63)) & 1 != 0)
+    }
+
+    /// Indices of the records of `rpi`, from the prefix table.
+    #[inline]
+    fn records_of(&self, rpi: u128) -> std::ops::Range<usize> {
         let b = bucket(rpi, self.bits);
         let (lo, hi) = (self.prefix[b] as usize, self.prefix[b + 1] as usize);
         let mut i = lo;
@@ -406,9 +423,18 @@ pub fn match_key(
     let tek = TemporaryExposureKey::from_bytes(key.key_data);
     let rpis = tek.rpi_key().daily_identifiers(key.rolling_start);
     let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD) as usize;
+    // First every fingerprint probe, without a branch between them, then the prefix table
+    // for the few that may have been heard.
+    let mut maybe = [false; TEK_ROLLING_PERIOD as usize];
+    for (m, rpi) in maybe.iter_mut().zip(rpis.iter()).take(period) {
+        *m = index.may_hold(u128::from_le_bytes(rpi.0));
+    }
     let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for (j, rpi) in rpis.iter().enumerate().take(period) {
-        let found = index.lookup(u128::from_le_bytes(rpi.0));
+        if !maybe[j] {
+            continue;
+        }
+        let found = index.records_of(u128::from_le_bytes(rpi.0));
         if !found.is_empty() {
             hits.push((j, found));
         }

@@ -570,6 +570,15 @@ pub fn write_key_file(
     container::write(&export, &sig)
 }
 
+/// Zips an `export.bin` and its `export.sig` into a key file (Deflate, as the reference server
+/// does), for tools that sign elsewhere or re-sign a file.
+///
+/// # Errors
+/// [`KeyFileError::Write`] if the zip cannot be assembled.
+pub fn zip_key_file(export_bin: &[u8], export_sig: &[u8]) -> Result<Vec<u8>, KeyFileError> {
+    container::write(export_bin, export_sig)
+}
+
 /// Seconds in a day, re-exported for callers converting key days.
 pub const DAY_SECONDS: i64 = SECONDS_PER_DAY;
 

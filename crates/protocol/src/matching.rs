@@ -121,6 +121,10 @@ pub struct SightingIndex {
     /// all but about 1 in 4,000 RPIs that were not heard, from a table small enough to stay
     /// in the L2 cache (decision 0025).
     fingerprints: Vec<FingerprintLine>,
+    /// A bitmap over 16 to 32 bits per RPI (bits 32 and up of each): one bit read lets
+    /// through only about 5% of the RPIs that were not heard, to the fingerprints.
+    filter: Vec<u64>,
+    filter_mask: u64,
     fingerprint_bits: u32,
     /// Buckets holding more than 32 RPIs: looked up in `prefix` whatever their line says.
     overflow: Vec<u64>,
@@ -201,6 +205,13 @@ impl SightingIndex {
         let fingerprint_bits = (usize::BITS - n.leading_zeros())
             .saturating_sub(4)
             .clamp(6, 20);
+        let filter_bits = (usize::BITS - n.leading_zeros() + 4).clamp(12, 30);
+        let filter_mask = (1u64 << filter_bits) - 1;
+        let mut filter = vec![0u64; 1usize << (filter_bits - 6)];
+        for (rpi, _) in &entries {
+            let bit = filter_bit(*rpi, filter_mask);
+            filter[bit >> 6] |= 1 << (bit & 63);
+        }
         let mut fingerprints = vec![FingerprintLine([0; 32]); 1usize << fingerprint_bits];
         let mut overflow = vec![0u64; (1usize << fingerprint_bits).div_ceil(64)];
         for (rpi, _) in &entries {
@@ -215,6 +226,8 @@ impl SightingIndex {
         Self {
             fingerprints,
             fingerprint_bits,
+            filter,
+            filter_mask,
             overflow,
             first_interval: scans.first().and_then(|s| interval_of(s.start)),
             last_interval: starts.last().and_then(|s| interval_of(s.1)),
@@ -243,10 +256,26 @@ impl SightingIndex {
     #[inline]
     #[cfg(test)]
     fn lookup(&self, rpi: u128) -> std::ops::Range<usize> {
-        if !self.may_hold(rpi) {
+        if !self.passes_filter(rpi) || !self.may_hold(rpi) {
             return 0..0;
         }
         self.records_of(rpi)
+    }
+
+    /// Whether `rpi`'s bit is set in the filter (never false for an RPI that was heard).
+    #[cfg(test)]
+    fn passes_filter(&self, rpi: u128) -> bool {
+        self.filter_hit(&rpi.to_le_bytes()) != 0
+    }
+
+    /// 1 if the filter bit of the RPI `bytes` is set, else 0 (never 0 for an RPI that was
+    /// heard): bytes 4 to 11, i.e. bits 32 to 95 of the little-endian number.
+    #[inline]
+    fn filter_hit(&self, bytes: &[u8; 16]) -> u64 {
+        let [_, _, _, _, b4, b5, b6, b7, b8, b9, b10, b11, ..] = *bytes;
+        let middle = u64::from_le_bytes([b4, b5, b6, b7, b8, b9, b10, b11]);
+        let bit = usize::try_from(middle & self.filter_mask).unwrap_or(0);
+        (self.filter[bit >> 6] >> (bit & 63)) & 1
     }
 
     /// Whether `rpi` may have been heard: its fingerprint is in its line (or the line
@@ -291,6 +320,13 @@ impl SightingIndex {
         let end = key.end_interval();
         end + u64::from(window) >= u64::from(first) && start <= u64::from(last) + u64::from(window)
     }
+}
+
+/// The filter bit of an RPI: bits 32 and up (the fingerprint is the low 16 bits, the
+/// fingerprint line the top ones).
+fn filter_bit(rpi: u128, mask: u64) -> usize {
+    let middle = u64::try_from((rpi >> 32) & u128::from(u64::MAX)).unwrap_or(0);
+    usize::try_from(middle & mask).unwrap_or(0)
 }
 
 /// One cache line of RPI fingerprints (0: an empty slot).
@@ -423,20 +459,27 @@ pub fn match_key(
     let tek = TemporaryExposureKey::from_bytes(key.key_data);
     let rpis = tek.rpi_key().daily_identifiers(key.rolling_start);
     let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD) as usize;
-    // First every fingerprint probe, without a branch between them, then the prefix table
-    // for the few that may have been heard.
-    let mut maybe = [false; TEK_ROLLING_PERIOD as usize];
-    for (m, rpi) in maybe.iter_mut().zip(rpis.iter()).take(period) {
-        *m = index.may_hold(u128::from_le_bytes(rpi.0));
+    // First every filter probe, without a branch between them (they overlap in the CPU),
+    // into a bit mask; then the fingerprints of the few that pass (about 5%), then the
+    // prefix table for the fewer still that may have been heard.
+    let mut passed = [0u64; (TEK_ROLLING_PERIOD as usize).div_ceil(64)];
+    for (j, rpi) in rpis.iter().enumerate().take(period) {
+        passed[j >> 6] |= index.filter_hit(&rpi.0) << (j & 63);
     }
     let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
-    for (j, rpi) in rpis.iter().enumerate().take(period) {
-        if !maybe[j] {
-            continue;
-        }
-        let found = index.records_of(u128::from_le_bytes(rpi.0));
-        if !found.is_empty() {
-            hits.push((j, found));
+    for (word, &bits) in passed.iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            let j = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let rpi = u128::from_le_bytes(rpis[j].0);
+            if !index.may_hold(rpi) {
+                continue;
+            }
+            let found = index.records_of(rpi);
+            if !found.is_empty() {
+                hits.push((j, found));
+            }
         }
     }
     if hits.is_empty() {

@@ -3,13 +3,15 @@
 //!
 //! The phone's stored sightings are decrypted once per run and indexed by
 //! [`SightingIndex`]: every RPI heard, as a 128-bit number, in a sorted array with a prefix
-//! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536), behind
-//! a table of 16-bit fingerprints, one 64-byte line per bucket of about 16 RPIs, small enough
-//! to stay in the L2 cache: a lookup of an RPI that was not heard is one line read and one
-//! vector compare, and only about 1 in 4,000 of them goes on to the prefix table. Each
-//! diagnosis key then costs one HKDF and 144 AES blocks (in one batched call) plus 144 line
-//! reads; the AEMK is derived only for keys that match. Keys are spread over every core with
-//! rayon, from a slice ([`match_keys`]) or while a key file streams in ([`match_key_file`]).
+//! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536). In
+//! front of it, two small tables that stay in the L2 cache: a one-bit filter (16 to 32 bits
+//! per RPI) that stops about 95% of the RPIs that were not heard, then 16-bit fingerprints,
+//! one 64-byte line per bucket of 8 to 16 RPIs, compared at once, that stop all but about 1
+//! in 4,000 of the rest. Each diagnosis key costs one HKDF and 144 AES blocks (in one
+//! batched call) plus 144 filter reads, made without a branch between them; the AEMK is
+//! derived only for keys that match. Keys are spread over every core with rayon, from a
+//! slice ([`match_keys`]) or chunk by chunk while a key file streams in
+//! ([`match_key_file`], decision 0025).
 //!
 //! A sighting counts only if it was heard within ±2 hours (12 intervals) of the interval its
 //! RPI belongs to, and at most 20 minutes after the first valid sighting of that RPI (replays
@@ -117,7 +119,7 @@ pub struct SightingIndex {
     prefix: Vec<u32>,
     bits: u32,
     /// 16-bit fingerprints of the RPIs, one 64-byte line of 32 per bucket of their top
-    /// `fingerprint_bits` bits (about 16 per line): one line read, compared at once, rejects
+    /// `fingerprint_bits` bits (8 to 16 per line): one line read, compared at once, rejects
     /// all but about 1 in 4,000 RPIs that were not heard, from a table small enough to stay
     /// in the L2 cache (decision 0025).
     fingerprints: Vec<FingerprintLine>,

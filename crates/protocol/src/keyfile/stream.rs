@@ -147,7 +147,7 @@ type Archive<'z> = zip::ZipArchive<Cursor<&'z [u8]>>;
 
 /// Opens the zip: exactly `export.bin` and `export.sig` (in either order), sizes as declared
 /// within the limits; reads `export.sig` (small) and returns the index of `export.bin`.
-fn open<'z>(
+pub(super) fn open<'z>(
     zip: &'z [u8],
     limits: &KeyFileLimits,
 ) -> Result<(Archive<'z>, usize, Vec<u8>), KeyFileError> {
@@ -322,9 +322,7 @@ impl<'l> Walk<'l> {
                 self.skip -= n as u64;
                 if self.skip > 0 {
                     if eof {
-                        self.fail(KeyFileError::MalformedExport(
-                            "a field runs past the end".into(),
-                        ));
+                        self.fail(underflow());
                     }
                     break;
                 }
@@ -401,11 +399,16 @@ impl<'l> Walk<'l> {
             return Ok(&buf[len..]);
         }
         if tag > 8 && wire_type == WireType::LengthDelimited {
-            // Unknown to the message: skipped as it streams by, whatever its length.
-            let len = decode_varint(&mut buf).map_err(malformed)?;
-            let here = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
-            self.skip = len - here as u64;
-            return Ok(&buf[here..]);
+            // Unknown to the message: kept with the header fields when small, as the
+            // in-memory reader keeps it (prost then skips it); skipped as it streams by when
+            // larger, whatever its length.
+            let mut after = buf;
+            let len = decode_varint(&mut after).map_err(malformed)?;
+            if len > MAX_FIELD_BYTES as u64 {
+                let here = usize::try_from(len).unwrap_or(usize::MAX).min(after.len());
+                self.skip = len - here as u64;
+                return Ok(&after[here..]);
+            }
         }
         skip_field(wire_type, tag, &mut buf, DecodeContext::default())
             .map_err(|e| if eof { malformed(e) } else { too_large() })?;
@@ -504,4 +507,19 @@ impl<'l> Walk<'l> {
         };
         on_chunk(chunk);
     }
+}
+
+/// The error prost gives for a length-delimited field running past the end of its buffer
+/// (what the in-memory reader reports for an unknown field cut short).
+fn underflow() -> KeyFileError {
+    let mut one: &[u8] = &[1];
+    let error = skip_field(
+        WireType::LengthDelimited,
+        20,
+        &mut one,
+        DecodeContext::default(),
+    )
+    .err()
+    .map_or_else(|| "buffer underflow".to_owned(), |e| e.to_string());
+    KeyFileError::MalformedExport(error)
 }

@@ -464,9 +464,15 @@ pub fn match_key(
     // First every filter probe, without a branch between them (they overlap in the CPU),
     // into a bit mask; then the fingerprints of the few that pass (about 5%), then the
     // prefix table for the fewer still that may have been heard.
+    // (Each word is built in a register: or-ing into the array in memory chained every probe
+    // to the one before through a store and a load.)
     let mut passed = [0u64; (TEK_ROLLING_PERIOD as usize).div_ceil(64)];
-    for (j, rpi) in rpis.iter().enumerate().take(period) {
-        passed[j >> 6] |= index.filter_hit(&rpi.0) << (j & 63);
+    for (word, rpis) in passed.iter_mut().zip(rpis[..period].chunks(64)) {
+        let mut bits = 0u64;
+        for (k, rpi) in rpis.iter().enumerate() {
+            bits |= index.filter_hit(&rpi.0) << k;
+        }
+        *word = bits;
     }
     let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for (word, &bits) in passed.iter().enumerate() {

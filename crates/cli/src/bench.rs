@@ -67,7 +67,7 @@ pub struct SimBenchArgs {
 #[derive(Debug, Args)]
 pub struct MatchArgs {
     /// Diagnosis keys in the key file.
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=3_000_000))]
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     keys: u64,
     /// Worker threads for matching (default: every core).
     #[arg(long)]
@@ -81,6 +81,29 @@ pub struct MatchArgs {
     /// Seed of the history and the keys.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Process this key file instead of a synthetic one: a zip holding `export.bin`, or a bare
+    /// `export.bin`. Its keys and header are used as they are; its signature is replaced by
+    /// the benchmark signer's, which the phone trusts.
+    #[arg(long, value_name = "PATH")]
+    keys_from: Option<std::path::PathBuf>,
+    /// Fill the phone from this RPI dump instead of a synthetic history (needs
+    /// `--keys-from`). One line per RPI heard in one scan, in time order:
+    /// `<ENIN> <RPI hex> <AEM hex> <RSSI dBm> <scan start, Unix s>` (ENIN = start / 600;
+    /// `#` starts a comment). A matcher that only looks RPIs up reads the first two columns.
+    #[arg(long, value_name = "PATH", requires = "keys_from")]
+    history_from: Option<std::path::PathBuf>,
+    /// Write the key file processed to PATH (the zip, or `export.bin` alone if PATH ends in
+    /// `.bin`), for other matchers.
+    #[arg(long, value_name = "PATH")]
+    write_keys: Option<std::path::PathBuf>,
+    /// Write the phone's history to PATH as an RPI dump (see `--history-from`), for other
+    /// matchers.
+    #[arg(long, value_name = "PATH")]
+    write_history: Option<std::path::PathBuf>,
+    /// Skip the reference run (the whole file read into memory, then matched: the pipeline
+    /// before decision 0025), which also cross-checks the matched count.
+    #[arg(long)]
+    no_reference: bool,
 }
 
 /// Arguments of `bluezone bench ingest`.
@@ -332,17 +355,21 @@ fn reset_peak_rss() -> bool {
 /// The contact keys `bench match` puts in its key file, and what became of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct MatchCounts {
-    /// Contacts' real keys published in the file (the claim: keys the phone heard).
+    /// Contacts' real keys published in the file (the claim: keys the phone heard; 0 for a
+    /// key file from elsewhere).
     published: usize,
     /// Of those, the keys with at least one identifier among the RPIs the history heard.
     heard: usize,
-    /// Keys of the whole file that the matcher finds in the phone's stored sightings.
+    /// Keys of the whole file matched while it streamed in (as the phone matches).
     matched: usize,
+    /// Keys matched by the reference path (read whole, then matched), if it ran.
+    matched_reference: Option<usize>,
 }
 
 /// What `bench match` measured, for its report.
 struct MatchFigures {
     threads: usize,
+    keys: usize,
     rpis_heard: usize,
     history_secs: f64,
     file_bytes: usize,
@@ -350,14 +377,73 @@ struct MatchFigures {
     crypto_secs: f64,
     checksum: u8,
     processing: Processing,
+    /// The reference path: seconds and the peak memory it added.
+    reference: Option<(f64, Peak)>,
+    breakdown: Breakdown,
 }
+
+/// Where the time goes, each part timed alone on the same pool (seconds).
+struct Breakdown {
+    /// Reading the sightings and building the index.
+    index: f64,
+    /// Reading the file alone: inflate, hash, parse and check, verify (no matching).
+    stream: f64,
+    /// Matching the keys alone, already in memory.
+    matching: f64,
+}
+
+/// Times the parts of processing `file` one by one.
+fn breakdown(phone: &MatchPhone, file: &[u8], processed_at: i64) -> Result<Breakdown, CliError> {
+    use bluezone_protocol::keyfile::{KEYS_PER_CHUNK, read_key_file, stream_key_file};
+    use bluezone_protocol::matching::{SightingIndex, match_keys};
+    let config = &phone.config;
+    let today = DayNumber::from_unix_seconds(processed_at).map_err(fail)?;
+    let first = DayNumber::new(today.get().saturating_sub(config.retention_days));
+    let began = Instant::now();
+    let index = SightingIndex::build(&phone.tracer.sightings(first, today).map_err(fail)?);
+    let index_secs = began.elapsed().as_secs_f64();
+    let began = Instant::now();
+    let mut keys = 0;
+    stream_key_file(
+        file,
+        &config.trusted_signers,
+        &config.key_file_limits,
+        KEYS_PER_CHUNK,
+        &mut |chunk| keys += chunk.keys.len(),
+    )
+    .map_err(fail)?;
+    let stream = began.elapsed().as_secs_f64();
+    let verified =
+        read_key_file(file, &config.trusted_signers, &config.key_file_limits).map_err(fail)?;
+    let began = Instant::now();
+    let matches = match_keys(&index, &verified.keys, &config.matching);
+    let matching = began.elapsed().as_secs_f64();
+    drop((matches, keys));
+    Ok(Breakdown {
+        index: index_secs,
+        stream,
+        matching,
+    })
+}
+
+/// Whether the peak could be reset first, the peak before, the peak after.
+type Peak = (bool, Option<u64>, Option<u64>);
 
 /// Processing the key file: how long, what the phone decided, and the memory it took.
 struct Processing {
     secs: f64,
     status: ExposureStatus,
-    /// Whether the peak could be reset first, the peak before, the peak after.
-    peak: (bool, Option<u64>, Option<u64>),
+    peak: Peak,
+}
+
+/// The key file `bench match` processes: synthetic (with its contact keys) or read from
+/// `--keys-from`.
+struct Workload {
+    file: Vec<u8>,
+    /// Each key's bytes and first interval, for the crypto bound.
+    inputs: Vec<crate::bench_match_io::CryptoInput>,
+    published: usize,
+    heard: usize,
 }
 
 /// Runs `bench match`, printing its report to `out`.
@@ -373,47 +459,108 @@ fn match_bench(args: &MatchArgs, out: &mut impl Write) -> Result<MatchCounts, Cl
     let signer = bench_signer().map_err(fail)?;
     let phone = MatchPhone::open(&params, &signer).map_err(fail)?;
     let began = Instant::now();
-    let history = fill_history(&phone.tracer, &phone.clock, &params).map_err(fail)?;
+    let (history, rpis_heard, processed_at) = match &args.history_from {
+        Some(path) => {
+            let dumped = crate::bench_match_io::read_history(&phone.tracer, &phone.clock, path)?;
+            (None, dumped.rpis, dumped.last_time + PROCESSED_AFTER_S)
+        }
+        None => {
+            let history = fill_history(&phone.tracer, &phone.clock, &params).map_err(fail)?;
+            let rpis = history.rpis.len();
+            (Some(history), rpis, params.until + PROCESSED_AFTER_S)
+        }
+    };
     let history_secs = began.elapsed().as_secs_f64();
-
-    let count = usize::try_from(args.keys).map_err(fail)?;
-    let (keys, published) = published_keys(&history, &params, count).map_err(fail)?;
-    let file = key_file(&keys, &params, &signer).map_err(fail)?;
-    let processed_at = params.until + PROCESSED_AFTER_S;
+    let workload = workload(args, history.as_ref(), &params, &signer)?;
+    drop(history);
     phone.clock.set(processed_at);
+    if let Some(path) = &args.write_keys {
+        crate::bench_match_io::write_keys(&workload.file, path)?;
+    }
+    if let Some(path) = &args.write_history {
+        let today = DayNumber::from_unix_seconds(processed_at).map_err(fail)?;
+        let first = DayNumber::new(today.get().saturating_sub(phone.config.retention_days));
+        crate::bench_match_io::write_history(&phone.tracer, first, today, path)?;
+    }
 
-    let inputs = crypto_inputs(&keys);
-    drop(keys);
     let began = Instant::now();
-    let checksum = pool.install(|| crypto_bound(&inputs));
+    let checksum = pool.install(|| crypto_bound(&workload.inputs));
     let crypto_secs = began.elapsed().as_secs_f64();
-    drop(inputs);
 
-    let processing = process(&pool, &phone.tracer, &file)?;
-
+    // Everything made so far stays allocated until the end, so that the runs below cannot
+    // reuse freed pages and look smaller than they are.
+    let processing = process(&pool, &phone.tracer, &workload.file)?;
+    let reference = if args.no_reference {
+        None
+    } else {
+        let resettable = reset_peak_rss();
+        let before = peak_rss();
+        let began = Instant::now();
+        let matched = pool
+            .install(|| phone.matched_keys(&workload.file, processed_at))
+            .map_err(fail)?;
+        let secs = began.elapsed().as_secs_f64();
+        Some((matched, secs, (resettable, before, peak_rss())))
+    };
+    let breakdown = pool.install(|| breakdown(&phone, &workload.file, processed_at))?;
     // The check of the claim, not timed.
+    let matched = pool
+        .install(|| phone.matched_keys_streamed(&workload.file, processed_at))
+        .map_err(fail)?;
     let counts = MatchCounts {
-        published,
-        heard: heard_contact_keys(&history, published),
-        matched: pool
-            .install(|| phone.matched_keys(&file, processed_at))
-            .map_err(fail)?,
+        published: workload.published,
+        heard: workload.heard,
+        matched,
+        matched_reference: reference.map(|(m, ..)| m),
     };
     print_match(
         out,
         args,
         &MatchFigures {
             threads,
-            rpis_heard: history.rpis.len(),
+            keys: workload.inputs.len(),
+            rpis_heard,
             history_secs,
-            file_bytes: file.len(),
+            file_bytes: workload.file.len(),
             counts,
             crypto_secs,
             checksum,
             processing,
+            reference: reference.map(|(_, secs, peak)| (secs, peak)),
+            breakdown,
         },
     )?;
+    drop(workload);
     Ok(counts)
+}
+
+/// The key file of `args`: read from `--keys-from`, or `args.keys` synthetic keys for
+/// `history` (which must then be given).
+fn workload(
+    args: &MatchArgs,
+    history: Option<&History>,
+    params: &bluezone_sim::history::HistoryParams,
+    signer: &bluezone_protocol::keyfile::KeyFileSigner,
+) -> Result<Workload, CliError> {
+    if let Some(path) = &args.keys_from {
+        let (file, inputs) = crate::bench_match_io::key_file_from(path, signer)?;
+        return Ok(Workload {
+            file,
+            inputs,
+            published: 0,
+            heard: 0,
+        });
+    }
+    let history = history.ok_or_else(|| fail("--history-from needs --keys-from"))?;
+    let count = usize::try_from(args.keys).map_err(fail)?;
+    let (keys, published) = published_keys(history, params, count).map_err(fail)?;
+    let file = key_file(&keys, params, signer).map_err(fail)?;
+    Ok(Workload {
+        file,
+        inputs: crypto_inputs(&keys),
+        published,
+        heard: heard_contact_keys(history, published),
+    })
 }
 
 /// Times `tracer` processing `file` on `pool`, with the peak memory it took.
@@ -432,27 +579,60 @@ fn process(pool: &rayon::ThreadPool, tracer: &Tracer, file: &[u8]) -> Result<Pro
     })
 }
 
+/// The peak memory a run added, as a phrase.
+fn peak_phrase(peak: Peak) -> String {
+    match peak {
+        (true, Some(before), Some(peak)) => format!(
+            "{:.1} MB added (peak {:.1} MB, process before {:.1} MB)",
+            peak.saturating_sub(before) as f64 / 1e6,
+            peak as f64 / 1e6,
+            before as f64 / 1e6
+        ),
+        (_, _, Some(peak)) => format!("unknown (peak of the process {:.1} MB)", peak as f64 / 1e6),
+        _ => "unavailable on this platform".to_owned(),
+    }
+}
+
 /// Prints `bench match`'s report, ending with `keys_per_second=`.
 fn print_match(out: &mut impl Write, args: &MatchArgs, f: &MatchFigures) -> Result<(), CliError> {
-    let keys = args.keys as f64;
+    let keys = f.keys as f64;
     let total_secs = f.processing.secs;
     let rate = keys / total_secs;
     let MatchCounts {
         published,
         heard,
         matched,
+        matched_reference,
     } = f.counts;
-    writeln!(
-        out,
-        "history: {} days, {} contacts per scan, {} distinct RPIs heard ({:.1} s to build)",
-        args.days, args.contacts_per_scan, f.rpis_heard, f.history_secs
-    )?;
-    writeln!(
-        out,
-        "key file: {} keys, {} bytes zipped, {published} of them keys of contacts the phone heard \
-         (re-derived: {heard} heard; matched against the phone's history: {matched})",
-        args.keys, f.file_bytes
-    )?;
+    match &args.history_from {
+        Some(path) => writeln!(
+            out,
+            "history: {}, {} distinct RPIs heard ({:.1} s to load)",
+            path.display(),
+            f.rpis_heard,
+            f.history_secs
+        )?,
+        None => writeln!(
+            out,
+            "history: {} days, {} contacts per scan, {} distinct RPIs heard ({:.1} s to build)",
+            args.days, args.contacts_per_scan, f.rpis_heard, f.history_secs
+        )?,
+    }
+    match &args.keys_from {
+        Some(path) => writeln!(
+            out,
+            "key file: {} keys, {} bytes zipped, from {}",
+            f.keys,
+            f.file_bytes,
+            path.display()
+        )?,
+        None => writeln!(
+            out,
+            "key file: {} keys, {} bytes zipped, {published} of them keys of contacts the phone heard \
+             (re-derived: {heard} heard; matched against the phone's history: {matched})",
+            f.keys, f.file_bytes
+        )?,
+    }
     writeln!(out, "threads: {}", f.threads)?;
     writeln!(
         out,
@@ -469,25 +649,42 @@ fn print_match(out: &mut impl Write, args: &MatchArgs, f: &MatchFigures) -> Resu
     let status = &f.processing.status;
     writeln!(
         out,
-        "result: notify={} exposure days={} keys checked={}",
+        "result: notify={} exposure days={} keys checked={} matched keys={matched}",
         status.notify,
         status.days.len(),
         status.keys_checked
     )?;
-    match f.processing.peak {
-        (true, Some(before), Some(peak)) => writeln!(
+    writeln!(
+        out,
+        "peak memory while processing: {}",
+        peak_phrase(f.processing.peak)
+    )?;
+    if let (Some((secs, peak)), Some(reference_matched)) = (f.reference, matched_reference) {
+        writeln!(
             out,
-            "peak memory while processing: {:.1} MB (process before: {:.1} MB)",
-            peak as f64 / 1e6,
-            before as f64 / 1e6
-        )?,
-        (_, _, Some(peak)) => writeln!(
-            out,
-            "peak memory of the process: {:.1} MB",
-            peak as f64 / 1e6
-        )?,
-        _ => writeln!(out, "peak memory: unavailable on this platform")?,
+            "reference (file read whole, then matched; no scoring or storing): {secs:.3} s, \
+             {:.0} keys/s, {:.2}x the crypto bound, {reference_matched} matched keys; \
+             peak memory {}",
+            keys / secs,
+            secs / f.crypto_secs,
+            peak_phrase(peak)
+        )?;
     }
+    let b = &f.breakdown;
+    writeln!(
+        out,
+        "parts alone: sightings read and indexed {:.3} s; file streamed, hashed, parsed and \
+         verified (no matching) {:.3} s on one thread; keys in memory matched {:.3} s \
+         ({:.2}x the crypto bound)",
+        b.index,
+        b.stream,
+        b.matching,
+        b.matching / f.crypto_secs
+    )?;
+    if let (true, Some(before), Some(peak)) = f.processing.peak {
+        writeln!(out, "peak_added_bytes={}", peak.saturating_sub(before))?;
+    }
+    writeln!(out, "matched_keys={matched}")?;
     writeln!(out, "keys_per_second={rate:.0}")?;
     Ok(())
 }
@@ -507,14 +704,19 @@ mod tests {
                 days: 2,
                 contacts_per_scan: 20,
                 seed,
+                keys_from: None,
+                history_from: None,
+                write_keys: None,
+                write_history: None,
+                no_reference: false,
             };
             let mut out = Vec::new();
             let counts = match_bench(&args, &mut out).unwrap();
             let out = String::from_utf8(out).unwrap();
             assert!(counts.published > 100, "seed {seed}: {counts:?}");
             assert_eq!(
-                (counts.heard, counts.matched),
-                (counts.published, counts.published),
+                (counts.heard, counts.matched, counts.matched_reference),
+                (counts.published, counts.published, Some(counts.published)),
                 "seed {seed}:\n{out}"
             );
             let line = format!(
@@ -523,6 +725,59 @@ mod tests {
                 counts.published, counts.heard, counts.matched
             );
             assert!(out.contains(&line), "seed {seed}:\n{out}");
+        }
+    }
+
+    /// The workload written out (`--write-keys`, `--write-history`) and read back
+    /// (`--keys-from`, `--history-from`) gives the same matches, as a zip or a bare
+    /// `export.bin`.
+    #[test]
+    fn the_written_workload_reads_back_with_the_same_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = |keys_from, history_from, write_keys, write_history| MatchArgs {
+            keys: 1_500,
+            threads: Some(2),
+            days: 2,
+            contacts_per_scan: 10,
+            seed: 4,
+            keys_from,
+            history_from,
+            write_keys,
+            write_history,
+            no_reference: false,
+        };
+        let (zip, bin, dump) = (
+            dir.path().join("keys.zip"),
+            dir.path().join("export.bin"),
+            dir.path().join("history.txt"),
+        );
+        let first = match_bench(
+            &args(None, None, Some(zip.clone()), Some(dump.clone())),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert!(first.matched > 10, "{first:?}");
+        match_bench(
+            &args(Some(zip.clone()), None, Some(bin.clone()), None),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&dump).unwrap();
+        assert!(
+            text.lines().nth(1).unwrap().split(' ').count() == 5,
+            "{text:.200}"
+        );
+        for keys in [zip, bin] {
+            let mut out = Vec::new();
+            let again =
+                match_bench(&args(Some(keys), Some(dump.clone()), None, None), &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(again.matched, first.matched, "{out}");
+            assert_eq!(again.matched_reference, Some(first.matched), "{out}");
+            assert!(
+                out.contains(&format!("matched_keys={}", first.matched)),
+                "{out}"
+            );
         }
     }
 }

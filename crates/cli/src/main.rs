@@ -4,6 +4,7 @@
 //! to exit codes (2 for bad arguments, from clap; 1 for failures at run time).
 
 mod bench;
+mod bench_match_io;
 mod bench_radio;
 mod hexarg;
 mod keys;

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::cwa::CwaRiskLevel;
-use bluezone_protocol::keyfile::{KeyFileError, read_key_file};
-use bluezone_protocol::matching::{SightingIndex, match_keys};
+use bluezone_protocol::keyfile::KeyFileError;
+use bluezone_protocol::matching::{MatchedKeyFile, SightingIndex, match_key_file};
 use bluezone_protocol::risk::{ExposureWindow, RiskDecision};
 use bluezone_protocol::risk_config::RiskConfigDocument;
 use bluezone_store::{Store, Table};
@@ -164,8 +164,19 @@ pub fn inspect_matches(
     let mut inspected_files = Vec::with_capacity(files.len());
     let mut windows = Vec::new();
     for (i, file) in files.iter().enumerate() {
-        let verified = match read_key_file(file, &config.trusted_signers, &config.key_file_limits) {
-            Ok(verified) => verified,
+        // The phone's own path: read, verified and matched in one pass and bounded memory.
+        let matched = match_key_file(
+            &index,
+            file,
+            &config.trusted_signers,
+            &config.key_file_limits,
+            &config.matching,
+        );
+        let MatchedKeyFile {
+            file: verified,
+            matches,
+        } = match matched {
+            Ok(matched) => matched,
             Err(error) => {
                 inspected_files.push(InspectedFile {
                     sha256: sha256(file),
@@ -177,11 +188,10 @@ pub fn inspect_matches(
                 continue;
             }
         };
-        let matches = match_keys(&index, &verified.keys, &config.matching);
         inspected_files.push(InspectedFile {
             sha256: verified.sha256,
             refused: None,
-            keys: verified.keys.len(),
+            keys: verified.keys,
             matched_keys: matches.len(),
             already_matched: processed.contains(&verified.sha256),
         });

@@ -164,6 +164,75 @@ fn refused_files_change_nothing() {
     ));
 }
 
+/// `export.bin` and `export.sig` zipped, the signature first.
+fn zipped(export: &[u8], sig: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in [("export.sig", sig), ("export.bin", export)] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// A file is matched while it is read, but what it matched counts only if its signature
+/// verifies at the end: a file whose keys match and whose signature fails leaves nothing
+/// stored, tells no one and is not recorded as processed.
+#[test]
+fn a_file_whose_signature_fails_at_the_end_leaves_no_trace() {
+    use bluezone_protocol::keyfile::{ExportInfo, encode_export};
+    let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
+    let clock = Arc::new(ManualClock::new(MORNING));
+    let near = phone(&clock, 1);
+    morning(&near, &clock, Some((&f0, -55)));
+    let mut keys: Vec<DiagnosisKey> = (0..40_000u32)
+        .map(|i| {
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&i.to_le_bytes());
+            confirmed(&TemporaryExposureKey::from_bytes(bytes), MORNING)
+        })
+        .collect();
+    keys.push(confirmed(&f0, MORNING));
+    let start = u64::try_from(MORNING + 86_400).unwrap();
+    let info = ExportInfo {
+        start_timestamp: start,
+        end_timestamp: start + 3600,
+        region: "452".into(),
+        batch_num: 1,
+        batch_size: 1,
+    };
+    let export = encode_export(&info, &keys, &[], &[]);
+    let signer = test_signer();
+    let good = zipped(&export, &signer.signature_list(&export, 1, 1));
+    let bad = zipped(&export, &signer.signature_list(b"another export.bin", 1, 1));
+    clock.set(MORNING + 86_400 + 7200);
+    let told = Arc::new(Told(std::sync::atomic::AtomicU32::new(0)));
+    near.set_notifier(Some(told.clone())).unwrap();
+
+    let err = near.process_key_file(&bad).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::KeyFile {
+                index: 0,
+                error: KeyFileError::BadSignature(_)
+            }
+        ),
+        "{err:?}"
+    );
+    let status = near.exposure_status().unwrap();
+    assert!(!status.notify && status.days.is_empty(), "{status:?}");
+    assert_eq!(told.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // The same export.bin, signed: matched now, so it was not recorded as processed.
+    let status = near.process_key_file(&good).unwrap();
+    assert_eq!((status.files_matched, status.files_already_matched), (1, 0));
+    assert_eq!(status.keys_checked, 40_001);
+    assert!(status.notify && status.newly_notified, "{status:?}");
+    assert_eq!(told.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 /// The authority's configuration `document`, signed by the trusted test signer.
 fn signed_config(sequence: u64, change: impl FnOnce(&mut GaenParameters)) -> Vec<u8> {
     let mut document = RiskConfigDocument::new(sequence, MORNING, &RiskConfig::default(), "test");

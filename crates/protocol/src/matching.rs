@@ -3,10 +3,15 @@
 //!
 //! The phone's stored sightings are decrypted once per run and indexed by
 //! [`SightingIndex`]: every RPI heard, as a 128-bit number, in a sorted array with a prefix
-//! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536), so a
-//! lookup is one table read and, usually, no comparison at all. Each diagnosis key then costs
-//! one HKDF and 144 AES blocks (in one batched call) plus 144 table reads; the AEMK is
-//! derived only for keys that match. Keys are spread over every core with rayon.
+//! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536). In
+//! front of it, two small tables that stay in the L2 cache: a one-bit filter (16 to 32 bits
+//! per RPI) that stops about 95% of the RPIs that were not heard, then 16-bit fingerprints,
+//! one 64-byte line per bucket of 8 to 16 RPIs, compared at once, that stop all but about 1
+//! in 4,000 of the rest. Each diagnosis key costs one HKDF and 144 AES blocks (in one
+//! batched call) plus 144 filter reads, made without a branch between them; the AEMK is
+//! derived only for keys that match. Keys are spread over every core with rayon, from a
+//! slice ([`match_keys`]) or chunk by chunk while a key file streams in
+//! ([`match_key_file`], decision 0025).
 //!
 //! A sighting counts only if it was heard within ±2 hours (12 intervals) of the interval its
 //! RPI belongs to, and at most 20 minutes after the first valid sighting of that RPI (replays
@@ -15,11 +20,17 @@
 //! Attenuation = transmit power − (RSSI + the receiver's RSSI correction)
 //! ([`attenuation_db`]).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
 use rayon::prelude::*;
 
 use crate::attenuation::attenuation_db;
 use crate::identifiers::{AssociatedEncryptedMetadata, RollingProximityIdentifier};
-use crate::keyfile::DiagnosisKey;
+use crate::keyfile::{
+    DiagnosisKey, KEYS_PER_CHUNK, KeyChunk, KeyFileError, KeyFileLimits, StreamedKeyFile,
+    TrustedKeys, stream_key_file,
+};
 use crate::keys::TemporaryExposureKey;
 use crate::metadata::CalibrationConfidence;
 use crate::sightings::DayChunk;
@@ -35,7 +46,7 @@ pub struct MatchConfig {
     pub replay_window_secs: i64,
     /// This phone model's RSSI correction in dB (calibration table), added to each RSSI.
     pub rssi_correction_db: i16,
-    /// Keys processed per rayon task.
+    /// Keys processed per rayon task (and per chunk of a streamed key file).
     pub keys_per_task: usize,
 }
 
@@ -45,7 +56,7 @@ impl Default for MatchConfig {
             validity_intervals: 12,
             replay_window_secs: 1200,
             rssi_correction_db: 0,
-            keys_per_task: 4096,
+            keys_per_task: KEYS_PER_CHUNK,
         }
     }
 }
@@ -107,10 +118,18 @@ pub struct SightingIndex {
     /// `prefix[b]..prefix[b + 1]` is the range of RPIs whose top `bits` bits are `b`.
     prefix: Vec<u32>,
     bits: u32,
-    /// A bitmap over the low `filter_bits` bits of every RPI: one bit read rejects almost
-    /// every RPI that was not heard, from a table small enough to stay in the L2 cache.
+    /// 16-bit fingerprints of the RPIs, one 64-byte line of 32 per bucket of their top
+    /// `fingerprint_bits` bits (8 to 16 per line): one line read, compared at once, rejects
+    /// all but about 1 in 4,000 RPIs that were not heard, from a table small enough to stay
+    /// in the L2 cache (decision 0025).
+    fingerprints: Vec<FingerprintLine>,
+    /// A bitmap over 16 to 32 bits per RPI (bits 32 and up of each): one bit read lets
+    /// through only about 5% of the RPIs that were not heard, to the fingerprints.
     filter: Vec<u64>,
     filter_mask: u64,
+    fingerprint_bits: u32,
+    /// Buckets holding more than 32 RPIs: looked up in `prefix` whatever their line says.
+    overflow: Vec<u64>,
     first_interval: Option<u32>,
     last_interval: Option<u32>,
 }
@@ -183,18 +202,35 @@ impl SightingIndex {
         for b in 1..prefix.len() {
             prefix[b] += prefix[b - 1];
         }
-        // About 32 filter bits per RPI (a false positive rate near 3%), 64 Kib to 8 Mib.
-        let filter_bits = (usize::BITS - n.leading_zeros() + 5).clamp(16, 23);
+        // 8 to 16 RPIs per 32-slot line on average (2^(⌊log2 n⌋ - 3) lines, 4 KB to 64 MB:
+        // 512 KB for 125,000 RPIs), so that the table stays in the L2 cache.
+        let fingerprint_bits = (usize::BITS - n.leading_zeros())
+            .saturating_sub(4)
+            .clamp(6, 20);
+        let filter_bits = (usize::BITS - n.leading_zeros() + 4).clamp(12, 30);
         let filter_mask = (1u64 << filter_bits) - 1;
         let mut filter = vec![0u64; 1usize << (filter_bits - 6)];
         for (rpi, _) in &entries {
             let bit = filter_bit(*rpi, filter_mask);
             filter[bit >> 6] |= 1 << (bit & 63);
         }
+        let mut fingerprints = vec![FingerprintLine([0; 32]); 1usize << fingerprint_bits];
+        let mut overflow = vec![0u64; (1usize << fingerprint_bits).div_ceil(64)];
+        for (rpi, _) in &entries {
+            let b = bucket(*rpi, fingerprint_bits);
+            let line = &mut fingerprints[b].0;
+            match line.iter_mut().find(|f| **f == 0) {
+                Some(slot) => *slot = fingerprint(*rpi),
+                None => overflow[b >> 6] |= 1 << (b & 63),
+            }
+        }
         let interval_of = |t: i64| u32::try_from(t.div_euclid(INTERVAL_SECONDS)).ok();
         Self {
+            fingerprints,
+            fingerprint_bits,
             filter,
             filter_mask,
+            overflow,
             first_interval: scans.first().and_then(|s| interval_of(s.start)),
             last_interval: starts.last().and_then(|s| interval_of(s.1)),
             rpis: entries.iter().map(|(rpi, _)| *rpi).collect(),
@@ -220,11 +256,49 @@ impl SightingIndex {
 
     /// Indices of the records of `rpi` (usually none, at most one per day).
     #[inline]
+    #[cfg(test)]
     fn lookup(&self, rpi: u128) -> std::ops::Range<usize> {
-        let bit = filter_bit(rpi, self.filter_mask);
-        if self.filter[bit >> 6] & (1 << (bit & 63)) == 0 {
+        if !self.passes_filter(rpi) || !self.may_hold(rpi) {
             return 0..0;
         }
+        self.records_of(rpi)
+    }
+
+    /// Whether `rpi`'s bit is set in the filter (never false for an RPI that was heard).
+    #[cfg(test)]
+    fn passes_filter(&self, rpi: u128) -> bool {
+        self.filter_hit(&rpi.to_le_bytes()) != 0
+    }
+
+    /// 1 if the filter bit of the RPI `bytes` is set, else 0 (never 0 for an RPI that was
+    /// heard): bytes 4 to 11, i.e. bits 32 to 95 of the little-endian number.
+    #[inline]
+    fn filter_hit(&self, bytes: &[u8; 16]) -> u64 {
+        let [_, _, _, _, b4, b5, b6, b7, b8, b9, b10, b11, ..] = *bytes;
+        let middle = u64::from_le_bytes([b4, b5, b6, b7, b8, b9, b10, b11]);
+        let bit = usize::try_from(middle & self.filter_mask).unwrap_or(0);
+        (self.filter[bit >> 6] >> (bit & 63)) & 1
+    }
+
+    /// Whether `rpi` may have been heard: its fingerprint is in its line (or the line
+    /// overflowed). Never false for an RPI that was heard. Branch-free, so that a key's 144
+    /// probes overlap in the CPU.
+    #[inline]
+    fn may_hold(&self, rpi: u128) -> bool {
+        let high = u64::try_from(rpi >> 64).unwrap_or(0);
+        let f = usize::try_from(high >> (64 - self.fingerprint_bits)).unwrap_or(0);
+        let wanted = fingerprint(rpi);
+        // Over the whole line, so that it compiles to a few vector compares.
+        let seen = self.fingerprints[f]
+            .0
+            .iter()
+            .fold(false, |seen, &x| seen | (x == wanted));
+        seen | ((self.overflow[f >> 6] >> (f & 63)) & 1 != 0)
+    }
+
+    /// Indices of the records of `rpi`, from the prefix table.
+    #[inline]
+    fn records_of(&self, rpi: u128) -> std::ops::Range<usize> {
         let b = bucket(rpi, self.bits);
         let (lo, hi) = (self.prefix[b] as usize, self.prefix[b + 1] as usize);
         let mut i = lo;
@@ -250,13 +324,26 @@ impl SightingIndex {
     }
 }
 
+/// The filter bit of an RPI: bits 32 and up (the fingerprint is the low 16 bits, the
+/// fingerprint line the top ones).
+fn filter_bit(rpi: u128, mask: u64) -> usize {
+    let middle = u64::try_from((rpi >> 32) & u128::from(u64::MAX)).unwrap_or(0);
+    usize::try_from(middle & mask).unwrap_or(0)
+}
+
+/// One cache line of RPI fingerprints (0: an empty slot).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct FingerprintLine([u16; 32]);
+
+/// An RPI's fingerprint: its low 16 bits (the bucket is taken from the top ones), never 0.
 #[inline]
 #[expect(
     clippy::cast_possible_truncation,
-    reason = "the low 64 bits are the ones wanted"
+    reason = "the low 16 bits are the ones wanted"
 )]
-fn filter_bit(rpi: u128, mask: u64) -> usize {
-    usize::try_from(rpi as u64 & mask).unwrap_or(0)
+fn fingerprint(rpi: u128) -> u16 {
+    (rpi as u16).max(1)
 }
 
 #[inline]
@@ -280,6 +367,87 @@ pub fn match_keys(
         .collect()
 }
 
+/// A key file matched while it was read ([`match_key_file`]): its signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedKeyFile {
+    /// The file (header, key counts, hash, signer).
+    pub file: StreamedKeyFile,
+    /// One [`KeyMatch`] per key of the file's `keys` that was heard, in file order (revised
+    /// keys are not matched).
+    pub matches: Vec<KeyMatch>,
+}
+
+/// Reads, verifies and matches a key file in one pass and bounded memory: its keys are
+/// matched chunk by chunk on every core of the current rayon pool as `export.bin` is
+/// inflated ([`stream_key_file`]); the matches are held and returned only once the signature
+/// and every check pass, and dropped otherwise. The same matches as [`read_key_file`]
+/// followed by [`match_keys`] over its `keys`.
+///
+/// The thread that calls it reads the file and matches a chunk itself whenever twice as
+/// many chunks as the pool has threads are waiting, so memory stays bounded and a pool of
+/// one thread works too.
+///
+/// [`read_key_file`]: crate::keyfile::read_key_file
+///
+/// # Errors
+/// The errors of [`stream_key_file`]; nothing matched is returned then.
+pub fn match_key_file(
+    index: &SightingIndex,
+    zip: &[u8],
+    trusted: &TrustedKeys,
+    limits: &KeyFileLimits,
+    config: &MatchConfig,
+) -> Result<MatchedKeyFile, KeyFileError> {
+    let found: Mutex<Vec<(usize, KeyMatch)>> = Mutex::new(Vec::new());
+    let waiting = AtomicUsize::new(0);
+    let most_waiting = 2 * rayon::current_num_threads();
+    let match_chunk = |chunk: &KeyChunk| {
+        if chunk.revised || index.is_empty() {
+            return;
+        }
+        let local: Vec<(usize, KeyMatch)> = chunk
+            .keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, key)| {
+                match_key(index, key, config).map(|m| (chunk.first_index + i, m))
+            })
+            .collect();
+        if !local.is_empty() {
+            found
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(local);
+        }
+    };
+    let file = rayon::scope(|scope| {
+        let (match_chunk, waiting) = (&match_chunk, &waiting);
+        stream_key_file(
+            zip,
+            trusted,
+            limits,
+            config.keys_per_task.max(1),
+            &mut |chunk| {
+                if waiting.load(Ordering::Acquire) >= most_waiting {
+                    match_chunk(&chunk);
+                } else {
+                    waiting.fetch_add(1, Ordering::AcqRel);
+                    scope.spawn(move |_| {
+                        match_chunk(&chunk);
+                        waiting.fetch_sub(1, Ordering::AcqRel);
+                    });
+                }
+            },
+        )
+    })?;
+    let mut found = found.into_inner().unwrap_or_else(PoisonError::into_inner);
+    found.sort_unstable_by_key(|(i, _)| *i);
+    Ok(MatchedKeyFile {
+        file,
+        matches: found.into_iter().map(|(_, m)| m).collect(),
+    })
+}
+
 /// Matches one key.
 #[must_use]
 pub fn match_key(
@@ -293,11 +461,33 @@ pub fn match_key(
     let tek = TemporaryExposureKey::from_bytes(key.key_data);
     let rpis = tek.rpi_key().daily_identifiers(key.rolling_start);
     let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD) as usize;
+    // First every filter probe, without a branch between them (they overlap in the CPU),
+    // into a bit mask; then the fingerprints of the few that pass (about 5%), then the
+    // prefix table for the fewer still that may have been heard.
+    // (Each word is built in a register: or-ing into the array in memory chained every probe
+    // to the one before through a store and a load.)
+    let mut passed = [0u64; (TEK_ROLLING_PERIOD as usize).div_ceil(64)];
+    for (word, rpis) in passed.iter_mut().zip(rpis[..period].chunks(64)) {
+        let mut bits = 0u64;
+        for (k, rpi) in rpis.iter().enumerate() {
+            bits |= index.filter_hit(&rpi.0) << k;
+        }
+        *word = bits;
+    }
     let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
-    for (j, rpi) in rpis.iter().enumerate().take(period) {
-        let found = index.lookup(u128::from_le_bytes(rpi.0));
-        if !found.is_empty() {
-            hits.push((j, found));
+    for (word, &bits) in passed.iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            let j = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let rpi = u128::from_le_bytes(rpis[j].0);
+            if !index.may_hold(rpi) {
+                continue;
+            }
+            let found = index.records_of(rpi);
+            if !found.is_empty() {
+                hits.push((j, found));
+            }
         }
     }
     if hits.is_empty() {

@@ -16,10 +16,10 @@ use bluezone_core::{
     TracerConfig,
 };
 use bluezone_protocol::keyfile::{
-    DiagnosisKey, ExportInfo, KeyFileError, KeyFileSigner, ReportType, TrustedKeys, read_key_file,
-    write_key_file,
+    DiagnosisKey, ExportInfo, KeyFileError, KeyFileLimits, KeyFileSigner, ReportType, TrustedKeys,
+    read_key_file, write_key_file,
 };
-use bluezone_protocol::matching::{SightingIndex, match_keys};
+use bluezone_protocol::matching::{SightingIndex, match_key_file, match_keys};
 use bluezone_protocol::{
     DayNumber, IntervalNumber, RollingPeriod, TemporaryExposureKey, TimeError,
 };
@@ -102,6 +102,18 @@ pub fn bench_signer() -> Result<KeyFileSigner, FixtureError> {
     Ok(KeyFileSigner::new("452", "v1", key))
 }
 
+/// The key-file limits of `bench match`'s phone: files of up to 10 million keys (the
+/// defaults stop at 3 million).
+#[must_use]
+pub fn bench_key_file_limits() -> KeyFileLimits {
+    KeyFileLimits {
+        max_zip_bytes: 1 << 30,
+        max_export_bytes: 1 << 30,
+        max_keys: 10_000_000,
+        ..KeyFileLimits::default()
+    }
+}
+
 /// The phone `bench match` processes its key file on: an in-memory engine trusting the
 /// benchmark's signer, its clock at the start of the history.
 pub struct MatchPhone {
@@ -115,7 +127,8 @@ pub struct MatchPhone {
 
 impl MatchPhone {
     /// Opens the phone for `params`' history (the history is not filled yet: see
-    /// [`crate::history::fill_history`]).
+    /// [`crate::history::fill_history`]). It reads key files within
+    /// [`bench_key_file_limits`].
     ///
     /// # Errors
     /// [`CoreError`] when the engine cannot open.
@@ -125,6 +138,7 @@ impl MatchPhone {
         ));
         let config = TracerConfig {
             trusted_signers: TrustedKeys::single(signer.trusted_key()),
+            key_file_limits: bench_key_file_limits(),
             ..TracerConfig::default()
         };
         let tracer = bench_tracer(
@@ -156,6 +170,31 @@ impl MatchPhone {
             &self.config.key_file_limits,
         )?;
         Ok(match_keys(&index, &verified.keys, &self.config.matching).len())
+    }
+}
+
+impl MatchPhone {
+    /// [`MatchPhone::matched_keys`] by the streaming path the phone uses
+    /// ([`match_key_file`]): the file read, verified and matched in one pass.
+    ///
+    /// # Errors
+    /// [`FixtureError`] when the sightings cannot be read or the file is refused.
+    pub fn matched_keys_streamed(
+        &self,
+        file: &[u8],
+        processed_at: i64,
+    ) -> Result<usize, FixtureError> {
+        let today = DayNumber::from_unix_seconds(processed_at)?;
+        let first_kept = DayNumber::new(today.get().saturating_sub(self.config.retention_days));
+        let index = SightingIndex::build(&self.tracer.sightings(first_kept, today)?);
+        let matched = match_key_file(
+            &index,
+            file,
+            &self.config.trusted_signers,
+            &self.config.key_file_limits,
+            &self.config.matching,
+        )?;
+        Ok(matched.matches.len())
     }
 }
 

@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 use bluezone_protocol::DayNumber;
-use bluezone_protocol::keyfile::{KeyFileError, read_key_file};
-use bluezone_protocol::matching::{KeyMatch, SightingIndex, match_keys};
+use bluezone_protocol::keyfile::KeyFileError;
+use bluezone_protocol::matching::{KeyMatch, MatchedKeyFile, SightingIndex, match_key_file};
 use bluezone_protocol::risk::{ExposureWindow, RiskConfig, exposure_windows};
 use bluezone_store::Table;
 
@@ -97,40 +97,49 @@ impl Tracer {
             let mut unsaved = false;
             let mut each_file = || -> Result<(), CoreError> {
                 for (i, file) in files.iter().enumerate() {
-                    let verified =
-                        match read_key_file(file, &config.trusted_signers, &config.key_file_limits)
-                        {
-                            Ok(verified) => verified,
-                            Err(error) => {
-                                log::warn!(
-                                    "key file {} refused: {:?}",
-                                    label(names, i),
-                                    KeyFileRefusal::from(&error)
-                                );
-                                match on_refusal {
-                                    OnRefusal::Stop => {
-                                        return Err(CoreError::KeyFile { index: i, error });
-                                    }
-                                    OnRefusal::Skip => {
-                                        outcomes.push(Some(error));
-                                        continue;
-                                    }
+                    // Read, verified and matched in one pass and bounded memory; the
+                    // matches exist only if the file verified.
+                    let matched = match_key_file(
+                        &index,
+                        file,
+                        &config.trusted_signers,
+                        &config.key_file_limits,
+                        &config.matching,
+                    );
+                    let MatchedKeyFile {
+                        file: verified,
+                        matches,
+                    } = match matched {
+                        Ok(matched) => matched,
+                        Err(error) => {
+                            log::warn!(
+                                "key file {} refused: {:?}",
+                                label(names, i),
+                                KeyFileRefusal::from(&error)
+                            );
+                            match on_refusal {
+                                OnRefusal::Stop => {
+                                    return Err(CoreError::KeyFile { index: i, error });
+                                }
+                                OnRefusal::Skip => {
+                                    outcomes.push(Some(error));
+                                    continue;
                                 }
                             }
-                        };
+                        }
+                    };
                     outcomes.push(None);
                     if processed.contains(&verified.sha256) {
                         log::info!("key file {} already matched", label(names, i));
                         files_already_matched += 1;
                         continue;
                     }
-                    keys_checked += verified.keys.len() as u64;
-                    let matches = match_keys(&index, &verified.keys, &config.matching);
+                    keys_checked += verified.keys as u64;
                     let windows = windows_of(&matches, &risk);
                     log::info!(
                         "key file {}: {} keys, {} matched, {} exposure windows",
                         label(names, i),
-                        verified.keys.len(),
+                        verified.keys,
                         matches.len(),
                         windows.len()
                     );

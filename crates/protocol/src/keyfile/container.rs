@@ -5,64 +5,28 @@ use std::io::{Cursor, Read, Write};
 
 use super::{KeyFileError, KeyFileLimits};
 
-/// Returns `(export.bin, export.sig)`.
+/// Returns `(export.bin, export.sig)`. The entries are checked (names, declared sizes) and
+/// `export.sig` read as the streaming reader does ([`super::stream`]), so both report the
+/// same fault first; then `export.bin` is read whole.
 pub(super) fn read(zip: &[u8], limits: &KeyFileLimits) -> Result<(Vec<u8>, Vec<u8>), KeyFileError> {
-    if zip.len() > limits.max_zip_bytes {
+    let (mut archive, export_index, sig) = super::stream::open(zip, limits)?;
+    let max = limits.max_export_bytes;
+    let mut entry = archive
+        .by_index(export_index)
+        .map_err(|e| KeyFileError::MalformedZip(e.to_string()))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(max));
+    (&mut entry)
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| KeyFileError::MalformedZip(e.to_string()))?;
+    if bytes.len() > max {
         return Err(KeyFileError::TooLarge {
-            what: "the zip",
-            found: zip.len() as u64,
-            max: limits.max_zip_bytes,
+            what: "export.bin",
+            found: bytes.len() as u64,
+            max,
         });
     }
-    let mut archive = zip::ZipArchive::new(Cursor::new(zip))
-        .map_err(|e| KeyFileError::MalformedZip(e.to_string()))?;
-    let mut export = None;
-    let mut sig = None;
-    for i in 0..archive.len() {
-        let mut entry = archive
-            .by_index(i)
-            .map_err(|e| KeyFileError::MalformedZip(e.to_string()))?;
-        let name = entry
-            .name()
-            .map_err(|e| KeyFileError::MalformedZip(e.to_string()))?
-            .into_owned();
-        let (slot, what, max) = match name.as_str() {
-            "export.bin" => (&mut export, "export.bin", limits.max_export_bytes),
-            "export.sig" => (&mut sig, "export.sig", limits.max_signature_bytes),
-            _ => {
-                return Err(KeyFileError::UnexpectedEntry(
-                    name.chars().take(64).collect(),
-                ));
-            }
-        };
-        if slot.is_some() {
-            return Err(KeyFileError::UnexpectedEntry(name));
-        }
-        if entry.size() > max as u64 {
-            return Err(KeyFileError::TooLarge {
-                what,
-                found: entry.size(),
-                max,
-            });
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(max));
-        (&mut entry)
-            .take(max as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| KeyFileError::MalformedZip(e.to_string()))?;
-        if bytes.len() > max {
-            return Err(KeyFileError::TooLarge {
-                what,
-                found: bytes.len() as u64,
-                max,
-            });
-        }
-        *slot = Some(bytes);
-    }
-    Ok((
-        export.ok_or(KeyFileError::MissingEntry("export.bin"))?,
-        sig.ok_or(KeyFileError::MissingEntry("export.sig"))?,
-    ))
+    Ok((bytes, sig))
 }
 
 /// Zips `export.bin` and `export.sig` with Deflate, as the reference server does.

@@ -10,6 +10,7 @@
 mod container;
 pub mod proto;
 mod signature;
+mod stream;
 
 use prost::Message;
 use rayon::prelude::*;
@@ -17,6 +18,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use signature::{KeyFileSigner, TrustedKey, TrustedKeys};
+pub use stream::{
+    KEYS_PER_CHUNK, KeyChunk, MAX_FIELD_BYTES, MAX_HEADER_BYTES, StreamedKeyFile, stream_key_file,
+};
 
 use crate::time::{IntervalNumber, RollingPeriod, SECONDS_PER_DAY, TEK_ROLLING_PERIOD};
 
@@ -345,7 +349,7 @@ pub fn parse_export(
         let start = span.offset as usize;
         let bytes = &body[start..start + span.len as usize];
         let key = decode_key_message(bytes).map_err(KeyFileError::MalformedExport)?;
-        check_key(index, &key, end_interval)
+        check_key(index, &key, Some(end_interval))
     };
     // Keys are decoded and checked on every core, straight into their compact form; if any
     // is bad, a sequential pass finds the first one so the error is always the same.
@@ -471,10 +475,12 @@ fn check_header(m: &proto::TemporaryExposureKeyExport) -> Result<ExportInfo, Key
     })
 }
 
+/// Checks one key; `file_end_interval`, when given, bounds its rolling start (the check
+/// comes third, after the key data and the earliest start).
 fn check_key(
     index: usize,
     key: &RawKey<'_>,
-    file_end_interval: u64,
+    file_end_interval: Option<u64>,
 ) -> Result<DiagnosisKey, KeyFileError> {
     let invalid = |reason| KeyFileError::InvalidKey { index, reason };
     let key_data: [u8; 16] = key
@@ -486,7 +492,7 @@ fn check_key(
         .ok()
         .filter(|s| *s >= EARLIEST_KEY_INTERVAL)
         .ok_or_else(|| invalid("rolling start before 2020"))?;
-    if u64::from(start) > file_end_interval + u64::from(TEK_ROLLING_PERIOD) {
+    if file_end_interval.is_some_and(|end| u64::from(start) > end + u64::from(TEK_ROLLING_PERIOD)) {
         return Err(invalid("rolling start after the file's end"));
     }
     let period = key.rolling_period.unwrap_or(144);
@@ -562,6 +568,15 @@ pub fn write_key_file(
     let export = encode_export(info, &sorted, &[], &[signer.signature_info()]);
     let sig = signer.signature_list(&export, info.batch_num, info.batch_size);
     container::write(&export, &sig)
+}
+
+/// Zips an `export.bin` and its `export.sig` into a key file (Deflate, as the reference server
+/// does), for tools that sign elsewhere or re-sign a file.
+///
+/// # Errors
+/// [`KeyFileError::Write`] if the zip cannot be assembled.
+pub fn zip_key_file(export_bin: &[u8], export_sig: &[u8]) -> Result<Vec<u8>, KeyFileError> {
+    container::write(export_bin, export_sig)
 }
 
 /// Seconds in a day, re-exported for callers converting key days.

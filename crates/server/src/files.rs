@@ -33,6 +33,16 @@ pub trait FileStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] when the listing fails.
     fn list(&self) -> Result<Vec<(String, Option<u64>)>, StoreError>;
+    /// Deletes what writes interrupted by a crash left behind, if at least `min_age_secs`
+    /// old (younger ones may be another instance's write in progress); returns how many.
+    /// Stores whose writes leave nothing behind keep the default, which does nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be listed.
+    fn remove_interrupted_writes(&self, min_age_secs: u64) -> Result<usize, StoreError> {
+        let _ = min_age_secs;
+        Ok(0)
+    }
 }
 
 /// Whether `name` is one a file store may hold: 1 to 64 of `[A-Za-z0-9._-]`, not starting
@@ -157,6 +167,29 @@ impl FileStore for FolderFileStore {
         out.sort();
         Ok(out)
     }
+
+    fn remove_interrupted_writes(&self, min_age_secs: u64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.root).map_err(|e| store_error(&e))? {
+            let entry = entry.map_err(|e| store_error(&e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let old_enough = entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() >= min_age_secs);
+            if name.starts_with('.')
+                && name.ends_with(".part")
+                && old_enough
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// Deletes the temporary files (`.<name>.<hex>.part`) that writes interrupted by a crash
@@ -247,6 +280,28 @@ mod tests {
         // No temporary file is left behind.
         let names: Vec<String> = store.list().unwrap().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["1-00001.zip"]);
+    }
+
+    #[test]
+    fn interrupted_writes_are_removed_once_old_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FolderFileStore::new(dir.path().to_owned()).unwrap();
+        let old = dir.path().join(".1-00001.zip.aa.part");
+        std::fs::write(&old, b"half").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(700))
+            .unwrap();
+        let fresh = dir.path().join(".1-00002.zip.bb.part");
+        std::fs::write(&fresh, b"being written").unwrap();
+        assert!(store.put_new("1-00003.zip", b"whole").unwrap());
+        assert_eq!(store.remove_interrupted_writes(600).unwrap(), 1);
+        assert!(!old.exists() && fresh.exists());
+        assert_eq!(store.get("1-00003.zip").unwrap().unwrap(), b"whole");
+        assert_eq!(store.remove_interrupted_writes(0).unwrap(), 1);
+        assert!(!fresh.exists());
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct PublishingCheck {
     /// Files on disk that no record names (a publish interrupted before its commit):
     /// deleted, no phone ever saw them.
     pub orphans_removed: Vec<String>,
+    /// Temporary files of writes interrupted before they were linked into place, deleted.
+    pub interrupted_writes_removed: usize,
 }
 
 /// A published key file as served: its bytes and what caches key it by.
@@ -314,6 +316,10 @@ impl Authority {
         } else {
             0
         };
+        check.interrupted_writes_removed = self
+            .files
+            .remove_interrupted_writes(min_orphan_age)
+            .map_err(AuthorityError::internal)?;
         for (name, age) in self.files.list().map_err(AuthorityError::internal)? {
             let old_enough = age.map_or(min_orphan_age == 0, |age| age >= min_orphan_age);
             if is_key_file_name(&name) && !recorded.contains(name.as_str()) && old_enough {

@@ -344,6 +344,7 @@ fn check_published(authority: &Authority, withdraw_all: bool) -> Result<(), Stri
         withdrawn = check.files_withdrawn.len(),
         keys_to_publish_again = check.keys_republished,
         unrecorded_removed = check.orphans_removed.len(),
+        interrupted_writes_removed = check.interrupted_writes_removed,
         "published files checked"
     );
     for name in &check.files_withdrawn {

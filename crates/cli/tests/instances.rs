@@ -103,26 +103,7 @@ fn guessing_is_cut_off_at_the_shared_limits_across_instances_and_restarts() {
 
     // A risk configuration published with the command line lands in the database, and both
     // instances serve the same signed file.
-    let mut document = bluezone_protocol::risk_config::RiskConfigDocument::new(
-        0,
-        0,
-        &bluezone_protocol::risk::RiskConfig::default(),
-        "shared",
-    );
-    document
-        .parameters
-        .gaen_mut()
-        .unwrap()
-        .notify_weighted_minutes = 25.0;
-    std::fs::write(
-        site.path("risk.json"),
-        serde_json::to_vec(&document).unwrap(),
-    )
-    .unwrap();
-    let out = site.server_command(
-        "risk-config",
-        &["--set", site.path("risk.json").to_str().unwrap()],
-    );
+    let out = site.set_risk_config("risk.json", 25.0, "shared");
     assert!(out.status.success(), "{out:?}");
     let served: Vec<Vec<u8>> = bases
         .iter()
@@ -239,15 +220,7 @@ fn uploads_to_either_instance_are_published_once_while_the_publisher_is_killed()
         acknowledged.len(),
         teks.len()
     );
-    for i in &acknowledged {
-        for (interval, rpi) in &phones[*i].heard {
-            assert_eq!(
-                times_published(&teks, *interval, *rpi),
-                1,
-                "phone {i}'s key of interval {interval} is not in exactly one file"
-            );
-        }
-    }
+    assert_each_published_once(&phones, &acknowledged, &teks);
     for server in servers {
         let (status, log) = server.unwrap().signal("TERM");
         assert!(status.success(), "{status:?}: {log}");

@@ -65,15 +65,7 @@ fn kill_and_restart_loses_no_acknowledged_key(site: &Site) {
         acknowledged.len(),
         teks.len()
     );
-    for i in &acknowledged {
-        for (interval, rpi) in &phones[*i].heard {
-            assert_eq!(
-                times_published(&teks, *interval, *rpi),
-                1,
-                "phone {i}'s key of interval {interval} is not in exactly one file"
-            );
-        }
-    }
+    assert_each_published_once(&phones, &acknowledged, &teks);
     let (status, log) = server.signal("TERM");
     assert!(status.success(), "{status:?}: {log}");
     assert!(
@@ -407,11 +399,7 @@ fn sigterm_lets_uploads_in_flight_finish_and_stores_them() {
         "SIGTERM during uploads: the held-back upload answered 200; {} of {PHONES} phones acknowledged",
         acknowledged.len()
     );
-    for i in &acknowledged {
-        for (interval, rpi) in &phones[*i].heard {
-            assert_eq!(times_published(&teks, *interval, *rpi), 1, "phone {i}");
-        }
-    }
+    assert_each_published_once(&phones, &acknowledged, &teks);
     let (status, _) = server.signal("TERM");
     assert!(status.success());
 }
@@ -467,36 +455,13 @@ fn ops_listener_and_export() {
     let out = site.server_command("risk-config", &[]);
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("no risk configuration"));
-    let risk = bluezone_protocol::risk::RiskConfig::default();
-    let mut document =
-        bluezone_protocol::risk_config::RiskConfigDocument::new(0, 0, &risk, "sweep");
-    document
-        .parameters
-        .gaen_mut()
-        .unwrap()
-        .notify_weighted_minutes = 0.0;
-    std::fs::write(
-        site.path("bad.json"),
-        serde_json::to_vec(&document).unwrap(),
-    )
-    .unwrap();
-    let out = site.server_command("risk-config", &["--set", &s("bad.json")]);
+    let out = site.set_risk_config("bad.json", 0.0, "sweep");
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("notify_weighted_minutes"),
         "{out:?}"
     );
-    document
-        .parameters
-        .gaen_mut()
-        .unwrap()
-        .notify_weighted_minutes = 20.0;
-    std::fs::write(
-        site.path("good.json"),
-        serde_json::to_vec(&document).unwrap(),
-    )
-    .unwrap();
-    let out = site.server_command("risk-config", &["--set", &s("good.json")]);
+    let out = site.set_risk_config("good.json", 20.0, "sweep");
     assert!(out.status.success(), "{out:?}");
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -13,7 +13,7 @@ pub(crate) use matching::OnRefusal;
 
 use bluezone_protocol::keyfile::ReportType;
 use bluezone_protocol::matching::MatchedScan;
-use bluezone_protocol::risk::{DailySummary, ExposureWindow, Infectiousness, RiskDecision};
+use bluezone_protocol::risk::{ExposureWindow, Infectiousness};
 use bluezone_protocol::{CalibrationConfidence, DayNumber};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -181,26 +181,6 @@ pub struct ExposureStatus {
     /// (its batch was full): when above zero, call [`crate::Tracer::download_key_files`]
     /// again at once. Failing files waiting for their retry are not counted.
     pub files_remaining: u32,
-}
-
-impl ExposureStatus {
-    /// The status for a decision.
-    #[must_use]
-    pub fn from_decision(decision: &RiskDecision, notify_score: f64, was_notified: bool) -> Self {
-        let day = |d: &DailySummary| ExposureDay {
-            day: d.day,
-            score: d.score_sum,
-            weighted_minutes: d.weighted_seconds / 60.0,
-            over_threshold: d.score_sum >= notify_score,
-        };
-        Self {
-            notify: decision.notify,
-            newly_notified: decision.notify && !was_notified,
-            exposure_day: decision.exposure_day,
-            days: decision.days.iter().map(day).collect(),
-            ..Self::default()
-        }
-    }
 }
 
 #[cfg(test)]

@@ -221,12 +221,13 @@ pub fn inspect_matches(
         .map(|w| w.window.clone())
         .chain(windows.iter().map(|w| w.window.clone()))
         .collect();
+    let assessment = model.assess(&all, today);
     Ok(MatchInspection {
         files: inspected_files,
         stored_windows: stored.len(),
         risk_sequence: document.map(|d| d.sequence),
-        decision: model.decide(&all, today),
-        status: model.status(&all, today, false),
+        status: assessment.status(false),
+        decision: assessment.decision,
         model,
         windows,
     })

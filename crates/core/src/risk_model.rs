@@ -5,6 +5,8 @@
 //! length, report type when unknown, infectiousness by days since onset), which a CWA
 //! configuration does not carry.
 
+use std::collections::BTreeMap;
+
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::cwa::{self, CwaParameters, CwaRiskLevel};
 use bluezone_protocol::risk::{
@@ -109,20 +111,51 @@ impl RiskModel {
     /// `weighted_seconds` its windows' weighted seconds, `windows` those with a level).
     #[must_use]
     pub fn decide(&self, windows: &[ExposureWindow], today: DayNumber) -> RiskDecision {
+        self.assess(windows, today).decision
+    }
+
+    /// The status the shell sees for `windows` as of `today`.
+    #[must_use]
+    pub fn status(
+        &self,
+        windows: &[ExposureWindow],
+        today: DayNumber,
+        was_notified: bool,
+    ) -> ExposureStatus {
+        self.assess(windows, today).status(was_notified)
+    }
+
+    /// The decision and, per day, whether it reached the model's threshold (GAEN: the
+    /// notification score; CWA: high risk), computed once.
+    #[must_use]
+    pub fn assess(&self, windows: &[ExposureWindow], today: DayNumber) -> Assessment {
         match self {
-            Self::GaenDailySummaries(config) => decide(windows, config, today),
+            Self::GaenDailySummaries(config) => {
+                let decision = decide(windows, config, today);
+                let over_threshold = decision
+                    .days
+                    .iter()
+                    .map(|d| d.score_sum >= config.notify_score)
+                    .collect();
+                Assessment {
+                    decision,
+                    over_threshold,
+                }
+            }
             Self::Cwa { parameters, .. } => {
                 let result = cwa::assess(windows, parameters, today);
-                let days = result
+                let mut per_day: BTreeMap<DayNumber, Vec<cwa::WindowRisk>> = BTreeMap::new();
+                for window in windows {
+                    let risk = cwa::window_risk(window, parameters, cwa::CwaPlatform::Ios);
+                    if risk.risk_level.is_some() {
+                        per_day.entry(risk.day).or_default().push(risk);
+                    }
+                }
+                let days: Vec<DailySummary> = result
                     .days
                     .iter()
                     .map(|day| {
-                        let risks: Vec<cwa::WindowRisk> = windows
-                            .iter()
-                            .filter(|w| w.day == day.day)
-                            .map(|w| cwa::window_risk(w, parameters, cwa::CwaPlatform::Ios))
-                            .filter(|r| r.risk_level.is_some())
-                            .collect();
+                        let risks = per_day.get(&day.day).map_or(&[][..], Vec::as_slice);
                         DailySummary {
                             day: day.day,
                             score_sum: day.normalized_time * 60.0,
@@ -135,53 +168,53 @@ impl RiskModel {
                         }
                     })
                     .collect();
-                RiskDecision {
-                    notify: result.total_risk_level == CwaRiskLevel::High,
-                    exposure_day: result.most_recent_date_with_high_risk,
-                    days,
+                Assessment {
+                    over_threshold: result
+                        .days
+                        .iter()
+                        .map(|d| d.risk_level == Some(CwaRiskLevel::High))
+                        .collect(),
+                    decision: RiskDecision {
+                        notify: result.total_risk_level == CwaRiskLevel::High,
+                        exposure_day: result.most_recent_date_with_high_risk,
+                        days,
+                    },
                 }
             }
         }
     }
+}
 
-    /// The status the shell sees for `windows` as of `today`.
+/// A model's decision with, for each of its days, whether the day reached the threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// The decision.
+    pub decision: RiskDecision,
+    /// Per day of `decision.days`, in order: whether it reached the threshold.
+    pub over_threshold: Vec<bool>,
+}
+
+impl Assessment {
+    /// The status the shell sees, `was_notified` being what it was told before.
     #[must_use]
-    pub fn status(
-        &self,
-        windows: &[ExposureWindow],
-        today: DayNumber,
-        was_notified: bool,
-    ) -> ExposureStatus {
-        let decision = self.decide(windows, today);
-        match self {
-            Self::GaenDailySummaries(config) => {
-                ExposureStatus::from_decision(&decision, config.notify_score, was_notified)
-            }
-            Self::Cwa { parameters, .. } => {
-                let result = cwa::assess(windows, parameters, today);
-                let high = |day: DayNumber| {
-                    result
-                        .days
-                        .iter()
-                        .any(|d| d.day == day && d.risk_level == Some(CwaRiskLevel::High))
-                };
-                ExposureStatus {
-                    notify: decision.notify,
-                    newly_notified: decision.notify && !was_notified,
-                    exposure_day: decision.exposure_day,
-                    days: decision
-                        .days
-                        .iter()
-                        .map(|d| ExposureDay {
-                            day: d.day,
-                            score: d.score_sum,
-                            weighted_minutes: d.weighted_seconds / 60.0,
-                            over_threshold: high(d.day),
-                        })
-                        .collect(),
-                    ..ExposureStatus::default()
-                }
-            }
+    pub fn status(&self, was_notified: bool) -> ExposureStatus {
+        let decision = &self.decision;
+        ExposureStatus {
+            notify: decision.notify,
+            newly_notified: decision.notify && !was_notified,
+            exposure_day: decision.exposure_day,
+            days: decision
+                .days
+                .iter()
+                .zip(&self.over_threshold)
+                .map(|(d, over)| ExposureDay {
+                    day: d.day,
+                    score: d.score_sum,
+                    weighted_minutes: d.weighted_seconds / 60.0,
+                    over_threshold: *over,
+                })
+                .collect(),
+            ..ExposureStatus::default()
         }
     }
 }

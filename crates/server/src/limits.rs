@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::store::{ServerStore, StoreError};
+use crate::store::ServerStore;
 
 /// The rules of one limiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,7 +314,6 @@ impl Attempt<'_> {
         // If the store cannot be reached the row stays in flight, and counts as failed once
         // abandoned: never less limiting than settling it.
         if let Err(e) = self.store.settle_attempt(self.id, failed) {
-            let e: StoreError = e;
             tracing::warn!(error = %e, "an attempt under a limit could not be settled");
         }
         self.limiter.note_settled();

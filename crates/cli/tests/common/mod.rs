@@ -510,3 +510,41 @@ pub fn upload_once(phone: &Phone, base: &str, code: &str) -> bool {
         Err(e) => panic!("upload refused: {e}"),
     }
 }
+
+/// Asserts that every key each acknowledged phone advertised with is in exactly one of the
+/// published files' `teks`.
+pub fn assert_each_published_once(
+    phones: &[Arc<Phone>],
+    acknowledged: &[usize],
+    teks: &[([u8; 16], u32)],
+) {
+    for i in acknowledged {
+        for (interval, rpi) in &phones[*i].heard {
+            assert_eq!(
+                times_published(teks, *interval, *rpi),
+                1,
+                "phone {i}'s key of interval {interval} is not in exactly one file"
+            );
+        }
+    }
+}
+
+impl Site {
+    /// Writes a GAEN risk configuration document with this notification level and note to
+    /// `name` in the site's folder and runs `server risk-config --set` on it.
+    pub fn set_risk_config(&self, name: &str, notify_minutes: f64, note: &str) -> Output {
+        let mut document = bluezone_protocol::risk_config::RiskConfigDocument::new(
+            0,
+            0,
+            &bluezone_protocol::risk::RiskConfig::default(),
+            note,
+        );
+        document
+            .parameters
+            .gaen_mut()
+            .unwrap()
+            .notify_weighted_minutes = notify_minutes;
+        std::fs::write(self.path(name), serde_json::to_vec(&document).unwrap()).unwrap();
+        self.server_command("risk-config", &["--set", self.path(name).to_str().unwrap()])
+    }
+}

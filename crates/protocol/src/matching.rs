@@ -36,6 +36,10 @@ use crate::metadata::CalibrationConfidence;
 use crate::sightings::DayChunk;
 use crate::time::{DayNumber, INTERVAL_SECONDS, IntervalNumber, TEK_ROLLING_PERIOD};
 
+mod filter;
+
+use filter::{DailyBlocks, RpiFilter};
+
 /// How matching treats sightings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatchConfig {
@@ -123,10 +127,9 @@ pub struct SightingIndex {
     /// all but about 1 in 4,000 RPIs that were not heard, from a table small enough to stay
     /// in the L2 cache (decision 0025).
     fingerprints: Vec<FingerprintLine>,
-    /// A bitmap over 16 to 32 bits per RPI (bits 32 and up of each): one bit read lets
-    /// through only about 5% of the RPIs that were not heard, to the fingerprints.
-    filter: Vec<u64>,
-    filter_mask: u64,
+    /// A bitmap of 2^21 bits (2^24 beyond 2^18 RPIs): one bit read lets through about 6%
+    /// of the RPIs that were not heard (at 124,000 RPIs), to the fingerprints.
+    filter: RpiFilter,
     fingerprint_bits: u32,
     /// Buckets holding more than 32 RPIs: looked up in `prefix` whatever their line says.
     overflow: Vec<u64>,
@@ -207,13 +210,7 @@ impl SightingIndex {
         let fingerprint_bits = (usize::BITS - n.leading_zeros())
             .saturating_sub(4)
             .clamp(6, 20);
-        let filter_bits = (usize::BITS - n.leading_zeros() + 4).clamp(12, 30);
-        let filter_mask = (1u64 << filter_bits) - 1;
-        let mut filter = vec![0u64; 1usize << (filter_bits - 6)];
-        for (rpi, _) in &entries {
-            let bit = filter_bit(*rpi, filter_mask);
-            filter[bit >> 6] |= 1 << (bit & 63);
-        }
+        let filter = RpiFilter::build(entries.iter().map(|(rpi, _)| *rpi), entries.len());
         let mut fingerprints = vec![FingerprintLine([0; 32]); 1usize << fingerprint_bits];
         let mut overflow = vec![0u64; (1usize << fingerprint_bits).div_ceil(64)];
         for (rpi, _) in &entries {
@@ -229,7 +226,6 @@ impl SightingIndex {
             fingerprints,
             fingerprint_bits,
             filter,
-            filter_mask,
             overflow,
             first_interval: scans.first().and_then(|s| interval_of(s.start)),
             last_interval: starts.last().and_then(|s| interval_of(s.1)),
@@ -267,17 +263,7 @@ impl SightingIndex {
     /// Whether `rpi`'s bit is set in the filter (never false for an RPI that was heard).
     #[cfg(test)]
     fn passes_filter(&self, rpi: u128) -> bool {
-        self.filter_hit(&rpi.to_le_bytes()) != 0
-    }
-
-    /// 1 if the filter bit of the RPI `bytes` is set, else 0 (never 0 for an RPI that was
-    /// heard): bytes 4 to 11, i.e. bits 32 to 95 of the little-endian number.
-    #[inline]
-    fn filter_hit(&self, bytes: &[u8; 16]) -> u64 {
-        let [_, _, _, _, b4, b5, b6, b7, b8, b9, b10, b11, ..] = *bytes;
-        let middle = u64::from_le_bytes([b4, b5, b6, b7, b8, b9, b10, b11]);
-        let bit = usize::try_from(middle & self.filter_mask).unwrap_or(0);
-        (self.filter[bit >> 6] >> (bit & 63)) & 1
+        self.filter.may_contain(&rpi.to_le_bytes())
     }
 
     /// Whether `rpi` may have been heard: its fingerprint is in its line (or the line
@@ -324,13 +310,6 @@ impl SightingIndex {
     }
 }
 
-/// The filter bit of an RPI: bits 32 and up (the fingerprint is the low 16 bits, the
-/// fingerprint line the top ones).
-fn filter_bit(rpi: u128, mask: u64) -> usize {
-    let middle = u64::try_from((rpi >> 32) & u128::from(u64::MAX)).unwrap_or(0);
-    usize::try_from(middle & mask).unwrap_or(0)
-}
-
 /// One cache line of RPI fingerprints (0: an empty slot).
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
@@ -363,7 +342,12 @@ pub fn match_keys(
         return Vec::new();
     }
     keys.par_chunks(config.keys_per_task.max(1))
-        .flat_map_iter(|chunk| chunk.iter().filter_map(|key| match_key(index, key, config)))
+        .flat_map_iter(|chunk| {
+            let mut rpis = [[0; 16]; TEK_ROLLING_PERIOD as usize];
+            chunk
+                .iter()
+                .filter_map(move |key| match_key_into(index, key, config, &mut rpis))
+        })
         .collect()
 }
 
@@ -405,12 +389,13 @@ pub fn match_key_file(
         if chunk.revised || index.is_empty() {
             return;
         }
+        let mut rpis = [[0; 16]; TEK_ROLLING_PERIOD as usize];
         let local: Vec<(usize, KeyMatch)> = chunk
             .keys
             .iter()
             .enumerate()
             .filter_map(|(i, key)| {
-                match_key(index, key, config).map(|m| (chunk.first_index + i, m))
+                match_key_into(index, key, config, &mut rpis).map(|m| (chunk.first_index + i, m))
             })
             .collect();
         if !local.is_empty() {
@@ -455,32 +440,40 @@ pub fn match_key(
     key: &DiagnosisKey,
     config: &MatchConfig,
 ) -> Option<KeyMatch> {
+    match_key_into(
+        index,
+        key,
+        config,
+        &mut [[0; 16]; TEK_ROLLING_PERIOD as usize],
+    )
+}
+
+/// [`match_key`], deriving the key's RPIs into `rpis` (whatever it held).
+fn match_key_into(
+    index: &SightingIndex,
+    key: &DiagnosisKey,
+    config: &MatchConfig,
+    rpis: &mut DailyBlocks,
+) -> Option<KeyMatch> {
     if !index.may_match(key, config.validity_intervals) {
         return None;
     }
     let tek = TemporaryExposureKey::from_bytes(key.key_data);
-    let rpis = tek.rpi_key().daily_identifiers(key.rolling_start);
+    tek.rpi_key()
+        .daily_identifiers_in_place(key.rolling_start, rpis);
+    let rpis = &*rpis;
     let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD) as usize;
-    // First every filter probe, without a branch between them (they overlap in the CPU),
-    // into a bit mask; then the fingerprints of the few that pass (about 5%), then the
-    // prefix table for the fewer still that may have been heard.
-    // (Each word is built in a register: or-ing into the array in memory chained every probe
-    // to the one before through a store and a load.)
-    let mut passed = [0u64; (TEK_ROLLING_PERIOD as usize).div_ceil(64)];
-    for (word, rpis) in passed.iter_mut().zip(rpis[..period].chunks(64)) {
-        let mut bits = 0u64;
-        for (k, rpi) in rpis.iter().enumerate() {
-            bits |= index.filter_hit(&rpi.0) << k;
-        }
-        *word = bits;
-    }
+    // First every filter probe, without a branch between them, into a bit mask; then the
+    // fingerprints of the few that pass (about 6%), then the prefix table for the fewer
+    // still that may have been heard.
+    let passed = index.filter.probe(rpis, period);
     let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for (word, &bits) in passed.iter().enumerate() {
         let mut bits = bits;
         while bits != 0 {
             let j = word * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let rpi = u128::from_le_bytes(rpis[j].0);
+            let rpi = u128::from_le_bytes(rpis[j]);
             if !index.may_hold(rpi) {
                 continue;
             }
@@ -497,7 +490,7 @@ pub fn match_key(
     let mut scans = Vec::new();
     let mut confidence = None;
     for (j, records) in hits {
-        let rpi: &RollingProximityIdentifier = &rpis[j];
+        let rpi = &RollingProximityIdentifier(rpis[j]);
         let interval = key
             .rolling_start
             .wrapping_add(u32::try_from(j).unwrap_or(0));

@@ -290,12 +290,15 @@ pub fn crypto_inputs(keys: &[DiagnosisKey]) -> Vec<([u8; 16], IntervalNumber)> {
 #[must_use]
 pub fn crypto_bound(keys: &[([u8; 16], IntervalNumber)]) -> u8 {
     keys.par_iter()
-        .map(|(k, start)| {
-            TemporaryExposureKey::from_bytes(*k)
-                .rpi_key()
-                .daily_identifiers(*start)[143]
-                .0[0]
-        })
+        .map_init(
+            || [[0u8; 16]; bluezone_protocol::time::TEK_ROLLING_PERIOD as usize],
+            |blocks, (k, start)| {
+                TemporaryExposureKey::from_bytes(*k)
+                    .rpi_key()
+                    .daily_identifiers_in_place(*start, blocks);
+                blocks[143][0]
+            },
+        )
         .reduce(|| 0u8, |a, b| a ^ b)
 }
 

@@ -396,7 +396,71 @@ fn unreachable_error() -> Result<Vec<DiagnosisKey>, KeyFileError> {
 /// Decodes one `TemporaryExposureKey` exactly as prost does (unknown fields skipped, the
 /// last occurrence of a field wins) but without allocating: this runs once per key, millions
 /// of times per file. `tests::key_decoder_agrees_with_prost` checks the two agree.
-fn decode_key_message(mut buf: &[u8]) -> Result<RawKey<'_>, String> {
+///
+/// Messages as every server writes them (fields 1 to 6, single-byte tags, varints of at most
+/// five bytes) take a short path; anything else, including every malformed message, the
+/// general one.
+fn decode_key_message(buf: &[u8]) -> Result<RawKey<'_>, String> {
+    match decode_plain_key_message(buf) {
+        Some(key) => Ok(key),
+        None => decode_any_key_message(buf),
+    }
+}
+
+/// [`decode_key_message`]'s short path: `None` for anything it does not read exactly as
+/// prost would.
+#[inline]
+fn decode_plain_key_message(buf: &[u8]) -> Option<RawKey<'_>> {
+    let mut key = RawKey::default();
+    let mut at = 0;
+    while let Some(&tag) = buf.get(at) {
+        at += 1;
+        if tag == 0x0a {
+            // Field 1, length-delimited, a length below 128.
+            let len = usize::from(*buf.get(at).filter(|len| **len < 0x80)?);
+            key.key_data = Some(buf.get(at + 1..at + 1 + len)?);
+            at += 1 + len;
+            continue;
+        }
+        // Fields 2 to 6 as varints: tags 0x10, 0x18, 0x20, 0x28, 0x30.
+        if tag & 7 != 0 || !(0x10..=0x30).contains(&tag) {
+            return None;
+        }
+        let mut raw = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = *buf.get(at)?;
+            at += 1;
+            raw |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                break;
+            }
+            shift += 7;
+            if shift == 35 {
+                // Longer varints (negative int32 values take ten bytes) go the long way.
+                return None;
+            }
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "protobuf int32 semantics")]
+        let value = if tag == 0x30 {
+            // sint32: zigzag.
+            ((raw >> 1) as i32) ^ -((raw & 1) as i32)
+        } else {
+            raw as i32
+        };
+        match tag {
+            0x10 => key.transmission_risk_level = Some(value),
+            0x18 => key.rolling_start_interval_number = Some(value),
+            0x20 => key.rolling_period = Some(value),
+            0x28 => key.report_type = Some(value),
+            _ => key.days_since_onset_of_symptoms = Some(value),
+        }
+    }
+    Some(key)
+}
+
+/// [`decode_key_message`]'s general path, through prost's primitives.
+fn decode_any_key_message(mut buf: &[u8]) -> Result<RawKey<'_>, String> {
     use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
     let prost_error = |e: prost::DecodeError| e.to_string();
     let mut key = RawKey::default();

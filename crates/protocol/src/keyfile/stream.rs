@@ -259,6 +259,11 @@ fn pump(
     })
 }
 
+/// The one-byte tag of field 7 (`keys`), length-delimited.
+const KEY_TAG: u8 = 7 << 3 | 2;
+/// The one-byte tag of field 8 (`revised_keys`), length-delimited.
+const REVISED_KEY_TAG: u8 = 8 << 3 | 2;
+
 /// The walk of `export.bin`'s top-level fields, fed window by window.
 struct Walk<'l> {
     limits: &'l KeyFileLimits,
@@ -375,6 +380,19 @@ impl<'l> Walk<'l> {
             found: MAX_FIELD_BYTES as u64 + 1,
             max: MAX_FIELD_BYTES,
         };
+        // A key or revised key shorter than 128 bytes (every key a server writes): its tag
+        // and length are one byte each.
+        if let [tag @ (KEY_TAG | REVISED_KEY_TAG), len, ref rest @ ..] = *buf
+            && len < 0x80
+            && usize::from(len) <= rest.len()
+        {
+            if self.index == self.limits.max_keys {
+                return Err(KeyFileError::TooManyKeys(self.limits.max_keys));
+            }
+            let (message, rest) = rest.split_at(usize::from(len));
+            self.key(message, tag == REVISED_KEY_TAG, on_chunk);
+            return Ok(rest);
+        }
         let field_start = buf;
         let (tag, wire_type) = decode_key(&mut buf).map_err(malformed)?;
         if matches!(tag, 7 | 8) && wire_type == WireType::LengthDelimited {

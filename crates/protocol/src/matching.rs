@@ -37,8 +37,10 @@ use crate::sightings::DayChunk;
 use crate::time::{DayNumber, INTERVAL_SECONDS, IntervalNumber, TEK_ROLLING_PERIOD};
 
 mod filter;
+mod heard;
 
 use filter::{DailyBlocks, RpiFilter};
+use heard::HeardIntervals;
 
 /// How matching treats sightings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +135,8 @@ pub struct SightingIndex {
     fingerprint_bits: u32,
     /// Buckets holding more than 32 RPIs: looked up in `prefix` whatever their line says.
     overflow: Vec<u64>,
-    first_interval: Option<u32>,
-    last_interval: Option<u32>,
+    /// The intervals in which something was heard.
+    heard: HeardIntervals,
 }
 
 impl SightingIndex {
@@ -195,7 +197,7 @@ impl SightingIndex {
                 }
             }
         }
-        entries.sort_unstable_by_key(|(rpi, _)| *rpi);
+        entries.par_sort_unstable_by_key(|(rpi, _)| *rpi);
         let n = entries.len().max(1);
         let bits = (usize::BITS - n.leading_zeros() + 1).clamp(16, 24);
         let mut prefix = vec![0u32; (1usize << bits) + 1];
@@ -221,14 +223,12 @@ impl SightingIndex {
                 None => overflow[b >> 6] |= 1 << (b & 63),
             }
         }
-        let interval_of = |t: i64| u32::try_from(t.div_euclid(INTERVAL_SECONDS)).ok();
         Self {
             fingerprints,
             fingerprint_bits,
             filter,
             overflow,
-            first_interval: scans.first().and_then(|s| interval_of(s.start)),
-            last_interval: starts.last().and_then(|s| interval_of(s.1)),
+            heard: HeardIntervals::build(instances.iter().map(|i| scans[i.scan as usize].start)),
             rpis: entries.iter().map(|(rpi, _)| *rpi).collect(),
             records: entries.into_iter().map(|(_, r)| r).collect(),
             instances,
@@ -298,15 +298,15 @@ impl SightingIndex {
         i..j
     }
 
-    /// Whether a key could have been heard at all: its intervals, widened by the validity
-    /// window, overlap the time span of the sightings.
+    /// Whether a key could have been heard at all: something was heard in one of its
+    /// intervals widened by the validity window.
     fn may_match(&self, key: &DiagnosisKey, window: u32) -> bool {
-        let (Some(first), Some(last)) = (self.first_interval, self.last_interval) else {
-            return false;
-        };
         let start = u64::from(key.rolling_start.get());
-        let end = key.end_interval();
-        end + u64::from(window) >= u64::from(first) && start <= u64::from(last) + u64::from(window)
+        let last = key.end_interval().saturating_sub(1).max(start);
+        self.heard.any_between(
+            start.saturating_sub(u64::from(window)),
+            last + u64::from(window),
+        )
     }
 }
 

@@ -245,3 +245,30 @@ proptest! {
         prop_assert_eq!(matched, expected);
     }
 }
+
+/// A key is skipped (no HKDF, no AES) only when nothing at all was heard within the
+/// validity window of any of its intervals: a day without sightings between two days with
+/// some is skipped, though it lies inside the span of the history; one sighting at the edge
+/// of the window is enough to match it.
+#[test]
+fn keys_of_days_when_nothing_was_heard_are_skipped() {
+    let day = TEK_ROLLING_PERIOD;
+    // Heard on the day before and the day after the key's day, two hours and a bit away.
+    let index = SightingIndex::build(&chunk_of(&[
+        (9, 0, at(0) - 600 * 13, -60, -60, -10),
+        (9, 0, at(day + 12), -60, -60, -10),
+    ]));
+    let config = MatchConfig::default();
+    let of_the_day = key(1, 144);
+    assert!(!index.may_match(&of_the_day, config.validity_intervals));
+    // Widen the window by one interval and both sightings are within it.
+    assert!(index.may_match(&of_the_day, config.validity_intervals + 1));
+    // The key heard two hours after its last interval still matches.
+    let index = SightingIndex::build(&chunk_of(&[(1, 143, at(143 + 12), -60, -55, -10)]));
+    assert!(index.may_match(&of_the_day, config.validity_intervals));
+    assert!(match_key(&index, &of_the_day, &config).is_some());
+    // ... and not a minute later than the window allows.
+    let index = SightingIndex::build(&chunk_of(&[(1, 143, at(143 + 13), -60, -55, -10)]));
+    assert!(!index.may_match(&of_the_day, config.validity_intervals));
+    assert!(match_key(&index, &of_the_day, &config).is_none());
+}

@@ -4,14 +4,16 @@
 //! The phone's stored sightings are decrypted once per run and indexed by
 //! [`SightingIndex`]: every RPI heard, as a 128-bit number, in a sorted array with a prefix
 //! table of up to 2^24 buckets sized to the number of RPIs (GAEN uses a fixed 65,536). In
-//! front of it, two small tables that stay in the L2 cache: a one-bit filter (16 to 32 bits
-//! per RPI) that stops about 95% of the RPIs that were not heard, then 16-bit fingerprints,
-//! one 64-byte line per bucket of 8 to 16 RPIs, compared at once, that stop all but about 1
-//! in 4,000 of the rest. Each diagnosis key costs one HKDF and 144 AES blocks (in one
-//! batched call) plus 144 filter reads, made without a branch between them; the AEMK is
-//! derived only for keys that match. Keys are spread over every core with rayon, from a
-//! slice ([`match_keys`]) or chunk by chunk while a key file streams in
-//! ([`match_key_file`], decision 0025).
+//! front of it, two small tables that stay in the L2 cache: a one-bit filter of fixed size
+//! (256 KB; 2 MB beyond 262,144 RPIs) that stops about 94% of the RPIs that were not heard
+//! at 124,000 RPIs, then 16-bit fingerprints, one 64-byte line per bucket of 8 to 16 RPIs,
+//! compared at once, that stop all but about 1 in 4,000 of the rest. Each diagnosis key
+//! costs one HKDF and 144 AES blocks (in one batched call, into a buffer reused for every
+//! key) plus 144 filter reads of one load each, made without a branch between them; the
+//! AEMK is derived only for keys that match, and a key none of whose intervals (± the
+//! validity window) holds anything heard costs nothing but that check. Keys are spread over
+//! every core with rayon, from a slice ([`match_keys`]) or chunk by chunk while a key file
+//! streams in ([`match_key_file`], decision 0025).
 //!
 //! A sighting counts only if it was heard within ±2 hours (12 intervals) of the interval its
 //! RPI belongs to, and at most 20 minutes after the first valid sighting of that RPI (replays

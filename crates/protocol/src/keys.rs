@@ -241,6 +241,18 @@ impl RollingProximityIdentifierKey {
         self.cipher
             .encrypt_blocks(Array::cast_slice_from_core_mut(blocks));
     }
+
+    /// The RPIs of `blocks.len()` consecutive intervals from `first`, encrypted in place as
+    /// [`Self::daily_identifiers_in_place`] does (for part of a day).
+    pub fn identifiers_in_place(&self, first: IntervalNumber, blocks: &mut [[u8; 16]]) {
+        let mut interval = first;
+        for block in blocks.iter_mut() {
+            *block = padded_block(interval);
+            interval = interval.wrapping_add(1);
+        }
+        self.cipher
+            .encrypt_blocks(Array::cast_slice_from_core_mut(blocks));
+    }
 }
 
 impl AssociatedEncryptedMetadataKey {

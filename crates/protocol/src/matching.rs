@@ -10,8 +10,9 @@
 //! compared at once, that stop all but about 1 in 4,000 of the rest. Each diagnosis key
 //! costs one HKDF and 144 AES blocks (in one batched call, into a buffer reused for every
 //! key) plus 144 filter reads of one load each, made without a branch between them; the
-//! AEMK is derived only for keys that match, and a key none of whose intervals (± the
-//! validity window) holds anything heard costs nothing but that check. Keys are spread over
+//! AEMK is derived only for keys that match. Only a key's intervals from the first to the
+//! last with anything heard within the validity window are derived and probed, and a key
+//! with none costs nothing but that check. Keys are spread over
 //! every core with rayon, from a slice ([`match_keys`]) or chunk by chunk while a key file
 //! streams in ([`match_key_file`], decision 0025).
 //!
@@ -300,15 +301,23 @@ impl SightingIndex {
         i..j
     }
 
-    /// Whether a key could have been heard at all: something was heard in one of its
-    /// intervals widened by the validity window.
+    /// The intervals of a key that could have been heard, as offsets from its start: the
+    /// first and the last with something heard within the validity window; `None` when none
+    /// has (the key cannot match).
+    fn live_intervals(&self, key: &DiagnosisKey, window: u32) -> Option<(usize, usize)> {
+        let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD);
+        let (from, to) = self.heard.live_range(
+            u64::from(key.rolling_start.get()),
+            u64::from(period),
+            u64::from(window),
+        )?;
+        Some((usize::try_from(from).ok()?, usize::try_from(to).ok()?))
+    }
+
+    /// Whether a key could have been heard at all.
+    #[cfg(test)]
     fn may_match(&self, key: &DiagnosisKey, window: u32) -> bool {
-        let start = u64::from(key.rolling_start.get());
-        let last = key.end_interval().saturating_sub(1).max(start);
-        self.heard.any_between(
-            start.saturating_sub(u64::from(window)),
-            last + u64::from(window),
-        )
+        self.live_intervals(key, window).is_some()
     }
 }
 
@@ -457,18 +466,25 @@ fn match_key_into(
     config: &MatchConfig,
     rpis: &mut DailyBlocks,
 ) -> Option<KeyMatch> {
-    if !index.may_match(key, config.validity_intervals) {
-        return None;
-    }
+    let (from, to) = index.live_intervals(key, config.validity_intervals)?;
     let tek = TemporaryExposureKey::from_bytes(key.key_data);
-    tek.rpi_key()
-        .daily_identifiers_in_place(key.rolling_start, rpis);
-    let rpis = &*rpis;
+    let rpik = tek.rpi_key();
     let period = key.rolling_period.get().min(TEK_ROLLING_PERIOD) as usize;
     // First every filter probe, without a branch between them, into a bit mask; then the
     // fingerprints of the few that pass (about 6%), then the prefix table for the fewer
-    // still that may have been heard.
-    let passed = index.filter.probe(rpis, period);
+    // still that may have been heard. Only the intervals that could have been heard are
+    // derived and probed (a phone that heard nothing at night skips that part of the day).
+    let passed = if (from, to) == (0, period - 1) {
+        rpik.daily_identifiers_in_place(key.rolling_start, rpis);
+        index.filter.probe(rpis, period)
+    } else {
+        let first = key
+            .rolling_start
+            .wrapping_add(u32::try_from(from).unwrap_or(0));
+        rpik.identifiers_in_place(first, &mut rpis[from..=to]);
+        index.filter.probe_range(rpis, from, to)
+    };
+    let rpis = &*rpis;
     let mut hits: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for (word, &bits) in passed.iter().enumerate() {
         let mut bits = bits;

@@ -76,6 +76,26 @@ impl RpiFilter {
     }
 }
 
+impl RpiFilter {
+    /// [`Self::probe`] for the RPIs `from..=to` only (the others are neither read nor
+    /// marked): a key of which only part of the day could have been heard.
+    pub(super) fn probe_range(&self, rpis: &DailyBlocks, from: usize, to: usize) -> PassedMask {
+        let mut passed = PassedMask::default();
+        let mut mark = |k: usize, hit: u64| {
+            if let Some(word) = passed.get_mut(k / 64) {
+                *word |= hit << (k % 64);
+            }
+        };
+        for (k, rpi) in rpis.iter().enumerate().take(to + 1).skip(from) {
+            match self {
+                Self::Small(words) => mark(k, hit(words, rpi)),
+                Self::Large(words) => mark(k, hit(words, rpi)),
+            }
+        }
+        passed
+    }
+}
+
 /// A filter of `W` words, all clear.
 fn zeroed<const W: usize>() -> Box<[u64; W]> {
     let words: Box<[u64]> = vec![0; W].into_boxed_slice();
@@ -155,7 +175,8 @@ mod tests {
         }
     }
 
-    /// The probe of a key marks exactly the RPIs that pass, and none past its period.
+    /// The probe of a key marks exactly the RPIs that pass, and none past its period or
+    /// outside the range asked for.
     #[test]
     fn probe_marks_each_interval_and_respects_the_period() {
         let heard: Vec<u128> = (0..500).map(rpi).collect();
@@ -169,6 +190,14 @@ mod tests {
                 rpi(1_000_000 + k as u64)
             };
             *block = value.to_le_bytes();
+        }
+        for (from, to) in [(0, 143), (0, 0), (5, 70), (64, 127), (143, 143)] {
+            let passed = filter.probe_range(&blocks, from, to);
+            for (k, block) in blocks.iter().enumerate() {
+                let bit = (passed[k / 64] >> (k % 64)) & 1 == 1;
+                let expected = (from..=to).contains(&k) && filter.may_contain(block);
+                assert_eq!(bit, expected, "interval {k}, range {from}..={to}");
+            }
         }
         for period in [1, 63, 64, 65, 100, 144] {
             let passed = filter.probe(&blocks, period);

@@ -1,6 +1,9 @@
 //! The intervals in which the phone heard anything: a key none of whose intervals, widened
-//! by the validity window, holds one cannot match, and costs no HKDF, no AES and no probe.
-//! (A phone left at home, with Bluetooth off or alone for a day, skips that day's keys.)
+//! by the validity window, holds one cannot match, and costs no HKDF, no AES and no probe
+//! (a phone with Bluetooth off, or alone, for a day skips that day's keys); of the others,
+//! only the intervals from the first to the last that could have been heard are derived and
+//! probed (a phone that heard nobody at night skips that end of the day: in Vietnam, UTC+7,
+//! the night falls at the end of a key's UTC day).
 
 use crate::time::INTERVAL_SECONDS;
 
@@ -33,7 +36,49 @@ impl HeardIntervals {
         Self { first, bits }
     }
 
+    /// Of the `len` intervals from `start`, the first and last (as offsets from `start`) with
+    /// something heard within `window` intervals of them; `None` when none has. Intervals
+    /// outside that range cannot match anything heard.
+    pub(super) fn live_range(&self, start: u64, len: u64, window: u64) -> Option<(u64, u64)> {
+        let last = start.checked_add(len.checked_sub(1)?)?;
+        let first_heard = self.first_at_or_after(start.saturating_sub(window))?;
+        if first_heard > last.saturating_add(window) {
+            return None;
+        }
+        let last_heard = self.last_at_or_before(last.saturating_add(window))?;
+        let from = first_heard.saturating_sub(window).max(start) - start;
+        let to = last_heard.saturating_add(window).min(last) - start;
+        Some((from, to))
+    }
+
+    /// The first interval at or after `from` in which something was heard.
+    fn first_at_or_after(&self, from: u64) -> Option<u64> {
+        let offset = usize::try_from(from.saturating_sub(self.first)).ok()?;
+        let mut w = offset / 64;
+        let mut word = *self.bits.get(w)? & (u64::MAX << (offset % 64));
+        while word == 0 {
+            w += 1;
+            word = *self.bits.get(w)?;
+        }
+        Some(self.first + (w * 64) as u64 + u64::from(word.trailing_zeros()))
+    }
+
+    /// The last interval at or before `to` in which something was heard.
+    fn last_at_or_before(&self, to: u64) -> Option<u64> {
+        let offset = to.checked_sub(self.first)?;
+        let end = (self.bits.len() * 64) as u64 - 1;
+        let offset = usize::try_from(offset.min(end)).ok()?;
+        let mut w = offset / 64;
+        let mut word = *self.bits.get(w)? & (u64::MAX >> (63 - offset % 64));
+        while word == 0 {
+            w = w.checked_sub(1)?;
+            word = self.bits[w];
+        }
+        Some(self.first + (w * 64) as u64 + 63 - u64::from(word.leading_zeros()))
+    }
+
     /// Whether anything was heard in an interval from `from` to `to`, both included.
+    #[cfg(test)]
     pub(super) fn any_between(&self, from: u64, to: u64) -> bool {
         let last = self.first + self.bits.len() as u64 * 64;
         if self.bits.is_empty() || to < self.first || from >= last || from > to {
@@ -68,5 +113,33 @@ mod tests {
         }
         assert!(!HeardIntervals::build(std::iter::empty()).any_between(0, u64::MAX));
         assert!(index.any_between(0, u64::MAX));
+    }
+
+    /// The live range is exactly the first and last interval with something heard within
+    /// the window, as a scan of every interval finds them.
+    #[test]
+    fn live_range_agrees_with_a_scan_of_every_interval() {
+        let heard: Vec<u64> = vec![1000, 1001, 1063, 1064, 1200, 1327, 1500];
+        let index = HeardIntervals::build(heard.iter().map(|i| (*i as i64) * 600 + 17));
+        for window in [0u64, 1, 12, 70] {
+            for start in (900u64..1600).step_by(3) {
+                for len in [1u64, 5, 64, 65, 144] {
+                    let live = |k: &u64| heard.iter().any(|h| h.abs_diff(start + k) <= window);
+                    let expected = (0..len)
+                        .find(live)
+                        .map(|first| (first, (0..len).rev().find(live).unwrap_or(first)));
+                    assert_eq!(
+                        index.live_range(start, len, window),
+                        expected,
+                        "start {start}, len {len}, window {window}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            HeardIntervals::build(std::iter::empty()).live_range(5, 144, 12),
+            None
+        );
+        assert_eq!(index.live_range(5, 0, 12), None);
     }
 }

@@ -244,6 +244,48 @@ proptest! {
             .collect();
         prop_assert_eq!(matched, expected);
     }
+
+    /// Deriving and probing only the intervals of a key that could have been heard finds the
+    /// same scans as the whole day: the same history with two unrelated sightings added, one
+    /// within two hours of each end of the day, makes every key's whole day live.
+    #[test]
+    fn deriving_only_the_intervals_that_could_be_heard_changes_nothing(
+        heard in proptest::collection::vec((1u8..6, 0u32..144, 0u32..144, -90i8..-40), 1..25),
+    ) {
+        let heard: Vec<Heard> = heard
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, rpi_offset, heard_offset, rssi))| {
+                (k, rpi_offset, at(heard_offset) + i64::try_from(i).unwrap(), rssi, rssi, 0)
+            })
+            .collect();
+        let trimmed = SightingIndex::build(&chunk_of(&heard));
+        let mut widened = heard.clone();
+        // Key 200 is none of the keys matched below.
+        widened.push((200, 0, at(0) - 600 * 12, -60, -60, 0));
+        widened.push((200, 0, at(143 + 12), -60, -60, 0));
+        let widened = SightingIndex::build(&chunk_of(&widened));
+        let config = MatchConfig::default();
+        // What the extra scans may change: the gap before the first scan heard.
+        let scans = |m: Option<KeyMatch>| {
+            m.map(|m| {
+                let scans: Vec<(i64, u8, u8)> = m
+                    .scans
+                    .iter()
+                    .map(|s| (s.time, s.typical_attenuation_db, s.min_attenuation_db))
+                    .collect();
+                (m.key, m.calibration_confidence, scans)
+            })
+        };
+        for byte in 1u8..8 {
+            let key = key(byte, 144);
+            prop_assert_eq!(widened.live_intervals(&key, 12), Some((0, 143)));
+            prop_assert_eq!(
+                scans(match_key(&trimmed, &key, &config)),
+                scans(match_key(&widened, &key, &config))
+            );
+        }
+    }
 }
 
 /// A key is skipped (no HKDF, no AES) only when nothing at all was heard within the

@@ -98,12 +98,12 @@ impl RpiFilter {
 
 /// A filter of `W` words, all clear.
 fn zeroed<const W: usize>() -> Box<[u64; W]> {
-    let words: Box<[u64]> = vec![0; W].into_boxed_slice();
-    match words.try_into() {
-        Ok(words) => words,
-        // A slice of W words always converts; keeps the function total.
-        Err(_) => Box::new([0; W]),
-    }
+    // Through the heap: `Box::new([0; W])` would build the array on the stack first (2 MB
+    // for the large filter, past a thread's stack in unoptimized builds).
+    vec![0; W]
+        .into_boxed_slice()
+        .try_into()
+        .expect("a slice of W words is an array of W words")
 }
 
 /// The word and bit of an RPI given as little-endian bytes: bytes 8 to 11 read as one

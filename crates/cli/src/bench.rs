@@ -81,6 +81,11 @@ pub struct MatchArgs {
     /// Seed of the history and the keys.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Nobody around the phone from 23:00 to 07:00 in Vietnam (16:00 to 24:00 UTC): its
+    /// scans hear nothing then, so the matcher derives and probes only the intervals of each
+    /// key's day that could have been heard.
+    #[arg(long)]
+    quiet_nights: bool,
     /// Process this key file instead of a synthetic one: a zip holding `export.bin`, or a bare
     /// `export.bin`. Its keys and header are used as they are; its signature is replaced by
     /// the benchmark signer's, which the phone trusts.
@@ -462,7 +467,10 @@ fn match_bench(args: &MatchArgs, out: &mut impl Write) -> Result<MatchCounts, Cl
         .num_threads(threads)
         .build()
         .map_err(fail)?;
-    let params = bench_history(args.days, args.contacts_per_scan, args.seed);
+    let params = bluezone_sim::history::HistoryParams {
+        quiet_nights: args.quiet_nights,
+        ..bench_history(args.days, args.contacts_per_scan, args.seed)
+    };
     let signer = bench_signer().map_err(fail)?;
     // One phone per run, each holding the same history (the file is processed once per
     // phone: a second time it would be already matched).
@@ -674,8 +682,16 @@ fn print_match(out: &mut impl Write, args: &MatchArgs, f: &MatchFigures) -> Resu
         )?,
         None => writeln!(
             out,
-            "history: {} days, {} contacts per scan, {} distinct RPIs heard ({:.1} s to build)",
-            args.days, args.contacts_per_scan, f.rpis_heard, f.history_secs
+            "history: {} days, {} contacts per scan{}, {} distinct RPIs heard ({:.1} s to build)",
+            args.days,
+            args.contacts_per_scan,
+            if args.quiet_nights {
+                ", nobody from 23:00 to 07:00 (UTC+7)"
+            } else {
+                ""
+            },
+            f.rpis_heard,
+            f.history_secs
         )?,
     }
     match &args.keys_from {
@@ -769,6 +785,7 @@ mod tests {
                 days: 2,
                 contacts_per_scan: 20,
                 seed,
+                quiet_nights: seed == 3,
                 keys_from: None,
                 history_from: None,
                 write_keys: None,
@@ -809,6 +826,7 @@ mod tests {
             days: 2,
             contacts_per_scan: 10,
             seed: 4,
+            quiet_nights: false,
             keys_from,
             history_from,
             write_keys,

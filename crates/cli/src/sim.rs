@@ -32,6 +32,9 @@ pub struct HistoryShape {
     /// Seed for every random choice (the same seed gives the same history).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Nobody around from 23:00 to 07:00 in Vietnam (16:00 to 24:00 UTC).
+    #[arg(long)]
+    pub quiet_nights: bool,
 }
 
 /// `bluezone sim ...`
@@ -234,6 +237,7 @@ fn history(args: &HistoryArgs) -> Result<(), CliError> {
         contacts_per_scan: args.shape.contacts_per_scan,
         seed: args.shape.seed,
         until,
+        quiet_nights: args.shape.quiet_nights,
     };
     let history = fill_history(&tracer, &clock, &params)
         .map_err(|e| CliError::Invalid(format!("history stopped: {e}")))?;

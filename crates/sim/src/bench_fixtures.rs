@@ -64,6 +64,7 @@ pub const fn bench_history(days: u32, contacts_per_scan: u32, seed: u64) -> Hist
         contacts_per_scan,
         seed,
         until: BENCH_UNTIL,
+        quiet_nights: false,
     }
 }
 

@@ -37,7 +37,13 @@ pub struct HistoryParams {
     pub seed: u64,
     /// Unix time (seconds) at which the history ends.
     pub until: i64,
+    /// Nobody around at night, 23:00 to 07:00 in Vietnam (16:00 to 24:00 UTC): the scans
+    /// then hear nothing (a phone at home, alone or with Bluetooth off).
+    pub quiet_nights: bool,
 }
+
+/// Seconds into the UTC day at which [`HistoryParams::quiet_nights`] begin (23:00 at UTC+7).
+pub const QUIET_FROM_UTC_SECS: i64 = 16 * 3600;
 
 /// A contact's daily key, as a diagnosis server would publish it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +98,7 @@ pub struct HistoryGenerator {
     scan_time: i64,
     until: i64,
     window: u64,
+    quiet_nights: bool,
     /// Keys and RPIs so far.
     pub record: History,
     heard: HashSet<RollingProximityIdentifier>,
@@ -116,6 +123,7 @@ impl HistoryGenerator {
             scan_time: start,
             until: params.until,
             window: 0,
+            quiet_nights: params.quiet_nights,
             record,
             heard: HashSet::new(),
         })
@@ -135,7 +143,8 @@ impl HistoryGenerator {
         // a day outside the history.
         let t = (self.scan_time + rng.random_range(-20..=20)).max(self.start);
         let mut sightings = Vec::with_capacity(self.contacts.len() * ADVERTS_PER_SCAN as usize);
-        for slot in &mut self.contacts {
+        let quiet = self.quiet_nights && t.rem_euclid(86_400) >= QUIET_FROM_UTC_SECS;
+        for slot in self.contacts.iter_mut().filter(|_| !quiet) {
             if slot.leaves_at <= t {
                 *slot = new_contact(rng, t, &mut self.record)?;
             }

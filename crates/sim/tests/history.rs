@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bluezone_core::{ManualClock, MasterKey, StorageLocation, Tracer, TracerConfig};
 use bluezone_protocol::DayNumber;
-use bluezone_sim::history::{HistoryGenerator, HistoryParams, fill_history};
+use bluezone_sim::history::{HistoryGenerator, HistoryParams, QUIET_FROM_UTC_SECS, fill_history};
 use rand::SeedableRng;
 
 const UNTIL: i64 = 1_793_491_200; // 2026-11-01 00:00 UTC
@@ -19,6 +19,7 @@ fn run(seed: u64) -> (bluezone_sim::history::History, Tracer) {
         contacts_per_scan: 20,
         seed,
         until: UNTIL,
+        quiet_nights: false,
     };
     let clock = Arc::new(ManualClock::new(UNTIL - 86_400));
     let tracer = Tracer::open_with(
@@ -90,6 +91,7 @@ fn every_contact_key_is_heard_within_the_history() {
             contacts_per_scan: 20,
             seed,
             until: UNTIL,
+            quiet_nights: false,
         };
         let start = UNTIL - 86_400;
         let mut generator = HistoryGenerator::new(&params).unwrap();
@@ -120,4 +122,32 @@ fn every_contact_key_is_heard_within_the_history() {
             history.contact_keys.len()
         );
     }
+}
+
+/// With quiet nights the phone hears nobody from 16:00 to 24:00 UTC (23:00 to 07:00 in
+/// Vietnam) and people the rest of the day.
+#[test]
+fn quiet_nights_hear_nobody_at_night() {
+    let params = HistoryParams {
+        days: 2,
+        contacts_per_scan: 20,
+        seed: 5,
+        until: UNTIL,
+        quiet_nights: true,
+    };
+    let mut generator = HistoryGenerator::new(&params).unwrap();
+    let (mut day, mut night) = (0, 0);
+    while let Some(batch) = generator.next_scan().unwrap() {
+        for sighting in &batch.sightings {
+            // A scan that starts just before 16:00 may run a few seconds past it.
+            let second = sighting.time.rem_euclid(86_400);
+            if (QUIET_FROM_UTC_SECS + 30..86_400 - 30).contains(&second) {
+                night += 1;
+            } else {
+                day += 1;
+            }
+        }
+    }
+    assert_eq!(night, 0);
+    assert!(day > 10_000, "{day} sightings by day");
 }

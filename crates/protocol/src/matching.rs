@@ -474,14 +474,23 @@ fn match_key_into(
     // fingerprints of the few that pass (about 6%), then the prefix table for the fewer
     // still that may have been heard. Only the intervals that could have been heard are
     // derived and probed (a phone that heard nothing at night skips that part of the day).
-    let passed = if (from, to) == (0, period - 1) {
+    // The AES crate encrypts 64 blocks at a time and the rest one by one: a part of the
+    // day is derived in whole batches of 64 (the extra blocks are not probed).
+    let whole = (from, to) == (0, period - 1);
+    let batch = (to - from + 1).div_ceil(64) * 64;
+    if whole || batch >= rpis.len() {
         rpik.daily_identifiers_in_place(key.rolling_start, rpis);
+    } else {
+        let first = from.min(rpis.len() - batch);
+        rpik.identifiers_in_place(
+            key.rolling_start
+                .wrapping_add(u32::try_from(first).unwrap_or(0)),
+            &mut rpis[first..first + batch],
+        );
+    }
+    let passed = if whole {
         index.filter.probe(rpis, period)
     } else {
-        let first = key
-            .rolling_start
-            .wrapping_add(u32::try_from(from).unwrap_or(0));
-        rpik.identifiers_in_place(first, &mut rpis[from..=to]);
         index.filter.probe_range(rpis, from, to)
     };
     let rpis = &*rpis;

@@ -80,19 +80,10 @@ impl RpiFilter {
     /// [`Self::probe`] for the RPIs `from..=to` only (the others are neither read nor
     /// marked): a key of which only part of the day could have been heard.
     pub(super) fn probe_range(&self, rpis: &DailyBlocks, from: usize, to: usize) -> PassedMask {
-        let mut passed = PassedMask::default();
-        let mut mark = |k: usize, hit: u64| {
-            if let Some(word) = passed.get_mut(k / 64) {
-                *word |= hit << (k % 64);
-            }
-        };
-        for (k, rpi) in rpis.iter().enumerate().take(to + 1).skip(from) {
-            match self {
-                Self::Small(words) => mark(k, hit(words, rpi)),
-                Self::Large(words) => mark(k, hit(words, rpi)),
-            }
+        match self {
+            Self::Small(words) => probe_some(words, rpis, from, to),
+            Self::Large(words) => probe_some(words, rpis, from, to),
         }
-        passed
     }
 }
 
@@ -128,6 +119,28 @@ fn set<const W: usize>(words: &mut [u64; W], rpi: u128) {
 fn hit<const W: usize>(words: &[u64; W], bytes: &[u8; 16]) -> u64 {
     let (word, bit) = position::<W>(bytes);
     (words[word] >> bit) & 1
+}
+
+/// [`probe_all`] for the RPIs `from..=to` only.
+fn probe_some<const W: usize>(
+    words: &[u64; W],
+    rpis: &DailyBlocks,
+    from: usize,
+    to: usize,
+) -> PassedMask {
+    let mut passed = PassedMask::default();
+    for (w, word) in passed.iter_mut().enumerate() {
+        let (lo, hi) = (from.max(w * 64), to.min(w * 64 + 63));
+        if lo > hi {
+            continue;
+        }
+        *word = rpis[lo..=hi]
+            .iter()
+            .rev()
+            .fold(0, |bits, rpi| (bits << 1) | hit(words, rpi))
+            << (lo - w * 64);
+    }
+    passed
 }
 
 /// Every RPI's bit, 64 to a word, each word built in a register (or-ing into memory chained

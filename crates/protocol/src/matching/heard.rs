@@ -2,8 +2,10 @@
 //! by the validity window, holds one cannot match, and costs no HKDF, no AES and no probe
 //! (a phone with Bluetooth off, or alone, for a day skips that day's keys); of the others,
 //! only the intervals from the first to the last that could have been heard are derived and
-//! probed (a phone that heard nobody at night skips that end of the day: in Vietnam, UTC+7,
-//! the night falls at the end of a key's UTC day).
+//! probed (the ends of a day before the phone first heard anyone, or after it last did). A
+//! gap inside a day is not skipped: a silent night in Vietnam (UTC+7) ends at 07:00, the
+//! start of the next UTC day, within two hours of the key's last interval. (A mask of the
+//! live intervals, packed before the AES, was tried and cost more than it saved.)
 
 use crate::time::INTERVAL_SECONDS;
 

@@ -1,7 +1,7 @@
 //! The engine's settings, with documented defaults, and the check that they hang together.
 
-use bluezone_protocol::keyfile::{KeyFileLimits, TrustedKeys};
-use bluezone_protocol::matching::MatchConfig;
+use bluezone_protocol::keyfile::{KeyFileError, KeyFileLimits, TrustedKeys};
+use bluezone_protocol::matching::{MatchConfig, MatchedKeyFile, SightingIndex, match_key_file};
 use bluezone_protocol::risk::RiskConfig;
 use bluezone_protocol::{CalibrationConfidence, Metadata};
 
@@ -82,6 +82,26 @@ impl Default for TracerConfig {
 }
 
 impl TracerConfig {
+    /// Reads, verifies and matches a key file against `index` in one pass
+    /// ([`match_key_file`]) with this configuration's trusted signers, limits and matching
+    /// rules: the phone's path.
+    ///
+    /// # Errors
+    /// [`KeyFileError`] when the file is refused; nothing matched is returned then.
+    pub fn match_key_file(
+        &self,
+        index: &SightingIndex,
+        file: &[u8],
+    ) -> Result<MatchedKeyFile, KeyFileError> {
+        match_key_file(
+            index,
+            file,
+            &self.trusted_signers,
+            &self.key_file_limits,
+            &self.matching,
+        )
+    }
+
     /// Checks that the settings hang together (rotation bounds, retention, positive gaps and
     /// counts, metadata that encodes).
     ///

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::cwa::CwaRiskLevel;
 use bluezone_protocol::keyfile::KeyFileError;
-use bluezone_protocol::matching::{MatchedKeyFile, SightingIndex, match_key_file};
+use bluezone_protocol::matching::{MatchedKeyFile, SightingIndex};
 use bluezone_protocol::risk::{ExposureWindow, RiskDecision};
 use bluezone_protocol::risk_config::RiskConfigDocument;
 use bluezone_store::{Store, Table};
@@ -165,13 +165,7 @@ pub fn inspect_matches(
     let mut windows = Vec::new();
     for (i, file) in files.iter().enumerate() {
         // The phone's own path: read, verified and matched in one pass and bounded memory.
-        let matched = match_key_file(
-            &index,
-            file,
-            &config.trusted_signers,
-            &config.key_file_limits,
-            &config.matching,
-        );
+        let matched = config.match_key_file(&index, file);
         let MatchedKeyFile {
             file: verified,
             matches,

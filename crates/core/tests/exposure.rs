@@ -181,7 +181,8 @@ fn zipped(export: &[u8], sig: &[u8]) -> Vec<u8> {
 /// stored, tells no one and is not recorded as processed.
 #[test]
 fn a_file_whose_signature_fails_at_the_end_leaves_no_trace() {
-    use bluezone_protocol::keyfile::{ExportInfo, encode_export};
+    use bluezone_protocol::keyfile::encode_export;
+    use bluezone_testkit::keys::export_info;
     let f0 = TemporaryExposureKey::from_bytes([0xf0; 16]);
     let clock = Arc::new(ManualClock::new(MORNING));
     let near = phone(&clock, 1);
@@ -194,15 +195,7 @@ fn a_file_whose_signature_fails_at_the_end_leaves_no_trace() {
         })
         .collect();
     keys.push(confirmed(&f0, MORNING));
-    let start = u64::try_from(MORNING + 86_400).unwrap();
-    let info = ExportInfo {
-        start_timestamp: start,
-        end_timestamp: start + 3600,
-        region: "452".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
-    let export = encode_export(&info, &keys, &[], &[]);
+    let export = encode_export(&export_info(MORNING + 86_400), &keys, &[], &[]);
     let signer = test_signer();
     let good = zipped(&export, &signer.signature_list(&export, 1, 1));
     let bad = zipped(&export, &signer.signature_list(b"another export.bin", 1, 1));

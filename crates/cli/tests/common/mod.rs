@@ -457,6 +457,31 @@ pub fn published_teks(base: &str, keys: &AuthorityKeys) -> Vec<([u8; 16], u32)> 
     teks
 }
 
+/// [`published_teks`] once every key the `acknowledged` phones uploaded is listed (a
+/// publishing run may still be due after a restart), or after a minute if one never is: the
+/// caller's assertions then say which.
+pub fn published_teks_when_settled(
+    base: &str,
+    keys: &AuthorityKeys,
+    phones: &[Arc<Phone>],
+    acknowledged: &[usize],
+) -> Vec<([u8; 16], u32)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let teks = published_teks(base, keys);
+        let all_listed = acknowledged.iter().all(|i| {
+            phones[*i]
+                .heard
+                .iter()
+                .all(|(interval, rpi)| times_published(&teks, *interval, *rpi) >= 1)
+        });
+        if all_listed || Instant::now() >= deadline {
+            return teks;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// How many published keys produce the RPI this phone advertised at that interval.
 pub fn times_published(
     teks: &[([u8; 16], u32)],

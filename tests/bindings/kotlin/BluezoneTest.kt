@@ -169,6 +169,13 @@ val IPHONE_OVERFLOW = byteArrayOf(2, 1, 6, 20, 0xFF.toByte(), 0x4C, 0x00, 0x01) 
 
 fun nowMs() = System.currentTimeMillis()
 
+/**
+ * 10 s into the last whole minute of the clock: iOS's continuous scanning cuts windows on the
+ * clock's minutes, so a test of a few seconds from here never crosses one (from [nowMs] it
+ * would, whenever a minute turned within those seconds).
+ */
+fun tenSecondsIntoTheLastMinute() = nowMs() / 60_000 * 60_000 - 50_000
+
 fun driver(t: BluezoneTracer, platform: Platform = Platform.ANDROID, settings: DriverSettings? = null, at: Long = nowMs()) =
     BluezoneDriver(t, platform, settings, 7uL, at)
 
@@ -239,7 +246,7 @@ fun testDriverRefusesGattReadsPastThePayload() {
 
 fun testDriverReadsAnIPhoneReportedInTheOverflowArea() {
     tracer().use { t ->
-        val t0 = nowMs()
+        val t0 = tenSecondsIntoTheLastMinute()
         // iOS, in the background: a burst's sightings are stored within 3 s of the first,
         // under background task time (the wake lock).
         driver(t, Platform.IOS, at = t0).use { d ->

@@ -762,6 +762,15 @@ fn print_match(out: &mut impl Write, args: &MatchArgs, f: &MatchFigures) -> Resu
         b.matching,
         b.matching / crypto_secs
     )?;
+    // What no matcher reading this file on these threads can beat: the crypto, plus the
+    // file and the sightings (each measured on one thread) shared among the threads.
+    let floor = crypto_secs + (b.stream + b.index) / f.threads as f64;
+    writeln!(
+        out,
+        "floor (the crypto bound, plus the file read and the sightings shared among the threads; \
+         no probe, no scoring): {floor:.3} s, {:.2}x the crypto bound",
+        floor / crypto_secs
+    )?;
     if let (true, Some(before), Some(peak)) = peak {
         writeln!(out, "peak_added_bytes={}", peak.saturating_sub(before))?;
     }
@@ -811,6 +820,15 @@ mod tests {
             // Two runs, each on its own phone, each timed and reported.
             assert!(out.contains("threads: 2, runs: 2"), "seed {seed}:\n{out}");
             assert!(out.contains("each run's ratio "), "seed {seed}:\n{out}");
+            // The floor adds the file and the sightings to the bound: never below it.
+            let floor: f64 = out
+                .lines()
+                .find_map(|l| l.strip_prefix("floor ("))
+                .and_then(|l| l.rsplit(", ").next())
+                .and_then(|l| l.strip_suffix("x the crypto bound"))
+                .and_then(|ratio| ratio.parse().ok())
+                .unwrap_or_else(|| panic!("no floor line:\n{out}"));
+            assert!(floor > 1.0, "seed {seed}:\n{out}");
         }
     }
 

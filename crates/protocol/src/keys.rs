@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use aes::Aes128;
+use aes::Aes128Enc;
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use rand_core::CryptoRng;
 use thiserror::Error;
@@ -127,14 +127,14 @@ macro_rules! aes_key_type {
         $(#[$doc])*
         pub struct $name {
             bytes: [u8; 16],
-            cipher: Aes128,
+            cipher: Aes128Enc,
         }
 
         impl $name {
             /// Wraps 16 bytes of derived key material and expands the AES key schedule.
             #[must_use]
             pub fn from_bytes(bytes: [u8; 16]) -> Self {
-                let cipher = Aes128::new(&Array::from(bytes));
+                let cipher = Aes128Enc::new(&Array::from(bytes));
                 Self { bytes, cipher }
             }
 

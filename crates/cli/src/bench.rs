@@ -137,6 +137,7 @@ fn sim_bench(args: &SimBenchArgs) -> Result<(), CliError> {
     use bluezone_sim::run::{Options, simulate};
     let scenario = crate::sim::load_scenario(&args.scenario)?;
     let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", machine())?;
     let mut runs = Vec::new();
     for all_pairs in [false, true] {
         if all_pairs && args.no_baseline {
@@ -184,6 +185,29 @@ fn sim_bench(args: &SimBenchArgs) -> Result<(), CliError> {
         writeln!(out, "seconds={:.2}", ours.as_secs_f64())?;
     }
     Ok(())
+}
+
+/// The machine a benchmark ran on, for its report: the CPU as Linux names it (with its family
+/// and model numbers, which tell apart processors a virtual machine names alike), the CPUs
+/// the process may use, and the architecture. Figures from different machines are not
+/// comparable, and the machine is not always the same from one run of the suite to the next.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        cpuinfo.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == name).then(|| value.trim().to_owned())
+        })
+    };
+    let cpu = match (field("model name"), field("cpu family"), field("model")) {
+        (Some(name), Some(family), Some(model)) => {
+            format!("{name} (family {family}, model {model})")
+        }
+        (Some(name), _, _) => name,
+        _ => "CPU not named by /proc/cpuinfo".to_owned(),
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    format!("machine: {cpu}, {cpus} CPUs, {}", std::env::consts::ARCH)
 }
 
 fn fail(e: impl std::fmt::Display) -> CliError {
@@ -307,6 +331,7 @@ fn print_ingest(
     let ours_rate = adverts / ours_time.as_secs_f64().max(1e-9);
     let baseline_rate = adverts / baseline_time.as_secs_f64().max(1e-9);
     let days = f64::from(shape.days);
+    writeln!(out, "{}", machine())?;
     writeln!(
         out,
         "history: {} days, {} scans, {} contacts per scan, {} adverts, {} distinct RPIs",
@@ -672,6 +697,7 @@ fn print_match(out: &mut impl Write, args: &MatchArgs, f: &MatchFigures) -> Resu
         matched,
         matched_reference,
     } = f.counts;
+    writeln!(out, "{}", machine())?;
     match &args.history_from {
         Some(path) => writeln!(
             out,
@@ -819,6 +845,7 @@ mod tests {
             assert!(out.contains(&line), "seed {seed}:\n{out}");
             // Two runs, each on its own phone, each timed and reported.
             assert!(out.contains("threads: 2, runs: 2"), "seed {seed}:\n{out}");
+            assert!(out.starts_with("machine: "), "seed {seed}:\n{out}");
             assert!(out.contains("each run's ratio "), "seed {seed}:\n{out}");
             // The floor adds the file and the sightings to the bound: never below it.
             let floor: f64 = out
@@ -829,6 +856,22 @@ mod tests {
                 .and_then(|ratio| ratio.parse().ok())
                 .unwrap_or_else(|| panic!("no floor line:\n{out}"));
             assert!(floor > 1.0, "seed {seed}:\n{out}");
+        }
+    }
+
+    /// The machine line names the CPUs the process may use and the architecture (and, on
+    /// x86 Linux, the CPU with its family and model).
+    #[test]
+    fn the_machine_line_names_the_cpu() {
+        let line = machine();
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert!(
+            line.starts_with("machine: ")
+                && line.ends_with(&format!(", {cpus} CPUs, {}", std::env::consts::ARCH)),
+            "{line}"
+        );
+        if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            assert!(line.contains(", model "), "{line}");
         }
     }
 

@@ -788,8 +788,8 @@ fn print_match(out: &mut impl Write, args: &MatchArgs, f: &MatchFigures) -> Resu
         b.matching,
         b.matching / crypto_secs
     )?;
-    // What no matcher reading this file on these threads can beat: the crypto, plus the
-    // file and the sightings (each measured on one thread) shared among the threads.
+    // What this pipeline cannot beat on these threads: the crypto, plus reading the file
+    // and the sightings (each measured on one thread) shared among the threads.
     let floor = crypto_secs + (b.stream + b.index) / f.threads as f64;
     writeln!(
         out,

@@ -9,11 +9,20 @@
 
 use crate::time::INTERVAL_SECONDS;
 
+/// The most intervals [`HeardIntervals`] keeps one bit for (about 20 years, 128 KB): the
+/// phone's history spans 14 days, but a scan time far off (a clock set wrong) must not cost
+/// memory in proportion.
+const MAX_SPAN: u64 = 1 << 20;
+
 /// One bit per 10-minute interval from the first in which a scan that heard something
 /// started to the last.
 #[derive(Debug, Clone, Default)]
 pub(super) struct HeardIntervals {
     first: u64,
+    /// The last interval, when the span is beyond [`MAX_SPAN`]: `bits` is then empty and
+    /// every interval from `first` to it counts as heard (the check as it was before the
+    /// bits, which skips less but is never wrong).
+    wide_last: Option<u64>,
     bits: Vec<u64>,
 }
 
@@ -29,13 +38,24 @@ impl HeardIntervals {
         let (Some(first), Some(last)) = (intervals().min(), intervals().max()) else {
             return Self::default();
         };
+        if last - first >= MAX_SPAN {
+            return Self {
+                first,
+                wide_last: Some(last),
+                bits: Vec::new(),
+            };
+        }
         let span = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
         let mut bits = vec![0u64; span.div_ceil(64)];
         for interval in intervals() {
             let i = usize::try_from(interval - first).unwrap_or(usize::MAX);
             bits[i / 64] |= 1 << (i % 64);
         }
-        Self { first, bits }
+        Self {
+            first,
+            wide_last: None,
+            bits,
+        }
     }
 
     /// Of the `len` intervals from `start`, the first and last (as offsets from `start`) with
@@ -43,6 +63,11 @@ impl HeardIntervals {
     /// outside that range cannot match anything heard.
     pub(super) fn live_range(&self, start: u64, len: u64, window: u64) -> Option<(u64, u64)> {
         let last = start.checked_add(len.checked_sub(1)?)?;
+        if let Some(wide_last) = self.wide_last {
+            let from = self.first.saturating_sub(window).max(start);
+            let to = wide_last.saturating_add(window).min(last);
+            return (from <= to).then(|| (from - start, to - start));
+        }
         let first_heard = self.first_at_or_after(start.saturating_sub(window))?;
         if first_heard > last.saturating_add(window) {
             return None;
@@ -110,5 +135,22 @@ mod tests {
             None
         );
         assert_eq!(index.live_range(5, 0, 12), None);
+    }
+
+    /// A scan time centuries off costs no memory in proportion: the whole span then counts
+    /// as heard (never skipping a key that could match), and a key outside it still cannot.
+    #[test]
+    fn a_far_off_scan_time_costs_no_memory_and_skips_nothing_it_should_not() {
+        let far = i64::MAX / 2;
+        let index = HeardIntervals::build([1000 * 600, far].into_iter());
+        assert!(index.bits.is_empty());
+        assert_eq!(index.live_range(2000, 144, 12), Some((0, 143)));
+        assert_eq!(index.live_range(1000 - 12 - 144, 144, 12), None);
+        assert_eq!(index.live_range(1000 - 12 - 143, 144, 12), Some((143, 143)));
+        // Within the bound, one bit per interval as before.
+        let near =
+            HeardIntervals::build([1000 * 600, (1000 + MAX_SPAN as i64 - 1) * 600].into_iter());
+        assert_eq!(near.bits.len() as u64, MAX_SPAN.div_ceil(64));
+        assert_eq!(near.live_range(2000, 144, 12), None);
     }
 }

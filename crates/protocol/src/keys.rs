@@ -234,17 +234,12 @@ impl RollingProximityIdentifierKey {
         rolling_start: IntervalNumber,
         blocks: &mut [[u8; 16]; TEK_ROLLING_PERIOD as usize],
     ) {
-        let mut interval = rolling_start;
-        for block in blocks.iter_mut() {
-            *block = padded_block(interval);
-            interval = interval.wrapping_add(1);
-        }
-        self.cipher
-            .encrypt_blocks(Array::cast_slice_from_core_mut(blocks));
+        self.identifiers_in_place(rolling_start, blocks);
     }
 
     /// The RPIs of `blocks.len()` consecutive intervals from `first`, encrypted in place as
     /// [`Self::daily_identifiers_in_place`] does (for part of a day).
+    #[inline(always)]
     pub fn identifiers_in_place(&self, first: IntervalNumber, blocks: &mut [[u8; 16]]) {
         let mut interval = first;
         for block in blocks.iter_mut() {
